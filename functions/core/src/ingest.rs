@@ -1,0 +1,265 @@
+//! The ingest pipeline shared by the Lambdas and `ecs-query ingest`:
+//! inputs -> normalized rows -> sorted per-day Parquet parts -> store, plus
+//! quarantine, with an outcome for every input.
+//!
+//! Invariant (tested for every batch): every input ends up exactly once as
+//! `Written`, `Quarantined` or `Failed`; `Failed` means a write failed and the
+//! caller must redeliver it (SQS `batchItemFailures`), nothing else does.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tracing::{info, warn};
+
+use crate::lake::{LakeStore, part_key};
+use crate::lenient::{Micros, date_of};
+use crate::normalize::{Normalizer, RowError, TablePart, quarantine_batch};
+use crate::parquet_io;
+use crate::schema::quarantine;
+
+/// One input: a unit of delivery that succeeds or fails as a whole
+/// (an SQS message, one event of a direct invocation, one line of a file).
+#[derive(Debug, Clone)]
+pub struct Input {
+    /// Where it came from, for quarantine and logs: SQS message id, `file:line`.
+    pub id: String,
+    pub body: Bytes,
+    /// Set when the input was already found unreadable before normalization
+    /// (e.g. a body that is not valid base64); it goes straight to quarantine.
+    pub rejected: Option<RowError>,
+}
+
+impl Input {
+    pub fn new(id: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        Self {
+            id: id.into(),
+            body: body.into(),
+            rejected: None,
+        }
+    }
+
+    pub fn rejected(id: impl Into<String>, body: impl Into<Bytes>, error: RowError) -> Self {
+        Self {
+            id: id.into(),
+            body: body.into(),
+            rejected: Some(error),
+        }
+    }
+}
+
+/// What became of one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Written,
+    Quarantined { reason: String },
+    Failed { error: String },
+}
+
+/// The result of one ingest call.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// One per input, in input order.
+    pub outcomes: Vec<Outcome>,
+    /// Rows written per table.
+    pub rows: BTreeMap<&'static str, usize>,
+    /// Keys of the objects written.
+    pub objects: Vec<String>,
+}
+
+impl Report {
+    pub fn written(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Written))
+            .count()
+    }
+    pub fn quarantined(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Quarantined { .. }))
+            .count()
+    }
+    pub fn failed(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Failed { .. }))
+            .count()
+    }
+}
+
+/// Concurrent object writes per batch.
+const PUT_CONCURRENCY: usize = 8;
+
+struct Object {
+    key: String,
+    body: Bytes,
+    inputs: Vec<u32>,
+    table: &'static str,
+    rows: usize,
+}
+
+/// Normalizes ECS events and writes them to the lake. Never fails as a whole:
+/// per-input problems are in the report.
+pub async fn ingest_events<S: LakeStore>(store: &S, inputs: &[Input], now: Micros) -> Report {
+    let mut normalizer = Normalizer::new(now);
+    for (i, input) in inputs.iter().enumerate() {
+        match &input.rejected {
+            Some(e) => normalizer.reject(i as u32, e.clone()),
+            None => normalizer.push_event(i as u32, &input.body),
+        }
+    }
+    write(store, "events", inputs, normalizer, now).await
+}
+
+/// Encodes the normalized parts and quarantine, writes them, and settles every input.
+pub async fn write<S: LakeStore>(
+    store: &S,
+    source: &str,
+    inputs: &[Input],
+    normalizer: Normalizer,
+    now: Micros,
+) -> Report {
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; inputs.len()];
+    let mut objects: Vec<Object> = Vec::new();
+
+    let (parts, quarantined) = match normalizer.finish() {
+        Ok(done) => done,
+        Err(e) => {
+            // Only reachable through a bug (a builder out of step): fail the
+            // whole batch so it is redelivered rather than lost.
+            let error = format!("internal error building rows: {e}");
+            warn!(%error, "batch failed");
+            return Report {
+                outcomes: vec![Outcome::Failed { error }; inputs.len()],
+                ..Default::default()
+            };
+        }
+    };
+
+    for part in parts {
+        let TablePart {
+            table,
+            dt,
+            batch,
+            inputs: part_inputs,
+        } = part;
+        let key = part_key(
+            table,
+            &dt,
+            source,
+            part_inputs.iter().map(|&i| &inputs[i as usize].body[..]),
+        );
+        match parquet_io::encode(&batch) {
+            Ok(bytes) => objects.push(Object {
+                key,
+                body: bytes.into(),
+                inputs: part_inputs,
+                table: table.name,
+                rows: batch.num_rows(),
+            }),
+            Err(e) => fail(&mut outcomes, &part_inputs, format!("encoding {key}: {e}")),
+        }
+    }
+
+    if !quarantined.is_empty() {
+        let rejected: Vec<_> = quarantined
+            .iter()
+            .map(|q| {
+                let input = &inputs[q.input as usize];
+                (Some(input.id.as_str()), &q.error, &input.body[..])
+            })
+            .collect();
+        let q_inputs: Vec<u32> = quarantined.iter().map(|q| q.input).collect();
+        let dt = date_of(now);
+        let key = part_key(
+            &quarantine::DEF,
+            &dt,
+            source,
+            q_inputs.iter().map(|&i| &inputs[i as usize].body[..]),
+        );
+        let encoded = quarantine_batch(source, now, &rejected)
+            .map_err(|e| e.to_string())
+            .and_then(|b| parquet_io::encode(&b).map_err(|e| e.to_string()));
+        match encoded {
+            Ok(bytes) => objects.push(Object {
+                key,
+                body: bytes.into(),
+                inputs: q_inputs,
+                table: quarantine::NAME,
+                rows: rejected.len(),
+            }),
+            Err(e) => fail(
+                &mut outcomes,
+                &q_inputs,
+                format!("encoding quarantine: {e}"),
+            ),
+        }
+        for q in &quarantined {
+            let input = &inputs[q.input as usize];
+            warn!(input = %input.id, reason = %q.error.reason, detail_type = q.error.detail_type.as_deref(), "quarantined");
+        }
+    }
+
+    let results: Vec<(Object, Result<(), String>)> = futures::stream::iter(objects)
+        .map(|o| async move {
+            let r = store
+                .put(&o.key, o.body.clone())
+                .await
+                .map_err(|e| e.to_string());
+            (o, r)
+        })
+        .buffer_unordered(PUT_CONCURRENCY)
+        .collect()
+        .await;
+
+    let mut report = Report::default();
+    for (o, r) in results {
+        match r {
+            Ok(()) => {
+                *report.rows.entry(o.table).or_default() += o.rows;
+                report.objects.push(o.key);
+            }
+            Err(e) => {
+                warn!(key = %o.key, error = %e, "write failed");
+                fail(&mut outcomes, &o.inputs, format!("writing {}: {e}", o.key));
+            }
+        }
+    }
+    report.objects.sort();
+
+    let reasons: BTreeMap<u32, &str> = quarantined
+        .iter()
+        .map(|q| (q.input, q.error.reason.as_str()))
+        .collect();
+    report.outcomes = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| {
+            o.unwrap_or_else(|| match reasons.get(&(i as u32)) {
+                Some(reason) => Outcome::Quarantined {
+                    reason: (*reason).to_owned(),
+                },
+                None => Outcome::Written,
+            })
+        })
+        .collect();
+    info!(
+        location = %store.location(),
+        inputs = inputs.len(),
+        written = report.written(),
+        quarantined = report.quarantined(),
+        failed = report.failed(),
+        objects = report.objects.len(),
+        "batch ingested"
+    );
+    report
+}
+
+fn fail(outcomes: &mut [Option<Outcome>], inputs: &[u32], error: String) {
+    for &i in inputs {
+        outcomes[i as usize].get_or_insert_with(|| Outcome::Failed {
+            error: error.clone(),
+        });
+    }
+}

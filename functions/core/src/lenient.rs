@@ -1,0 +1,193 @@
+//! Lenient readers for the value shapes real ECS payloads use.
+//!
+//! ECS sends numbers as JSON numbers *or* strings (`"cpu": "1024"`), sends the
+//! string `"null"` for absent values (`"cpu": "null"`), and timestamps with
+//! zero to three fractional digits. These helpers accept all of those and
+//! reject what is really malformed, so that a bad payload is quarantined with a
+//! reason instead of being half-read.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate};
+use serde::Deserializer;
+use serde::de::{self, Visitor};
+
+/// Deserializes an optional integer sent as a number, a numeric string, `null`,
+/// `""` or `"null"`. Fractions are refused: ECS never sends them for these fields.
+pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+    struct IntVisitor;
+    impl<'de> Visitor<'de> for IntVisitor {
+        type Value = Option<i64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an integer, a numeric string, or null")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            i64::try_from(v)
+                .map(Some)
+                .map_err(|_| E::custom(format!("integer {v} is out of range")))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                Ok(Some(v as i64))
+            } else {
+                Err(E::custom(format!("expected an integer, found {v}")))
+            }
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            parse_int_str(v).map_err(E::custom)
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(IntVisitor)
+        }
+    }
+    d.deserialize_option(IntVisitor)
+}
+
+/// Parses the string forms of an integer field: `"1024"`, `" 1024 "`, `""`, `"null"`.
+pub fn parse_int_str(v: &str) -> Result<Option<i64>, String> {
+    let t = v.trim();
+    if t.is_empty() || t.eq_ignore_ascii_case("null") {
+        return Ok(None);
+    }
+    t.parse::<i64>().map(Some).map_err(|_| {
+        format!(
+            "expected an integer, found the string {:?}",
+            truncate(t, 40)
+        )
+    })
+}
+
+/// Deserializes an optional string, treating `"null"` as absent (as ECS does for
+/// some fields). Borrowed when the JSON has no escapes.
+pub fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
+    let v: Option<Cow<'a, str>> = serde::Deserialize::deserialize(d)?;
+    Ok(v.filter(|s| !s.is_empty() && s != "null"))
+}
+
+/// Microseconds since the Unix epoch, UTC.
+pub type Micros = i64;
+
+/// Parses an RFC 3339 timestamp with 0-9 fractional digits (ECS sends 0-3, and
+/// drops trailing zeros: `05:07:00.61Z`). Returns UTC microseconds.
+pub fn parse_time(s: &str) -> Result<Micros, String> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .map(|t| t.timestamp_micros())
+        .map_err(|e| format!("invalid timestamp {:?}: {e}", truncate(s, 40)))
+}
+
+/// Parses an optional timestamp field; `None`, `""` and `"null"` are absent.
+pub fn parse_opt_time(s: Option<&str>) -> Result<Option<Micros>, String> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.is_empty() || s == "null" => Ok(None),
+        Some(s) => parse_time(s).map(Some),
+    }
+}
+
+/// The Hive partition value (`YYYY-MM-DD`, UTC) of a timestamp.
+pub fn date_of(t: Micros) -> String {
+    DateTime::from_timestamp_micros(t)
+        .map(|d| d.date_naive())
+        .unwrap_or(NaiveDate::MIN)
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// Cuts a string for an error message, on a character boundary.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}...", &s[..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    struct N {
+        #[serde(default, deserialize_with = "int")]
+        v: Option<i64>,
+    }
+
+    fn n(json: &str) -> Result<Option<i64>, String> {
+        serde_json::from_str::<N>(json)
+            .map(|n| n.v)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn integers_in_every_shape_ecs_sends() {
+        assert_eq!(n(r#"{"v": 1024}"#), Ok(Some(1024)));
+        assert_eq!(n(r#"{"v": "1024"}"#), Ok(Some(1024)));
+        assert_eq!(n(r#"{"v": "null"}"#), Ok(None));
+        assert_eq!(n(r#"{"v": null}"#), Ok(None));
+        assert_eq!(n(r#"{"v": ""}"#), Ok(None));
+        assert_eq!(n(r#"{}"#), Ok(None));
+        assert_eq!(n(r#"{"v": 2.0}"#), Ok(Some(2)));
+    }
+
+    #[test]
+    fn malformed_integers_are_errors_with_the_value() {
+        let e = n(r#"{"v": "12ab"}"#).unwrap_err();
+        assert!(e.contains("\"12ab\""), "{e}");
+        assert!(n(r#"{"v": 1.5}"#).is_err());
+        assert!(n(r#"{"v": [1]}"#).is_err());
+        assert!(n(r#"{"v": 18446744073709551615}"#).is_err());
+    }
+
+    #[test]
+    fn timestamps_with_zero_to_three_fraction_digits() {
+        let base = parse_time("2022-08-08T05:07:00Z").unwrap();
+        assert_eq!(
+            parse_time("2022-08-08T05:07:00.6Z").unwrap(),
+            base + 600_000
+        );
+        assert_eq!(
+            parse_time("2022-08-08T05:07:00.61Z").unwrap(),
+            base + 610_000
+        );
+        assert_eq!(
+            parse_time("2022-08-08T05:07:00.611Z").unwrap(),
+            base + 611_000
+        );
+        assert_eq!(parse_time("2022-08-08T07:07:00+02:00").unwrap(), base);
+        assert_eq!(base, 1_659_935_220_000_000);
+        assert!(parse_time("yesterday").is_err());
+        assert_eq!(parse_opt_time(Some("null")), Ok(None));
+    }
+
+    #[test]
+    fn partition_dates_are_utc() {
+        assert_eq!(
+            date_of(parse_time("2026-11-23T23:59:59.999Z").unwrap()),
+            "2026-11-23"
+        );
+        assert_eq!(
+            date_of(parse_time("2026-11-24T00:30:00+01:00").unwrap()),
+            "2026-11-23"
+        );
+    }
+
+    #[test]
+    fn truncate_respects_char_boundaries() {
+        assert_eq!(truncate("ééé", 3), "é...");
+        assert_eq!(truncate("abc", 3), "abc");
+    }
+}

@@ -1,0 +1,200 @@
+//! Accumulates normalized rows for a batch of inputs and splits them into
+//! sorted, per-day table parts, remembering which input each row came from so a
+//! failed write can be traced back to the inputs it would lose.
+
+use arrow::array::{RecordBatch, TimestampMicrosecondArray};
+use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
+use arrow::error::ArrowError;
+
+use crate::lenient::{Micros, date_of};
+use crate::schema::{
+    TableDef, container_events, instance_events, quarantine, service_events, task_events,
+};
+
+/// Why one input could not be normalized. Stored with it in quarantine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub reason: String,
+    /// The EventBridge detail-type, when the envelope could be read.
+    pub detail_type: Option<String>,
+}
+
+impl RowError {
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            detail_type: None,
+        }
+    }
+
+    pub fn with_detail_type(mut self, detail_type: &str) -> Self {
+        self.detail_type
+            .get_or_insert_with(|| detail_type.to_owned());
+        self
+    }
+}
+
+/// One input that was quarantined.
+#[derive(Debug, Clone)]
+pub struct Quarantined {
+    pub input: u32,
+    pub error: RowError,
+}
+
+/// Rows of one table for one day, sorted, with the inputs they came from.
+#[derive(Debug, Clone)]
+pub struct TablePart {
+    pub table: &'static TableDef,
+    pub dt: String,
+    pub batch: RecordBatch,
+    /// Distinct input indices, ascending.
+    pub inputs: Vec<u32>,
+}
+
+/// Builders for every table an ingester writes, plus the quarantine list.
+pub struct Normalizer {
+    pub(crate) ingested_at: Micros,
+    pub(crate) tasks: task_events::Builder,
+    pub(crate) task_inputs: Vec<u32>,
+    pub(crate) containers: container_events::Builder,
+    pub(crate) container_inputs: Vec<u32>,
+    pub(crate) services: service_events::Builder,
+    pub(crate) service_inputs: Vec<u32>,
+    pub(crate) instances: instance_events::Builder,
+    pub(crate) instance_inputs: Vec<u32>,
+    pub(crate) quarantined: Vec<Quarantined>,
+}
+
+impl Normalizer {
+    pub fn new(ingested_at: Micros) -> Self {
+        Self {
+            ingested_at,
+            tasks: Default::default(),
+            task_inputs: Vec::new(),
+            containers: Default::default(),
+            container_inputs: Vec::new(),
+            services: Default::default(),
+            service_inputs: Vec::new(),
+            instances: Default::default(),
+            instance_inputs: Vec::new(),
+            quarantined: Vec::new(),
+        }
+    }
+
+    /// Normalizes one EventBridge event; a bad one is quarantined, never an error.
+    pub fn push_event(&mut self, input: u32, raw: &[u8]) {
+        if let Err(error) = self.event(input, raw) {
+            self.quarantined.push(Quarantined { input, error });
+        }
+    }
+
+    /// Records an input rejected before normalization (e.g. an unreadable SQS body).
+    pub fn reject(&mut self, input: u32, error: RowError) {
+        self.quarantined.push(Quarantined { input, error });
+    }
+
+    pub fn quarantined(&self) -> &[Quarantined] {
+        &self.quarantined
+    }
+
+    /// Finishes every non-empty table into sorted per-day parts.
+    pub fn finish(mut self) -> Result<(Vec<TablePart>, Vec<Quarantined>), ArrowError> {
+        let mut parts = Vec::new();
+        let tables = [
+            (&task_events::DEF, self.tasks.finish()?, self.task_inputs),
+            (
+                &container_events::DEF,
+                self.containers.finish()?,
+                self.container_inputs,
+            ),
+            (
+                &service_events::DEF,
+                self.services.finish()?,
+                self.service_inputs,
+            ),
+            (
+                &instance_events::DEF,
+                self.instances.finish()?,
+                self.instance_inputs,
+            ),
+        ];
+        for (def, batch, inputs) in tables {
+            parts.extend(split_by_day(def, &batch, &inputs)?);
+        }
+        Ok((parts, self.quarantined))
+    }
+}
+
+/// Sorts a table's rows by its sort columns and cuts them into one part per UTC day.
+/// `inputs[i]` is the input row `i` came from.
+pub fn split_by_day(
+    def: &'static TableDef,
+    batch: &RecordBatch,
+    inputs: &[u32],
+) -> Result<Vec<TablePart>, ArrowError> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let sort_columns = def
+        .sort_by
+        .iter()
+        .map(|name| {
+            Ok(SortColumn {
+                values: batch
+                    .column_by_name(name)
+                    .cloned()
+                    .ok_or_else(|| ArrowError::SchemaError(format!("no column {name}")))?,
+                options: None,
+            })
+        })
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let order = lexsort_to_indices(&sort_columns, None)?;
+    let sorted = take_record_batch(batch, &order)?;
+    let sorted_inputs: Vec<u32> = order.values().iter().map(|&i| inputs[i as usize]).collect();
+
+    let times = sorted
+        .column_by_name(def.time_column)
+        .and_then(|c| c.as_any().downcast_ref::<TimestampMicrosecondArray>())
+        .ok_or_else(|| {
+            ArrowError::SchemaError(format!("{} is not a timestamp", def.time_column))
+        })?;
+    let mut parts = Vec::new();
+    let mut start = 0;
+    while start < sorted.num_rows() {
+        let dt = date_of(times.value(start));
+        let mut end = start + 1;
+        while end < sorted.num_rows() && date_of(times.value(end)) == dt {
+            end += 1;
+        }
+        let mut part_inputs = sorted_inputs[start..end].to_vec();
+        part_inputs.sort_unstable();
+        part_inputs.dedup();
+        parts.push(TablePart {
+            table: def,
+            dt,
+            batch: sorted.slice(start, end - start),
+            inputs: part_inputs,
+        });
+        start = end;
+    }
+    Ok(parts)
+}
+
+/// Builds the quarantine rows for rejected inputs.
+pub fn quarantine_batch(
+    source: &str,
+    received_at: Micros,
+    rejected: &[(Option<&str>, &RowError, &[u8])],
+) -> Result<RecordBatch, ArrowError> {
+    let mut b = quarantine::Builder::default();
+    for (input_id, error, raw) in rejected {
+        b.received_at.append_value(received_at);
+        b.source.append_value(source);
+        b.input_id.append_option(*input_id);
+        b.reason.append_value(&error.reason);
+        b.detail_type.append_option(error.detail_type.as_deref());
+        b.size.append_value(raw.len() as i64);
+        b.raw.append_value(raw);
+    }
+    b.finish()
+}

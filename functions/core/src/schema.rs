@@ -1,0 +1,404 @@
+//! The lake's tables: each Arrow schema is declared exactly once, here.
+//!
+//! This module is the contract between `functions/` (which writes) and `query/`
+//! (which reads), and later the Glue tables for Athena. Every table is declared
+//! with [`table!`], which generates from one column list:
+//!
+//! * `COLUMNS`, the documented column list (`ecs-query schema` prints it),
+//! * `schema()`, the Arrow schema (timestamps are UTC microseconds),
+//! * `col::*`, one name constant per column for the query side,
+//! * `Builder`, typed Arrow builders in schema order, and `Builder::finish`.
+//!
+//! Changing a column is a contract change: the snapshot test at the bottom fails
+//! and must be updated on purpose.
+
+use std::sync::{Arc, LazyLock};
+
+use arrow::array::{
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Int32Builder, Int64Builder,
+    StringBuilder, TimestampMicrosecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+
+/// The Hive partition column every table is partitioned by (`dt=YYYY-MM-DD`, UTC).
+pub const PARTITION_COLUMN: &str = "dt";
+
+/// A column's physical kind; maps to an Arrow type and builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Str,
+    Ts,
+    I32,
+    I64,
+    Bool,
+    Bin,
+}
+
+impl Kind {
+    pub fn data_type(self) -> DataType {
+        match self {
+            Kind::Str => DataType::Utf8,
+            Kind::Ts => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+            Kind::I32 => DataType::Int32,
+            Kind::I64 => DataType::Int64,
+            Kind::Bool => DataType::Boolean,
+            Kind::Bin => DataType::Binary,
+        }
+    }
+}
+
+/// One documented column.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+    pub doc: &'static str,
+}
+
+/// One documented table.
+#[derive(Debug)]
+pub struct TableDef {
+    pub name: &'static str,
+    pub doc: &'static str,
+    pub columns: &'static [Column],
+    /// Rows in each file are sorted by these columns (time first, so row groups prune).
+    pub sort_by: &'static [&'static str],
+    /// The column whose UTC date is the row's `dt` partition.
+    pub time_column: &'static str,
+    pub schema: fn() -> SchemaRef,
+}
+
+/// Builder types per [`Kind`]; used by [`table!`].
+pub trait KindBuilder {
+    type Builder: ArrayBuilder;
+    fn new_builder() -> Self::Builder;
+}
+macro_rules! kind_builder {
+    ($kind:ident, $builder:ty, $new:expr) => {
+        pub struct $kind;
+        impl KindBuilder for $kind {
+            type Builder = $builder;
+            fn new_builder() -> $builder {
+                $new
+            }
+        }
+    };
+}
+/// Marker types naming the column kinds in [`table!`] declarations.
+pub mod kinds {
+    use super::*;
+    kind_builder!(Str, StringBuilder, StringBuilder::new());
+    kind_builder!(
+        Ts,
+        TimestampMicrosecondBuilder,
+        TimestampMicrosecondBuilder::new().with_timezone("UTC")
+    );
+    kind_builder!(I32, Int32Builder, Int32Builder::new());
+    kind_builder!(I64, Int64Builder, Int64Builder::new());
+    kind_builder!(Bool, BooleanBuilder, BooleanBuilder::new());
+    kind_builder!(Bin, BinaryBuilder, BinaryBuilder::new());
+}
+
+macro_rules! nullable {
+    (required) => {
+        false
+    };
+    (optional) => {
+        true
+    };
+}
+
+/// Declares a table: see the module docs.
+macro_rules! table {
+    (
+        $(#[doc = $tdoc:literal])*
+        $module:ident = $name:literal, sort_by [$($sort:literal),*], time $time:literal {
+            $( $col:ident : $kind:ident $null:ident => $doc:literal ),* $(,)?
+        }
+    ) => {
+        $(#[doc = $tdoc])*
+        pub mod $module {
+            use super::*;
+
+            pub const NAME: &str = $name;
+
+            pub const COLUMNS: &[Column] = &[
+                $( Column { name: stringify!($col), kind: Kind::$kind, nullable: nullable!($null), doc: $doc } ),*
+            ];
+
+            pub static DEF: TableDef = TableDef {
+                name: $name,
+                doc: concat!($($tdoc, "\n"),*),
+                columns: COLUMNS,
+                sort_by: &[$($sort),*],
+                time_column: $time,
+                schema,
+            };
+
+            /// Column name constants, for building queries without typos.
+            #[allow(non_upper_case_globals)]
+            pub mod col {
+                $( pub const $col: &str = stringify!($col); )*
+            }
+
+            pub fn schema() -> SchemaRef {
+                static SCHEMA: LazyLock<SchemaRef> = LazyLock::new(|| {
+                    Arc::new(Schema::new(
+                        COLUMNS.iter().map(|c| Field::new(c.name, c.kind.data_type(), c.nullable)).collect::<Vec<_>>(),
+                    ))
+                });
+                SCHEMA.clone()
+            }
+
+            /// Typed builders in schema order. Append one value to every column per row.
+            pub struct Builder {
+                $( pub $col: <kinds::$kind as KindBuilder>::Builder, )*
+            }
+
+            impl Default for Builder {
+                fn default() -> Self {
+                    Self { $( $col: <kinds::$kind as KindBuilder>::new_builder(), )* }
+                }
+            }
+
+            impl Builder {
+                /// Rows appended so far (every column has the same length when rows are complete).
+                pub fn len(&self) -> usize {
+                    let lens = [$( ArrayBuilder::len(&self.$col) ),*];
+                    lens[0]
+                }
+
+                pub fn is_empty(&self) -> bool {
+                    self.len() == 0
+                }
+
+                /// Finishes the rows into a batch, leaving the builder empty for reuse.
+                pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
+                    let columns: Vec<ArrayRef> = vec![$( ArrayBuilder::finish(&mut self.$col) ),*];
+                    RecordBatch::try_new(schema(), columns)
+                }
+            }
+        }
+    };
+}
+
+table! {
+    /// One row per `ECS Task State Change` event: the task's lifecycle as ECS
+    /// reported it at that moment, with the stop classification once it stopped.
+    /// Duplicates (at-least-once delivery) share `event_id`, and the same
+    /// `task_arn` + `version`; the latest state of a task is its highest `version`.
+    task_events = "task_events", sort_by ["event_time", "cluster", "service"], time "event_time" {
+        event_id: Str required => "EventBridge event id",
+        event_time: Ts required => "EventBridge event time (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        account: Str optional => "AWS account id",
+        region: Str optional => "AWS region",
+        cluster: Str optional => "cluster name (from clusterArn or the task ARN)",
+        service: Str optional => "service name, from group `service:<name>`; null for standalone tasks",
+        task_id: Str required => "task id (last segment of the task ARN)",
+        task_arn: Str required => "task ARN (old or new format)",
+        task_group: Str optional => "task group (`service:<name>` or `family:<name>` or custom)",
+        started_by: Str optional => "startedBy",
+        deployment_id: Str optional => "deployment id (`ecs-svc/...`) when startedBy is a service deployment",
+        family: Str optional => "task definition family",
+        revision: I32 optional => "task definition revision",
+        task_definition_arn: Str optional => "task definition ARN",
+        last_status: Str optional => "lastStatus (PROVISIONING ... RUNNING ... STOPPED)",
+        desired_status: Str optional => "desiredStatus",
+        health_status: Str optional => "task healthStatus when present (HEALTHY, UNHEALTHY, UNKNOWN)",
+        stop_code: Str optional => "stopCode",
+        stopped_reason: Str optional => "stoppedReason",
+        stop_cause: Str optional => "why ECS stopped it (classifier; null until the task stopped)",
+        exit_kind: Str optional => "how the deciding container's process ended (classifier; null until stopped)",
+        exit_code: I32 optional => "exit code of the deciding container",
+        exit_container: Str optional => "the deciding container: OOM-killed, else the one that exited by itself",
+        created_at: Ts optional => "createdAt",
+        connectivity_at: Ts optional => "connectivityAt",
+        pull_started_at: Ts optional => "pullStartedAt",
+        pull_stopped_at: Ts optional => "pullStoppedAt",
+        started_at: Ts optional => "startedAt",
+        stopping_at: Ts optional => "stoppingAt",
+        execution_stopped_at: Ts optional => "executionStoppedAt",
+        stopped_at: Ts optional => "stoppedAt",
+        updated_at: Ts optional => "updatedAt",
+        cpu: I32 optional => "task CPU units (strings and \"null\" normalized)",
+        memory: I32 optional => "task memory, MiB",
+        launch_type: Str optional => "FARGATE, EC2, EXTERNAL",
+        availability_zone: Str optional => "availabilityZone",
+        capacity_provider: Str optional => "capacityProviderName",
+        platform_version: Str optional => "Fargate platform version",
+        container_instance_arn: Str optional => "EC2 container instance ARN",
+        version: I64 optional => "detail.version: monotonic per task; duplicates share it",
+        raw: Str required => "the original EventBridge event, JSON",
+    }
+}
+
+table! {
+    /// One row per container per `ECS Task State Change` event.
+    container_events = "container_events", sort_by ["event_time", "cluster", "service"], time "event_time" {
+        event_id: Str required => "EventBridge event id",
+        event_time: Ts required => "EventBridge event time (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        account: Str optional => "AWS account id",
+        region: Str optional => "AWS region",
+        cluster: Str optional => "cluster name",
+        service: Str optional => "service name, null for standalone tasks",
+        task_id: Str required => "task id",
+        task_arn: Str required => "task ARN",
+        family: Str optional => "task definition family",
+        revision: I32 optional => "task definition revision",
+        deployment_id: Str optional => "deployment id (`ecs-svc/...`)",
+        task_version: I64 optional => "detail.version of the task event",
+        task_last_status: Str optional => "the task's lastStatus in this event",
+        stop_cause: Str optional => "the task's stop cause (classifier), null while it runs",
+        container_name: Str required => "container name",
+        container_arn: Str optional => "container ARN",
+        image: Str optional => "image reference",
+        image_digest: Str optional => "imageDigest",
+        runtime_id: Str optional => "runtimeId",
+        last_status: Str optional => "container lastStatus",
+        exit_code: I32 optional => "exitCode, null until the container stopped (or when it never started)",
+        exit_kind: Str optional => "how this container's process ended (classifier); null until it stopped",
+        reason: Str optional => "container reason, e.g. OutOfMemoryError: Container killed due to memory usage",
+        health_status: Str optional => "container healthStatus when present",
+        cpu: I32 optional => "container CPU units",
+        memory: I32 optional => "container hard memory limit, MiB",
+        memory_reservation: I32 optional => "container soft memory limit, MiB",
+    }
+}
+
+table! {
+    /// One row per `ECS Deployment State Change` or `ECS Service Action` event.
+    service_events = "service_events", sort_by ["event_time", "cluster", "service"], time "event_time" {
+        event_id: Str required => "EventBridge event id",
+        event_time: Ts required => "EventBridge event time (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        account: Str optional => "AWS account id",
+        region: Str optional => "AWS region",
+        detail_type: Str required => "ECS Deployment State Change or ECS Service Action",
+        event_type: Str optional => "INFO, WARN, ERROR",
+        event_name: Str optional => "SERVICE_DEPLOYMENT_COMPLETED, SERVICE_STEADY_STATE, SERVICE_TASK_PLACEMENT_FAILURE, ...",
+        cluster: Str optional => "cluster name (clusterArn, else the service ARN)",
+        service: Str optional => "service name (from resources[0])",
+        service_arn: Str optional => "service ARN",
+        deployment_id: Str optional => "deploymentId (deployment events)",
+        reason: Str optional => "reason, e.g. circuit-breaker messages or RESOURCE:CPU",
+        rollback: Bool optional => "the reason says the circuit breaker is rolling back",
+        created_at: Ts optional => "createdAt (service actions)",
+        updated_at: Ts optional => "updatedAt (deployment events)",
+        raw: Str required => "the original EventBridge event, JSON",
+    }
+}
+
+table! {
+    /// One row per `ECS Container Instance State Change` event (EC2 hosts).
+    instance_events = "instance_events", sort_by ["event_time", "cluster"], time "event_time" {
+        event_id: Str required => "EventBridge event id",
+        event_time: Ts required => "EventBridge event time (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        account: Str optional => "AWS account id",
+        region: Str optional => "AWS region",
+        cluster: Str optional => "cluster name",
+        container_instance_arn: Str optional => "container instance ARN",
+        container_instance_id: Str optional => "container instance id",
+        ec2_instance_id: Str optional => "EC2 instance id",
+        status: Str optional => "ACTIVE, DRAINING, ...",
+        status_reason: Str optional => "statusReason",
+        agent_connected: Bool optional => "whether the ECS agent is connected",
+        agent_update_status: Str optional => "agentUpdateStatus",
+        registered_cpu: I64 optional => "registered CPU units",
+        registered_memory: I64 optional => "registered memory, MiB",
+        remaining_cpu: I64 optional => "remaining CPU units",
+        remaining_memory: I64 optional => "remaining memory, MiB",
+        agent_version: Str optional => "ECS agent version",
+        docker_version: Str optional => "Docker version",
+        version: I64 optional => "detail.version",
+        updated_at: Ts optional => "updatedAt",
+        raw: Str required => "the original EventBridge event, JSON",
+    }
+}
+
+table! {
+    /// Every input that could not be normalized, kept whole with the reason.
+    /// Stored under `_quarantine/`, partitioned by the day it was received.
+    quarantine = "_quarantine", sort_by ["received_at"], time "received_at" {
+        received_at: Ts required => "when the input was received",
+        source: Str required => "which ingester saw it: events, logs",
+        input_id: Str optional => "where it came from: SQS message id, file:line, ...",
+        reason: Str required => "why it could not be normalized",
+        detail_type: Str optional => "the EventBridge detail-type, when it could be read",
+        size: I64 required => "size of the raw input in bytes",
+        raw: Bin required => "the input, byte for byte",
+    }
+}
+
+/// Every table, in documentation order.
+pub static TABLES: &[&TableDef] = &[
+    &task_events::DEF,
+    &container_events::DEF,
+    &service_events::DEF,
+    &instance_events::DEF,
+    &quarantine::DEF,
+];
+
+/// Looks a table up by name.
+pub fn table(name: &str) -> Option<&'static TableDef> {
+    TABLES.iter().copied().find(|t| t.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The schemas are a contract (query/, Athena): changing one must be deliberate.
+    #[test]
+    fn schema_snapshots() {
+        for t in TABLES {
+            let text: String = (t.schema)()
+                .fields()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{}: {}{}\n",
+                        f.name(),
+                        f.data_type(),
+                        if f.is_nullable() { "" } else { " NOT NULL" }
+                    )
+                })
+                .collect();
+            insta::assert_snapshot!(t.name, text);
+        }
+    }
+
+    #[test]
+    fn declared_sort_and_time_columns_exist() {
+        for t in TABLES {
+            let schema = (t.schema)();
+            for c in t.sort_by.iter().chain([&t.time_column]) {
+                assert!(
+                    schema.field_with_name(c).is_ok(),
+                    "{}: no column {c}",
+                    t.name
+                );
+            }
+            assert_eq!(
+                schema
+                    .field_with_name(t.time_column)
+                    .map(|f| f.data_type().clone())
+                    .ok(),
+                Some(Kind::Ts.data_type())
+            );
+        }
+    }
+
+    #[test]
+    fn builders_finish_in_schema_order() {
+        let mut b = task_events::Builder::default();
+        assert!(b.is_empty());
+        let batch = b.finish().unwrap();
+        assert_eq!(batch.schema(), task_events::schema());
+        assert_eq!(task_events::col::stop_cause, "stop_cause");
+    }
+}
