@@ -1,0 +1,356 @@
+//! Every ECS payload in `tests/fixtures/aws/` normalizes to the rows its content
+//! says. Expected values are read off the payloads by hand (see SOURCES.md).
+
+use std::collections::BTreeMap;
+
+use arrow::array::RecordBatch;
+use arrow::util::display::array_value_to_string;
+use ecs_lake::normalize::{Normalizer, TablePart};
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../../tests/fixtures/aws/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+type Row = BTreeMap<String, String>;
+
+fn rows(batch: &RecordBatch) -> Vec<Row> {
+    (0..batch.num_rows())
+        .map(|r| {
+            batch
+                .schema()
+                .fields()
+                .iter()
+                .zip(batch.columns())
+                .filter(|(f, _)| f.name() != "raw")
+                .map(|(f, c)| {
+                    let v = if c.is_null(r) {
+                        "∅".to_owned()
+                    } else {
+                        array_value_to_string(c, r).unwrap()
+                    };
+                    (f.name().clone(), v)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Normalizes fixtures; returns rows per table and the quarantine reasons.
+fn normalize(names: &[&str]) -> (BTreeMap<&'static str, Vec<Row>>, Vec<String>) {
+    let mut n = Normalizer::new(0);
+    for (i, name) in names.iter().enumerate() {
+        n.push_event(i as u32, &fixture(name));
+    }
+    let (parts, quarantined) = n.finish().unwrap();
+    let mut tables: BTreeMap<&'static str, Vec<Row>> = BTreeMap::new();
+    for TablePart { table, batch, .. } in parts {
+        tables.entry(table.name).or_default().extend(rows(&batch));
+    }
+    (
+        tables,
+        quarantined.into_iter().map(|q| q.error.reason).collect(),
+    )
+}
+
+fn check(row: &Row, expected: &[(&str, &str)]) {
+    for (k, v) in expected {
+        assert_eq!(
+            row.get(*k).map(String::as_str),
+            Some(*v),
+            "column {k} in {row:#?}"
+        );
+    }
+}
+
+#[test]
+fn fargate_essential_container_exit_2() {
+    let (t, q) = normalize(&["ecs_task_stopped_fargate_essential_exit2_fivexl.json"]);
+    assert!(q.is_empty(), "{q:?}");
+    let task = &t["task_events"];
+    assert_eq!(task.len(), 1);
+    check(
+        &task[0],
+        &[
+            ("event_id", "821822b9-420a-4e36-080c-53ec5cc22df1"),
+            ("event_time", "2020-03-16T15:37:04Z"),
+            ("account", "111111111111"),
+            ("region", "eu-central-1"),
+            ("cluster", "test"),
+            ("service", "example-api-v1"),
+            ("task_id", "a6eaf0150a4248dAA1bcbd688121014e"),
+            ("task_group", "service:example-api-v1"),
+            ("deployment_id", "ecs-svc/9300480928766973637"),
+            ("family", "example-api-v1"),
+            ("revision", "20"),
+            ("last_status", "STOPPED"),
+            ("stop_code", "EssentialContainerExited"),
+            ("stop_cause", "essential_container_exited"),
+            ("exit_kind", "app_error"),
+            ("exit_code", "2"),
+            ("exit_container", "app"),
+            ("cpu", "512"),
+            ("memory", "1024"),
+            ("launch_type", "FARGATE"),
+            ("availability_zone", "eu-central-1c"),
+            ("capacity_provider", "FARGATE"),
+            ("platform_version", "1.4.0"),
+            ("version", "7"),
+            ("stopping_at", "2020-03-16T15:34:59.778Z"),
+            ("stopped_at", "2020-03-16T15:37:04.979Z"),
+            ("connectivity_at", "2020-03-16T15:33:52.912Z"),
+        ],
+    );
+    let containers = &t["container_events"];
+    assert_eq!(containers.len(), 2);
+    let by_name: BTreeMap<_, _> = containers
+        .iter()
+        .map(|r| (r["container_name"].as_str(), r))
+        .collect();
+    check(
+        by_name["envoy"],
+        &[
+            ("exit_code", "0"),
+            ("exit_kind", "clean"),
+            ("cpu", "0"),
+            ("image_digest", "∅"),
+        ],
+    );
+    check(
+        by_name["app"],
+        &[
+            ("exit_code", "2"),
+            ("exit_kind", "app_error"),
+            (
+                "image_digest",
+                "sha256:b7ea69f833204d4f63192b4abfbdc6208878098a6b98b5e876e160b26560d31d",
+            ),
+            ("stop_cause", "essential_container_exited"),
+            ("task_version", "7"),
+            ("revision", "20"),
+        ],
+    );
+}
+
+#[test]
+fn fargate_elb_health_check_exit_143() {
+    let (t, q) =
+        normalize(&["ecs_task_stopped_fargate_elb_healthcheck_exit143_kx_kotlin_support.json"]);
+    assert!(q.is_empty(), "{q:?}");
+    check(
+        &t["task_events"][0],
+        &[
+            ("cluster", "sin-web_cluster-dev"),
+            ("service", "sin-web_service-dev"),
+            ("family", "sin-web_task_def-dev"),
+            ("revision", "26"),
+            ("stop_code", "ServiceSchedulerInitiated"),
+            ("stop_cause", "elb_health_check"),
+            ("exit_kind", "sigterm"),
+            ("exit_code", "143"),
+            ("cpu", "1024"),
+        ],
+    );
+    // 0-3 fractional digits: "2022-08-08T05:07:00.61Z" is 610 ms.
+    check(
+        &t["task_events"][0],
+        &[("execution_stopped_at", "2022-08-08T05:07:00.610Z")],
+    );
+}
+
+#[test]
+fn ec2_user_initiated_with_old_container_arn() {
+    let (t, q) = normalize(&["ecs_task_stopped_ec2_bridge_userinitiated_aws-samples.json"]);
+    assert!(q.is_empty(), "{q:?}");
+    check(
+        &t["task_events"][0],
+        &[
+            ("cluster", "Features"),
+            ("service", "Webapp"),
+            ("stop_cause", "user_stopped"),
+            ("exit_kind", "clean"),
+            ("cpu", "0"),
+            ("memory", "128"),
+            ("launch_type", "EC2"),
+            ("capacity_provider", "FeaturesASG"),
+            ("family", "webapp"),
+            ("revision", "15"),
+            ("execution_stopped_at", "2020-06-05T12:17:10Z"),
+        ],
+    );
+    check(
+        &t["container_events"][0],
+        &[
+            ("container_name", "Webapp"),
+            ("memory_reservation", "128"),
+            ("memory", "∅"),
+        ],
+    );
+}
+
+#[test]
+fn running_tasks_have_no_stop_classification_and_tolerate_string_null() {
+    let (t, q) = normalize(&[
+        "ecs_task_running_fargate_guardduty_sidecar_docs2025.json",
+        "ecs_task_running_fargate_pv1.3.0_awsdocs.json",
+    ]);
+    assert!(q.is_empty(), "{q:?}");
+    let tasks = &t["task_events"];
+    assert_eq!(tasks.len(), 2);
+    for task in tasks {
+        check(
+            task,
+            &[
+                ("last_status", "RUNNING"),
+                ("stop_cause", "∅"),
+                ("exit_kind", "∅"),
+            ],
+        );
+    }
+    let guard = tasks.iter().find(|r| r["family"] == "webserver").unwrap();
+    check(
+        guard,
+        &[
+            ("cpu", "256"),
+            ("memory", "512"),
+            ("service", "∅"),
+            ("task_group", "family:webserver"),
+            ("deployment_id", "∅"),
+        ],
+    );
+    let sidecar = t["container_events"]
+        .iter()
+        .find(|r| r["container_name"] == "aws-guardduty-agent-nm40lC")
+        .unwrap();
+    check(sidecar, &[("cpu", "∅"), ("image", "∅"), ("exit_kind", "∅")]);
+}
+
+#[test]
+fn old_arn_format_takes_the_cluster_from_cluster_arn_and_classifies_a_stopped_sidecar() {
+    let (t, q) =
+        normalize(&["ecs_task_running_ec2_nonessential_container_stopped_awsdocs2019.json"]);
+    assert!(q.is_empty(), "{q:?}");
+    check(
+        &t["task_events"][0],
+        &[
+            ("cluster", "default"),
+            ("task_id", "b99d40b3-5176-4f71-9a52-9dbd6f1cebef"),
+            ("last_status", "RUNNING"),
+            ("stop_cause", "∅"),
+            ("started_at", "2016-12-06T16:41:06.800Z"),
+        ],
+    );
+    check(
+        &t["container_events"][0],
+        &[
+            ("container_name", "xray"),
+            ("last_status", "STOPPED"),
+            ("exit_kind", "clean"),
+            ("stop_cause", "∅"),
+        ],
+    );
+}
+
+#[test]
+fn deployment_and_service_action_events() {
+    let (t, q) = normalize(&[
+        "ecs_deployment_COMPLETED_awsdocs.json",
+        "ecs_deployment_FAILED_circuit_breaker_awsdocs.json",
+        "ecs_deployment_IN_PROGRESS_circuit_breaker_rollback_awsdocs.json",
+        "ecs_service_action_SERVICE_STEADY_STATE_awsdocs.json",
+        "ecs_service_action_SERVICE_TASK_PLACEMENT_FAILURE_ec2_cpu_awsdocs.json",
+        "ecs_service_action_SERVICE_TASK_PLACEMENT_FAILURE_fargate_spot_awsdocs.json",
+        "ecs_service_action_SERVICE_TASK_START_IMPAIRED_awsdocs.json",
+    ]);
+    assert!(q.is_empty(), "{q:?}");
+    let rows = &t["service_events"];
+    assert_eq!(rows.len(), 7);
+    for r in rows {
+        check(
+            r,
+            &[
+                ("cluster", "default"),
+                ("service", "servicetest"),
+                ("region", "us-west-2"),
+            ],
+        );
+    }
+    let by_name = |n: &str| {
+        rows.iter()
+            .filter(|r| r["event_name"] == n)
+            .collect::<Vec<_>>()
+    };
+    check(
+        by_name("SERVICE_DEPLOYMENT_IN_PROGRESS")[0],
+        &[
+            ("detail_type", "ECS Deployment State Change"),
+            ("deployment_id", "ecs-svc/123"),
+            ("rollback", "true"),
+            ("updated_at", "2020-05-23T11:11:11Z"),
+        ],
+    );
+    check(
+        by_name("SERVICE_DEPLOYMENT_FAILED")[0],
+        &[("event_type", "ERROR"), ("rollback", "false")],
+    );
+    check(
+        by_name("SERVICE_DEPLOYMENT_COMPLETED")[0],
+        &[("event_type", "INFO")],
+    );
+    let placement = by_name("SERVICE_TASK_PLACEMENT_FAILURE");
+    let reasons: Vec<_> = placement.iter().map(|r| r["reason"].as_str()).collect();
+    assert!(
+        reasons.contains(&"RESOURCE:CPU") && reasons.contains(&"RESOURCE:FARGATE"),
+        "{reasons:?}"
+    );
+    check(
+        by_name("SERVICE_STEADY_STATE")[0],
+        &[
+            ("detail_type", "ECS Service Action"),
+            ("created_at", "2019-11-19T19:27:22.695Z"),
+            ("deployment_id", "∅"),
+        ],
+    );
+}
+
+#[test]
+fn container_instance_state_change() {
+    let (t, q) = normalize(&["ecs_container_instance_state_change_aws-lambda-go.json"]);
+    assert!(q.is_empty(), "{q:?}");
+    check(
+        &t["instance_events"][0],
+        &[
+            ("cluster", "default"),
+            (
+                "container_instance_id",
+                "b54a2a04-046f-4331-9d74-3f6d7f6ca315",
+            ),
+            ("ec2_instance_id", "i-f3a8506b"),
+            ("status", "ACTIVE"),
+            ("agent_connected", "true"),
+            ("registered_cpu", "2048"),
+            ("registered_memory", "3767"),
+            ("remaining_cpu", "1988"),
+            ("remaining_memory", "767"),
+            ("agent_version", "1.13.0"),
+            ("version", "14801"),
+        ],
+    );
+}
+
+#[test]
+fn logs_payloads_are_not_ecs_events_and_are_quarantined_with_a_reason() {
+    let (t, q) = normalize(&[
+        "cwl_lambda_awslogs_aws-lambda-go.json",
+        "ci_perf_Container_awsdocs.json",
+    ]);
+    assert!(t.is_empty());
+    assert_eq!(q.len(), 2);
+    assert!(
+        q.iter().all(|r| r.starts_with("not an EventBridge event")),
+        "{q:?}"
+    );
+}
