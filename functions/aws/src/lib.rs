@@ -1,1 +1,32 @@
+//! # ecs-lake-aws: the thin AWS layer
+//!
+//! What the pure core must not know about: where bytes go (S3 through
+//! `aws-sdk-s3`, or a local directory), configuration from the environment, and
+//! tracing setup for Lambda. Lambdas build these once in `main` and pass them
+//! to handlers that are generic over [`ecs_lake::LakeStore`].
 
+mod config;
+mod store;
+
+pub use config::{Config, ConfigError, LakeLocation};
+pub use store::{LocalStore, S3Store};
+
+/// JSON logs for CloudWatch, level from `RUST_LOG` (default `info`), no ANSI.
+pub fn init_lambda_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time() // CloudWatch stamps every line
+        .with_target(false)
+        .try_init();
+}
+
+/// An S3 client from the standard AWS chain (env, profile, SSO, instance or task role).
+pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_s3::Client::new(&sdk)
+}

@@ -77,6 +77,12 @@ pub fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a,
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
+/// The current time in UTC microseconds. Handlers take `now` as a parameter
+/// (so tests are reproducible); only `main`s call this.
+pub fn now_micros() -> Micros {
+    chrono::Utc::now().timestamp_micros()
+}
+
 /// Parses an RFC 3339 timestamp with 0-9 fractional digits (ECS sends 0-3, and
 /// drops trailing zeros: `05:07:00.61Z`). Returns UTC microseconds.
 pub fn parse_time(s: &str) -> Result<Micros, String> {

@@ -1,0 +1,98 @@
+//! The two [`LakeStore`]s: S3 (production) and a local directory (the embedded default).
+
+use std::path::{Path, PathBuf};
+
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::primitives::ByteStream;
+use bytes::Bytes;
+use ecs_lake::lake::validate_key;
+use ecs_lake::{LakeStore, StoreError};
+
+/// A lake under `s3://bucket/prefix`, written with `aws-sdk-s3`.
+#[derive(Clone, Debug)]
+pub struct S3Store {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Store {
+    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self { client, bucket: bucket.into(), prefix: prefix.into().trim_matches('/').to_owned() }
+    }
+
+    fn object_key(&self, key: &str) -> String {
+        if self.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", self.prefix) }
+    }
+}
+
+impl LakeStore for S3Store {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+        validate_key(key)?;
+        let object_key = self.object_key(key);
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(&object_key)
+            .content_type(if key.ends_with(".parquet") { "application/vnd.apache.parquet" } else { "application/octet-stream" })
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| StoreError::new(format!("PUT s3://{}/{object_key}: {}", self.bucket, DisplayErrorContext(&e))))
+    }
+
+    fn location(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.prefix)
+    }
+}
+
+/// A lake in a local directory. Writes go to a temporary file renamed into
+/// place, so a reader never sees half a Parquet file.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+impl LakeStore for LocalStore {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+        validate_key(key)?;
+        let path = self.root.join(key);
+        let err = |what: &str, e: std::io::Error| StoreError::new(format!("{what} {}: {e}", path.display()));
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir).await.map_err(|e| err("creating the directory of", e))?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+        tokio::fs::write(&tmp, &body).await.map_err(|e| err("writing", e))?;
+        tokio::fs::rename(&tmp, &path).await.map_err(|e| err("renaming into", e))
+    }
+
+    fn location(&self) -> String {
+        self.root.display().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_store_writes_under_its_root_only() {
+        let dir = std::env::temp_dir().join(format!("ecs-lake-store-{}", std::process::id()));
+        let store = LocalStore::new(&dir);
+        store.put("t/dt=2026-11-20/a.parquet", Bytes::from_static(b"x")).await.unwrap();
+        assert_eq!(std::fs::read(dir.join("t/dt=2026-11-20/a.parquet")).unwrap(), b"x");
+        assert!(store.put("../escape", Bytes::new()).await.is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
