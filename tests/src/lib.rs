@@ -1,1 +1,196 @@
+//! Test harness for end-to-end tests across the Lambdas and `ecs-query`.
+//!
+//! Real components only: [`S3Server`] is a real S3 HTTP endpoint (s3s + s3s-fs)
+//! on a loopback port, talked to by the real `aws-sdk-s3` client; Parquet is
+//! read back with the `parquet` crate.
 
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+use bytes::Bytes;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use s3s::auth::SimpleAuth;
+use s3s::service::S3ServiceBuilder;
+
+pub const ACCESS_KEY: &str = "AKIAECSLAKETESTKEY00";
+pub const SECRET_KEY: &str = "ecs-lake-test-secret-key";
+pub const REGION: &str = "us-east-1";
+
+/// The fixtures directory (`tests/fixtures/aws`), with provenance in SOURCES.md.
+pub fn fixtures_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/aws")
+}
+
+/// One fixture's bytes.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = fixtures_dir().join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Fixture names starting with `prefix`, sorted.
+pub fn fixtures_starting_with(prefix: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(fixtures_dir())
+        .expect("fixtures dir")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(prefix) && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// A real S3 endpoint on 127.0.0.1, backed by a temporary directory, running
+/// on its own thread and runtime so any test runtime can talk to it.
+pub struct S3Server {
+    pub endpoint: String,
+    pub root: tempfile::TempDir,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl S3Server {
+    /// Starts the server with the given buckets already created.
+    pub fn start(buckets: &[&str]) -> Self {
+        let root = tempfile::tempdir().expect("tempdir");
+        for b in buckets {
+            std::fs::create_dir_all(root.path().join(b)).expect("bucket dir");
+        }
+        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
+        let service = {
+            let mut b = S3ServiceBuilder::new(fs);
+            b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+            b.build()
+        };
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                let http = ConnBuilder::new(TokioExecutor::new());
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((socket, _)) = accepted else { continue };
+                            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
+                            tokio::spawn(async move { let _ = conn.await; });
+                        }
+                        _ = &mut stop_rx => break,
+                    }
+                }
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        Self {
+            endpoint: format!("http://{addr}"),
+            root,
+            _shutdown: stop_tx,
+        }
+    }
+
+    /// A real aws-sdk-s3 client pointed at this endpoint (path-style, static test credentials).
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "ecs-lake-tests",
+            ))
+            .force_path_style(true)
+            .build();
+        aws_sdk_s3::Client::from_conf(config)
+    }
+
+    /// The directory holding a bucket's objects (to break things on purpose).
+    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.root.path().join(bucket)
+    }
+}
+
+/// Keys under a prefix, sorted, through the S3 API.
+pub async fn list_keys(client: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> Vec<String> {
+    let mut keys = Vec::new();
+    let mut pages = client
+        .list_objects_v2()
+        .bucket(bucket)
+        .prefix(prefix)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.expect("list objects");
+        keys.extend(
+            page.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+    }
+    keys.sort();
+    keys
+}
+
+/// Every Parquet object under `prefix`, read back as Arrow batches.
+pub async fn read_parquet(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> Vec<RecordBatch> {
+    let mut batches = Vec::new();
+    for key in list_keys(client, bucket, prefix).await {
+        let object = client
+            .get_object()
+            .bucket(bucket)
+            .key(&key)
+            .send()
+            .await
+            .expect("get object");
+        let bytes: Bytes = object.body.collect().await.expect("body").into_bytes();
+        let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+            .expect("parquet footer")
+            .build()
+            .expect("reader");
+        for batch in reader {
+            batches.push(batch.expect("parquet batch"));
+        }
+    }
+    batches
+}
+
+/// Column values as display strings (nulls as `∅`), across batches.
+pub fn column(batches: &[RecordBatch], name: &str) -> Vec<String> {
+    use arrow::util::display::array_value_to_string;
+    batches
+        .iter()
+        .flat_map(|b| {
+            let c = b
+                .column_by_name(name)
+                .unwrap_or_else(|| panic!("no column {name}"))
+                .clone();
+            (0..b.num_rows())
+                .map(move |r| {
+                    if c.is_null(r) {
+                        "∅".to_owned()
+                    } else {
+                        array_value_to_string(&c, r).expect("display")
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Total rows across batches.
+pub fn row_count(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(RecordBatch::num_rows).sum()
+}

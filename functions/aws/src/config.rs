@@ -16,9 +16,14 @@ impl LakeLocation {
             Some(rest) => {
                 let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
                 if bucket.is_empty() {
-                    return Err(ConfigError(format!("{s:?} has no bucket: use s3://bucket/prefix")));
+                    return Err(ConfigError(format!(
+                        "{s:?} has no bucket: use s3://bucket/prefix"
+                    )));
                 }
-                Ok(Self::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned() })
+                Ok(Self::S3 {
+                    bucket: bucket.to_owned(),
+                    prefix: prefix.trim_matches('/').to_owned(),
+                })
             }
             None if s.contains("://") => Err(ConfigError(format!(
                 "{s:?}: only s3:// URLs and local directories are supported"
@@ -49,7 +54,10 @@ impl Config {
         let lake = match (var("LAKE_BUCKET"), var("LAKE_DIR")) {
             (Some(bucket), _) if !bucket.is_empty() => LakeLocation::S3 {
                 bucket,
-                prefix: var("LAKE_PREFIX").unwrap_or_default().trim_matches('/').to_owned(),
+                prefix: var("LAKE_PREFIX")
+                    .unwrap_or_default()
+                    .trim_matches('/')
+                    .to_owned(),
             },
             (_, Some(dir)) if !dir.is_empty() => LakeLocation::Local(PathBuf::from(dir)),
             _ => {
@@ -70,10 +78,22 @@ mod tests {
     fn lake_locations() {
         assert_eq!(
             LakeLocation::parse("s3://b/some/prefix/").unwrap(),
-            LakeLocation::S3 { bucket: "b".into(), prefix: "some/prefix".into() }
+            LakeLocation::S3 {
+                bucket: "b".into(),
+                prefix: "some/prefix".into()
+            }
         );
-        assert_eq!(LakeLocation::parse("s3://b").unwrap(), LakeLocation::S3 { bucket: "b".into(), prefix: "".into() });
-        assert_eq!(LakeLocation::parse("./lake").unwrap(), LakeLocation::Local("./lake".into()));
+        assert_eq!(
+            LakeLocation::parse("s3://b").unwrap(),
+            LakeLocation::S3 {
+                bucket: "b".into(),
+                prefix: "".into()
+            }
+        );
+        assert_eq!(
+            LakeLocation::parse("./lake").unwrap(),
+            LakeLocation::Local("./lake".into())
+        );
         assert!(LakeLocation::parse("s3://").is_err());
         assert!(LakeLocation::parse("gs://b/x").is_err());
     }
@@ -81,13 +101,22 @@ mod tests {
     #[test]
     fn env_config_names_what_to_set() {
         let err = Config::from_vars(|_| None).unwrap_err().to_string();
-        assert!(err.contains("LAKE_BUCKET") && err.contains("LAKE_DIR"), "{err}");
+        assert!(
+            err.contains("LAKE_BUCKET") && err.contains("LAKE_DIR"),
+            "{err}"
+        );
         let c = Config::from_vars(|k| match k {
             "LAKE_BUCKET" => Some("lake".into()),
             "LAKE_PREFIX" => Some("/ecs/".into()),
             _ => None,
         })
         .unwrap();
-        assert_eq!(c.lake, LakeLocation::S3 { bucket: "lake".into(), prefix: "ecs".into() });
+        assert_eq!(
+            c.lake,
+            LakeLocation::S3 {
+                bucket: "lake".into(),
+                prefix: "ecs".into()
+            }
+        );
     }
 }

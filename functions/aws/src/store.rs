@@ -17,12 +17,24 @@ pub struct S3Store {
 }
 
 impl S3Store {
-    pub fn new(client: aws_sdk_s3::Client, bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
-        Self { client, bucket: bucket.into(), prefix: prefix.into().trim_matches('/').to_owned() }
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into().trim_matches('/').to_owned(),
+        }
     }
 
     fn object_key(&self, key: &str) -> String {
-        if self.prefix.is_empty() { key.to_owned() } else { format!("{}/{key}", self.prefix) }
+        if self.prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{}/{key}", self.prefix)
+        }
     }
 }
 
@@ -34,12 +46,22 @@ impl LakeStore for S3Store {
             .put_object()
             .bucket(&self.bucket)
             .key(&object_key)
-            .content_type(if key.ends_with(".parquet") { "application/vnd.apache.parquet" } else { "application/octet-stream" })
+            .content_type(if key.ends_with(".parquet") {
+                "application/vnd.apache.parquet"
+            } else {
+                "application/octet-stream"
+            })
             .body(ByteStream::from(body))
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::new(format!("PUT s3://{}/{object_key}: {}", self.bucket, DisplayErrorContext(&e))))
+            .map_err(|e| {
+                StoreError::new(format!(
+                    "PUT s3://{}/{object_key}: {}",
+                    self.bucket,
+                    DisplayErrorContext(&e)
+                ))
+            })
     }
 
     fn location(&self) -> String {
@@ -68,13 +90,21 @@ impl LakeStore for LocalStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         validate_key(key)?;
         let path = self.root.join(key);
-        let err = |what: &str, e: std::io::Error| StoreError::new(format!("{what} {}: {e}", path.display()));
+        let err = |what: &str, e: std::io::Error| {
+            StoreError::new(format!("{what} {}: {e}", path.display()))
+        };
         if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await.map_err(|e| err("creating the directory of", e))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| err("creating the directory of", e))?;
         }
         let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-        tokio::fs::write(&tmp, &body).await.map_err(|e| err("writing", e))?;
-        tokio::fs::rename(&tmp, &path).await.map_err(|e| err("renaming into", e))
+        tokio::fs::write(&tmp, &body)
+            .await
+            .map_err(|e| err("writing", e))?;
+        tokio::fs::rename(&tmp, &path)
+            .await
+            .map_err(|e| err("renaming into", e))
     }
 
     fn location(&self) -> String {
@@ -90,8 +120,14 @@ mod tests {
     async fn local_store_writes_under_its_root_only() {
         let dir = std::env::temp_dir().join(format!("ecs-lake-store-{}", std::process::id()));
         let store = LocalStore::new(&dir);
-        store.put("t/dt=2026-11-20/a.parquet", Bytes::from_static(b"x")).await.unwrap();
-        assert_eq!(std::fs::read(dir.join("t/dt=2026-11-20/a.parquet")).unwrap(), b"x");
+        store
+            .put("t/dt=2026-11-20/a.parquet", Bytes::from_static(b"x"))
+            .await
+            .unwrap();
+        assert_eq!(
+            std::fs::read(dir.join("t/dt=2026-11-20/a.parquet")).unwrap(),
+            b"x"
+        );
         assert!(store.put("../escape", Bytes::new()).await.is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }

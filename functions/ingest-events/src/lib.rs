@@ -50,7 +50,11 @@ struct Probe<'a> {
 }
 
 /// Handles one invocation. `payload` is the invocation's JSON, byte for byte.
-pub async fn handle<S: LakeStore>(store: &S, payload: &RawValue, now: Micros) -> Result<(Response, Report), WriteFailed> {
+pub async fn handle<S: LakeStore>(
+    store: &S,
+    payload: &RawValue,
+    now: Micros,
+) -> Result<(Response, Report), WriteFailed> {
     let text = payload.get();
     let is_sqs = serde_json::from_str::<Probe<'_>>(text).is_ok_and(|p| p.records.is_some());
     if is_sqs {
@@ -61,7 +65,11 @@ pub async fn handle<S: LakeStore>(store: &S, payload: &RawValue, now: Micros) ->
                 .enumerate()
                 .map(|(i, r)| sqs_input("", i, r.message_id.as_deref(), r.body.as_deref()))
                 .collect(),
-            Err(e) => vec![Input::rejected("invocation", text.as_bytes().to_vec(), RowError::new(format!("payload has Records but is not an SQS event: {e}")))],
+            Err(e) => vec![Input::rejected(
+                "invocation",
+                text.as_bytes().to_vec(),
+                RowError::new(format!("payload has Records but is not an SQS event: {e}")),
+            )],
         };
         let report = ingest_events(store, &inputs, now).await;
         let mut response = SqsBatchResponse::default();
@@ -76,10 +84,21 @@ pub async fn handle<S: LakeStore>(store: &S, payload: &RawValue, now: Micros) ->
     let inputs = [Input::new("invocation", text.as_bytes().to_vec())];
     let report = ingest_events(store, &inputs, now).await;
     let summary = match &report.outcomes[..] {
-        [Outcome::Written] => DirectSummary { outcome: "written", reason: None },
-        [Outcome::Quarantined { reason }] => DirectSummary { outcome: "quarantined", reason: Some(reason.clone()) },
+        [Outcome::Written] => DirectSummary {
+            outcome: "written",
+            reason: None,
+        },
+        [Outcome::Quarantined { reason }] => DirectSummary {
+            outcome: "quarantined",
+            reason: Some(reason.clone()),
+        },
         [Outcome::Failed { error }] => return Err(WriteFailed(error.clone())),
-        other => return Err(WriteFailed(format!("expected one outcome, got {}", other.len()))),
+        other => {
+            return Err(WriteFailed(format!(
+                "expected one outcome, got {}",
+                other.len()
+            )));
+        }
     };
     Ok((Response::Direct(summary), report))
 }

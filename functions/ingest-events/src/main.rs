@@ -27,7 +27,8 @@ async fn serve<S: LakeStore + 'static>(store: S) -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let store = Arc::clone(&store);
         async move {
-            let (response, _) = ingest_events::handle(store.as_ref(), &event.payload, now_micros()).await?;
+            let (response, _) =
+                ingest_events::handle(store.as_ref(), &event.payload, now_micros()).await?;
             Ok::<_, Error>(response)
         }
     }))
