@@ -1,1 +1,41 @@
+//! # ecs-query: ask the ECS post-mortem lake what happened
+//!
+//! One binary, several subcommands, one pipeline each:
+//!
+//! * `ingest` — backfill: files -> the same normalization as the Lambdas
+//!   ([`ecs_lake::ingest`]) -> a local or S3 lake.
+//! * `sql` — read-only SQL over the lake's tables (DataFusion, Hive `dt`
+//!   partitions pruned), rendered as a table, CSV or JSON.
+//! * `tables` / `schema` — what the lake holds, from the declared schemas.
+//!
+//! Modules: [`cli`] (arguments), [`lake`] (opening a lake: local directory or
+//! S3 through object_store with credentials from aws-config), [`backfill`],
+//! [`sql`], [`render`], [`error`]. Results go to stdout; progress and errors to
+//! stderr; exit code 0 on success, 2 on error.
 
+pub mod backfill;
+pub mod cli;
+pub mod error;
+pub mod lake;
+pub mod render;
+pub mod sql;
+
+pub use error::CliError;
+
+use std::io::Write;
+
+use cli::{Cli, Command};
+
+/// Runs one command, writing results to `out`. Errors are returned for `main`
+/// to print; nothing here exits the process.
+pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    match cli.command {
+        Command::Ingest(args) => backfill::run(&cli.lake, args, out).await,
+        Command::Sql(args) => {
+            let lake = lake::Lake::open(&cli.lake).await?;
+            sql::run(&lake, &args.query, args.format, out).await
+        }
+        Command::Tables => render::tables(out),
+        Command::Schema { table } => render::schema(table.as_deref(), out),
+    }
+}

@@ -1,0 +1,87 @@
+//! Command-line arguments (clap derive).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Query the ECS post-mortem lake: what stopped, why, on which revision and deployment.
+#[derive(Debug, Parser)]
+#[command(name = "ecs-query", version, about, long_about = None)]
+pub struct Cli {
+    #[command(flatten)]
+    pub lake: LakeArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the lake is, and how to reach it.
+#[derive(Debug, Clone, Args)]
+pub struct LakeArgs {
+    /// The lake: a directory, or s3://bucket/prefix.
+    #[arg(long, env = "ECS_LAKE", default_value = "./ecs-lake", global = true)]
+    pub lake: String,
+
+    /// AWS profile for S3 lakes (default: the standard credential chain).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+
+    /// AWS region for S3 lakes (default: auto-detected).
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+
+    /// S3 endpoint override, for S3-compatible stores (also AWS_ENDPOINT_URL).
+    #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Backfill the lake from files of ECS events (EventBridge archives, exports).
+    ///
+    /// Each file holds one EventBridge event, a JSON array of events, JSON
+    /// lines of events, or an SQS event envelope; gzip is detected. Events
+    /// that cannot be normalized are quarantined under _quarantine/ with the
+    /// reason; the exit code is 2 only when a file or the lake cannot be used.
+    Ingest(IngestArgs),
+
+    /// Run read-only SQL over the lake's tables (see `tables`).
+    Sql(SqlArgs),
+
+    /// List the lake's tables.
+    Tables,
+
+    /// Show the columns of one table, or of all.
+    Schema {
+        /// Table name (default: all tables).
+        table: Option<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files to ingest (.json, .jsonl, optionally .gz).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query, e.g. "SELECT stop_cause, count(*) FROM task_events GROUP BY 1".
+    pub query: String,
+
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned table.
+    Table,
+    /// CSV with a header row.
+    Csv,
+    /// One JSON object per row, as a JSON array.
+    Json,
+}
