@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Query the ECS post-mortem lake: what stopped, why, on which revision and deployment.
 #[derive(Debug, Parser)]
-#[command(name = "ecs-query", version, about, long_about = None)]
+#[command(name = "ecs-query", version)]
 pub struct Cli {
     #[command(flatten)]
     pub lake: LakeArgs,

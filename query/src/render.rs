@@ -106,8 +106,8 @@ pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> 
         }
         writeln!(
             out,
-            "  {:<24} {:<28} {}",
-            PARTITION_COLUMN, "Utf8 NOT NULL", "partition: UTC day, YYYY-MM-DD"
+            "  {PARTITION_COLUMN:<24} {:<28} partition: UTC day, YYYY-MM-DD",
+            "Utf8 NOT NULL"
         )?;
     }
     Ok(())

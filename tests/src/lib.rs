@@ -4,6 +4,8 @@
 //! on a loopback port, talked to by the real `aws-sdk-s3` client; Parquet is
 //! read back with the `parquet` crate.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 

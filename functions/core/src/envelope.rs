@@ -80,16 +80,15 @@ pub fn split_file(name: &str, content: &[u8]) -> Vec<Input> {
 
 /// One JSON document: an SQS event (one input per record) or a single event.
 fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
-    if let Ok(map) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(doc.get()) {
-        if let Some(records) = map.get("Records") {
-            if let Ok(records) = serde_json::from_str::<Vec<SqsRecord<'_>>>(records.get()) {
-                return records
-                    .iter()
-                    .enumerate()
-                    .map(|(i, r)| sqs_input(name, i, r.message_id.as_deref(), r.body.as_deref()))
-                    .collect();
-            }
-        }
+    if let Ok(map) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(doc.get())
+        && let Some(records) = map.get("Records")
+        && let Ok(records) = serde_json::from_str::<Vec<SqsRecord<'_>>>(records.get())
+    {
+        return records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| sqs_input(name, i, r.message_id.as_deref(), r.body.as_deref()))
+            .collect();
     }
     vec![Input::new(name.to_owned(), doc.get().as_bytes().to_vec())]
 }

@@ -256,11 +256,11 @@ impl Normalizer {
             .map_err(|e| RowError::new(format!("not an EventBridge event: {e}")))?;
         let event_time = lenient::parse_time(&env.time)
             .map_err(|e| RowError::new(format!("time: {e}")).with_detail_type(&env.detail_type))?;
-        if let Some(src) = s(&env.source) {
-            if src != "aws.ecs" {
-                return Err(RowError::new(format!("source is {src:?}, not aws.ecs"))
-                    .with_detail_type(&env.detail_type));
-            }
+        if let Some(src) = s(&env.source)
+            && src != "aws.ecs"
+        {
+            return Err(RowError::new(format!("source is {src:?}, not aws.ecs"))
+                .with_detail_type(&env.detail_type));
         }
         let ctx = EventCtx {
             env: &env,

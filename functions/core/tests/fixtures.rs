@@ -1,6 +1,8 @@
 //! Every ECS payload in `tests/fixtures/aws/` normalizes to the rows its content
 //! says. Expected values are read off the payloads by hand (see SOURCES.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
 use std::collections::BTreeMap;
 
 use arrow::array::RecordBatch;

@@ -1,0 +1,293 @@
+//! The real `ecs-query` binary: backfill then SQL, on a local lake and on a
+//! real S3 endpoint (in-process s3s on loopback), plus errors and exit codes.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use ecs_lake_tests::{ACCESS_KEY, REGION, S3Server, SECRET_KEY, fixture};
+
+fn ecs_query(args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ecs-query"));
+    c.args(args)
+        .env_remove("ECS_LAKE")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env("NO_COLOR", "1");
+    c
+}
+
+fn run(c: &mut Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = c.output().expect("run ecs-query");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8(stdout).unwrap(),
+        String::from_utf8(stderr).unwrap(),
+    )
+}
+
+fn fixture_text(name: &str) -> String {
+    String::from_utf8(fixture(name)).unwrap()
+}
+
+/// A backfill file in each supported shape, built from the fixtures:
+/// gzipped JSON lines (with a broken line and a duplicate), a JSON array, an SQS envelope.
+fn backfill_files(dir: &Path) -> Vec<String> {
+    use std::io::Write;
+    let compact = |name: &str| {
+        serde_json::to_string(
+            &serde_json::from_str::<serde_json::Value>(&fixture_text(name)).unwrap(),
+        )
+        .unwrap()
+    };
+    let task = compact("ecs_task_stopped_fargate_essential_exit2_fivexl.json");
+    let elb = compact("ecs_task_stopped_fargate_elb_healthcheck_exit143_kx_kotlin_support.json");
+    let lines = format!("{task}\n{elb}\n{{\"truncated\": \n{task}\n");
+    let gz_path = dir.join("archive.jsonl.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz_path).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(lines.as_bytes()).unwrap();
+    gz.finish().unwrap();
+
+    let array_path = dir.join("array.json");
+    std::fs::write(
+        &array_path,
+        format!(
+            "[{}]",
+            fixture_text("ecs_task_stopped_ec2_bridge_userinitiated_aws-samples.json")
+        ),
+    )
+    .unwrap();
+
+    let sqs_path = dir.join("sqs.json");
+    let sqs = serde_json::json!({"Records": [{"messageId": "m-1", "body": fixture_text("ecs_deployment_FAILED_circuit_breaker_awsdocs.json")}]});
+    std::fs::write(&sqs_path, sqs.to_string()).unwrap();
+    [gz_path, array_path, sqs_path]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+const CAUSES_SQL: &str = "SELECT stop_cause, exit_kind, count(*) AS n, count(DISTINCT event_id) AS events \
+                          FROM task_events GROUP BY 1, 2 ORDER BY 1";
+
+/// From the payloads: the exit-2 task twice (a duplicate delivery), the ELB
+/// health-check task (143) and the user-stopped EC2 task (0).
+const EXPECTED_CAUSES_CSV: &str = "stop_cause,exit_kind,n,events\n\
+    elb_health_check,sigterm,1,1\n\
+    essential_container_exited,app_error,2,1\n\
+    user_stopped,clean,1,1\n";
+
+#[test]
+fn ingest_then_sql_on_a_local_lake() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let files = backfill_files(dir.path());
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("read 6 events from 3 file(s)"), "{out}");
+    assert!(out.contains("written      5"), "{out}");
+    assert!(out.contains("quarantined  1"), "{out}");
+    assert!(out.contains("task_events        4 rows"), "{out}");
+
+    let (code, out, err) = run(&mut ecs_query(&[
+        "sql", "--lake", lake, "--format", "csv", CAUSES_SQL,
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, EXPECTED_CAUSES_CSV);
+
+    // The broken line is in quarantine with where it came from and why.
+    let (code, out, _) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        lake,
+        "-f",
+        "json",
+        "SELECT input_id, reason, size FROM quarantine",
+    ]));
+    assert_eq!(code, 0);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        rows[0]["input_id"]
+            .as_str()
+            .unwrap()
+            .ends_with("archive.jsonl.gz:3"),
+        "{rows}"
+    );
+    assert!(
+        rows[0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("not an EventBridge event"),
+        "{rows}"
+    );
+    assert_eq!(rows[0]["size"], "{\"truncated\": ".len());
+
+    // The dt partition column is there to filter on.
+    let (code, out, _) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        lake,
+        "-f",
+        "csv",
+        "SELECT count(*) AS n FROM task_events WHERE dt = '2022-08-08'",
+    ]));
+    assert_eq!((code, out.as_str()), (0, "n\n1\n"));
+
+    // Re-running the same backfill overwrites its objects, it does not duplicate rows.
+    let (code, _, _) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0);
+    let (_, out, _) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        lake,
+        "-f",
+        "csv",
+        "SELECT count(*) AS n FROM task_events",
+    ]));
+    assert_eq!(out, "n\n4\n");
+}
+
+#[test]
+fn ingest_then_sql_on_an_s3_lake() {
+    let server = S3Server::start(&["lake"]);
+    let dir = tempfile::tempdir().unwrap();
+    let files = backfill_files(dir.path());
+    let with_s3 = |c: &mut Command| {
+        c.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE");
+    };
+    // Endpoint from the environment for the write...
+    let mut args = vec!["ingest", "--lake", "s3://lake/ecs/prod"];
+    args.extend(files.iter().map(String::as_str));
+    let mut c = ecs_query(&args);
+    with_s3(&mut c);
+    c.env("AWS_ENDPOINT_URL", &server.endpoint);
+    let (code, out, err) = run(&mut c);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("written      5"), "{out}");
+    assert!(
+        server
+            .bucket_dir("lake")
+            .join("ecs/prod/task_events")
+            .is_dir(),
+        "objects stored under the prefix"
+    );
+
+    // ...and from the flag for the read.
+    let mut c = ecs_query(&[
+        "sql",
+        "--lake",
+        "s3://lake/ecs/prod",
+        "--endpoint-url",
+        &server.endpoint,
+        "-f",
+        "csv",
+        CAUSES_SQL,
+    ]);
+    with_s3(&mut c);
+    let (code, out, err) = run(&mut c);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, EXPECTED_CAUSES_CSV);
+}
+
+#[test]
+fn read_only_sql_refuses_writes_with_a_hint() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().to_str().unwrap();
+    let target = dir.path().join("copy.parquet");
+    let copy = format!("COPY (SELECT 1) TO '{}'", target.display());
+    for q in [
+        "DROP TABLE task_events",
+        copy.as_str(),
+        "INSERT INTO task_events SELECT * FROM task_events",
+        "CREATE TABLE x AS SELECT 1",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let (code, _, err) = run(&mut ecs_query(&["sql", "--lake", lake, q]));
+        assert_eq!(code, 2, "{q}");
+        assert!(
+            err.contains("not supported") && err.contains("read-only"),
+            "{q}: {err}"
+        );
+    }
+    assert!(!target.exists(), "COPY wrote a file");
+}
+
+#[test]
+fn errors_say_what_to_do_and_exit_2() {
+    let (code, _, err) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        "/nonexistent/lake",
+        "SELECT 1",
+    ]));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("hint: build a lake with `ecs-query ingest"),
+        "{err}"
+    );
+    let (code, _, err) = run(&mut ecs_query(&[
+        "ingest",
+        "--lake",
+        "/tmp/ecs-query-never",
+        "/nonexistent.json",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot read /nonexistent.json"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        dir.path().to_str().unwrap(),
+        "SELECT nope FROM task_events",
+    ]));
+    assert_eq!(code, 2);
+    assert!(err.contains("nope"), "{err}");
+    let (code, _, err) = run(&mut ecs_query(&["schema", "tasks"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("ecs-query tables"), "{err}");
+}
+
+#[test]
+fn empty_lake_has_every_table_with_its_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, _) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        dir.path().to_str().unwrap(),
+        "-f",
+        "csv",
+        "SELECT count(*) AS n FROM container_events",
+    ]));
+    assert_eq!((code, out.as_str()), (0, "n\n0\n"));
+}
+
+#[test]
+fn help_tables_and_schema_snapshots() {
+    let (_, help, _) = run(&mut ecs_query(&["--help"]));
+    insta::assert_snapshot!("help", help);
+    let (_, ingest_help, _) = run(&mut ecs_query(&["ingest", "--help"]));
+    insta::assert_snapshot!("ingest_help", ingest_help);
+    let (_, tables, _) = run(&mut ecs_query(&["tables"]));
+    insta::assert_snapshot!("tables", tables);
+    let (code, schema, _) = run(&mut ecs_query(&["schema", "task_events"]));
+    assert_eq!(code, 0);
+    assert!(
+        schema.contains("stop_cause") && schema.contains("partition: UTC day"),
+        "{schema}"
+    );
+}
