@@ -356,3 +356,50 @@ fn logs_payloads_are_not_ecs_events_and_are_quarantined_with_a_reason() {
         "{q:?}"
     );
 }
+
+#[test]
+fn binary_garbage_and_oversized_events_are_quarantined_with_reasons() {
+    let mut n = Normalizer::new(0);
+    n.push_event(0, &[0xff, 0xfe, 0x00, 0x9f, 0x92, 0x96, b'{']);
+    let mut big = fixture("ecs_task_stopped_fargate_essential_exit2_fivexl.json");
+    big.extend(std::iter::repeat_n(b' ', ecs_lake::events::MAX_EVENT_BYTES));
+    n.push_event(1, &big);
+    n.push_event(
+        2,
+        &fixture("ecs_task_stopped_fargate_essential_exit2_fivexl.json"),
+    );
+    // Numbers that are not numbers: quarantined, not guessed.
+    let bad_cpu = String::from_utf8(fixture(
+        "ecs_task_stopped_fargate_essential_exit2_fivexl.json",
+    ))
+    .unwrap()
+    .replace(r#""cpu": "512""#, r#""cpu": "lots""#);
+    n.push_event(3, bad_cpu.as_bytes());
+    let (parts, quarantined) = n.finish().unwrap();
+    let reasons: Vec<(u32, &str)> = quarantined
+        .iter()
+        .map(|q| (q.input, q.error.reason.as_str()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].1.starts_with("event is not UTF-8 text"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[1].1.contains("over the 1048576-byte limit"),
+        "{reasons:?}"
+    );
+    assert!(reasons[2].1.contains(r#"the string "lots""#), "{reasons:?}");
+    assert_eq!(
+        quarantined[2].error.detail_type.as_deref(),
+        Some("ECS Task State Change")
+    );
+    // The good event in between is intact: one task row, two container rows.
+    let rows: usize = parts
+        .iter()
+        .filter(|p| p.table.name == "task_events")
+        .map(|p| p.batch.num_rows())
+        .sum();
+    assert_eq!(rows, 1);
+    assert!(parts.iter().all(|p| p.inputs == [2]));
+}

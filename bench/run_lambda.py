@@ -1,0 +1,79 @@
+#!/usr/bin/env python3
+"""Lambda binary size and cold init time for ingest-events.
+
+Usage: python3 bench/run_lambda.py [RUNS]   (default 30)
+
+Builds the release binary (the same profile `cargo lambda build --release`
+uses: lto, codegen-units=1, strip, panic=abort) for this machine, then starts
+it RUNS times against a minimal Lambda Runtime API on loopback and measures
+init: from process spawn to its first `GET /runtime/invocation/next`, i.e.
+everything `main` does before it can take an event (tracing, config, the
+aws-config chain and the S3 client). The Lambda sandbox's own start-up is not
+included: it is the same for every runtime.
+"""
+import http.server
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ingest-events"], cwd=root, check=True)
+target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+binary = os.path.join(target, "release", "ingest-events")
+size = os.path.getsize(binary)
+
+first_poll = threading.Event()
+polled_at = [0.0]
+
+
+class RuntimeApi(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802
+        if self.path.endswith("/runtime/invocation/next") and not first_poll.is_set():
+            polled_at[0] = time.perf_counter()
+            first_poll.set()
+        # Never hand out an event: the process is killed after the first poll.
+        time.sleep(5)
+
+    def log_message(self, *args):
+        pass
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+env = {
+    "PATH": os.environ.get("PATH", ""),
+    "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+    "AWS_LAMBDA_FUNCTION_NAME": "ingest-events",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+    "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/ingest-events",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "AKIABENCH",
+    "AWS_SECRET_ACCESS_KEY": "bench",
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "LAKE_BUCKET": "bench-lake",
+}
+inits = []
+for _ in range(runs):
+    first_poll.clear()
+    t0 = time.perf_counter()
+    p = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not first_poll.wait(10):
+        p.kill()
+        sys.exit("the binary never polled for an event")
+    inits.append((polled_at[0] - t0) * 1000)
+    p.kill()
+    p.wait()
+server.shutdown()
+inits.sort()
+print(f"ingest-events release build for {os.uname().machine}, {runs} cold starts\n")
+print("| measure | value | target |")
+print("|---|---:|---:|")
+print(f"| binary size (stripped) | {size / 1e6:.1f} MB | <= 15 MB |")
+print(f"| init, median | {statistics.median(inits):.1f} ms | <= 30 ms |")
+print(f"| init, p90 | {inits[int(len(inits) * 0.9) - 1]:.1f} ms | |")
