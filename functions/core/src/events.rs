@@ -32,25 +32,127 @@ fn s<'b>(v: &'b Str<'_>) -> Option<&'b str> {
     v.as_deref().filter(|s| !s.is_empty() && *s != "null")
 }
 
-/// The EventBridge envelope; `detail` is parsed once the detail-type is known.
-#[derive(Deserialize)]
+/// The EventBridge envelope.
+///
+/// Parsed in one pass: when `detail-type` comes before `detail` (as EventBridge
+/// sends it) and names a task state change — the bulk of the traffic — the
+/// detail is parsed straight into its typed model. Otherwise it is kept as raw
+/// JSON and parsed once the detail-type is known.
 pub struct Envelope<'a> {
-    #[serde(borrow)]
     pub id: Cow<'a, str>,
-    #[serde(rename = "detail-type", borrow)]
     pub detail_type: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub source: Str<'a>,
-    #[serde(borrow, default)]
     pub account: Str<'a>,
-    #[serde(borrow)]
     pub time: Cow<'a, str>,
-    #[serde(borrow, default)]
     pub region: Str<'a>,
-    #[serde(borrow, default)]
     pub resources: Vec<Cow<'a, str>>,
-    #[serde(borrow)]
-    pub detail: &'a RawValue,
+    detail: Detail<'a>,
+}
+
+enum Detail<'a> {
+    Task(Box<TaskDetail<'a>>),
+    Raw(&'a RawValue),
+}
+
+/// Prefix of the error raised when a task detail fails to parse in the envelope pass.
+const TASK_DETAIL_ERROR: &str = "detail of a task state change: ";
+
+impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+
+        #[derive(Deserialize)]
+        #[serde(field_identifier)]
+        enum Key {
+            #[serde(rename = "id")]
+            Id,
+            #[serde(rename = "detail-type")]
+            DetailType,
+            #[serde(rename = "source")]
+            Source,
+            #[serde(rename = "account")]
+            Account,
+            #[serde(rename = "time")]
+            Time,
+            #[serde(rename = "region")]
+            Region,
+            #[serde(rename = "resources")]
+            Resources,
+            #[serde(rename = "detail")]
+            Detail,
+            #[serde(other)]
+            Other,
+        }
+        /// Borrowing wrappers: serde borrows `Cow<str>` only through `#[serde(borrow)]`.
+        #[derive(Deserialize)]
+        struct S<'a>(#[serde(borrow)] Cow<'a, str>);
+        #[derive(Deserialize)]
+        struct O<'a>(#[serde(borrow)] Option<Cow<'a, str>>);
+        #[derive(Deserialize)]
+        struct L<'a>(#[serde(borrow)] Vec<Cow<'a, str>>);
+
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = Envelope<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an EventBridge event object")
+            }
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Envelope<'a>, M::Error> {
+                let (mut id, mut detail_type, mut time, mut detail) = (None, None, None, None);
+                let (mut source, mut account, mut region, mut resources) =
+                    (None, None, None, Vec::new());
+                while let Some(key) = map.next_key::<Key>()? {
+                    match key {
+                        Key::Id => id = Some(map.next_value::<S<'a>>()?.0),
+                        Key::DetailType => detail_type = Some(map.next_value::<S<'a>>()?.0),
+                        Key::Source => source = map.next_value::<O<'a>>()?.0,
+                        Key::Account => account = map.next_value::<O<'a>>()?.0,
+                        Key::Time => time = Some(map.next_value::<S<'a>>()?.0),
+                        Key::Region => region = map.next_value::<O<'a>>()?.0,
+                        Key::Resources => {
+                            resources = map
+                                .next_value::<Option<L<'a>>>()?
+                                .map_or_else(Vec::new, |l| l.0)
+                        }
+                        Key::Detail if detail_type.as_deref() == Some(TASK_STATE_CHANGE) => {
+                            let task = map
+                                .next_value::<TaskDetail<'a>>()
+                                .map_err(|e| M::Error::custom(format!("{TASK_DETAIL_ERROR}{e}")))?;
+                            detail = Some(Detail::Task(Box::new(task)));
+                        }
+                        Key::Detail => detail = Some(Detail::Raw(map.next_value()?)),
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Envelope {
+                    id: id.ok_or_else(|| M::Error::missing_field("id"))?,
+                    detail_type: detail_type
+                        .ok_or_else(|| M::Error::missing_field("detail-type"))?,
+                    time: time.ok_or_else(|| M::Error::missing_field("time"))?,
+                    detail: detail.ok_or_else(|| M::Error::missing_field("detail"))?,
+                    source,
+                    account,
+                    region,
+                    resources,
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
+}
+
+impl Envelope<'_> {
+    /// The detail as raw JSON, when it was not parsed in the envelope pass.
+    fn raw_detail(&self) -> Result<&str, RowError> {
+        match &self.detail {
+            Detail::Raw(r) => Ok(r.get()),
+            Detail::Task(_) => Err(RowError::new(
+                "detail-type changed after the detail (duplicate detail-type keys)",
+            )),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -252,8 +354,17 @@ impl Normalizer {
         }
         let raw = std::str::from_utf8(raw)
             .map_err(|e| RowError::new(format!("event is not UTF-8 text: {e}")))?;
-        let env: Envelope<'_> = serde_json::from_str(raw)
-            .map_err(|e| RowError::new(format!("not an EventBridge event: {e}")))?;
+        let env: Envelope<'_> = serde_json::from_str(raw).map_err(|e| {
+            let e = e.to_string();
+            // A task detail that fails in the envelope pass is only to blame if
+            // the document as a whole is valid JSON (not truncated, say).
+            let whole = serde_json::from_str::<serde::de::IgnoredAny>(raw);
+            match (e.strip_prefix(TASK_DETAIL_ERROR), whole) {
+                (Some(_), Ok(_)) => RowError::new(e).with_detail_type(TASK_STATE_CHANGE),
+                (_, Err(syntax)) => RowError::new(format!("not an EventBridge event: {syntax}")),
+                (None, Ok(_)) => RowError::new(format!("not an EventBridge event: {e}")),
+            }
+        })?;
         let event_time = lenient::parse_time(&env.time)
             .map_err(|e| RowError::new(format!("time: {e}")).with_detail_type(&env.detail_type))?;
         if let Some(src) = s(&env.source)
@@ -268,7 +379,12 @@ impl Normalizer {
             raw,
         };
         let result = match env.detail_type.as_ref() {
-            TASK_STATE_CHANGE => self.task_event(input, &ctx),
+            TASK_STATE_CHANGE => match &env.detail {
+                Detail::Task(d) => self.task_event(input, &ctx, d),
+                Detail::Raw(r) => serde_json::from_str::<TaskDetail<'_>>(r.get())
+                    .map_err(|e| RowError::new(format!("{TASK_DETAIL_ERROR}{e}")))
+                    .and_then(|d| self.task_event(input, &ctx, &d)),
+            },
             DEPLOYMENT_STATE_CHANGE | SERVICE_ACTION => self.service_event(input, &ctx),
             CONTAINER_INSTANCE_STATE_CHANGE => self.instance_event(input, &ctx),
             other => Err(RowError::new(format!(
@@ -278,9 +394,12 @@ impl Normalizer {
         result.map_err(|e| e.with_detail_type(&env.detail_type))
     }
 
-    fn task_event(&mut self, input: u32, ctx: &EventCtx<'_>) -> Result<(), RowError> {
-        let d: TaskDetail<'_> = serde_json::from_str(ctx.env.detail.get())
-            .map_err(|e| RowError::new(format!("detail of a task state change: {e}")))?;
+    fn task_event(
+        &mut self,
+        input: u32,
+        ctx: &EventCtx<'_>,
+        d: &TaskDetail<'_>,
+    ) -> Result<(), RowError> {
         let task_arn = d.task_arn.as_ref();
         let task_id = Arn::parse(task_arn).map(|a| a.id()).ok_or_else(|| {
             RowError::new(format!(
@@ -452,7 +571,7 @@ impl Normalizer {
     }
 
     fn service_event(&mut self, input: u32, ctx: &EventCtx<'_>) -> Result<(), RowError> {
-        let d: ServiceDetail<'_> = serde_json::from_str(ctx.env.detail.get())
+        let d: ServiceDetail<'_> = serde_json::from_str(ctx.env.raw_detail()?)
             .map_err(|e| RowError::new(format!("detail of a service event: {e}")))?;
         let env = ctx.env;
         // The service is only in resources[0] for deployment events.
@@ -490,7 +609,7 @@ impl Normalizer {
     }
 
     fn instance_event(&mut self, input: u32, ctx: &EventCtx<'_>) -> Result<(), RowError> {
-        let d: InstanceDetail<'_> = serde_json::from_str(ctx.env.detail.get()).map_err(|e| {
+        let d: InstanceDetail<'_> = serde_json::from_str(ctx.env.raw_detail()?).map_err(|e| {
             RowError::new(format!("detail of a container instance state change: {e}"))
         })?;
         let env = ctx.env;

@@ -149,8 +149,18 @@ pub fn split_by_day(
         })
         .collect::<Result<Vec<_>, ArrowError>>()?;
     let order = lexsort_to_indices(&sort_columns, None)?;
-    let sorted = take_record_batch(batch, &order)?;
-    let sorted_inputs: Vec<u32> = order.values().iter().map(|&i| inputs[i as usize]).collect();
+    // Batches usually arrive in time order: then skip copying every row.
+    let in_order = order
+        .values()
+        .iter()
+        .enumerate()
+        .all(|(i, &o)| i as u32 == o);
+    let (sorted, sorted_inputs) = if in_order {
+        (batch.clone(), inputs.to_vec())
+    } else {
+        let inputs = order.values().iter().map(|&i| inputs[i as usize]).collect();
+        (take_record_batch(batch, &order)?, inputs)
+    };
 
     let times = sorted
         .column_by_name(def.time_column)

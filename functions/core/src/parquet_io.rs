@@ -2,8 +2,9 @@
 //!
 //! zstd (level 1: the Lambda's CPU is the bottleneck, not S3 bytes), page
 //! statistics on every column so DataFusion/DuckDB/Athena prune row groups and
-//! pages, no dictionary on the `raw` JSON column (every value is unique), and
-//! one row group per 128k rows.
+//! pages, except the `raw` JSON column: every value is unique and kilobytes
+//! long, so a dictionary and min/max statistics cost time and prune nothing.
+//! One row group per 128k rows.
 
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
@@ -11,6 +12,9 @@ use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
+
+/// The column holding the original input, in the tables that keep it.
+pub const RAW_COLUMN: &str = "raw";
 
 /// Rows per row group for files written by the ingesters.
 pub const ROW_GROUP_ROWS: usize = 128 * 1024;
@@ -21,7 +25,8 @@ pub fn writer_properties() -> WriterProperties {
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-        .set_column_dictionary_enabled(ColumnPath::from("raw"), false)
+        .set_column_dictionary_enabled(ColumnPath::from(RAW_COLUMN), false)
+        .set_column_statistics_enabled(ColumnPath::from(RAW_COLUMN), EnabledStatistics::None)
         .set_created_by(concat!("ecs-lake ", env!("CARGO_PKG_VERSION")).to_owned())
         .build()
 }

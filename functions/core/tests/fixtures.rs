@@ -403,3 +403,23 @@ fn binary_garbage_and_oversized_events_are_quarantined_with_reasons() {
     assert_eq!(rows, 1);
     assert!(parts.iter().all(|p| p.inputs == [2]));
 }
+
+#[test]
+fn detail_before_detail_type_gives_the_same_rows() {
+    let original = fixture("ecs_task_stopped_fargate_essential_exit2_fivexl.json");
+    // serde_json sorts object keys, so "detail" now precedes "detail-type".
+    let value: serde_json::Value = serde_json::from_slice(&original).unwrap();
+    let reordered = serde_json::to_string(&value).unwrap();
+    assert!(reordered.find("\"detail\"").unwrap() < reordered.find("\"detail-type\"").unwrap());
+    let rows_of = |bytes: &[u8]| {
+        let mut n = Normalizer::new(0);
+        n.push_event(0, bytes);
+        let (parts, q) = n.finish().unwrap();
+        assert!(q.is_empty(), "{q:?}");
+        parts
+            .iter()
+            .flat_map(|p| rows(&p.batch))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows_of(&original), rows_of(reordered.as_bytes()));
+}
