@@ -102,7 +102,8 @@ struct Object {
 /// Normalizes ECS events and writes them to the lake. Never fails as a whole:
 /// per-input problems are in the report.
 pub async fn ingest_events<S: LakeStore>(store: &S, inputs: &[Input], now: Micros) -> Report {
-    let mut normalizer = Normalizer::new(now);
+    let bytes = inputs.iter().map(|i| i.body.len()).sum();
+    let mut normalizer = Normalizer::with_capacity(now, inputs.len(), bytes);
     for (i, input) in inputs.iter().enumerate() {
         match &input.rejected {
             Some(e) => normalizer.reject(i as u32, e.clone()),

@@ -81,6 +81,15 @@ impl Normalizer {
         }
     }
 
+    /// Like [`Normalizer::new`], with room for `events` events of `bytes` bytes in
+    /// all, so the `raw` column (the bulk of the data) is allocated once instead
+    /// of growing by doubling.
+    pub fn with_capacity(ingested_at: Micros, events: usize, bytes: usize) -> Self {
+        let mut n = Self::new(ingested_at);
+        n.tasks.raw = arrow::array::StringBuilder::with_capacity(events, bytes);
+        n
+    }
+
     /// Normalizes one EventBridge event; a bad one is quarantined, never an error.
     pub fn push_event(&mut self, input: u32, raw: &[u8]) {
         if let Err(error) = self.event(input, raw) {
@@ -169,13 +178,15 @@ pub fn split_by_day(
             ArrowError::SchemaError(format!("{} is not a timestamp", def.time_column))
         })?;
     let mut parts = Vec::new();
+    const DAY: Micros = 86_400_000_000;
     let mut start = 0;
     while start < sorted.num_rows() {
-        let dt = date_of(times.value(start));
+        let day = times.value(start).div_euclid(DAY);
         let mut end = start + 1;
-        while end < sorted.num_rows() && date_of(times.value(end)) == dt {
+        while end < sorted.num_rows() && times.value(end).div_euclid(DAY) == day {
             end += 1;
         }
+        let dt = date_of(times.value(start));
         let mut part_inputs = sorted_inputs[start..end].to_vec();
         part_inputs.sort_unstable();
         part_inputs.dedup();

@@ -423,3 +423,23 @@ fn detail_before_detail_type_gives_the_same_rows() {
     };
     assert_eq!(rows_of(&original), rows_of(reordered.as_bytes()));
 }
+
+#[test]
+fn events_either_side_of_utc_midnight_land_in_two_day_parts() {
+    let base = String::from_utf8(fixture("ecs_deployment_COMPLETED_awsdocs.json")).unwrap();
+    let at = |t: &str| base.replace("2020-05-23T12:31:14Z", t);
+    let mut n = Normalizer::new(0);
+    n.push_event(0, at("2026-11-21T00:00:00Z").as_bytes());
+    n.push_event(1, at("2026-11-20T23:59:59.999Z").as_bytes());
+    n.push_event(2, at("2026-11-21T00:00:00.001+00:00").as_bytes());
+    let (parts, q) = n.finish().unwrap();
+    assert!(q.is_empty(), "{q:?}");
+    let summary: Vec<(&str, usize, Vec<u32>)> = parts
+        .iter()
+        .map(|p| (p.dt.as_str(), p.batch.num_rows(), p.inputs.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        [("2026-11-20", 1, vec![1]), ("2026-11-21", 2, vec![0, 2])]
+    );
+}
