@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate};
 use serde::Deserializer;
 use serde::de::{self, Visitor};
 
@@ -86,9 +86,58 @@ pub fn now_micros() -> Micros {
 /// Parses an RFC 3339 timestamp with 0-9 fractional digits (ECS sends 0-3, and
 /// drops trailing zeros: `05:07:00.61Z`). Returns UTC microseconds.
 pub fn parse_time(s: &str) -> Result<Micros, String> {
+    if let Some(t) = parse_utc_fast(s.as_bytes()) {
+        return Ok(t);
+    }
     DateTime::parse_from_rfc3339(s.trim())
         .map(|t| t.timestamp_micros())
         .map_err(|e| format!("invalid timestamp {:?}: {e}", truncate(s, 40)))
+}
+
+/// The shape ECS and EventBridge send, `YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z`, parsed
+/// without chrono's general machinery (a task event carries up to nine).
+/// Anything else returns `None` and goes through chrono.
+fn parse_utc_fast(b: &[u8]) -> Option<Micros> {
+    fn digits(b: &[u8]) -> Option<u32> {
+        b.iter().try_fold(0u32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + u32::from(c - b'0'))
+        })
+    }
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || b[10] != b'T'
+        || b[13] != b':'
+        || b[16] != b':'
+        || *b.last()? != b'Z'
+    {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(
+        digits(&b[0..4])? as i32,
+        digits(&b[5..7])?,
+        digits(&b[8..10])?,
+    )?;
+    let (h, m, sec) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
+    if h > 23 || m > 59 || sec > 59 {
+        return None; // leap seconds and nonsense go through chrono
+    }
+    let frac = &b[19..b.len() - 1];
+    let micros = match frac {
+        [] => 0,
+        [b'.', f @ ..] if (1..=9).contains(&f.len()) => {
+            let n = digits(f)? as u64;
+            let scaled = n * 10u64.pow(9 - f.len() as u32); // nanoseconds
+            (scaled / 1000) as i64
+        }
+        _ => return None,
+    };
+    let days = i64::from(date.num_days_from_ce()) - 719_163; // days from 0001-01-01 to 1970-01-01
+    Some(((days * 86_400 + i64::from(h * 3600 + m * 60 + sec)) * 1_000_000) + micros)
 }
 
 /// Parses an optional timestamp field; `None`, `""` and `"null"` are absent.
@@ -177,6 +226,37 @@ mod tests {
         assert_eq!(base, 1_659_935_220_000_000);
         assert!(parse_time("yesterday").is_err());
         assert_eq!(parse_opt_time(Some("null")), Ok(None));
+    }
+
+    #[test]
+    fn fast_path_agrees_with_chrono() {
+        let cases = [
+            "1970-01-01T00:00:00Z",
+            "2016-12-06T16:41:06.8Z",
+            "2020-03-16T15:34:59.778Z",
+            "2022-08-08T05:07:00.61Z",
+            "2024-02-29T23:59:59.999999Z",
+            "2026-11-24T12:00:00.123456789Z",
+            "1969-12-31T23:59:59.5Z",
+            "2000-01-01T00:00:00.000Z",
+        ];
+        for c in cases {
+            let fast = parse_utc_fast(c.as_bytes());
+            let slow = DateTime::parse_from_rfc3339(c).unwrap().timestamp_micros();
+            assert_eq!(fast, Some(slow), "{c}");
+        }
+        // Not the fast shape: left to chrono (which accepts or rejects them).
+        for c in [
+            "2026-11-24T12:00:00+01:00",
+            "2026-02-30T00:00:00Z",
+            "2026-11-24T24:00:00Z",
+            "2026-11-24T12:00:00.Z",
+            "2026-11-24 12:00:00Z",
+            "2026-1x-24T12:00:00Z",
+        ] {
+            assert_eq!(parse_utc_fast(c.as_bytes()), None, "{c}");
+        }
+        assert!(parse_time("2026-02-30T00:00:00Z").is_err());
     }
 
     #[test]
