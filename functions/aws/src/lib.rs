@@ -11,17 +11,26 @@ mod store;
 pub use config::{Config, ConfigError, LakeLocation};
 pub use store::{LocalStore, S3Store};
 
-/// JSON logs for CloudWatch, level from `RUST_LOG` (default `info`), no ANSI.
+/// JSON logs for CloudWatch, level from `RUST_LOG` (`info`, or `target=level,...`;
+/// default `info`), no ANSI. `Targets` rather than `EnvFilter` keeps a regex
+/// engine out of the Lambda binary.
 pub fn init_lambda_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(filter)
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time() // CloudWatch stamps every line
-        .with_target(false)
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    use tracing_subscriber::prelude::*;
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let _ = tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .with_ansi(false)
+                .without_time() // CloudWatch stamps every line
+                .with_target(false),
+        )
         .try_init();
 }
 
