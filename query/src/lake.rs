@@ -30,7 +30,7 @@ use crate::error::CliError;
 
 /// The SQL name of a lake table (the quarantine directory is `_quarantine`).
 pub fn sql_name(table: &TableDef) -> &'static str {
-    table.name.trim_start_matches('_')
+    sql_name_of(table.name)
 }
 
 /// An opened lake: a DataFusion session with every table registered.

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use tracing::{info, warn};
 
-use crate::lake::{LakeStore, part_key};
+use crate::lake::{InputDigest, LakeStore, input_digest, part_key};
 use crate::lenient::{Micros, date_of};
 use crate::normalize::{Normalizer, RowError, TablePart, quarantine_batch};
 use crate::parquet_io;
@@ -122,6 +122,8 @@ pub async fn write<S: LakeStore>(
     now: Micros,
 ) -> Report {
     let mut outcomes: Vec<Option<Outcome>> = vec![None; inputs.len()];
+    // Each input is hashed once; object keys are derived from these digests.
+    let digests: Vec<InputDigest> = inputs.iter().map(|i| input_digest(&i.body)).collect();
     let mut objects: Vec<Object> = Vec::new();
 
     let (parts, quarantined) = match normalizer.finish() {
@@ -149,7 +151,7 @@ pub async fn write<S: LakeStore>(
             table,
             &dt,
             source,
-            part_inputs.iter().map(|&i| &inputs[i as usize].body[..]),
+            part_inputs.iter().map(|&i| &digests[i as usize]),
         );
         match parquet_io::encode(&batch) {
             Ok(bytes) => objects.push(Object {
@@ -177,7 +179,7 @@ pub async fn write<S: LakeStore>(
             &quarantine::DEF,
             &dt,
             source,
-            q_inputs.iter().map(|&i| &inputs[i as usize].body[..]),
+            q_inputs.iter().map(|&i| &digests[i as usize]),
         );
         let encoded = quarantine_batch(source, now, &rejected)
             .map_err(|e| e.to_string())

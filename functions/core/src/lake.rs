@@ -45,21 +45,28 @@ impl StoreError {
     }
 }
 
-/// The key of one table part: `<table>/dt=<dt>/<source>-<hash>.parquet`.
+/// The identity of one input's bytes, computed once per input and shared by
+/// every part its rows land in.
+pub type InputDigest = [u8; 32];
+
+pub fn input_digest(bytes: &[u8]) -> InputDigest {
+    Sha256::digest(bytes).into()
+}
+
+/// The key of one table part: `<table>/dt=<dt>/<source>-<hash>.parquet`, where
+/// the hash covers the table, the day and the digests of the part's inputs.
 pub fn part_key<'a>(
     table: &TableDef,
     dt: &str,
     source: &str,
-    inputs: impl IntoIterator<Item = &'a [u8]>,
+    inputs: impl IntoIterator<Item = &'a InputDigest>,
 ) -> String {
     let mut h = Sha256::new();
     h.update(table.name.as_bytes());
     h.update([0]);
     h.update(dt.as_bytes());
-    for raw in inputs {
-        // Length-prefixed so that input boundaries are part of the identity.
-        h.update((raw.len() as u64).to_le_bytes());
-        h.update(raw);
+    for digest in inputs {
+        h.update(digest);
     }
     let digest = h.finalize();
     let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
@@ -89,19 +96,16 @@ mod tests {
 
     #[test]
     fn keys_are_deterministic_and_depend_on_content() {
-        let a = part_key(
-            &task_events::DEF,
-            "2026-11-20",
-            "events",
-            [&b"one"[..], b"two"],
+        let (one, two, onetwo) = (
+            input_digest(b"one"),
+            input_digest(b"two"),
+            input_digest(b"onetwo"),
         );
-        let b = part_key(
-            &task_events::DEF,
-            "2026-11-20",
-            "events",
-            [&b"one"[..], b"two"],
-        );
-        let c = part_key(&task_events::DEF, "2026-11-20", "events", [&b"onetwo"[..]]);
+        let a = part_key(&task_events::DEF, "2026-11-20", "events", [&one, &two]);
+        let b = part_key(&task_events::DEF, "2026-11-20", "events", [&one, &two]);
+        let c = part_key(&task_events::DEF, "2026-11-20", "events", [&onetwo]);
+        let d = part_key(&task_events::DEF, "2026-11-21", "events", [&one, &two]);
+        assert_ne!(a, d, "the day is part of the key");
         assert_eq!(a, b);
         assert_ne!(a, c, "input boundaries are part of the key");
         assert!(a.starts_with("task_events/dt=2026-11-20/events-"), "{a}");
