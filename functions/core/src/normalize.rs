@@ -102,10 +102,6 @@ impl Normalizer {
         self.quarantined.push(Quarantined { input, error });
     }
 
-    pub fn quarantined(&self) -> &[Quarantined] {
-        &self.quarantined
-    }
-
     /// Finishes every non-empty table into sorted per-day parts.
     pub fn finish(mut self) -> Result<(Vec<TablePart>, Vec<Quarantined>), ArrowError> {
         let mut parts = Vec::new();

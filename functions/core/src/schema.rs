@@ -343,11 +343,6 @@ pub static TABLES: &[&TableDef] = &[
     &quarantine::DEF,
 ];
 
-/// Looks a table up by name.
-pub fn table(name: &str) -> Option<&'static TableDef> {
-    TABLES.iter().copied().find(|t| t.name == name)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
