@@ -292,6 +292,20 @@ async fn direct_eventbridge_invocation() {
     assert_eq!(summary.outcome, "quarantined");
     assert!(summary.reason.unwrap().contains("aws.ec2"));
 
+    // A payload that is neither shape is quarantined whole, with the reason.
+    let neither = RawValue::from_string(r#"[{"Records": 1}]"#.to_owned()).unwrap();
+    let (response, _) = handle(&store, &neither, NOW).await.unwrap();
+    let Response::Direct(summary) = response else {
+        panic!("expected a direct response")
+    };
+    assert_eq!(summary.outcome, "quarantined");
+    assert!(
+        summary
+            .reason
+            .unwrap()
+            .starts_with("payload is neither an SQS event nor an EventBridge event")
+    );
+
     // When the write fails, the invocation fails so Lambda retries it.
     // (A file stands where the lake's prefix directory must go.)
     std::fs::write(server.bucket_dir(BUCKET).join("blocked"), b"in the way").unwrap();

@@ -181,7 +181,8 @@ pub struct Classification {
     pub container: Option<usize>,
 }
 
-fn contains_ci(haystack: &str, needle: &str) -> bool {
+/// Case-insensitive substring test; `needle` is ASCII.
+pub fn contains_ci(haystack: &str, needle: &str) -> bool {
     // Needles are ASCII lower case; reasons are short, so this stays cheap.
     haystack
         .as_bytes()

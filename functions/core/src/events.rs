@@ -600,7 +600,7 @@ impl Normalizer {
         b.deployment_id.append_option(s(&d.deployment_id));
         b.reason.append_option(reason);
         b.rollback
-            .append_option(reason.map(|r| r.to_ascii_lowercase().contains("rolling back")));
+            .append_option(reason.map(|r| classify::contains_ci(r, "rolling back")));
         b.created_at.append_option(created_at);
         b.updated_at.append_option(updated_at);
         b.raw.append_value(ctx.raw);

@@ -67,15 +67,11 @@ pub fn parse_int_str(v: &str) -> Result<Option<i64>, String> {
     })
 }
 
-/// Deserializes an optional string, treating `"null"` as absent (as ECS does for
-/// some fields). Borrowed when the JSON has no escapes.
-pub fn opt_str<'de: 'a, 'a, D: Deserializer<'de>>(d: D) -> Result<Option<Cow<'a, str>>, D::Error> {
-    let v: Option<Cow<'a, str>> = serde::Deserialize::deserialize(d)?;
-    Ok(v.filter(|s| !s.is_empty() && s != "null"))
-}
-
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
+
+/// Microseconds in a UTC day: `t.div_euclid(MICROS_PER_DAY)` is `t`'s day number.
+pub const MICROS_PER_DAY: Micros = 86_400_000_000;
 
 /// The current time in UTC microseconds. Handlers take `now` as a parameter
 /// (so tests are reproducible); only `main`s call this.

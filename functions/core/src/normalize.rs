@@ -6,7 +6,7 @@ use arrow::array::{RecordBatch, TimestampMicrosecondArray};
 use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use arrow::error::ArrowError;
 
-use crate::lenient::{Micros, date_of};
+use crate::lenient::{MICROS_PER_DAY, Micros, date_of};
 use crate::schema::{
     TableDef, container_events, instance_events, quarantine, service_events, task_events,
 };
@@ -174,12 +174,11 @@ pub fn split_by_day(
             ArrowError::SchemaError(format!("{} is not a timestamp", def.time_column))
         })?;
     let mut parts = Vec::new();
-    const DAY: Micros = 86_400_000_000;
     let mut start = 0;
     while start < sorted.num_rows() {
-        let day = times.value(start).div_euclid(DAY);
+        let day = times.value(start).div_euclid(MICROS_PER_DAY);
         let mut end = start + 1;
-        while end < sorted.num_rows() && times.value(end).div_euclid(DAY) == day {
+        while end < sorted.num_rows() && times.value(end).div_euclid(MICROS_PER_DAY) == day {
             end += 1;
         }
         let dt = date_of(times.value(start));

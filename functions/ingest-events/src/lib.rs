@@ -13,7 +13,7 @@
 //! The handler never panics on input and never reads the environment: `main`
 //! builds the store once and passes it in.
 
-use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use ecs_lake::envelope::sqs_input;
 use ecs_lake::lenient::Micros;
 use ecs_lake::normalize::RowError;
@@ -43,10 +43,12 @@ pub struct DirectSummary {
 #[error("the event could not be written to the lake, so it will be retried: {0}")]
 pub struct WriteFailed(pub String);
 
+/// The one parse of an invocation: its SQS records, if it has any. A direct
+/// EventBridge event has no `Records` and is used as the text it arrived as.
 #[derive(Deserialize)]
-struct Probe<'a> {
-    #[serde(rename = "Records", borrow, default)]
-    records: Option<&'a RawValue>,
+struct Invocation {
+    #[serde(rename = "Records", default)]
+    records: Option<Vec<SqsMessage>>,
 }
 
 /// Handles one invocation. `payload` is the invocation's JSON, byte for byte.
@@ -56,32 +58,48 @@ pub async fn handle<S: LakeStore>(
     now: Micros,
 ) -> Result<(Response, Report), WriteFailed> {
     let text = payload.get();
-    let is_sqs = serde_json::from_str::<Probe<'_>>(text).is_ok_and(|p| p.records.is_some());
-    if is_sqs {
-        let inputs = match serde_json::from_str::<SqsEvent>(text) {
-            Ok(event) => event
-                .records
-                .iter()
-                .enumerate()
-                .map(|(i, r)| sqs_input("", i, r.message_id.as_deref(), r.body.as_deref()))
-                .collect(),
-            Err(e) => vec![Input::rejected(
+    let records = match serde_json::from_str::<Invocation>(text) {
+        Ok(invocation) => invocation.records,
+        Err(e) => {
+            let reason = format!("payload is neither an SQS event nor an EventBridge event: {e}");
+            let input = Input::rejected(
                 "invocation",
                 text.as_bytes().to_vec(),
-                RowError::new(format!("payload has Records but is not an SQS event: {e}")),
-            )],
-        };
-        let report = ingest_events(store, &inputs, now).await;
-        let mut response = SqsBatchResponse::default();
-        for (input, outcome) in inputs.iter().zip(&report.outcomes) {
-            if matches!(outcome, Outcome::Failed { .. }) {
-                response.add_failure(input.id.clone());
-            }
+                RowError::new(reason),
+            );
+            return direct(store, input, now).await;
         }
-        return Ok((Response::Sqs(response), report));
+    };
+    let Some(records) = records else {
+        return direct(
+            store,
+            Input::new("invocation", text.as_bytes().to_vec()),
+            now,
+        )
+        .await;
+    };
+    let inputs: Vec<Input> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| sqs_input("", i, r.message_id.as_deref(), r.body.as_deref()))
+        .collect();
+    let report = ingest_events(store, &inputs, now).await;
+    let mut response = SqsBatchResponse::default();
+    for (input, outcome) in inputs.iter().zip(&report.outcomes) {
+        if matches!(outcome, Outcome::Failed { .. }) {
+            response.add_failure(input.id.clone());
+        }
     }
+    Ok((Response::Sqs(response), report))
+}
 
-    let inputs = [Input::new("invocation", text.as_bytes().to_vec())];
+/// A direct EventBridge invocation: one input; a failed write fails the invocation.
+async fn direct<S: LakeStore>(
+    store: &S,
+    input: Input,
+    now: Micros,
+) -> Result<(Response, Report), WriteFailed> {
+    let inputs = [input];
     let report = ingest_events(store, &inputs, now).await;
     let summary = match &report.outcomes[..] {
         [Outcome::Written] => DirectSummary {
