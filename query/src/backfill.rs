@@ -7,7 +7,7 @@ use std::path::Path;
 
 use ecs_lake::envelope::{maybe_gunzip, split_file};
 use ecs_lake::lenient::now_micros;
-use ecs_lake::{LakeStore, Outcome, ingest_events};
+use ecs_lake::{LakeStore, Outcome, ingest};
 use ecs_lake_aws::{LakeLocation, LocalStore, S3Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -88,7 +88,7 @@ pub async fn ingest_files<S: LakeStore>(
         totals.files += 1;
         totals.events += inputs.len();
         for chunk in inputs.chunks(CHUNK_EVENTS) {
-            let report = ingest_events(store, chunk, now_micros()).await;
+            let report = ingest(store, "events", chunk, now_micros()).await;
             for (table, n) in &report.rows {
                 *totals.rows.entry(table).or_default() += n;
             }

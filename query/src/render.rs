@@ -65,7 +65,9 @@ pub fn batches(
 /// `ecs-query tables`.
 pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
     for t in TABLES {
-        let first = t.doc.lines().next().unwrap_or("").trim();
+        // The doc's first sentence, however it is wrapped.
+        let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
         writeln!(out, "{:<18} {}", sql_name(t), first)?;
     }
     Ok(())

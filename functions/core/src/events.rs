@@ -14,7 +14,8 @@ use serde_json::value::RawValue;
 use crate::arn::{self, Arn};
 use crate::classify::{self, ContainerFacts, StopFacts};
 use crate::lenient::{self, Micros};
-use crate::normalize::{Normalizer, RowError};
+use crate::logs::HEALTH_FROM_TASK_EVENT;
+use crate::normalize::{HealthSample, Normalizer, RowError};
 
 /// Events larger than this are quarantined unread. EventBridge caps events at
 /// 256 KiB and SQS messages at 1 MiB, so a larger one is not a real ECS event.
@@ -566,6 +567,29 @@ impl Normalizer {
             b.memory.append_option(memory);
             b.memory_reservation.append_option(reservation);
             self.container_inputs.push(input);
+        }
+
+        // Health samples: the task's aggregate (container null) and each container's.
+        let health = std::iter::once((None, s(&d.health_status))).chain(
+            d.containers
+                .iter()
+                .map(|c| (Some(c.name.as_ref()), s(&c.health_status))),
+        );
+        for (container, status) in health {
+            if let Some(status) = status {
+                let sample = HealthSample {
+                    time: updated_at.unwrap_or(ctx.event_time),
+                    cluster: cluster.as_deref(),
+                    service,
+                    task_id,
+                    family,
+                    revision,
+                    container,
+                    status,
+                    source: HEALTH_FROM_TASK_EVENT,
+                };
+                self.health_sample(input, sample);
+            }
         }
         Ok(())
     }

@@ -7,6 +7,7 @@
 //! caller must redeliver it (SQS `batchItemFailures`), nothing else does.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
@@ -14,36 +15,59 @@ use tracing::{info, warn};
 
 use crate::lake::{InputDigest, LakeStore, input_digest, part_key};
 use crate::lenient::{Micros, date_of};
-use crate::normalize::{Normalizer, RowError, TablePart, quarantine_batch};
+use crate::normalize::{LogCounts, Normalizer, RowError, TablePart, quarantine_batch};
 use crate::parquet_io;
 use crate::schema::quarantine;
 
 /// One input: a unit of delivery that succeeds or fails as a whole
-/// (an SQS message, one event of a direct invocation, one line of a file).
+/// (an SQS message, one event of a direct invocation, a CloudWatch Logs
+/// payload, a Kinesis record, one line of a file).
 #[derive(Debug, Clone)]
 pub struct Input {
     /// Where it came from, for quarantine and logs: SQS message id, `file:line`.
     pub id: String,
     pub body: Bytes,
+    pub kind: InputKind,
     /// Set when the input was already found unreadable before normalization
-    /// (e.g. a body that is not valid base64); it goes straight to quarantine.
+    /// (e.g. an SQS record without a body); it goes straight to quarantine.
     pub rejected: Option<RowError>,
 }
 
+/// What an input's body is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum InputKind {
+    /// One EventBridge ECS event, JSON.
+    #[default]
+    Event,
+    /// One CloudWatch Logs subscription payload: the base64 `awslogs.data` or
+    /// Kinesis `data`, raw gzip/zlib bytes, or the decoded JSON itself.
+    LogsPayload,
+    /// One line `<timestamp> <message>` of a CloudWatch Logs export.
+    ExportLine {
+        log_group: Arc<str>,
+        log_stream: Arc<str>,
+    },
+}
+
 impl Input {
+    /// An EventBridge event.
     pub fn new(id: impl Into<String>, body: impl Into<Bytes>) -> Self {
+        Self::of(InputKind::Event, id, body)
+    }
+
+    pub fn of(kind: InputKind, id: impl Into<String>, body: impl Into<Bytes>) -> Self {
         Self {
             id: id.into(),
             body: body.into(),
+            kind,
             rejected: None,
         }
     }
 
     pub fn rejected(id: impl Into<String>, body: impl Into<Bytes>, error: RowError) -> Self {
         Self {
-            id: id.into(),
-            body: body.into(),
             rejected: Some(error),
+            ..Self::new(id, body)
         }
     }
 }
@@ -65,6 +89,8 @@ pub struct Report {
     pub rows: BTreeMap<&'static str, usize>,
     /// Keys of the objects written.
     pub objects: Vec<String>,
+    /// Log-event counts, for CloudWatch Logs inputs.
+    pub logs: LogCounts,
 }
 
 impl Report {
@@ -99,18 +125,24 @@ struct Object {
     rows: usize,
 }
 
-/// Normalizes ECS events and writes them to the lake. Never fails as a whole:
-/// per-input problems are in the report.
-pub async fn ingest_events<S: LakeStore>(store: &S, inputs: &[Input], now: Micros) -> Report {
-    let bytes = inputs.iter().map(|i| i.body.len()).sum();
-    let mut normalizer = Normalizer::with_capacity(now, inputs.len(), bytes);
+/// Normalizes inputs of any [`InputKind`] and writes them to the lake. Never
+/// fails as a whole: per-input problems are in the report. `source` names the
+/// ingester (`events`, `logs`, `backfill`) in object keys and quarantine rows.
+pub async fn ingest<S: LakeStore>(
+    store: &S,
+    source: &str,
+    inputs: &[Input],
+    now: Micros,
+) -> Report {
+    let (events, bytes) = inputs
+        .iter()
+        .filter(|i| i.kind == InputKind::Event)
+        .fold((0, 0), |(n, b), i| (n + 1, b + i.body.len()));
+    let mut normalizer = Normalizer::with_capacity(now, events, bytes);
     for (i, input) in inputs.iter().enumerate() {
-        match &input.rejected {
-            Some(e) => normalizer.reject(i as u32, e.clone()),
-            None => normalizer.push_event(i as u32, &input.body),
-        }
+        normalizer.push(i as u32, input);
     }
-    write(store, "events", inputs, normalizer, now).await
+    write(store, source, inputs, normalizer, now).await
 }
 
 /// Encodes the normalized parts and quarantine, writes them, and settles every input.
@@ -126,6 +158,7 @@ pub async fn write<S: LakeStore>(
     let digests: Vec<InputDigest> = inputs.iter().map(|i| input_digest(&i.body)).collect();
     let mut objects: Vec<Object> = Vec::new();
 
+    let log_counts = normalizer.log_counts();
     let (parts, quarantined) = match normalizer.finish() {
         Ok(done) => done,
         Err(e) => {
@@ -166,14 +199,30 @@ pub async fn write<S: LakeStore>(
     }
 
     if !quarantined.is_empty() {
-        let rejected: Vec<_> = quarantined
+        let ids: Vec<String> = quarantined
             .iter()
             .map(|q| {
-                let input = &inputs[q.input as usize];
-                (Some(input.id.as_str()), &q.error, &input.body[..])
+                let id = &inputs[q.input as usize].id;
+                match &q.part {
+                    Some(part) => format!("{id}/{}", part.id),
+                    None => id.clone(),
+                }
             })
             .collect();
-        let q_inputs: Vec<u32> = quarantined.iter().map(|q| q.input).collect();
+        let rejected: Vec<_> = quarantined
+            .iter()
+            .zip(&ids)
+            .map(|(q, id)| {
+                let raw = match &q.part {
+                    Some(part) => &part.raw[..],
+                    None => &inputs[q.input as usize].body[..],
+                };
+                (Some(id.as_str()), &q.error, raw)
+            })
+            .collect();
+        let mut q_inputs: Vec<u32> = quarantined.iter().map(|q| q.input).collect();
+        q_inputs.sort_unstable();
+        q_inputs.dedup();
         let dt = date_of(now);
         let key = part_key(
             &quarantine::DEF,
@@ -198,9 +247,8 @@ pub async fn write<S: LakeStore>(
                 format!("encoding quarantine: {e}"),
             ),
         }
-        for q in &quarantined {
-            let input = &inputs[q.input as usize];
-            warn!(input = %input.id, reason = %q.error.reason, detail_type = q.error.detail_type.as_deref(), "quarantined");
+        for (q, id) in quarantined.iter().zip(&ids) {
+            warn!(input = %id, reason = %q.error.reason, detail_type = q.error.detail_type.as_deref(), "quarantined");
         }
     }
 
@@ -216,7 +264,10 @@ pub async fn write<S: LakeStore>(
         .collect()
         .await;
 
-    let mut report = Report::default();
+    let mut report = Report {
+        logs: log_counts,
+        ..Default::default()
+    };
     for (o, r) in results {
         match r {
             Ok(()) => {
@@ -231,8 +282,11 @@ pub async fn write<S: LakeStore>(
     }
     report.objects.sort();
 
+    // Only a whole-input quarantine settles the input as quarantined; an input
+    // with some quarantined records is written (its quarantine rows included).
     let reasons: BTreeMap<u32, &str> = quarantined
         .iter()
+        .filter(|q| q.part.is_none())
         .map(|q| (q.input, q.error.reason.as_str()))
         .collect();
     report.outcomes = outcomes
@@ -254,6 +308,8 @@ pub async fn write<S: LakeStore>(
         quarantined = report.quarantined(),
         failed = report.failed(),
         objects = report.objects.len(),
+        log_events = report.logs.log_events,
+        control_messages = report.logs.control_messages,
         "batch ingested"
     );
     report

@@ -53,6 +53,57 @@ pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     d.deserialize_option(IntVisitor)
 }
 
+/// Deserializes an optional number sent as a number, a numeric string, `null`,
+/// `""` or `"null"` (Container Insights sends some metrics as strings).
+/// Non-finite values are refused.
+pub fn float<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    struct FloatVisitor;
+    impl<'de> Visitor<'de> for FloatVisitor {
+        type Value = Option<f64>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a number, a numeric string, or null")
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+            Ok(Some(v as f64))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+            Ok(Some(v))
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            let t = v.trim();
+            if t.is_empty() || t.eq_ignore_ascii_case("null") {
+                return Ok(None);
+            }
+            match t.parse::<f64>() {
+                Ok(n) if n.is_finite() => Ok(Some(n)),
+                _ => Err(E::custom(format!(
+                    "expected a number, found the string {:?}",
+                    truncate(t, 40)
+                ))),
+            }
+        }
+        fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_some<D2: Deserializer<'de>>(self, d: D2) -> Result<Self::Value, D2::Error> {
+            d.deserialize_any(FloatVisitor)
+        }
+    }
+    d.deserialize_option(FloatVisitor)
+}
+
+/// Milliseconds since the epoch (CloudWatch Logs, Container Insights) to
+/// microseconds; `None` when out of the range a timestamp column can hold.
+pub fn millis_to_micros(ms: i64) -> Option<Micros> {
+    ms.checked_mul(1000)
+}
+
 /// Parses the string forms of an integer field: `"1024"`, `" 1024 "`, `""`, `"null"`.
 pub fn parse_int_str(v: &str) -> Result<Option<i64>, String> {
     let t = v.trim();
@@ -192,6 +243,30 @@ mod tests {
         assert_eq!(n(r#"{"v": ""}"#), Ok(None));
         assert_eq!(n(r#"{}"#), Ok(None));
         assert_eq!(n(r#"{"v": 2.0}"#), Ok(Some(2)));
+    }
+
+    #[derive(Deserialize)]
+    struct F {
+        #[serde(default, deserialize_with = "float")]
+        v: Option<f64>,
+    }
+
+    #[test]
+    fn numbers_as_numbers_or_strings() {
+        let f = |json: &str| {
+            serde_json::from_str::<F>(json)
+                .map(|f| f.v)
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(f(r#"{"v": 23.6}"#), Ok(Some(23.6)));
+        assert_eq!(f(r#"{"v": 256}"#), Ok(Some(256.0)));
+        assert_eq!(f(r#"{"v": "277"}"#), Ok(Some(277.0)));
+        assert_eq!(f(r#"{"v": " 0.5 "}"#), Ok(Some(0.5)));
+        assert_eq!(f(r#"{"v": "null"}"#), Ok(None));
+        assert_eq!(f(r#"{}"#), Ok(None));
+        assert!(f(r#"{"v": "NaN"}"#).is_err());
+        assert!(f(r#"{"v": "lots"}"#).unwrap_err().contains("\"lots\""));
+        assert!(f(r#"{"v": true}"#).is_err());
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! * [`schema`] — every table's Arrow schema, declared once: the contract with `query/`.
 //! * [`classify`] — stop cause and exit kind, one pure table-tested function.
 //! * [`events`] — lenient serde models of ECS EventBridge events and their normalization.
+//! * [`logs`] — CloudWatch Logs payloads: bounded decoding, Container Insights
+//!   metrics, application log lines (level, crash signature), health samples.
 //! * [`normalize`] — row bookkeeping, sorting and day partitioning.
 //! * [`parquet_io`] — writer settings and encoding.
 //! * [`lake`] — key layout and the [`lake::LakeStore`] seam.
@@ -28,9 +30,10 @@ pub mod events;
 pub mod ingest;
 pub mod lake;
 pub mod lenient;
+pub mod logs;
 pub mod normalize;
 pub mod parquet_io;
 pub mod schema;
 
-pub use ingest::{Input, Outcome, Report, ingest_events};
+pub use ingest::{Input, InputKind, Outcome, Report, ingest};
 pub use lake::{LakeStore, StoreError};

@@ -6,9 +6,11 @@ use arrow::array::{RecordBatch, TimestampMicrosecondArray};
 use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use arrow::error::ArrowError;
 
+use crate::ingest::{Input, InputKind};
 use crate::lenient::{MICROS_PER_DAY, Micros, date_of};
 use crate::schema::{
-    TableDef, container_events, instance_events, quarantine, service_events, task_events,
+    TableDef, container_events, health, instance_events, logs, metrics, quarantine, service_events,
+    task_events,
 };
 
 /// Why one input could not be normalized. Stored with it in quarantine.
@@ -34,11 +36,44 @@ impl RowError {
     }
 }
 
-/// One input that was quarantined.
+/// Something that was quarantined: a whole input, or one record inside it
+/// (a log event of a CloudWatch Logs payload whose other events were kept).
 #[derive(Debug, Clone)]
 pub struct Quarantined {
     pub input: u32,
     pub error: RowError,
+    /// `None` when the whole input is quarantined.
+    pub part: Option<Part>,
+}
+
+/// One record of an input, quarantined on its own.
+#[derive(Debug, Clone)]
+pub struct Part {
+    /// Appended to the input's id: `<input id>/<id>`.
+    pub id: String,
+    /// The record, byte for byte as far as it could be read.
+    pub raw: Vec<u8>,
+}
+
+/// Log-event bookkeeping for CloudWatch Logs inputs. Conservation, per batch:
+/// `log_events == rows + quarantined` for DATA_MESSAGE payloads, where `rows`
+/// counts `logs` and `metrics` rows (health samples are derived, extra rows).
+/// Payloads that cannot be decoded are quarantined whole and counted in
+/// `payloads_quarantined`, their events unknown.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogCounts {
+    /// DATA_MESSAGE payloads read.
+    pub data_messages: usize,
+    /// CONTROL_MESSAGE payloads (CloudWatch Logs' destination checks), dropped.
+    pub control_messages: usize,
+    /// Payloads that could not be decoded, quarantined whole.
+    pub payloads_quarantined: usize,
+    /// Log events in DATA_MESSAGE payloads (and export lines).
+    pub log_events: usize,
+    /// Of those, how many became a `logs` or `metrics` row.
+    pub rows: usize,
+    /// Of those, how many were quarantined on their own.
+    pub quarantined: usize,
 }
 
 /// Rows of one table for one day, sorted, with the inputs they came from.
@@ -49,6 +84,19 @@ pub struct TablePart {
     pub batch: RecordBatch,
     /// Distinct input indices, ascending.
     pub inputs: Vec<u32>,
+}
+
+/// One `health` row.
+pub(crate) struct HealthSample<'a> {
+    pub time: Micros,
+    pub cluster: Option<&'a str>,
+    pub service: Option<&'a str>,
+    pub task_id: &'a str,
+    pub family: Option<&'a str>,
+    pub revision: Option<i32>,
+    pub container: Option<&'a str>,
+    pub status: &'a str,
+    pub source: &'static str,
 }
 
 /// Builders for every table an ingester writes, plus the quarantine list.
@@ -62,7 +110,14 @@ pub struct Normalizer {
     pub(crate) service_inputs: Vec<u32>,
     pub(crate) instances: instance_events::Builder,
     pub(crate) instance_inputs: Vec<u32>,
+    pub(crate) metrics: metrics::Builder,
+    pub(crate) metric_inputs: Vec<u32>,
+    pub(crate) logs: logs::Builder,
+    pub(crate) log_inputs: Vec<u32>,
+    pub(crate) health: health::Builder,
+    pub(crate) health_inputs: Vec<u32>,
     pub(crate) quarantined: Vec<Quarantined>,
+    pub(crate) log_counts: LogCounts,
 }
 
 impl Normalizer {
@@ -77,7 +132,14 @@ impl Normalizer {
             service_inputs: Vec::new(),
             instances: Default::default(),
             instance_inputs: Vec::new(),
+            metrics: Default::default(),
+            metric_inputs: Vec::new(),
+            logs: Default::default(),
+            log_inputs: Vec::new(),
+            health: Default::default(),
+            health_inputs: Vec::new(),
             quarantined: Vec::new(),
+            log_counts: LogCounts::default(),
         }
     }
 
@@ -90,16 +152,68 @@ impl Normalizer {
         n
     }
 
+    /// Normalizes one input of any kind; what cannot be read is quarantined.
+    pub fn push(&mut self, index: u32, input: &Input) {
+        if let Some(error) = &input.rejected {
+            if input.kind == InputKind::LogsPayload {
+                self.log_counts.payloads_quarantined += 1;
+            }
+            self.reject(index, error.clone());
+            return;
+        }
+        match &input.kind {
+            InputKind::Event => self.push_event(index, &input.body),
+            InputKind::LogsPayload => self.push_logs_payload(index, &input.body),
+            InputKind::ExportLine {
+                log_group,
+                log_stream,
+            } => self.push_export_line(index, log_group, log_stream, &input.body),
+        }
+    }
+
     /// Normalizes one EventBridge event; a bad one is quarantined, never an error.
     pub fn push_event(&mut self, input: u32, raw: &[u8]) {
         if let Err(error) = self.event(input, raw) {
-            self.quarantined.push(Quarantined { input, error });
+            self.reject(input, error);
         }
     }
 
     /// Records an input rejected before normalization (e.g. an unreadable SQS body).
     pub fn reject(&mut self, input: u32, error: RowError) {
-        self.quarantined.push(Quarantined { input, error });
+        self.quarantined.push(Quarantined {
+            input,
+            error,
+            part: None,
+        });
+    }
+
+    /// Quarantines one record of an input; the input's other records are kept.
+    pub fn reject_part(&mut self, input: u32, error: RowError, part: Part) {
+        self.quarantined.push(Quarantined {
+            input,
+            error,
+            part: Some(part),
+        });
+    }
+
+    pub(crate) fn health_sample(&mut self, input: u32, s: HealthSample<'_>) {
+        let h = &mut self.health;
+        h.time.append_value(s.time);
+        h.ingested_at.append_value(self.ingested_at);
+        h.cluster.append_option(s.cluster);
+        h.service.append_option(s.service);
+        h.task_id.append_value(s.task_id);
+        h.family.append_option(s.family);
+        h.revision.append_option(s.revision);
+        h.container.append_option(s.container);
+        h.status.append_value(s.status);
+        h.source.append_value(s.source);
+        self.health_inputs.push(input);
+    }
+
+    /// Log-event counts so far (CloudWatch Logs inputs only).
+    pub fn log_counts(&self) -> LogCounts {
+        self.log_counts
     }
 
     /// Finishes every non-empty table into sorted per-day parts.
@@ -122,6 +236,9 @@ impl Normalizer {
                 self.instances.finish()?,
                 self.instance_inputs,
             ),
+            (&metrics::DEF, self.metrics.finish()?, self.metric_inputs),
+            (&logs::DEF, self.logs.finish()?, self.log_inputs),
+            (&health::DEF, self.health.finish()?, self.health_inputs),
         ];
         for (def, batch, inputs) in tables {
             parts.extend(split_by_day(def, &batch, &inputs)?);

@@ -15,8 +15,8 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Int32Builder, Int64Builder,
-    StringBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder,
+    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
@@ -31,6 +31,7 @@ pub enum Kind {
     Ts,
     I32,
     I64,
+    F64,
     Bool,
     Bin,
 }
@@ -42,6 +43,7 @@ impl Kind {
             Kind::Ts => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
             Kind::I32 => DataType::Int32,
             Kind::I64 => DataType::Int64,
+            Kind::F64 => DataType::Float64,
             Kind::Bool => DataType::Boolean,
             Kind::Bin => DataType::Binary,
         }
@@ -97,6 +99,7 @@ pub mod kinds {
     );
     kind_builder!(I32, Int32Builder, Int32Builder::new());
     kind_builder!(I64, Int64Builder, Int64Builder::new());
+    kind_builder!(F64, Float64Builder, Float64Builder::new());
     kind_builder!(Bool, BooleanBuilder, BooleanBuilder::new());
     kind_builder!(Bin, BinaryBuilder, BinaryBuilder::new());
 }
@@ -321,12 +324,112 @@ table! {
 }
 
 table! {
+    /// One row per Container Insights performance record (log group
+    /// `/aws/ecs/containerinsights/<cluster>/performance`): `Type` Task and
+    /// Container every minute, plus Service and Cluster. Columns that a record
+    /// type does not carry are null. Memory is MiB, CPU is CPU units, network and
+    /// storage counters are bytes (cumulative as Container Insights reports them).
+    metrics = "metrics", sort_by ["time", "cluster", "task_id"], time "time" {
+        time: Ts required => "Timestamp: the minute the record covers (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        record_type: Str required => "Type: Task, Container, Service, Cluster (others kept as sent)",
+        cluster: Str optional => "ClusterName (else from the log group)",
+        service: Str optional => "ServiceName (Fargate and enhanced observability records carry it)",
+        task_id: Str optional => "TaskId",
+        family: Str optional => "TaskDefinitionFamily",
+        revision: I32 optional => "TaskDefinitionRevision (sent as a string)",
+        container: Str optional => "ContainerName (Container records)",
+        image: Str optional => "Image (Container records)",
+        launch_type: Str optional => "LaunchType: EC2, FARGATE",
+        availability_zone: Str optional => "AvailabilityZone",
+        known_status: Str optional => "KnownStatus (Task) or ContainerKnownStatus (Container)",
+        container_instance_id: Str optional => "ContainerInstanceId (EC2)",
+        ec2_instance_id: Str optional => "EC2InstanceId (EC2)",
+        cpu_utilized: F64 optional => "CpuUtilized, CPU units",
+        cpu_reserved: F64 optional => "CpuReserved, CPU units",
+        memory_utilized: I64 optional => "MemoryUtilized, MiB",
+        memory_reserved: I64 optional => "MemoryReserved, MiB (the task or container limit)",
+        network_rx_bytes: I64 optional => "NetworkRxBytes",
+        network_rx_packets: I64 optional => "NetworkRxPackets",
+        network_rx_dropped: I64 optional => "NetworkRxDropped",
+        network_rx_errors: I64 optional => "NetworkRxErrors",
+        network_tx_bytes: I64 optional => "NetworkTxBytes",
+        network_tx_packets: I64 optional => "NetworkTxPackets",
+        network_tx_dropped: I64 optional => "NetworkTxDropped",
+        network_tx_errors: I64 optional => "NetworkTxErrors",
+        storage_read_bytes: I64 optional => "StorageReadBytes (cumulative)",
+        storage_write_bytes: I64 optional => "StorageWriteBytes (cumulative)",
+        ephemeral_storage_utilized: F64 optional => "EphemeralStorageUtilized, GB (Fargate)",
+        ephemeral_storage_reserved: F64 optional => "EphemeralStorageReserved, GB (Fargate)",
+        restart_count: I64 optional => "RestartCount (containers with a restart policy)",
+        unhealthy: I32 optional => "UnHealthyContainerHealthStatus: 1 unhealthy, 0 healthy (enhanced observability, containers with a health check)",
+        created_at: Ts optional => "CreatedAt (Task)",
+        started_at: Ts optional => "StartedAt (Task)",
+        pull_started_at: Ts optional => "PullStartedAt (Task)",
+        pull_stopped_at: Ts optional => "PullStoppedAt (Task)",
+        desired_task_count: I64 optional => "DesiredTaskCount (Service)",
+        running_task_count: I64 optional => "RunningTaskCount (Service)",
+        pending_task_count: I64 optional => "PendingTaskCount (Service)",
+        deployment_count: I64 optional => "DeploymentCount (Service)",
+        task_set_count: I64 optional => "TaskSetCount (Service)",
+        task_count: I64 optional => "TaskCount (Cluster)",
+        container_instance_count: I64 optional => "ContainerInstanceCount (Cluster)",
+        service_count: I64 optional => "ServiceCount (Cluster)",
+        log_group: Str required => "the performance log group it came from",
+        log_stream: Str optional => "log stream (AgentTelemetry-<container instance>, FargateTelemetry-<n>)",
+        event_id: Str optional => "CloudWatch Logs event id; duplicates share it",
+        raw: Str required => "the original performance record, JSON",
+    }
+}
+
+table! {
+    /// One row per application log event from a CloudWatch Logs subscription or
+    /// export. Task and container come from the awslogs stream name
+    /// (`prefix/container/task-id`) or from FireLens metadata in a JSON message.
+    logs = "logs", sort_by ["time", "log_group", "log_stream"], time "time" {
+        time: Ts required => "the log event's timestamp (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        log_group: Str required => "log group",
+        log_stream: Str required => "log stream",
+        event_id: Str optional => "CloudWatch Logs event id; duplicates share it",
+        account: Str optional => "owner: the account that owns the log group",
+        cluster: Str optional => "cluster (FireLens ecs_cluster)",
+        task_id: Str optional => "task id (awslogs stream name or FireLens ecs_task_arn)",
+        container: Str optional => "container name (awslogs stream name or FireLens container_name)",
+        family: Str optional => "task definition family (FireLens ecs_task_definition)",
+        revision: I32 optional => "task definition revision (FireLens ecs_task_definition)",
+        stream: Str optional => "stdout or stderr (FireLens source)",
+        level: Str optional => "trace, debug, info, warn, error, fatal: from a JSON level field or the text",
+        signature: Str optional => "known crash or memory line: node_heap_oom, java_oom, python_memory_error, go_oom, rust_panic, killed, segfault, sigterm",
+        message: Str required => "the log message as sent",
+    }
+}
+
+table! {
+    /// Health samples: one row per container health status seen, from task
+    /// state change events, Container Insights (`UnHealthyContainerHealthStatus`)
+    /// or the DescribeTasks poller. Transitions are derived by the query side.
+    health = "health", sort_by ["time", "cluster", "task_id"], time "time" {
+        time: Ts required => "when the status was observed (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        cluster: Str optional => "cluster name",
+        service: Str optional => "service name, when known",
+        task_id: Str required => "task id",
+        family: Str optional => "task definition family",
+        revision: I32 optional => "task definition revision",
+        container: Str optional => "container name; null for the task's aggregate health",
+        status: Str required => "HEALTHY, UNHEALTHY or UNKNOWN",
+        source: Str required => "task_event, container_insights or poller",
+    }
+}
+
+table! {
     /// Every input that could not be normalized, kept whole with the reason.
     /// Stored under `_quarantine/`, partitioned by the day it was received.
     quarantine = "_quarantine", sort_by ["received_at"], time "received_at" {
         received_at: Ts required => "when the input was received",
-        source: Str required => "which ingester saw it: events, logs",
-        input_id: Str optional => "where it came from: SQS message id, file:line, ...",
+        source: Str required => "which ingester saw it: events, logs, backfill",
+        input_id: Str optional => "where it came from: SQS message id, Kinesis sequence number, file:line; `/<event id>` for one log event of a payload",
         reason: Str required => "why it could not be normalized",
         detail_type: Str optional => "the EventBridge detail-type, when it could be read",
         size: I64 required => "size of the raw input in bytes",
@@ -340,6 +443,9 @@ pub static TABLES: &[&TableDef] = &[
     &container_events::DEF,
     &service_events::DEF,
     &instance_events::DEF,
+    &metrics::DEF,
+    &logs::DEF,
+    &health::DEF,
     &quarantine::DEF,
 ];
 

@@ -5,41 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use arrow::array::RecordBatch;
-use arrow::util::display::array_value_to_string;
-use ecs_lake::normalize::{Normalizer, TablePart};
+use ecs_lake::normalize::Normalizer;
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!(
-        "{}/../../tests/fixtures/aws/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-type Row = BTreeMap<String, String>;
-
-fn rows(batch: &RecordBatch) -> Vec<Row> {
-    (0..batch.num_rows())
-        .map(|r| {
-            batch
-                .schema()
-                .fields()
-                .iter()
-                .zip(batch.columns())
-                .filter(|(f, _)| f.name() != "raw")
-                .map(|(f, c)| {
-                    let v = if c.is_null(r) {
-                        "∅".to_owned()
-                    } else {
-                        array_value_to_string(c, r).unwrap()
-                    };
-                    (f.name().clone(), v)
-                })
-                .collect()
-        })
-        .collect()
-}
+mod common;
+use common::{Row, check, fixture, rows};
 
 /// Normalizes fixtures; returns rows per table and the quarantine reasons.
 fn normalize(names: &[&str]) -> (BTreeMap<&'static str, Vec<Row>>, Vec<String>) {
@@ -47,25 +16,11 @@ fn normalize(names: &[&str]) -> (BTreeMap<&'static str, Vec<Row>>, Vec<String>) 
     for (i, name) in names.iter().enumerate() {
         n.push_event(i as u32, &fixture(name));
     }
-    let (parts, quarantined) = n.finish().unwrap();
-    let mut tables: BTreeMap<&'static str, Vec<Row>> = BTreeMap::new();
-    for TablePart { table, batch, .. } in parts {
-        tables.entry(table.name).or_default().extend(rows(&batch));
-    }
+    let (tables, quarantined) = common::finish(n);
     (
         tables,
         quarantined.into_iter().map(|q| q.error.reason).collect(),
     )
-}
-
-fn check(row: &Row, expected: &[(&str, &str)]) {
-    for (k, v) in expected {
-        assert_eq!(
-            row.get(*k).map(String::as_str),
-            Some(*v),
-            "column {k} in {row:#?}"
-        );
-    }
 }
 
 #[test]
@@ -507,4 +462,46 @@ fn mutated_payloads_never_panic_and_each_input_has_one_outcome() {
         !parts.is_empty(),
         "some mutations (e.g. inside string values) still normalize"
     );
+}
+
+#[test]
+fn health_statuses_in_task_events_become_health_samples() {
+    // The ELB fixture with the health fields ECS adds when the task definition
+    // has a container health check (none of the saved payloads has one).
+    let mut event: serde_json::Value = serde_json::from_slice(&fixture(
+        "ecs_task_stopped_fargate_elb_healthcheck_exit143_kx_kotlin_support.json",
+    ))
+    .unwrap();
+    event["detail"]["healthStatus"] = "UNHEALTHY".into();
+    event["detail"]["containers"][0]["healthStatus"] = "UNHEALTHY".into();
+    let mut n = Normalizer::new(0);
+    n.push_event(0, event.to_string().as_bytes());
+    let (t, q) = common::finish(n);
+    assert!(q.is_empty(), "{q:?}");
+    let health = &t["health"];
+    assert_eq!(
+        health.len(),
+        2,
+        "the task's aggregate and its one container"
+    );
+    for (row, container) in health.iter().zip(["∅", "sin-web_container-dev"]) {
+        check(
+            row,
+            &[
+                ("time", "2022-08-08T05:07:23.184Z"),
+                ("cluster", "sin-web_cluster-dev"),
+                ("service", "sin-web_service-dev"),
+                ("task_id", "7e12d648155541fbb8a922c39b586f82"),
+                ("family", "sin-web_task_def-dev"),
+                ("revision", "26"),
+                ("container", container),
+                ("status", "UNHEALTHY"),
+                ("source", "task_event"),
+            ],
+        );
+    }
+    // Without health fields, no samples.
+    let (t, _) =
+        normalize(&["ecs_task_stopped_fargate_elb_healthcheck_exit143_kx_kotlin_support.json"]);
+    assert!(!t.contains_key("health"));
 }

@@ -17,7 +17,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use ecs_lake::envelope::sqs_input;
 use ecs_lake::lenient::Micros;
 use ecs_lake::normalize::RowError;
-use ecs_lake::{Input, LakeStore, Outcome, Report, ingest_events};
+use ecs_lake::{Input, LakeStore, Outcome, Report, ingest};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -83,7 +83,7 @@ pub async fn handle<S: LakeStore>(
         .enumerate()
         .map(|(i, r)| sqs_input("", i, r.message_id.as_deref(), r.body.as_deref()))
         .collect();
-    let report = ingest_events(store, &inputs, now).await;
+    let report = ingest(store, "events", &inputs, now).await;
     let mut response = SqsBatchResponse::default();
     for (input, outcome) in inputs.iter().zip(&report.outcomes) {
         if matches!(outcome, Outcome::Failed { .. }) {
@@ -100,7 +100,7 @@ async fn direct<S: LakeStore>(
     now: Micros,
 ) -> Result<(Response, Report), WriteFailed> {
     let inputs = [input];
-    let report = ingest_events(store, &inputs, now).await;
+    let report = ingest(store, "events", &inputs, now).await;
     let summary = match &report.outcomes[..] {
         [Outcome::Written] => DirectSummary {
             outcome: "written",
