@@ -196,3 +196,28 @@ pub fn column(batches: &[RecordBatch], name: &str) -> Vec<String> {
 pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
+
+/// A CloudWatch Logs DATA_MESSAGE payload as a subscription sends it
+/// (base64 of gzip of the JSON), with these messages one second apart from
+/// `first_ms`; event ids are `ev0`, `ev1`, ...
+pub fn cwl_payload(group: &str, stream: &str, first_ms: i64, messages: &[String]) -> String {
+    let events: Vec<serde_json::Value> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| serde_json::json!({"id": format!("ev{i}"), "timestamp": first_ms + i as i64 * 1000, "message": m}))
+        .collect();
+    let doc = serde_json::json!({
+        "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": group,
+        "logStream": stream, "subscriptionFilters": ["ecs-lake"], "logEvents": events,
+    });
+    gzip_base64(doc.to_string().as_bytes())
+}
+
+/// base64 of gzip of `bytes`.
+pub fn gzip_base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(bytes).expect("gzip in memory");
+    base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip in memory"))
+}

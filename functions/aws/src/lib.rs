@@ -9,7 +9,7 @@ mod config;
 mod store;
 
 pub use config::{Config, ConfigError, LakeLocation};
-pub use store::{LocalStore, S3Store};
+pub use store::{AnyStore, LocalStore, S3Store};
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (`info`, or `target=level,...`;
 /// default `info`), no ANSI. `Targets` rather than `EnvFilter` keeps a regex
@@ -38,4 +38,14 @@ pub fn init_lambda_tracing() {
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     aws_sdk_s3::Client::new(&sdk)
+}
+
+/// The lake a Lambda writes to, from `LAKE_BUCKET`/`LAKE_PREFIX` or `LAKE_DIR`.
+pub async fn store_from_env() -> Result<AnyStore, ConfigError> {
+    Ok(match Config::from_env()?.lake {
+        LakeLocation::S3 { bucket, prefix } => {
+            AnyStore::S3(S3Store::new(s3_client_from_env().await, bucket, prefix))
+        }
+        LakeLocation::Local(dir) => AnyStore::Local(LocalStore::new(dir)),
+    })
 }

@@ -112,6 +112,29 @@ impl LakeStore for LocalStore {
     }
 }
 
+/// Either store, chosen at run time from configuration.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    S3(S3Store),
+    Local(LocalStore),
+}
+
+impl LakeStore for AnyStore {
+    async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
+        match self {
+            AnyStore::S3(s) => s.put(key, body).await,
+            AnyStore::Local(s) => s.put(key, body).await,
+        }
+    }
+
+    fn location(&self) -> String {
+        match self {
+            AnyStore::S3(s) => s.location(),
+            AnyStore::Local(s) => s.location(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

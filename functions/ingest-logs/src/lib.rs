@@ -1,0 +1,214 @@
+//! # ingest-logs: CloudWatch Logs subscriptions into the lake
+//!
+//! Subscribe application log groups and Container Insights performance log
+//! groups (`/aws/ecs/containerinsights/<cluster>/performance`) to this function.
+//! Two invocation shapes:
+//!
+//! * **Lambda subscription** `{"awslogs": {"data": "<base64 gzip>"}}`: one
+//!   payload. A failed write returns an error so Lambda's async retry
+//!   redelivers it; anything unreadable is quarantined and the call succeeds.
+//! * **Kinesis Data Streams** (subscription -> stream -> Lambda):
+//!   `Records[].kinesis.data` is the same payload. A record whose rows could not
+//!   be written is returned in `batchItemFailures` (by sequence number), so
+//!   Kinesis retries from it (requires `ReportBatchItemFailures`).
+//!
+//! CONTROL_MESSAGE payloads (CloudWatch Logs checking that the destination is
+//! reachable) are counted and dropped. Decoding is bounded by
+//! [`ecs_lake::logs::MAX_DECODED_BYTES`] per payload. The handler never panics
+//! on input and never reads the environment.
+
+use std::borrow::Cow;
+
+use ecs_lake::lenient::Micros;
+use ecs_lake::normalize::{LogCounts, RowError};
+use ecs_lake::{Input, InputKind, LakeStore, Outcome, Report, ingest};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// The ingester name in object keys and quarantine rows.
+pub const SOURCE: &str = "logs";
+
+/// What the handler answers.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum Response {
+    /// For Kinesis: the records to retry.
+    Kinesis(BatchResponse),
+    /// For a direct subscription: what happened to the payload.
+    Direct(DirectSummary),
+}
+
+/// `{"batchItemFailures": [{"itemIdentifier": "<sequence number>"}]}`.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct BatchResponse {
+    #[serde(rename = "batchItemFailures")]
+    pub batch_item_failures: Vec<ItemFailure>,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ItemFailure {
+    #[serde(rename = "itemIdentifier")]
+    pub item_identifier: String,
+}
+
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct DirectSummary {
+    /// `written` (including a control message or a payload with some
+    /// quarantined events) or `quarantined` (the payload could not be read).
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub log_events: usize,
+    pub rows: usize,
+    pub quarantined_events: usize,
+    pub control_messages: usize,
+}
+
+/// A failed write on a direct invocation: Lambda retries the payload.
+#[derive(Debug, thiserror::Error)]
+#[error("the payload could not be written to the lake, so it will be retried: {0}")]
+pub struct WriteFailed(pub String);
+
+/// The one parse of an invocation. Payloads are kept as the text they arrived as.
+#[derive(Deserialize)]
+struct Invocation<'a> {
+    #[serde(borrow, default)]
+    awslogs: Option<AwsLogs<'a>>,
+    #[serde(rename = "Records", borrow, default)]
+    records: Option<Vec<KinesisRecord<'a>>>,
+}
+
+#[derive(Deserialize)]
+struct AwsLogs<'a> {
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct KinesisRecord<'a> {
+    #[serde(borrow, default)]
+    kinesis: Option<KinesisData<'a>>,
+    #[serde(rename = "eventID", borrow, default)]
+    event_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct KinesisData<'a> {
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+    #[serde(rename = "sequenceNumber", borrow, default)]
+    sequence_number: Option<Cow<'a, str>>,
+}
+
+/// Handles one invocation. `payload` is the invocation's JSON, byte for byte.
+pub async fn handle<S: LakeStore>(
+    store: &S,
+    payload: &RawValue,
+    now: Micros,
+) -> Result<(Response, Report), WriteFailed> {
+    let text = payload.get();
+    let unreadable = |why: String| {
+        Input::rejected(
+            "invocation",
+            text.as_bytes().to_vec(),
+            RowError::new(format!(
+                "invocation is neither a CloudWatch Logs subscription ({{\"awslogs\":{{\"data\":...}}}}) nor a Kinesis event: {why}"
+            )),
+        )
+    };
+    let invocation = match serde_json::from_str::<Invocation<'_>>(text) {
+        Ok(i) => i,
+        Err(e) => return direct(store, unreadable(e.to_string()), now).await,
+    };
+    match invocation {
+        Invocation {
+            awslogs: Some(AwsLogs { data: Some(data) }),
+            ..
+        } => {
+            let input = Input::of(InputKind::LogsPayload, "awslogs", data.as_bytes().to_vec());
+            direct(store, input, now).await
+        }
+        Invocation {
+            records: Some(records),
+            ..
+        } => kinesis(store, &records, now).await,
+        Invocation {
+            awslogs: Some(_), ..
+        } => direct(store, unreadable("awslogs has no data".into()), now).await,
+        Invocation { .. } => direct(store, unreadable("no awslogs or Records".into()), now).await,
+    }
+}
+
+async fn kinesis<S: LakeStore>(
+    store: &S,
+    records: &[KinesisRecord<'_>],
+    now: Micros,
+) -> Result<(Response, Report), WriteFailed> {
+    let inputs: Vec<Input> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let data = r.kinesis.as_ref().and_then(|k| k.data.as_deref());
+            let id = r
+                .kinesis
+                .as_ref()
+                .and_then(|k| k.sequence_number.as_deref())
+                .or(r.event_id.as_deref())
+                .map_or_else(|| format!("#{i}"), str::to_owned);
+            match data {
+                Some(data) => Input::of(InputKind::LogsPayload, id, data.as_bytes().to_vec()),
+                None => Input {
+                    kind: InputKind::LogsPayload,
+                    ..Input::rejected(id, Vec::new(), RowError::new("Kinesis record has no data"))
+                },
+            }
+        })
+        .collect();
+    let report = ingest(store, SOURCE, &inputs, now).await;
+    let mut response = BatchResponse::default();
+    for (input, outcome) in inputs.iter().zip(&report.outcomes) {
+        if matches!(outcome, Outcome::Failed { .. }) {
+            response.batch_item_failures.push(ItemFailure {
+                item_identifier: input.id.clone(),
+            });
+        }
+    }
+    Ok((Response::Kinesis(response), report))
+}
+
+/// A direct subscription: one payload; a failed write fails the invocation.
+async fn direct<S: LakeStore>(
+    store: &S,
+    input: Input,
+    now: Micros,
+) -> Result<(Response, Report), WriteFailed> {
+    let inputs = [input];
+    let report = ingest(store, SOURCE, &inputs, now).await;
+    let (outcome, reason) = match &report.outcomes[..] {
+        [Outcome::Written] => ("written", None),
+        [Outcome::Quarantined { reason }] => ("quarantined", Some(reason.clone())),
+        [Outcome::Failed { error }] => return Err(WriteFailed(error.clone())),
+        other => {
+            return Err(WriteFailed(format!(
+                "expected one outcome, got {}",
+                other.len()
+            )));
+        }
+    };
+    let LogCounts {
+        log_events,
+        rows,
+        quarantined,
+        control_messages,
+        ..
+    } = report.logs;
+    let summary = DirectSummary {
+        outcome,
+        reason,
+        log_events,
+        rows,
+        quarantined_events: quarantined,
+        control_messages,
+    };
+    Ok((Response::Direct(summary), report))
+}

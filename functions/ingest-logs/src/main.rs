@@ -1,0 +1,23 @@
+//! Lambda entry point: wires tracing and the store once, then serves
+//! invocations with [`ingest_logs::handle`].
+
+use std::sync::Arc;
+
+use ecs_lake::lenient::now_micros;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::value::RawValue;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    ecs_lake_aws::init_lambda_tracing();
+    let store = Arc::new(ecs_lake_aws::store_from_env().await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
+        let store = Arc::clone(&store);
+        async move {
+            let (response, _) =
+                ingest_logs::handle(store.as_ref(), &event.payload, now_micros()).await?;
+            Ok::<_, Error>(response)
+        }
+    }))
+    .await
+}
