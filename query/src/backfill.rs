@@ -5,28 +5,42 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use ecs_lake::envelope::{maybe_gunzip, split_file};
+use ecs_lake::envelope::{looks_like_export, maybe_gunzip, split_export, split_file};
 use ecs_lake::lenient::now_micros;
-use ecs_lake::{LakeStore, Outcome, ingest};
-use ecs_lake_aws::{LakeLocation, LocalStore, S3Store};
+use ecs_lake::logs::awslogs_stream;
+use ecs_lake::normalize::LogCounts;
+use ecs_lake::{Input, LakeStore, Outcome, ingest};
+use ecs_lake_aws::{AnyStore, LakeLocation, LocalStore, S3Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{IngestArgs, LakeArgs};
 use crate::error::CliError;
 use crate::lake;
 
-/// Events normalized and written per call into the core; bounds memory on big files.
-const CHUNK_EVENTS: usize = 50_000;
+/// Inputs normalized and written per call into the core; bounds memory on big files.
+const CHUNK_INPUTS: usize = 50_000;
+
+/// The ingester name in object keys and quarantine rows.
+const SOURCE: &str = "backfill";
 
 /// What a backfill did, summed over files.
 #[derive(Debug, Default)]
 pub struct Totals {
     pub files: usize,
-    pub events: usize,
+    /// Events, payloads and export lines read.
+    pub inputs: usize,
     pub written: usize,
     pub quarantined: usize,
     pub rows: BTreeMap<&'static str, usize>,
+    pub logs: LogCounts,
     pub failed: Vec<String>,
+}
+
+/// Where export lines came from, when files are CloudWatch Logs exports.
+#[derive(Debug, Clone, Default)]
+pub struct ExportNames {
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
 }
 
 pub async fn run(
@@ -34,20 +48,26 @@ pub async fn run(
     args: IngestArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let totals = match lake::location(lake_args)? {
+    let store = match lake::location(lake_args)? {
         LakeLocation::Local(dir) => {
             std::fs::create_dir_all(&dir).map_err(|e| CliError::Lake {
                 location: lake_args.lake.clone(),
                 message: format!("cannot create the lake directory: {e}"),
                 hint: "pass a writable directory with --lake",
             })?;
-            ingest_files(&LocalStore::new(dir), &args.files).await?
+            AnyStore::Local(LocalStore::new(dir))
         }
-        LakeLocation::S3 { bucket, prefix } => {
-            let client = lake::s3_client(lake_args).await;
-            ingest_files(&S3Store::new(client, bucket, prefix), &args.files).await?
-        }
+        LakeLocation::S3 { bucket, prefix } => AnyStore::S3(S3Store::new(
+            lake::s3_client(lake_args).await,
+            bucket,
+            prefix,
+        )),
     };
+    let names = ExportNames {
+        log_group: args.log_group,
+        log_stream: args.log_stream,
+    };
+    let totals = ingest_files(&store, &args.files, &names).await?;
     print_totals(&totals, &lake_args.lake, out)?;
     match totals.failed.first() {
         Some(first) => Err(CliError::WriteFailed {
@@ -63,6 +83,7 @@ pub async fn run(
 pub async fn ingest_files<S: LakeStore>(
     store: &S,
     files: &[impl AsRef<Path>],
+    export: &ExportNames,
 ) -> Result<Totals, CliError> {
     let progress = if files.len() > 1 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -83,15 +104,16 @@ pub async fn ingest_files<S: LakeStore>(
         };
         let bytes = std::fs::read(path).map_err(read)?;
         let content = maybe_gunzip(bytes).map_err(read)?;
-        let inputs = split_file(&path.display().to_string(), &content);
+        let inputs = split(path, &content, export)?;
         drop(content);
         totals.files += 1;
-        totals.events += inputs.len();
-        for chunk in inputs.chunks(CHUNK_EVENTS) {
-            let report = ingest(store, "events", chunk, now_micros()).await;
+        totals.inputs += inputs.len();
+        for chunk in inputs.chunks(CHUNK_INPUTS) {
+            let report = ingest(store, SOURCE, chunk, now_micros()).await;
             for (table, n) in &report.rows {
                 *totals.rows.entry(table).or_default() += n;
             }
+            add_counts(&mut totals.logs, &report.logs);
             for outcome in &report.outcomes {
                 match outcome {
                     Outcome::Written => totals.written += 1,
@@ -101,17 +123,66 @@ pub async fn ingest_files<S: LakeStore>(
             }
         }
         progress.inc(1);
-        progress.set_message(format!("{} events", totals.events));
+        progress.set_message(format!("{} inputs", totals.inputs));
     }
     progress.finish_and_clear();
     Ok(totals)
 }
 
+/// One file's inputs: an export's lines, or the JSON documents' events and payloads.
+fn split(path: &Path, content: &[u8], export: &ExportNames) -> Result<Vec<Input>, CliError> {
+    let name = path.display().to_string();
+    if !looks_like_export(content) {
+        return Ok(split_file(&name, content));
+    }
+    let Some(group) = &export.log_group else {
+        return Err(CliError::Usage {
+            message: format!(
+                "{name} looks like a CloudWatch Logs export (lines start with a timestamp), which does not record its log group"
+            ),
+            hint: "pass --log-group (and --log-stream unless the path names it)",
+        });
+    };
+    let stream = export
+        .log_stream
+        .clone()
+        .unwrap_or_else(|| stream_from_path(path));
+    Ok(split_export(&name, content, group, &stream))
+}
+
+/// The log stream an export file belongs to: exports write each stream under
+/// `<task>/<stream name>/000000.gz`, so an awslogs stream `prefix/container/task-id`
+/// is the file's last three directories; otherwise the directory's name.
+fn stream_from_path(path: &Path) -> String {
+    let dirs: Vec<String> = path
+        .parent()
+        .into_iter()
+        .flat_map(Path::components)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if dirs.len() >= 3 {
+        let three = dirs[dirs.len() - 3..].join("/");
+        if awslogs_stream(&three).is_some() {
+            return three;
+        }
+    }
+    dirs.last().cloned().unwrap_or_default()
+}
+
+fn add_counts(total: &mut LogCounts, more: &LogCounts) {
+    total.data_messages += more.data_messages;
+    total.control_messages += more.control_messages;
+    total.payloads_quarantined += more.payloads_quarantined;
+    total.log_events += more.log_events;
+    total.rows += more.rows;
+    total.quarantined += more.quarantined;
+}
+
 fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Result<()> {
     writeln!(
         out,
-        "read {} events from {} file(s) into {lake}",
-        t.events, t.files
+        "read {} inputs from {} file(s) into {lake}",
+        t.inputs, t.files
     )?;
     writeln!(out, "  written      {}", t.written)?;
     writeln!(
@@ -126,6 +197,13 @@ fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Result<
     )?;
     if !t.failed.is_empty() {
         writeln!(out, "  failed       {}", t.failed.len())?;
+    }
+    if t.logs.log_events > 0 || t.logs.control_messages > 0 {
+        writeln!(
+            out,
+            "  log events   {} ({} rows, {} quarantined; {} control messages dropped)",
+            t.logs.log_events, t.logs.rows, t.logs.quarantined, t.logs.control_messages
+        )?;
     }
     for (table, rows) in &t.rows {
         writeln!(out, "  {:<18} {rows} rows", lake::sql_name_of(table))?;

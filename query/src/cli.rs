@@ -37,12 +37,15 @@ pub struct LakeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Backfill the lake from files of ECS events (EventBridge archives, exports).
+    /// Backfill the lake from files of ECS events and CloudWatch Logs.
     ///
-    /// Each file holds one EventBridge event, a JSON array of events, JSON
-    /// lines of events, or an SQS event envelope; gzip is detected. Events
-    /// that cannot be normalized are quarantined under _quarantine/ with the
-    /// reason; the exit code is 2 only when a file or the lake cannot be used.
+    /// A file holds ECS events (one EventBridge event, a JSON array, JSON lines,
+    /// or an SQS event), CloudWatch Logs payloads (a subscription event
+    /// {"awslogs":{"data":...}}, a Kinesis or Firehose event, a decoded payload,
+    /// or JSON lines of them), or a CloudWatch Logs export (text lines
+    /// "<timestamp> <message>"; needs --log-group). gzip is detected. Input that
+    /// cannot be normalized is quarantined under _quarantine/ with the reason;
+    /// the exit code is 2 only when a file or the lake cannot be used.
     Ingest(IngestArgs),
 
     /// Run read-only SQL over the lake's tables (see `tables`).
@@ -60,9 +63,18 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files to ingest (.json, .jsonl, optionally .gz).
+    /// Files to ingest (.json, .jsonl, export text, optionally .gz).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+
+    /// Log group of CloudWatch Logs export files (exports do not record it).
+    #[arg(long)]
+    pub log_group: Option<String>,
+
+    /// Log stream of export files (default: from the path: `<prefix>/<container>/<task-id>/000000.gz`
+    /// as the export lays out awslogs streams, else the file's directory name).
+    #[arg(long)]
+    pub log_stream: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,9 @@ pub enum CliError {
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
 
+    #[error("{message}\n  hint: {hint}")]
+    Usage { message: String, hint: &'static str },
+
     #[error("no table named {0:?}\n  hint: `ecs-query tables` lists the tables")]
     NoSuchTable(String),
 
@@ -32,7 +35,7 @@ pub enum CliError {
     Output(#[from] std::io::Error),
 
     #[error(
-        "{count} of the events could not be written to the lake (first error: {first})\n  hint: re-run the same command; writes are idempotent"
+        "{count} of the inputs could not be written to the lake (first error: {first})\n  hint: re-run the same command; writes are idempotent"
     )]
     WriteFailed { count: usize, first: String },
 }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use ecs_lake_tests::{ACCESS_KEY, REGION, S3Server, SECRET_KEY, fixture};
+use ecs_lake_tests::{ACCESS_KEY, REGION, S3Server, SECRET_KEY, cwl_payload, fixture};
 
 fn ecs_query(args: &[&str]) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ecs-query"));
@@ -94,7 +94,7 @@ fn ingest_then_sql_on_a_local_lake() {
     args.extend(files.iter().map(String::as_str));
     let (code, out, err) = run(&mut ecs_query(&args));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("read 6 events from 3 file(s)"), "{out}");
+    assert!(out.contains("read 6 inputs from 3 file(s)"), "{out}");
     assert!(out.contains("written      5"), "{out}");
     assert!(out.contains("quarantined  1"), "{out}");
     assert!(out.contains("task_events        4 rows"), "{out}");
@@ -155,6 +155,123 @@ fn ingest_then_sql_on_a_local_lake() {
         "SELECT count(*) AS n FROM task_events",
     ]));
     assert_eq!(out, "n\n4\n");
+}
+
+#[test]
+fn ingest_cloudwatch_logs_payloads_and_exports() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    // A subscription event, a Kinesis event, JSON lines of two subscription
+    // events (app logs of one task, Container Insights for the same task).
+    let subscription = dir.path().join("awslogs.json");
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/aws/cwl_lambda_awslogs_aws-lambda-go.json"),
+        &subscription,
+    )
+    .unwrap();
+    let kinesis = dir.path().join("kinesis.json");
+    std::fs::write(&kinesis, fixture("cwl_kinesis_stream_powertools.json")).unwrap();
+    let task = "5a1b2c3d4e5f60718293a4b5c6d7e8f9";
+    let app = cwl_payload(
+        "/ecs/web",
+        &format!("ecs/web/{task}"),
+        1_795_500_000_000,
+        &[
+            "listening on :8080".to_owned(),
+            "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+                .to_owned(),
+        ],
+    );
+    let mut record: serde_json::Value =
+        serde_json::from_str(&fixture_text("ci_perf_Container_awsdocs.json")).unwrap();
+    record["TaskId"] = task.into();
+    record["MemoryUtilized"] = "1019".into();
+    record["MemoryReserved"] = 1024.into();
+    let perf = cwl_payload(
+        "/aws/ecs/containerinsights/prod/performance",
+        "FargateTelemetry-1",
+        1_795_500_000_000,
+        &[record.to_string()],
+    );
+    let lines = dir.path().join("payloads.jsonl");
+    std::fs::write(
+        &lines,
+        format!(
+            "{}\n{}\n",
+            serde_json::json!({"awslogs": {"data": app}}),
+            serde_json::json!({"awslogs": {"data": perf}})
+        ),
+    )
+    .unwrap();
+    // A CloudWatch Logs export, laid out as exports are: <task>/<stream>/000000.gz.
+    let export_dir = dir.path().join(format!("export-1/ecs/web/{task}"));
+    std::fs::create_dir_all(&export_dir).unwrap();
+    let export = export_dir.join("000000.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&export).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(b"2026-11-24T10:00:00.000Z Received SIGTERM, draining\n2026-11-24T10:00:30.000Z Killed\nnot a line\n").unwrap();
+    gz.finish().unwrap();
+
+    let files: Vec<String> = [&subscription, &kinesis, &lines, &export]
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    // An export does not record its log group: without --log-group, exit 2 and say so.
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("looks like a CloudWatch Logs export") && err.contains("--log-group"),
+        "{err}"
+    );
+
+    args.extend(["--log-group", "/ecs/web"]);
+    let (code, out, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    // 1 + 2 + 2 payloads + 3 export lines; 2 + 6 + 3 log events + 3 lines.
+    assert!(out.contains("read 8 inputs from 4 file(s)"), "{out}");
+    assert!(
+        out.contains("log events   14 (13 rows, 1 quarantined; 0 control messages dropped)"),
+        "{out}"
+    );
+
+    let sql = |q: &str| {
+        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", q]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(sql("SELECT count(*) AS n FROM logs"), "n\n12\n");
+    assert_eq!(
+        sql(
+            "SELECT log_stream, task_id, container, signature FROM logs WHERE signature IS NOT NULL ORDER BY time"
+        ),
+        // 06:00 the heap line (payload), 10:00 and 10:00:30 the export lines.
+        format!(
+            "log_stream,task_id,container,signature\n\
+                 ecs/web/{task},{task},web,node_heap_oom\n\
+                 ecs/web/{task},{task},web,sigterm\n\
+                 ecs/web/{task},{task},web,killed\n"
+        )
+    );
+    // Memory peak beside the crash line, joined on the task.
+    assert_eq!(
+        sql(
+            "SELECT m.memory_utilized, m.memory_reserved, l.signature FROM metrics m JOIN logs l ON m.task_id = l.task_id \
+             WHERE l.signature = 'node_heap_oom'"
+        ),
+        "memory_utilized,memory_reserved,signature\n1019,1024,node_heap_oom\n"
+    );
+    let q = sql("SELECT input_id, reason FROM quarantine");
+    assert!(
+        q.contains("000000.gz:3") && q.contains("does not start with a timestamp"),
+        "{q}"
+    );
 }
 
 #[test]

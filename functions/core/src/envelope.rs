@@ -1,19 +1,28 @@
 //! Unwrapping deliveries into inputs: SQS batches, backfill files.
 //!
-//! A backfill file may hold one EventBridge event, a JSON array of events,
-//! JSON lines of events, or an SQS event (`{"Records": [{"body": ...}]}`),
-//! optionally gzipped. Each event becomes one [`Input`]; anything that cannot
-//! be split (a line that is not JSON) still becomes an input, so it is
-//! quarantined with its reason instead of being skipped.
+//! A backfill file may hold, optionally gzipped:
+//! * one EventBridge event, a JSON array of them, or JSON lines of them;
+//! * an SQS event (`{"Records": [{"body": ...}]}`): one input per body;
+//! * CloudWatch Logs payloads: a Lambda subscription event
+//!   (`{"awslogs": {"data": ...}}`), a Kinesis event (`Records[].kinesis.data`),
+//!   a Firehose event (`records[].data`), or a decoded payload
+//!   (`{"messageType": ...}`); one input per payload;
+//! * a CloudWatch Logs export: text lines `<timestamp> <message>` (see
+//!   [`looks_like_export`]), one input per line.
+//!
+//! Anything that cannot be split (a line that is not JSON) still becomes an
+//! input, so it is quarantined with its reason instead of being skipped.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::ingest::Input;
+use crate::ingest::{Input, InputKind};
+use crate::lenient;
 use crate::normalize::RowError;
 
 /// Largest decompressed backfill file accepted (the CLI holds a file in memory).
@@ -78,10 +87,79 @@ pub fn split_file(name: &str, content: &[u8]) -> Vec<Input> {
     inputs
 }
 
-/// One JSON document: an SQS event (one input per record) or a single event.
+#[derive(Deserialize)]
+struct DataRecord<'a> {
+    #[serde(borrow, default)]
+    kinesis: Option<KinesisData<'a>>,
+    /// Firehose records carry `data` directly.
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+    #[serde(rename = "recordId", borrow, default)]
+    record_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct KinesisData<'a> {
+    #[serde(borrow, default)]
+    data: Option<Cow<'a, str>>,
+    #[serde(rename = "sequenceNumber", borrow, default)]
+    sequence_number: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct AwsLogs<'a> {
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+}
+
+/// One JSON document: an SQS, Kinesis or Firehose event (one input per record),
+/// a CloudWatch Logs payload, or a single ECS event.
 fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
-    if let Ok(map) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(doc.get())
-        && let Some(records) = map.get("Records")
+    let payload =
+        |id: String, data: &str| Input::of(InputKind::LogsPayload, id, data.as_bytes().to_vec());
+    let Ok(map) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(doc.get()) else {
+        return vec![Input::new(name.to_owned(), doc.get().as_bytes().to_vec())];
+    };
+    if let Some(awslogs) = map.get("awslogs")
+        && let Ok(a) = serde_json::from_str::<AwsLogs<'_>>(awslogs.get())
+    {
+        return vec![payload(name.to_owned(), &a.data)];
+    }
+    if map.contains_key("messageType") {
+        return vec![Input::of(
+            InputKind::LogsPayload,
+            name,
+            doc.get().as_bytes().to_vec(),
+        )];
+    }
+    if let Some(records) = map.get("Records").or(map.get("records"))
+        && let Ok(data) = serde_json::from_str::<Vec<DataRecord<'_>>>(records.get())
+        && !data.is_empty()
+        && data.iter().all(|r| r.kinesis.is_some() || r.data.is_some())
+    {
+        return data
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let kinesis = r.kinesis.as_ref();
+                let id = kinesis
+                    .and_then(|k| k.sequence_number.as_deref())
+                    .or(r.record_id.as_deref())
+                    .map_or_else(|| format!("{name}:#{i}"), |s| format!("{name}:{s}"));
+                match kinesis
+                    .and_then(|k| k.data.as_deref())
+                    .or(r.data.as_deref())
+                {
+                    Some(data) => payload(id, data),
+                    None => Input {
+                        kind: InputKind::LogsPayload,
+                        ..Input::rejected(id, Vec::new(), RowError::new("record has no data"))
+                    },
+                }
+            })
+            .collect();
+    }
+    if let Some(records) = map.get("Records")
         && let Ok(records) = serde_json::from_str::<Vec<SqsRecord<'_>>>(records.get())
     {
         return records
@@ -91,6 +169,32 @@ fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
             .collect();
     }
     vec![Input::new(name.to_owned(), doc.get().as_bytes().to_vec())]
+}
+
+/// Whether a file's content is a CloudWatch Logs export: text whose first
+/// line starts with an RFC 3339 timestamp and a space.
+pub fn looks_like_export(content: &[u8]) -> bool {
+    let first = content
+        .split(|&b| b == b'\n')
+        .find(|l| !l.trim_ascii().is_empty())
+        .unwrap_or_default();
+    let stamp = first.split(|&b| b == b' ').next().unwrap_or_default();
+    first.len() > stamp.len()
+        && std::str::from_utf8(stamp).is_ok_and(|s| lenient::parse_time(s).is_ok())
+}
+
+/// Splits a CloudWatch Logs export into one input per non-empty line.
+pub fn split_export(name: &str, content: &[u8], log_group: &str, log_stream: &str) -> Vec<Input> {
+    let kind = InputKind::ExportLine {
+        log_group: Arc::from(log_group),
+        log_stream: Arc::from(log_stream),
+    };
+    content
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.trim_ascii().is_empty())
+        .map(|(n, line)| Input::of(kind.clone(), format!("{name}:{}", n + 1), line.to_vec()))
+        .collect()
 }
 
 /// The input for one SQS record; a record without a body is quarantined.
@@ -146,6 +250,64 @@ mod tests {
         assert!(
             inputs[1].rejected.is_some(),
             "a record without a body is quarantined, not dropped"
+        );
+    }
+
+    #[test]
+    fn logs_payload_shapes_give_one_input_per_payload() {
+        let kinds = |text: &str| {
+            split_file("f", text.as_bytes())
+                .into_iter()
+                .map(|i| {
+                    (
+                        i.id,
+                        i.kind == InputKind::LogsPayload,
+                        String::from_utf8(i.body.to_vec()).unwrap(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            kinds(r#"{"awslogs":{"data":"H4sI"}}"#),
+            [("f".into(), true, "H4sI".into())]
+        );
+        assert_eq!(
+            kinds(
+                r#"{"Records":[{"kinesis":{"data":"eNo","sequenceNumber":"49"}},{"kinesis":{}}]}"#
+            ),
+            [
+                ("f:49".into(), true, "eNo".into()),
+                ("f:#1".into(), true, String::new())
+            ]
+        );
+        assert_eq!(
+            kinds(r#"{"records":[{"recordId":"r1","data":"H4sI"}],"deliveryStreamArn":"x"}"#),
+            [("f:r1".into(), true, "H4sI".into())]
+        );
+        let decoded = r#"{"messageType":"DATA_MESSAGE","logEvents":[]}"#;
+        assert_eq!(kinds(decoded), [("f".into(), true, decoded.into())]);
+        // JSON lines of payloads
+        let lines = format!(
+            "{}\n{}\n",
+            r#"{"awslogs":{"data":"a"}}"#, r#"{"awslogs":{"data":"b"}}"#
+        );
+        assert_eq!(kinds(&lines).len(), 2);
+        // SQS is still SQS, events still events.
+        assert!(!kinds(r#"{"Records":[{"messageId":"m","body":"{}"}]}"#)[0].1);
+        assert!(!kinds(EVENT)[0].1);
+    }
+
+    #[test]
+    fn exports_are_recognized_by_their_leading_timestamp() {
+        let export = b"2026-11-20T10:00:00.000Z starting\n\n2026-11-20T10:00:01.000Z Killed\n";
+        assert!(looks_like_export(export));
+        assert!(!looks_like_export(EVENT.as_bytes()));
+        assert!(!looks_like_export(b"not json\n"));
+        assert!(!looks_like_export(b"2026-11-20T10:00:00Z"));
+        let inputs = split_export("x.gz", export, "/ecs/web", "ecs/web/abc");
+        assert_eq!(ids(&inputs), ["x.gz:1", "x.gz:3"]);
+        assert!(
+            matches!(&inputs[1].kind, InputKind::ExportLine { log_group, .. } if &**log_group == "/ecs/web")
         );
     }
 
