@@ -221,3 +221,78 @@ pub fn gzip_base64(bytes: &[u8]) -> String {
     gz.write_all(bytes).expect("gzip in memory");
     base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip in memory"))
 }
+
+/// Answers one AWS JSON-protocol call: `(X-Amz-Target, request body)` -> `(status, body)`.
+pub type JsonHandler = dyn Fn(&str, &serde_json::Value) -> (u16, String) + Send + Sync;
+
+/// A real HTTP endpoint for an AWS JSON-protocol API (ECS), on loopback, whose
+/// answers come from a handler (recorded responses). The real SDK client talks
+/// to it, so request building, signing and response parsing are the SDK's own.
+pub struct JsonApiServer {
+    pub endpoint: String,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl JsonApiServer {
+    pub fn start(handler: std::sync::Arc<JsonHandler>) -> Self {
+        use http_body_util::{BodyExt, Full};
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((socket, _)) = accepted else { continue };
+                            let handler = handler.clone();
+                            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                                let handler = handler.clone();
+                                async move {
+                                    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+                                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                                    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                                    let (status, answer) = handler(&target, &json);
+                                    hyper::Response::builder()
+                                        .status(status)
+                                        .header("content-type", "application/x-amz-json-1.1")
+                                        .body(Full::new(Bytes::from(answer)))
+                                }
+                            });
+                            let conn = ConnBuilder::new(TokioExecutor::new()).serve_connection(TokioIo::new(socket), service).into_owned();
+                            tokio::spawn(async move { let _ = conn.await; });
+                        }
+                        _ = &mut stop_rx => break,
+                    }
+                }
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        Self {
+            endpoint: format!("http://{addr}"),
+            _shutdown: stop_tx,
+        }
+    }
+
+    /// A real aws-sdk-ecs client pointed at this endpoint.
+    pub fn ecs_client(&self) -> aws_sdk_ecs::Client {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "ecs-lake-tests",
+            ))
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
+    }
+}

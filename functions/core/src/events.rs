@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 
 use crate::arn::{self, Arn};
 use crate::classify::{self, ContainerFacts, StopFacts};
+use crate::health;
 use crate::lenient::{self, Micros};
-use crate::logs::HEALTH_FROM_TASK_EVENT;
 use crate::normalize::{HealthSample, Normalizer, RowError};
 
 /// Events larger than this are quarantined unread. EventBridge caps events at
@@ -586,7 +586,7 @@ impl Normalizer {
                     revision,
                     container,
                     status,
-                    source: HEALTH_FROM_TASK_EVENT,
+                    source: health::FROM_TASK_EVENT,
                 };
                 self.health_sample(input, sample);
             }

@@ -47,6 +47,8 @@ pub enum InputKind {
         log_group: Arc<str>,
         log_stream: Arc<str>,
     },
+    /// A JSON array of [`crate::health::PolledHealth`] from the DescribeTasks poller.
+    HealthSamples,
 }
 
 impl Input {

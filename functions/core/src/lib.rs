@@ -15,6 +15,7 @@
 //! * [`schema`] — every table's Arrow schema, declared once: the contract with `query/`.
 //! * [`classify`] — stop cause and exit kind, one pure table-tested function.
 //! * [`events`] — lenient serde models of ECS EventBridge events and their normalization.
+//! * [`health`] — health samples polled from DescribeTasks.
 //! * [`logs`] — CloudWatch Logs payloads: bounded decoding, Container Insights
 //!   metrics, application log lines (level, crash signature), health samples.
 //! * [`normalize`] — row bookkeeping, sorting and day partitioning.
@@ -27,6 +28,7 @@ pub mod arn;
 pub mod classify;
 pub mod envelope;
 pub mod events;
+pub mod health;
 pub mod ingest;
 pub mod lake;
 pub mod lenient;

@@ -29,6 +29,7 @@ use base64::Engine;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::Deserialize;
 
+use crate::health;
 use crate::lenient::{self, Micros};
 use crate::normalize::{HealthSample, Normalizer, Part, RowError};
 
@@ -583,18 +584,13 @@ impl Normalizer {
                 } else {
                     "HEALTHY"
                 },
-                source: HEALTH_FROM_CONTAINER_INSIGHTS,
+                source: health::FROM_CONTAINER_INSIGHTS,
             };
             self.health_sample(input, sample);
         }
         Ok(())
     }
 }
-
-/// `health.source` values.
-pub const HEALTH_FROM_TASK_EVENT: &str = "task_event";
-pub const HEALTH_FROM_CONTAINER_INSIGHTS: &str = "container_insights";
-pub const HEALTH_FROM_POLLER: &str = "poller";
 
 // ---------------------------------------------------------------------------
 // Application log lines

@@ -168,6 +168,7 @@ impl Normalizer {
                 log_group,
                 log_stream,
             } => self.push_export_line(index, log_group, log_stream, &input.body),
+            InputKind::HealthSamples => self.push_health_samples(index, &input.body),
         }
     }
 

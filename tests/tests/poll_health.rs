@@ -1,0 +1,162 @@
+//! The DescribeTasks poller end to end: the real aws-sdk-ecs client against a
+//! loopback endpoint answering with a recorded DescribeTasks response (AWS CLI
+//! docs), the real ingest pipeline, and the real S3 endpoint; Parquet read back.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::sync::{Arc, Mutex};
+
+use ecs_lake_aws::S3Store;
+use ecs_lake_tests::{JsonApiServer, S3Server, column, fixture, read_parquet};
+use serde_json::{Value, json};
+
+const NOW: i64 = 1_795_521_600_000_000; // 2026-11-24T12:00:00Z
+const RECORDED_ARN: &str = "arn:aws:ecs:us-west-2:123456789012:task/MyCluster/1234567890123456789";
+const SECOND_ARN: &str =
+    "arn:aws:ecs:us-west-2:123456789012:task/MyCluster/9f8e7d6c5b4a39281706f5e4d3c2b1a0";
+
+/// The recorded response, and a second task derived from it that reports
+/// health (the recorded one says UNKNOWN, as a task without health checks does).
+fn describe(arns: &[String]) -> Value {
+    let recorded: Value =
+        serde_json::from_slice(&fixture("ecs_describe_tasks_awscli.json")).unwrap();
+    let mut tasks = Vec::new();
+    for arn in arns {
+        let mut t = recorded["tasks"][0].clone();
+        if arn == SECOND_ARN {
+            t["taskArn"] = SECOND_ARN.into();
+            t["healthStatus"] = "UNHEALTHY".into();
+            t["containers"][0]["healthStatus"] = "UNHEALTHY".into();
+            let mut sidecar = t["containers"][0].clone();
+            sidecar["name"] = "envoy".into();
+            sidecar["healthStatus"] = "HEALTHY".into();
+            t["containers"].as_array_mut().unwrap().push(sidecar);
+        }
+        tasks.push(t);
+    }
+    json!({"tasks": tasks, "failures": []})
+}
+
+#[tokio::test]
+async fn polls_every_page_and_writes_one_sample_per_reported_status() {
+    let calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = calls.clone();
+    let ecs = JsonApiServer::start(Arc::new(move |target: &str, body: &Value| {
+        seen.lock()
+            .unwrap()
+            .push(target.rsplit('.').next().unwrap_or_default().to_owned());
+        match target {
+            "AmazonEC2ContainerServiceV20141113.ListTasks" => match body["cluster"].as_str() {
+                Some("MyCluster") if body.get("nextToken").is_none() => (
+                    200,
+                    json!({"taskArns": [RECORDED_ARN], "nextToken": "page-2"}).to_string(),
+                ),
+                Some("MyCluster") => (200, json!({"taskArns": [SECOND_ARN]}).to_string()),
+                _ => (
+                    400,
+                    json!({"__type": "ClusterNotFoundException", "message": "Cluster not found."})
+                        .to_string(),
+                ),
+            },
+            "AmazonEC2ContainerServiceV20141113.DescribeTasks" => {
+                let arns: Vec<String> = serde_json::from_value(body["tasks"].clone()).unwrap();
+                (200, describe(&arns).to_string())
+            }
+            other => (
+                400,
+                json!({"__type": "UnknownOperationException", "message": other}).to_string(),
+            ),
+        }
+    }));
+    let s3 = S3Server::start(&["lake"]);
+    let store = S3Store::new(s3.client(), "lake", "ecs");
+    let client = ecs.ecs_client();
+
+    // One good cluster and one that does not exist: the good one is written,
+    // the poll reports the other and fails.
+    let clusters = ["MyCluster".to_owned(), "Gone".to_owned()];
+    let err = poll_health::poll(&client, &store, &clusters, NOW)
+        .await
+        .unwrap_err();
+    let summary = err.0;
+    assert_eq!((summary.clusters, summary.tasks), (2, 2));
+    // Recorded task: task UNKNOWN + container UNKNOWN; derived task: task + 2 containers.
+    assert_eq!(summary.samples, 5);
+    assert_eq!(summary.failures.len(), 1);
+    assert!(
+        summary.failures[0].starts_with("Gone: ListTasks")
+            && summary.failures[0].contains("ClusterNotFoundException"),
+        "{:?}",
+        summary.failures
+    );
+    assert_eq!(
+        calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| *c == "ListTasks")
+            .count(),
+        3,
+        "two pages, then the missing cluster"
+    );
+
+    let health = read_parquet(&s3.client(), "lake", "ecs/health/").await;
+    let rows: Vec<(String, String, String)> = column(&health, "task_id")
+        .into_iter()
+        .zip(column(&health, "container"))
+        .zip(column(&health, "status"))
+        .map(|((t, c), s)| (t, c, s))
+        .collect();
+    let mut rows = rows;
+    rows.sort();
+    assert_eq!(
+        rows,
+        [
+            (
+                "1234567890123456789".into(),
+                "fargate-app".into(),
+                "UNKNOWN".into()
+            ),
+            ("1234567890123456789".into(), "∅".into(), "UNKNOWN".into()),
+            (
+                "9f8e7d6c5b4a39281706f5e4d3c2b1a0".into(),
+                "envoy".into(),
+                "HEALTHY".into()
+            ),
+            (
+                "9f8e7d6c5b4a39281706f5e4d3c2b1a0".into(),
+                "fargate-app".into(),
+                "UNHEALTHY".into()
+            ),
+            (
+                "9f8e7d6c5b4a39281706f5e4d3c2b1a0".into(),
+                "∅".into(),
+                "UNHEALTHY".into()
+            ),
+        ]
+    );
+    for (col, want) in [
+        ("cluster", "MyCluster"),
+        ("service", "fargate-service"),
+        ("family", "sample-fargate"),
+        ("revision", "2"),
+        ("source", "poller"),
+        ("time", "2026-11-24T12:00:00Z"),
+    ] {
+        assert!(
+            column(&health, col).iter().all(|v| v == want),
+            "{col}: {:?}",
+            column(&health, col)
+        );
+    }
+}
+
+#[test]
+fn clusters_come_from_the_environment_value() {
+    assert_eq!(
+        poll_health::clusters_from(Some("a, b\nc")).unwrap(),
+        ["a", "b", "c"]
+    );
+    let err = poll_health::clusters_from(None).unwrap_err();
+    assert!(err.contains("CLUSTERS is not set"), "{err}");
+}
