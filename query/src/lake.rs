@@ -55,7 +55,11 @@ pub fn location(args: &LakeArgs) -> Result<LakeLocation, CliError> {
 
 impl Lake {
     pub async fn open(args: &LakeArgs) -> Result<Lake, CliError> {
-        let config = SessionConfig::new().with_information_schema(true);
+        let mut config = SessionConfig::new().with_information_schema(true);
+        // PostgreSQL rather than the generic dialect: the generic one accepts a
+        // trailing comma before `CLUSTER BY`, so `SELECT task_id, cluster FROM ...`
+        // (a column every table has) fails to parse.
+        config.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
         let ctx = SessionContext::new_with_config(config);
         let base = match location(args)? {
             LakeLocation::Local(dir) => {
@@ -93,6 +97,13 @@ impl Lake {
                 )
             })?;
         }
+        crate::views::register(&ctx).await.map_err(|e| {
+            lake_error(
+                &args.lake,
+                format!("views: {e}"),
+                "this is a bug: please report it",
+            )
+        })?;
         Ok(Lake {
             ctx,
             location: args.lake.clone(),

@@ -6,11 +6,12 @@
 //!   ([`ecs_lake::ingest`]) -> a local or S3 lake.
 //! * `sql` — read-only SQL over the lake's tables (DataFusion, Hive `dt`
 //!   partitions pruned), rendered as a table, CSV or JSON.
-//! * `tables` / `schema` — what the lake holds, from the declared schemas.
+//! * `tables` / `schema` — what the lake holds, from the declared schemas,
+//!   plus the derived [`views`] (health transitions, time to healthy).
 //!
 //! Modules: [`cli`] (arguments), [`lake`] (opening a lake: local directory or
 //! S3 through object_store with credentials from aws-config), [`backfill`],
-//! [`sql`], [`render`], [`error`]. Results go to stdout; progress and errors to
+//! [`sql`], [`views`], [`render`], [`error`]. Results go to stdout; progress and errors to
 //! stderr; exit code 0 on success, 2 on error.
 
 pub mod backfill;
@@ -19,6 +20,7 @@ pub mod error;
 pub mod lake;
 pub mod render;
 pub mod sql;
+pub mod views;
 
 pub use error::CliError;
 

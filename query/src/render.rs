@@ -70,6 +70,10 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
         let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
         writeln!(out, "{:<18} {}", sql_name(t), first)?;
     }
+    for v in crate::views::VIEWS {
+        let first = v.doc.find(". ").map_or(v.doc, |end| &v.doc[..=end]);
+        writeln!(out, "{:<18} (view) {}", v.name, first)?;
+    }
     Ok(())
 }
 

@@ -408,3 +408,79 @@ fn help_tables_and_schema_snapshots() {
         "{schema}"
     );
 }
+
+#[test]
+fn health_transitions_and_time_to_healthy_from_samples_and_stop_reasons() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    // The ELB-stopped task (started 05:05:11.677, stopping at 05:06:48.601),
+    // and Container Insights records for its container: healthy at 05:06:00,
+    // unhealthy at 05:06:30 and 05:07:00.
+    let task = "7e12d648155541fbb8a922c39b586f82";
+    let event = dir.path().join("task.json");
+    std::fs::write(
+        &event,
+        fixture("ecs_task_stopped_fargate_elb_healthcheck_exit143_kx_kotlin_support.json"),
+    )
+    .unwrap();
+    let minute = 1_659_935_160_000i64; // 2022-08-08T05:06:00Z
+    let records: Vec<String> = [(0, 0), (30_000, 1), (60_000, 1)]
+        .iter()
+        .map(|(dt, unhealthy)| {
+            let mut r: serde_json::Value =
+                serde_json::from_slice(&fixture("ci_perf_Container_awsdocs.json")).unwrap();
+            r["TaskId"] = task.into();
+            r["ClusterName"] = "sin-web_cluster-dev".into();
+            r["ContainerName"] = "sin-web_container-dev".into();
+            r["Timestamp"] = (minute + dt).into();
+            r["UnHealthyContainerHealthStatus"] = (*unhealthy).into();
+            r.to_string()
+        })
+        .collect();
+    let perf = dir.path().join("perf.json");
+    let data = cwl_payload(
+        "/aws/ecs/containerinsights/sin-web_cluster-dev/performance",
+        "FargateTelemetry-1",
+        minute,
+        &records,
+    );
+    std::fs::write(
+        &perf,
+        serde_json::json!({"awslogs": {"data": data}}).to_string(),
+    )
+    .unwrap();
+    let (code, _, err) = run(&mut ecs_query(&[
+        "ingest",
+        "--lake",
+        lake,
+        event.to_str().unwrap(),
+        perf.to_str().unwrap(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+
+    let sql = |q: &str| {
+        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", q]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(
+        sql(
+            "SELECT time, container, from_status, to_status, source FROM health_transitions ORDER BY time"
+        ),
+        "time,container,from_status,to_status,source\n\
+         2022-08-08T05:06:00Z,sin-web_container-dev,,HEALTHY,container_insights\n\
+         2022-08-08T05:06:30Z,sin-web_container-dev,HEALTHY,UNHEALTHY,container_insights\n\
+         2022-08-08T05:06:48.601Z,,,UNHEALTHY,stop_reason:elb_health_check\n"
+    );
+    // 05:05:11.677 -> 05:06:00: 48.323 s.
+    assert_eq!(
+        sql("SELECT task_id, container, seconds_to_healthy FROM time_to_healthy"),
+        format!("task_id,container,seconds_to_healthy\n{task},sin-web_container-dev,48.323\n")
+    );
+    // Columns named like SQL keywords parse anywhere in a select list.
+    assert_eq!(
+        sql("SELECT task_id, cluster FROM health_transitions LIMIT 1"),
+        format!("task_id,cluster\n{task},sin-web_cluster-dev\n")
+    );
+}
