@@ -201,7 +201,7 @@ fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Result<
     if t.logs.log_events > 0 || t.logs.control_messages > 0 {
         writeln!(
             out,
-            "  log events   {} ({} rows, {} quarantined; {} control messages dropped)",
+            "  log events   {} ({} rows, {} quarantined); control messages dropped: {}",
             t.logs.log_events, t.logs.rows, t.logs.quarantined, t.logs.control_messages
         )?;
     }

@@ -237,7 +237,7 @@ fn ingest_cloudwatch_logs_payloads_and_exports() {
     // 1 + 2 + 2 payloads + 3 export lines; 2 + 6 + 3 log events + 3 lines.
     assert!(out.contains("read 8 inputs from 4 file(s)"), "{out}");
     assert!(
-        out.contains("log events   14 (13 rows, 1 quarantined; 0 control messages dropped)"),
+        out.contains("log events   14 (13 rows, 1 quarantined); control messages dropped: 0"),
         "{out}"
     );
 

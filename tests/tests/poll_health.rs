@@ -19,7 +19,7 @@ const SECOND_ARN: &str =
 /// health (the recorded one says UNKNOWN, as a task without health checks does).
 fn describe(arns: &[String]) -> Value {
     let recorded: Value =
-        serde_json::from_slice(&fixture("ecs_describe_tasks_awscli.json")).unwrap();
+        serde_json::from_slice(&fixture("api_describe_tasks_awscli.json")).unwrap();
     let mut tasks = Vec::new();
     for arn in arns {
         let mut t = recorded["tasks"][0].clone();
