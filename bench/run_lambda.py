@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Lambda binary size and cold init time for ingest-events.
+"""Lambda binary size and cold init time for every Lambda (ingest-events, ingest-logs, poll-health).
 
 Usage: python3 bench/run_lambda.py [RUNS]   (default 30)
 
@@ -21,10 +21,12 @@ import time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-subprocess.run(["cargo", "build", "--release", "--quiet", "-p", "ingest-events"], cwd=root, check=True)
+functions = ["ingest-events", "ingest-logs", "poll-health"]
+build = ["cargo", "build", "--release", "--quiet"]
+for f in functions:
+    build += ["-p", f]
+subprocess.run(build, cwd=root, check=True)
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
-binary = os.path.join(target, "release", "ingest-events")
-size = os.path.getsize(binary)
 
 first_poll = threading.Event()
 polled_at = [0.0]
@@ -47,33 +49,41 @@ threading.Thread(target=server.serve_forever, daemon=True).start()
 env = {
     "PATH": os.environ.get("PATH", ""),
     "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
-    "AWS_LAMBDA_FUNCTION_NAME": "ingest-events",
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
     "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
-    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/ingest-events",
+    "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
     "AWS_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "AKIABENCH",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "AWS_EC2_METADATA_DISABLED": "true",
     "LAKE_BUCKET": "bench-lake",
+    "CLUSTERS": "bench",
 }
-inits = []
-for _ in range(runs):
-    first_poll.clear()
-    t0 = time.perf_counter()
-    p = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not first_poll.wait(10):
+
+
+def cold_starts(binary):
+    inits = []
+    for _ in range(runs):
+        first_poll.clear()
+        t0 = time.perf_counter()
+        p = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not first_poll.wait(10):
+            p.kill()
+            sys.exit(f"{binary} never polled for an event")
+        inits.append((polled_at[0] - t0) * 1000)
         p.kill()
-        sys.exit("the binary never polled for an event")
-    inits.append((polled_at[0] - t0) * 1000)
-    p.kill()
-    p.wait()
+        p.wait()
+    return sorted(inits)
+
+
+print(f"release builds for {os.uname().machine}, {runs} cold starts each\n")
+print("| function | binary size (stripped) | init, median | init, p90 |")
+print("|---|---:|---:|---:|")
+for f in functions:
+    binary = os.path.join(target, "release", f)
+    inits = cold_starts(binary)
+    print(f"| {f} | {os.path.getsize(binary) / 1e6:.1f} MB | {statistics.median(inits):.1f} ms | {inits[int(len(inits) * 0.9) - 1]:.1f} ms |")
 server.shutdown()
-inits.sort()
-print(f"ingest-events release build for {os.uname().machine}, {runs} cold starts\n")
-print("| measure | value | target |")
-print("|---|---:|---:|")
-print(f"| binary size (stripped) | {size / 1e6:.1f} MB | <= 15 MB |")
-print(f"| init, median | {statistics.median(inits):.1f} ms | <= 30 ms |")
-print(f"| init, p90 | {inits[int(len(inits) * 0.9) - 1]:.1f} ms | |")
+print("\nTargets: <= 15 MB, init <= 30 ms.")

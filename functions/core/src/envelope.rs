@@ -112,18 +112,62 @@ struct AwsLogs<'a> {
     data: Cow<'a, str>,
 }
 
+/// The input of a subscription event's `awslogs` object; `None` without `data`.
+pub fn awslogs_input(name: &str, awslogs: &RawValue) -> Option<Input> {
+    let a = serde_json::from_str::<AwsLogs<'_>>(awslogs.get()).ok()?;
+    Some(Input::of(
+        InputKind::LogsPayload,
+        name,
+        a.data.as_bytes().to_vec(),
+    ))
+}
+
+/// The CloudWatch Logs payloads of a Kinesis (`Records[].kinesis.data`) or
+/// Firehose (`records[].data`) event, one input per record, identified by
+/// sequence number or record id (`name:` first unless `name` is empty). A
+/// record without data is quarantined. `None` when these are not such records.
+pub fn payload_records(name: &str, records: &RawValue) -> Option<Vec<Input>> {
+    let data = serde_json::from_str::<Vec<DataRecord<'_>>>(records.get()).ok()?;
+    if !data.iter().all(|r| r.kinesis.is_some() || r.data.is_some()) {
+        return None;
+    }
+    let inputs = data
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let kinesis = r.kinesis.as_ref();
+            let key = kinesis
+                .and_then(|k| k.sequence_number.as_deref())
+                .or(r.record_id.as_deref())
+                .map_or_else(|| format!("#{i}"), str::to_owned);
+            let id = if name.is_empty() {
+                key
+            } else {
+                format!("{name}:{key}")
+            };
+            match kinesis
+                .and_then(|k| k.data.as_deref())
+                .or(r.data.as_deref())
+            {
+                Some(data) => Input::of(InputKind::LogsPayload, id, data.as_bytes().to_vec()),
+                None => Input {
+                    kind: InputKind::LogsPayload,
+                    ..Input::rejected(id, Vec::new(), RowError::new("record has no data"))
+                },
+            }
+        })
+        .collect();
+    Some(inputs)
+}
+
 /// One JSON document: an SQS, Kinesis or Firehose event (one input per record),
 /// a CloudWatch Logs payload, or a single ECS event.
 fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
-    let payload =
-        |id: String, data: &str| Input::of(InputKind::LogsPayload, id, data.as_bytes().to_vec());
     let Ok(map) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(doc.get()) else {
         return vec![Input::new(name.to_owned(), doc.get().as_bytes().to_vec())];
     };
-    if let Some(awslogs) = map.get("awslogs")
-        && let Ok(a) = serde_json::from_str::<AwsLogs<'_>>(awslogs.get())
-    {
-        return vec![payload(name.to_owned(), &a.data)];
+    if let Some(input) = map.get("awslogs").and_then(|a| awslogs_input(name, a)) {
+        return vec![input];
     }
     if map.contains_key("messageType") {
         return vec![Input::of(
@@ -132,32 +176,13 @@ fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
             doc.get().as_bytes().to_vec(),
         )];
     }
-    if let Some(records) = map.get("Records").or(map.get("records"))
-        && let Ok(data) = serde_json::from_str::<Vec<DataRecord<'_>>>(records.get())
-        && !data.is_empty()
-        && data.iter().all(|r| r.kinesis.is_some() || r.data.is_some())
+    if let Some(inputs) = map
+        .get("Records")
+        .or(map.get("records"))
+        .and_then(|r| payload_records(name, r))
+        .filter(|inputs| !inputs.is_empty())
     {
-        return data
-            .iter()
-            .enumerate()
-            .map(|(i, r)| {
-                let kinesis = r.kinesis.as_ref();
-                let id = kinesis
-                    .and_then(|k| k.sequence_number.as_deref())
-                    .or(r.record_id.as_deref())
-                    .map_or_else(|| format!("{name}:#{i}"), |s| format!("{name}:{s}"));
-                match kinesis
-                    .and_then(|k| k.data.as_deref())
-                    .or(r.data.as_deref())
-                {
-                    Some(data) => payload(id, data),
-                    None => Input {
-                        kind: InputKind::LogsPayload,
-                        ..Input::rejected(id, Vec::new(), RowError::new("record has no data"))
-                    },
-                }
-            })
-            .collect();
+        return inputs;
     }
     if let Some(records) = map.get("Records")
         && let Ok(records) = serde_json::from_str::<Vec<SqsRecord<'_>>>(records.get())

@@ -108,6 +108,17 @@ impl Report {
             .filter(|o| matches!(o, Outcome::Quarantined { .. }))
             .count()
     }
+    /// The outcome of a one-input call: `Ok(None)` written, `Ok(Some(reason))`
+    /// quarantined, `Err(error)` when the write failed (the caller must retry).
+    pub fn single(&self) -> Result<Option<&str>, String> {
+        match &self.outcomes[..] {
+            [Outcome::Written] => Ok(None),
+            [Outcome::Quarantined { reason }] => Ok(Some(reason)),
+            [Outcome::Failed { error }] => Err(error.clone()),
+            other => Err(format!("expected one outcome, got {}", other.len())),
+        }
+    }
+
     pub fn failed(&self) -> usize {
         self.outcomes
             .iter()

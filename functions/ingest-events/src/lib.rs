@@ -101,22 +101,14 @@ async fn direct<S: LakeStore>(
 ) -> Result<(Response, Report), WriteFailed> {
     let inputs = [input];
     let report = ingest(store, "events", &inputs, now).await;
-    let summary = match &report.outcomes[..] {
-        [Outcome::Written] => DirectSummary {
-            outcome: "written",
-            reason: None,
+    let reason = report.single().map_err(WriteFailed)?;
+    let summary = DirectSummary {
+        outcome: if reason.is_some() {
+            "quarantined"
+        } else {
+            "written"
         },
-        [Outcome::Quarantined { reason }] => DirectSummary {
-            outcome: "quarantined",
-            reason: Some(reason.clone()),
-        },
-        [Outcome::Failed { error }] => return Err(WriteFailed(error.clone())),
-        other => {
-            return Err(WriteFailed(format!(
-                "expected one outcome, got {}",
-                other.len()
-            )));
-        }
+        reason: reason.map(str::to_owned),
     };
     Ok((Response::Direct(summary), report))
 }

@@ -17,11 +17,10 @@
 //! [`ecs_lake::logs::MAX_DECODED_BYTES`] per payload. The handler never panics
 //! on input and never reads the environment.
 
-use std::borrow::Cow;
-
+use ecs_lake::envelope;
 use ecs_lake::lenient::Micros;
 use ecs_lake::normalize::{LogCounts, RowError};
-use ecs_lake::{Input, InputKind, LakeStore, Outcome, Report, ingest};
+use ecs_lake::{Input, LakeStore, Outcome, Report, ingest};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -73,31 +72,9 @@ pub struct WriteFailed(pub String);
 #[derive(Deserialize)]
 struct Invocation<'a> {
     #[serde(borrow, default)]
-    awslogs: Option<AwsLogs<'a>>,
+    awslogs: Option<&'a RawValue>,
     #[serde(rename = "Records", borrow, default)]
-    records: Option<Vec<KinesisRecord<'a>>>,
-}
-
-#[derive(Deserialize)]
-struct AwsLogs<'a> {
-    #[serde(borrow, default)]
-    data: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct KinesisRecord<'a> {
-    #[serde(borrow, default)]
-    kinesis: Option<KinesisData<'a>>,
-    #[serde(rename = "eventID", borrow, default)]
-    event_id: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct KinesisData<'a> {
-    #[serde(borrow, default)]
-    data: Option<Cow<'a, str>>,
-    #[serde(rename = "sequenceNumber", borrow, default)]
-    sequence_number: Option<Cow<'a, str>>,
+    records: Option<&'a RawValue>,
 }
 
 /// Handles one invocation. `payload` is the invocation's JSON, byte for byte.
@@ -120,51 +97,33 @@ pub async fn handle<S: LakeStore>(
         Ok(i) => i,
         Err(e) => return direct(store, unreadable(e.to_string()), now).await,
     };
-    match invocation {
-        Invocation {
-            awslogs: Some(AwsLogs { data: Some(data) }),
-            ..
-        } => {
-            let input = Input::of(InputKind::LogsPayload, "awslogs", data.as_bytes().to_vec());
+    match (invocation.awslogs, invocation.records) {
+        (Some(awslogs), _) => {
+            let input = envelope::awslogs_input("awslogs", awslogs)
+                .unwrap_or_else(|| unreadable("awslogs has no data".into()));
             direct(store, input, now).await
         }
-        Invocation {
-            records: Some(records),
-            ..
-        } => kinesis(store, &records, now).await,
-        Invocation {
-            awslogs: Some(_), ..
-        } => direct(store, unreadable("awslogs has no data".into()), now).await,
-        Invocation { .. } => direct(store, unreadable("no awslogs or Records".into()), now).await,
+        (None, Some(records)) => match envelope::payload_records("", records) {
+            Some(inputs) => kinesis(store, &inputs, now).await,
+            None => {
+                direct(
+                    store,
+                    unreadable("Records are not Kinesis records".into()),
+                    now,
+                )
+                .await
+            }
+        },
+        (None, None) => direct(store, unreadable("no awslogs or Records".into()), now).await,
     }
 }
 
 async fn kinesis<S: LakeStore>(
     store: &S,
-    records: &[KinesisRecord<'_>],
+    inputs: &[Input],
     now: Micros,
 ) -> Result<(Response, Report), WriteFailed> {
-    let inputs: Vec<Input> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let data = r.kinesis.as_ref().and_then(|k| k.data.as_deref());
-            let id = r
-                .kinesis
-                .as_ref()
-                .and_then(|k| k.sequence_number.as_deref())
-                .or(r.event_id.as_deref())
-                .map_or_else(|| format!("#{i}"), str::to_owned);
-            match data {
-                Some(data) => Input::of(InputKind::LogsPayload, id, data.as_bytes().to_vec()),
-                None => Input {
-                    kind: InputKind::LogsPayload,
-                    ..Input::rejected(id, Vec::new(), RowError::new("Kinesis record has no data"))
-                },
-            }
-        })
-        .collect();
-    let report = ingest(store, SOURCE, &inputs, now).await;
+    let report = ingest(store, SOURCE, inputs, now).await;
     let mut response = BatchResponse::default();
     for (input, outcome) in inputs.iter().zip(&report.outcomes) {
         if matches!(outcome, Outcome::Failed { .. }) {
@@ -184,17 +143,13 @@ async fn direct<S: LakeStore>(
 ) -> Result<(Response, Report), WriteFailed> {
     let inputs = [input];
     let report = ingest(store, SOURCE, &inputs, now).await;
-    let (outcome, reason) = match &report.outcomes[..] {
-        [Outcome::Written] => ("written", None),
-        [Outcome::Quarantined { reason }] => ("quarantined", Some(reason.clone())),
-        [Outcome::Failed { error }] => return Err(WriteFailed(error.clone())),
-        other => {
-            return Err(WriteFailed(format!(
-                "expected one outcome, got {}",
-                other.len()
-            )));
-        }
+    let reason = report.single().map_err(WriteFailed)?;
+    let outcome = if reason.is_some() {
+        "quarantined"
+    } else {
+        "written"
     };
+    let reason = reason.map(str::to_owned);
     let LogCounts {
         log_events,
         rows,
