@@ -431,6 +431,24 @@ struct PerfRecord<'a> {
     container_instance_count: Option<f64>,
     #[serde(deserialize_with = "lenient::float")]
     service_count: Option<f64>,
+    // Enhanced observability names the container-level metrics `Container*`;
+    // they fill the same columns when the plain names are absent.
+    #[serde(deserialize_with = "lenient::float")]
+    container_cpu_utilized: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_cpu_reserved: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_memory_utilized: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_memory_reserved: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_network_rx_bytes: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_network_tx_bytes: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_storage_read_bytes: Option<f64>,
+    #[serde(deserialize_with = "lenient::float")]
+    container_storage_write_bytes: Option<f64>,
 }
 
 /// A whole-number metric (bytes, MiB, counts) as sent, rounded.
@@ -519,18 +537,24 @@ impl Normalizer {
         m.container_instance_id
             .append_option(opt(&r.container_instance_id));
         m.ec2_instance_id.append_option(opt(&r.ec2_instance_id));
-        m.cpu_utilized.append_option(r.cpu_utilized);
-        m.cpu_reserved.append_option(r.cpu_reserved);
-        m.memory_utilized.append_option(whole(r.memory_utilized));
-        m.memory_reserved.append_option(whole(r.memory_reserved));
-        m.network_rx_bytes.append_option(whole(r.network_rx_bytes));
+        m.cpu_utilized
+            .append_option(r.cpu_utilized.or(r.container_cpu_utilized));
+        m.cpu_reserved
+            .append_option(r.cpu_reserved.or(r.container_cpu_reserved));
+        m.memory_utilized
+            .append_option(whole(r.memory_utilized.or(r.container_memory_utilized)));
+        m.memory_reserved
+            .append_option(whole(r.memory_reserved.or(r.container_memory_reserved)));
+        m.network_rx_bytes
+            .append_option(whole(r.network_rx_bytes.or(r.container_network_rx_bytes)));
         m.network_rx_packets
             .append_option(whole(r.network_rx_packets));
         m.network_rx_dropped
             .append_option(whole(r.network_rx_dropped));
         m.network_rx_errors
             .append_option(whole(r.network_rx_errors));
-        m.network_tx_bytes.append_option(whole(r.network_tx_bytes));
+        m.network_tx_bytes
+            .append_option(whole(r.network_tx_bytes.or(r.container_network_tx_bytes)));
         m.network_tx_packets
             .append_option(whole(r.network_tx_packets));
         m.network_tx_dropped

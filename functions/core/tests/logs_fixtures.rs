@@ -277,6 +277,14 @@ fn enhanced_observability_fields_and_string_numbers_give_health_samples() {
     let mut unhealthy = healthy.clone();
     unhealthy["Timestamp"] = json!(1_623_963_960_000i64);
     unhealthy["UnHealthyContainerHealthStatus"] = json!("1");
+    // Enhanced observability's Container* names fill the same columns.
+    for (plain, container) in [
+        ("MemoryUtilized", "ContainerMemoryUtilized"),
+        ("CpuReserved", "ContainerCpuReserved"),
+    ] {
+        let v = unhealthy.as_object_mut().unwrap().remove(plain).unwrap();
+        unhealthy[container] = v;
+    }
     let mut no_cluster = fixture_json("ci_perf_Task_emf_awsdocs.json");
     no_cluster.as_object_mut().unwrap().remove("ClusterName");
     let data = payload(
@@ -311,7 +319,15 @@ fn enhanced_observability_fields_and_string_numbers_give_health_samples() {
             ("unhealthy", "∅"),
         ],
     );
-    check(&m[2], &[("record_type", "Container"), ("unhealthy", "1")]);
+    check(
+        &m[2],
+        &[
+            ("record_type", "Container"),
+            ("unhealthy", "1"),
+            ("memory_utilized", "731"),
+            ("cpu_reserved", "10.0"),
+        ],
+    );
     let h = &t["health"];
     assert_eq!(h.len(), 2, "one sample per record that carries the field");
     for (row, (status, ts)) in h.iter().zip([
