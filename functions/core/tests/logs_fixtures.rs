@@ -560,3 +560,82 @@ fn export_lines_and_decoded_json_payloads() {
         (4, 3, 1)
     );
 }
+
+/// Truncations and byte flips of decoded payloads (re-compressed, so they reach
+/// the JSON and record parsers) and of the base64 text: no panic, each payload
+/// either quarantined whole or read, and log events conserved.
+#[test]
+fn mutated_payloads_never_panic_and_log_events_are_conserved() {
+    let records: Vec<String> = [
+        "ci_perf_Container_awsdocs.json",
+        "ci_perf_Task_emf_awsdocs.json",
+    ]
+    .iter()
+    .map(|n| fixture_json(n).to_string())
+    .collect();
+    let perf = payload("/aws/ecs/containerinsights/c/performance", "s", &records);
+    let originals: Vec<String> = [
+        fixture_json("cwl_lambda_awslogs_aws-lambda-go.json")["awslogs"]["data"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        fixture_json("cwl_kinesis_stream_powertools.json")["Records"][0]["kinesis"]["data"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        perf,
+    ]
+    .to_vec();
+    let mut inputs: Vec<Vec<u8>> = Vec::new();
+    for b64 in &originals {
+        let decoded = decode(b64).to_string().into_bytes();
+        let step = (decoded.len() / 80).max(1);
+        for cut in (0..decoded.len()).step_by(step) {
+            inputs.push(gzip_base64(&decoded[..cut]).into_bytes());
+            for flip in [b'"', b'0', b'}', b'\\', 0xff, b'{'] {
+                let mut m = decoded.clone();
+                m[cut] = flip;
+                inputs.push(gzip_base64(&m).into_bytes());
+            }
+        }
+        let text = b64.as_bytes();
+        for cut in (0..text.len()).step_by((text.len() / 20).max(1)) {
+            inputs.push(text[..cut].to_vec());
+            let mut m = text.to_vec();
+            m[cut] = b'*';
+            inputs.push(m);
+        }
+    }
+    let mut n = Normalizer::new(0);
+    for (i, input) in inputs.iter().enumerate() {
+        n.push_logs_payload(i as u32, input);
+    }
+    let counts = n.log_counts();
+    let (t, q) = finish(n);
+    let rows: usize = ["logs", "metrics"]
+        .iter()
+        .map(|k| t.get(k).map_or(0, Vec::len))
+        .sum();
+    assert_eq!(counts.rows, rows);
+    assert_eq!(
+        counts.log_events,
+        counts.rows + counts.quarantined,
+        "conservation"
+    );
+    assert_eq!(
+        counts.data_messages + counts.control_messages + counts.payloads_quarantined,
+        inputs.len(),
+        "every payload read or quarantined whole, once"
+    );
+    let whole = q.iter().filter(|q| q.part.is_none()).count();
+    assert_eq!(whole, counts.payloads_quarantined);
+    assert_eq!(q.len() - whole, counts.quarantined);
+    assert!(
+        counts.payloads_quarantined > inputs.len() / 3,
+        "most mutations are refused"
+    );
+    assert!(
+        counts.rows > 0,
+        "some mutations (inside messages) still read"
+    );
+}
