@@ -48,21 +48,7 @@ pub async fn run(
     args: IngestArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let store = match lake::location(lake_args)? {
-        LakeLocation::Local(dir) => {
-            std::fs::create_dir_all(&dir).map_err(|e| CliError::Lake {
-                location: lake_args.lake.clone(),
-                message: format!("cannot create the lake directory: {e}"),
-                hint: "pass a writable directory with --lake",
-            })?;
-            AnyStore::Local(LocalStore::new(dir))
-        }
-        LakeLocation::S3 { bucket, prefix } => AnyStore::S3(S3Store::new(
-            lake::s3_client(lake_args).await,
-            bucket,
-            prefix,
-        )),
-    };
+    let store = open_store(lake_args).await?;
     let names = ExportNames {
         log_group: args.log_group,
         log_stream: args.log_stream,
@@ -76,6 +62,25 @@ pub async fn run(
         }),
         None => Ok(()),
     }
+}
+
+/// The lake as a store to write to; a local directory is created if missing.
+pub async fn open_store(lake_args: &LakeArgs) -> Result<AnyStore, CliError> {
+    Ok(match lake::location(lake_args)? {
+        LakeLocation::Local(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| CliError::Lake {
+                location: lake_args.lake.clone(),
+                message: format!("cannot create the lake directory: {e}"),
+                hint: "pass a writable directory with --lake",
+            })?;
+            AnyStore::Local(LocalStore::new(dir))
+        }
+        LakeLocation::S3 { bucket, prefix } => AnyStore::S3(S3Store::new(
+            lake::s3_client(lake_args).await,
+            bucket,
+            prefix,
+        )),
+    })
 }
 
 /// Ingests files into a store. Stops at the first file that cannot be read
@@ -108,25 +113,35 @@ pub async fn ingest_files<S: LakeStore>(
         drop(content);
         totals.files += 1;
         totals.inputs += inputs.len();
-        for chunk in inputs.chunks(CHUNK_INPUTS) {
-            let report = ingest(store, SOURCE, chunk, now_micros()).await;
-            for (table, n) in &report.rows {
-                *totals.rows.entry(table).or_default() += n;
-            }
-            add_counts(&mut totals.logs, &report.logs);
-            for outcome in &report.outcomes {
-                match outcome {
-                    Outcome::Written => totals.written += 1,
-                    Outcome::Quarantined { .. } => totals.quarantined += 1,
-                    Outcome::Failed { error } => totals.failed.push(error.clone()),
-                }
-            }
-        }
+        ingest_inputs(store, SOURCE, &inputs, &mut totals).await;
         progress.inc(1);
         progress.set_message(format!("{} inputs", totals.inputs));
     }
     progress.finish_and_clear();
     Ok(totals)
+}
+
+/// Ingests inputs in chunks (bounding memory), adding to the totals.
+pub async fn ingest_inputs<S: LakeStore>(
+    store: &S,
+    source: &str,
+    inputs: &[Input],
+    totals: &mut Totals,
+) {
+    for chunk in inputs.chunks(CHUNK_INPUTS) {
+        let report = ingest(store, source, chunk, now_micros()).await;
+        for (table, n) in &report.rows {
+            *totals.rows.entry(table).or_default() += n;
+        }
+        add_counts(&mut totals.logs, &report.logs);
+        for outcome in &report.outcomes {
+            match outcome {
+                Outcome::Written => totals.written += 1,
+                Outcome::Quarantined { .. } => totals.quarantined += 1,
+                Outcome::Failed { error } => totals.failed.push(error.clone()),
+            }
+        }
+    }
 }
 
 /// One file's inputs: an export's lines, or the JSON documents' events and payloads.
@@ -178,12 +193,16 @@ fn add_counts(total: &mut LogCounts, more: &LogCounts) {
     total.quarantined += more.quarantined;
 }
 
-fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "read {} inputs from {} file(s) into {lake}",
-        t.inputs, t.files
-    )?;
+pub fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Result<()> {
+    if t.files > 0 {
+        writeln!(
+            out,
+            "read {} inputs from {} file(s) into {lake}",
+            t.inputs, t.files
+        )?;
+    } else {
+        writeln!(out, "wrote {} inputs into {lake}", t.inputs)?;
+    }
     writeln!(out, "  written      {}", t.written)?;
     writeln!(
         out,

@@ -48,6 +48,15 @@ pub enum Command {
     /// the exit code is 2 only when a file or the lake cannot be used.
     Ingest(IngestArgs),
 
+    /// Build a demo lake from the fleet simulator and show what happened.
+    ///
+    /// Simulates a Node.js API service whose new revision leaks memory until
+    /// its container is OOM-killed (exit 137) and fails health checks because
+    /// the start period is too short, writes the exact AWS payloads through the
+    /// same normalization as the Lambdas into --lake, then prints the first
+    /// queries of a post-mortem. No AWS account needed.
+    Demo(DemoArgs),
+
     /// Run read-only SQL over the lake's tables (see `tables`).
     Sql(SqlArgs),
 
@@ -75,6 +84,17 @@ pub struct IngestArgs {
     /// as the export lays out awslogs streams, else the file's directory name).
     #[arg(long)]
     pub log_stream: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Hours of fleet activity to simulate.
+    #[arg(long, default_value_t = 72.0)]
+    pub hours: f64,
+
+    /// Simulator seed: the same seed gives the same lake.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]

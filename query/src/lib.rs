@@ -4,6 +4,8 @@
 //!
 //! * `ingest` — backfill: files -> the same normalization as the Lambdas
 //!   ([`ecs_lake::ingest`]) -> a local or S3 lake.
+//! * `demo` — a lake from the fleet simulator ([`ecs_sim`]), then the first
+//!   post-mortem queries.
 //! * `sql` — read-only SQL over the lake's tables (DataFusion, Hive `dt`
 //!   partitions pruned), rendered as a table, CSV or JSON.
 //! * `tables` / `schema` — what the lake holds, from the declared schemas,
@@ -16,6 +18,7 @@
 
 pub mod backfill;
 pub mod cli;
+pub mod demo;
 pub mod error;
 pub mod lake;
 pub mod render;
@@ -33,6 +36,7 @@ use cli::{Cli, Command};
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     match cli.command {
         Command::Ingest(args) => backfill::run(&cli.lake, args, out).await,
+        Command::Demo(args) => demo::run(&cli.lake, args, out).await,
         Command::Sql(args) => {
             let lake = lake::Lake::open(&cli.lake).await?;
             sql::run(&lake, &args.query, args.format, out).await

@@ -484,3 +484,41 @@ fn health_transitions_and_time_to_healthy_from_samples_and_stop_reasons() {
         format!("task_id,cluster\n{task},sin-web_cluster-dev\n")
     );
 }
+
+#[test]
+fn demo_builds_a_lake_that_agrees_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let (code, out, err) = run(&mut ecs_query(&[
+        "demo", "--lake", lake, "--hours", "24", "--seed", "3",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    for title in ecs_query::demo::QUERIES.iter().map(|(t, _)| t) {
+        assert!(out.contains(title), "{title} missing from:\n{out}");
+    }
+    assert!(out.contains("quarantined  0"), "{out}");
+
+    // Stopped tasks per revision and cause, from the lake and from the truth.
+    let truth = ecs_sim::simulate(&ecs_sim::Preset::node_oom(24.0), 3).truth;
+    let mut want: std::collections::BTreeMap<(i32, &str), usize> = Default::default();
+    for t in &truth.tasks {
+        if let Some(cause) = t.stop_cause {
+            *want.entry((t.revision, cause)).or_default() += 1;
+        }
+    }
+    let expected: String = want
+        .iter()
+        .map(|((rev, cause), n)| format!("{rev},{cause},{n}\n"))
+        .collect();
+    let (code, csv, err) = run(&mut ecs_query(&[
+        "sql",
+        "--lake",
+        lake,
+        "-f",
+        "csv",
+        "SELECT revision, stop_cause, count(DISTINCT task_id) AS n FROM task_events WHERE last_status = 'STOPPED' GROUP BY 1, 2 ORDER BY 1, 2",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(csv, format!("revision,stop_cause,n\n{expected}"));
+}

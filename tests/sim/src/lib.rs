@@ -1,0 +1,721 @@
+//! # ecs-sim: a seeded ECS fleet simulator with ground truth
+//!
+//! Generates what AWS would deliver for a fleet over a time range, as exact
+//! payloads: EventBridge `ECS Task State Change` and `ECS Deployment State
+//! Change` events, and CloudWatch Logs subscription payloads (base64 of gzip)
+//! for application logs and Container Insights performance records. Beside
+//! them, [`Truth`]: what really happened to every task and deployment, decided
+//! by the simulator, never read back from the lake, so tests can hold the
+//! lake to it.
+//!
+//! Deterministic: the same preset and seed give byte-identical output.
+//!
+//! This first slice simulates services on Fargate: deployments with rolling
+//! replacement (old tasks exit 143 on SIGTERM), per-revision memory (steady or
+//! leaking until the container is OOM-killed with exit 137 at 100% of its
+//! limit), and health checks whose start period is shorter than the app's
+//! warm-up (UNHEALTHY samples, then a stop for failed ELB health checks).
+//! Not yet: crash loops, segfaults, Spot interruptions, image pull failures,
+//! circuit-breaker rollbacks, duplicate and out-of-order delivery, scale presets.
+
+use std::io::Write;
+
+use base64::Engine;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "111122223333";
+const REGION: &str = "eu-west-1";
+const MINUTE_MS: i64 = 60_000;
+
+/// A small deterministic generator (xorshift64).
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    /// Uniform in `0..n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+    /// Uniform in `[0, 1)`.
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    /// A 32-hex-digit id (task ids, runtime ids).
+    pub fn hex32(&mut self) -> String {
+        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
+    }
+    pub fn uuid(&mut self) -> String {
+        let h = self.hex32();
+        format!(
+            "{}-{}-4{}-8{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..]
+        )
+    }
+}
+
+/// How a revision's container uses memory over its uptime.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Memory {
+    /// Around `mib`, with small noise.
+    Steady { mib: f64 },
+    /// Starts at `start_mib` and grows by `mib_per_hour` until the OOM kill at the limit.
+    Leak { start_mib: f64, mib_per_hour: f64 },
+}
+
+/// One task-definition revision of a service and how its app behaves.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Revision {
+    pub revision: i32,
+    pub image_tag: &'static str,
+    pub memory: Memory,
+    /// Seconds from start until the app answers its health check.
+    pub warm_up_s: f64,
+    /// Share of tasks whose warm-up exceeds the health check's grace and
+    /// which are stopped for failed ELB health checks.
+    pub health_failure_rate: f64,
+}
+
+/// A service and its deployments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub cluster: &'static str,
+    pub name: &'static str,
+    pub family: &'static str,
+    pub container: &'static str,
+    pub cpu: i32,
+    pub memory_mib: i32,
+    pub desired: usize,
+    /// (offset from the start in hours, revision): the first at 0 is the initial deployment.
+    pub deployments: Vec<(f64, Revision)>,
+}
+
+/// What to simulate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Preset {
+    pub name: &'static str,
+    /// Start, milliseconds since the epoch (UTC).
+    pub start_ms: i64,
+    pub hours: f64,
+    pub services: Vec<Service>,
+}
+
+impl Preset {
+    /// The case users bring most: a Node.js API (task 512 CPU / 1024 MiB).
+    /// Revision 41 is healthy; revision 42, deployed after a day, leaks memory
+    /// until its container is OOM-killed (exit 137 at 100% of the limit), and
+    /// about half its tasks fail ELB health checks because the health check's
+    /// grace is shorter than the app's warm-up.
+    pub fn node_oom(hours: f64) -> Preset {
+        Preset {
+            name: "node-oom",
+            start_ms: 1_795_046_400_000, // 2026-11-19T00:00:00Z
+            hours,
+            services: vec![Service {
+                cluster: "prod",
+                name: "api",
+                family: "api",
+                container: "app",
+                cpu: 512,
+                memory_mib: 1024,
+                desired: 4,
+                deployments: vec![
+                    (
+                        0.0,
+                        Revision {
+                            revision: 41,
+                            image_tag: "v1.41.0",
+                            memory: Memory::Steady { mib: 410.0 },
+                            warm_up_s: 18.0,
+                            health_failure_rate: 0.0,
+                        },
+                    ),
+                    (
+                        (hours / 4.0).min(24.0),
+                        Revision {
+                            revision: 42,
+                            image_tag: "v1.42.0",
+                            memory: Memory::Leak {
+                                start_mib: 430.0,
+                                mib_per_hour: 75.0,
+                            },
+                            warm_up_s: 75.0,
+                            health_failure_rate: 0.5,
+                        },
+                    ),
+                ],
+            }],
+        }
+    }
+}
+
+/// What really happened to one task.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskTruth {
+    pub task_id: String,
+    pub cluster: String,
+    pub service: String,
+    pub revision: i32,
+    pub deployment_id: String,
+    /// `None` while still running at the end of the range.
+    pub stop_cause: Option<&'static str>,
+    pub exit_kind: Option<&'static str>,
+    pub exit_code: Option<i32>,
+    /// Highest per-minute MemoryUtilized reported, MiB.
+    pub memory_peak_mib: i64,
+    pub memory_limit_mib: i32,
+    /// Seconds from start to the first passing health check; `None` if never.
+    pub time_to_healthy_s: Option<f64>,
+}
+
+/// What really happened to one deployment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeploymentTruth {
+    pub deployment_id: String,
+    pub service: String,
+    pub revision: i32,
+    /// `completed` once every desired task of the revision ran.
+    pub outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Truth {
+    pub tasks: Vec<TaskTruth>,
+    pub deployments: Vec<DeploymentTruth>,
+}
+
+/// Everything a simulation delivers.
+#[derive(Debug, Clone, Default)]
+pub struct Output {
+    /// EventBridge events, JSON text, in delivery order.
+    pub events: Vec<String>,
+    /// CloudWatch Logs subscription payloads (`awslogs.data`: base64 of gzip).
+    pub log_payloads: Vec<String>,
+    pub truth: Truth,
+}
+
+impl Output {
+    /// The events as SQS batches (`{"Records": [...]}`) of at most `size`, as
+    /// the `ingest-events` Lambda receives them.
+    pub fn sqs_batches(&self, size: usize) -> Vec<String> {
+        self.events
+            .chunks(size.max(1))
+            .enumerate()
+            .map(|(b, chunk)| {
+                let records: Vec<Value> = chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(i, body)| json!({"messageId": format!("sim-{b}-{i}"), "body": body, "eventSource": "aws:sqs"}))
+                    .collect();
+                json!({"Records": records}).to_string()
+            })
+            .collect()
+    }
+
+    /// Each log payload as a Lambda subscription event `{"awslogs":{"data":...}}`.
+    pub fn subscription_events(&self) -> Vec<String> {
+        self.log_payloads
+            .iter()
+            .map(|d| json!({"awslogs": {"data": d}}).to_string())
+            .collect()
+    }
+}
+
+fn iso(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .unwrap_or_default()
+}
+
+/// base64 of gzip.
+pub fn gzip_base64(bytes: &[u8]) -> String {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = gz.write_all(bytes);
+    base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap_or_default())
+}
+
+/// How a simulated task ends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum End {
+    Running,
+    /// Replaced by a newer deployment: SIGTERM, exits 143.
+    Replaced {
+        at_ms: i64,
+        by_deployment: usize,
+    },
+    OomKilled {
+        at_ms: i64,
+    },
+    ElbUnhealthy {
+        at_ms: i64,
+    },
+}
+
+struct Task {
+    id: String,
+    deployment: usize,
+    started_ms: i64,
+    fails_health: bool,
+    end: End,
+}
+
+struct Deployment {
+    id: String,
+    at_ms: i64,
+    rev: Revision,
+}
+
+/// Runs a preset with a seed.
+pub fn simulate(preset: &Preset, seed: u64) -> Output {
+    let mut rng = Rng::new(seed);
+    let mut out = Output::default();
+    let end_ms = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
+    for svc in &preset.services {
+        simulate_service(preset, svc, end_ms, &mut rng, &mut out);
+    }
+    out
+}
+
+fn simulate_service(preset: &Preset, svc: &Service, end_ms: i64, rng: &mut Rng, out: &mut Output) {
+    let deployments: Vec<Deployment> = svc
+        .deployments
+        .iter()
+        .map(|(h, rev)| Deployment {
+            id: format!(
+                "ecs-svc/{}",
+                1_000_000_000_000_000_000u64 + rng.below(8_999_999_999_999_999_999)
+            ),
+            at_ms: preset.start_ms + (h * 3_600_000.0) as i64,
+            rev: rev.clone(),
+        })
+        .collect();
+
+    // Tasks: each deployment starts `desired` tasks; a task that dies is
+    // replaced by one of the same deployment after a short delay, until the
+    // next deployment replaces them all.
+    let mut tasks: Vec<Task> = Vec::new();
+    for (d, dep) in deployments.iter().enumerate() {
+        let next_at = deployments.get(d + 1).map_or(end_ms, |n| n.at_ms);
+        for slot in 0..svc.desired {
+            let mut start = dep.at_ms + 20_000 + slot as i64 * 15_000;
+            while start < next_at.min(end_ms) {
+                let fails_health = rng.unit() < dep.rev.health_failure_rate;
+                let end = task_end(
+                    svc,
+                    dep,
+                    start,
+                    fails_health,
+                    next_at,
+                    end_ms,
+                    d,
+                    deployments.len(),
+                );
+                let id = rng.hex32();
+                tasks.push(Task {
+                    id,
+                    deployment: d,
+                    started_ms: start,
+                    fails_health,
+                    end,
+                });
+                match end {
+                    End::OomKilled { at_ms } | End::ElbUnhealthy { at_ms } => {
+                        start = at_ms + 30_000
+                    }
+                    End::Replaced { .. } | End::Running => break,
+                }
+            }
+        }
+    }
+
+    for (d, dep) in deployments.iter().enumerate() {
+        deployment_events(svc, dep, d, &deployments, out, rng);
+    }
+    for t in &tasks {
+        task_payloads(svc, &deployments, t, end_ms, rng, out);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn task_end(
+    svc: &Service,
+    dep: &Deployment,
+    started_ms: i64,
+    fails_health: bool,
+    next_at: i64,
+    end_ms: i64,
+    d: usize,
+    n_deployments: usize,
+) -> End {
+    if fails_health {
+        // Health check: 30 s interval, 3 retries, 30 s grace: the target group
+        // marks it unhealthy after grace + 3 failed checks.
+        let at_ms = started_ms + 30_000 + 3 * 30_000;
+        if at_ms < next_at.min(end_ms) {
+            return End::ElbUnhealthy { at_ms };
+        }
+    }
+    if let Memory::Leak {
+        start_mib,
+        mib_per_hour,
+    } = dep.rev.memory
+    {
+        let hours = (f64::from(svc.memory_mib) - start_mib) / mib_per_hour;
+        let at_ms = started_ms + (hours * 3_600_000.0) as i64;
+        if at_ms < next_at.min(end_ms) {
+            return End::OomKilled { at_ms };
+        }
+    }
+    if next_at < end_ms && d + 1 < n_deployments {
+        return End::Replaced {
+            at_ms: next_at + 60_000,
+            by_deployment: d + 1,
+        };
+    }
+    End::Running
+}
+
+fn memory_at(rev: &Revision, limit: i32, up_ms: i64, rng: &mut Rng) -> i64 {
+    let mib = match rev.memory {
+        Memory::Steady { mib } => mib + rng.unit() * 20.0 - 10.0,
+        Memory::Leak {
+            start_mib,
+            mib_per_hour,
+        } => start_mib + mib_per_hour * up_ms as f64 / 3_600_000.0 + rng.unit() * 6.0 - 3.0,
+    };
+    (mib.round() as i64).clamp(1, i64::from(limit))
+}
+
+fn deployment_events(
+    svc: &Service,
+    dep: &Deployment,
+    d: usize,
+    all: &[Deployment],
+    out: &mut Output,
+    rng: &mut Rng,
+) {
+    let service_arn = format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}",
+        svc.cluster, svc.name
+    );
+    let event = |name: &str, at_ms: i64, reason: &str, rng: &mut Rng| {
+        json!({
+            "version": "0", "id": rng.uuid(), "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
+            "account": ACCOUNT, "time": iso(at_ms - at_ms % 1000).replace(".000Z", "Z"), "region": REGION,
+            "resources": [service_arn],
+            "detail": {"eventType": "INFO", "eventName": name, "deploymentId": dep.id, "updatedAt": iso(at_ms), "reason": reason},
+        })
+        .to_string()
+    };
+    out.events.push(event(
+        "SERVICE_DEPLOYMENT_IN_PROGRESS",
+        dep.at_ms,
+        "ECS deployment in progress.",
+        rng,
+    ));
+    let done = dep.at_ms + 20_000 + svc.desired as i64 * 15_000 + 60_000;
+    let next = all.get(d + 1).map(|n| n.at_ms);
+    if next.is_none_or(|n| done < n) {
+        out.events.push(event(
+            "SERVICE_DEPLOYMENT_COMPLETED",
+            done,
+            "ECS deployment completed.",
+            rng,
+        ));
+        out.truth.deployments.push(DeploymentTruth {
+            deployment_id: dep.id.clone(),
+            service: svc.name.to_owned(),
+            revision: dep.rev.revision,
+            outcome: "completed",
+        });
+    }
+}
+
+fn task_payloads(
+    svc: &Service,
+    deployments: &[Deployment],
+    t: &Task,
+    end_ms: i64,
+    rng: &mut Rng,
+    out: &mut Output,
+) {
+    let dep = &deployments[t.deployment];
+    let rev = &dep.rev;
+    let task_arn = format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:task/{}/{}",
+        svc.cluster, t.id
+    );
+    let td_arn = format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{}:{}",
+        svc.family, rev.revision
+    );
+    let image = format!(
+        "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:{}",
+        svc.family, rev.image_tag
+    );
+    let created = t.started_ms - 14_000;
+    let pull_start = created + 4_000;
+    let pull_stop = created + 11_000;
+    let healthy_at = (!t.fails_health).then(|| t.started_ms + (rev.warm_up_s * 1000.0) as i64);
+
+    // How it ends: stop code, reason, exit code, container reason, stopping and stopped times.
+    let stop = match t.end {
+        End::Running => None,
+        End::Replaced {
+            at_ms,
+            by_deployment,
+        } => Some((
+            "ServiceSchedulerInitiated",
+            format!(
+                "Scaling activity initiated by (deployment {})",
+                deployments[by_deployment].id
+            ),
+            143,
+            None,
+            at_ms,
+            at_ms + 2_000,
+            "deployment_replaced",
+            "sigterm",
+        )),
+        End::OomKilled { at_ms } => Some((
+            "EssentialContainerExited",
+            "Essential container in task exited".to_owned(),
+            137,
+            Some("OutOfMemoryError: Container killed due to memory usage"),
+            at_ms,
+            at_ms + 1_000,
+            "oom_killed",
+            "sigkill_oom",
+        )),
+        End::ElbUnhealthy { at_ms } => Some((
+            "ServiceSchedulerInitiated",
+            format!(
+                "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef)",
+                svc.name
+            ),
+            143,
+            None,
+            at_ms,
+            at_ms + 2_500,
+            "elb_health_check",
+            "sigterm",
+        )),
+    };
+    let last_ms = stop.as_ref().map_or(end_ms, |s| s.5);
+
+    // Task state change events: PROVISIONING, PENDING, RUNNING, then DEPROVISIONING and STOPPED.
+    let mut version = 0;
+    let mut event = |last: &str, desired: &str, at_ms: i64, stopped: bool, rng: &mut Rng| {
+        version += 1;
+        let mut container = json!({
+            "containerArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:container/{}/{}/{}", svc.cluster, t.id, "c0ffee00-0000-4000-8000-000000000001"),
+            "lastStatus": if stopped { "STOPPED" } else if last == "RUNNING" || last == "DEPROVISIONING" { "RUNNING" } else { "PENDING" },
+            "name": svc.container, "image": image, "taskArn": task_arn, "cpu": "0", "memory": svc.memory_mib.to_string(),
+            "runtimeId": format!("{}-1234567890", t.id), "networkInterfaces": [],
+        });
+        let mut detail = json!({
+            "attachments": [], "availabilityZone": format!("{REGION}a"), "capacityProviderName": "FARGATE",
+            "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", svc.cluster),
+            "containers": [], "cpu": svc.cpu.to_string(), "memory": svc.memory_mib.to_string(),
+            "createdAt": iso(created), "desiredStatus": desired, "group": format!("service:{}", svc.name),
+            "launchType": "FARGATE", "lastStatus": last, "platformVersion": "1.4.0",
+            "startedBy": dep.id, "taskArn": task_arn, "taskDefinitionArn": td_arn,
+            "updatedAt": iso(at_ms), "version": version,
+        });
+        if at_ms >= pull_start {
+            detail["pullStartedAt"] = iso(pull_start).into();
+        }
+        if at_ms >= pull_stop {
+            detail["pullStoppedAt"] = iso(pull_stop).into();
+        }
+        if at_ms >= t.started_ms {
+            detail["startedAt"] = iso(t.started_ms).into();
+            detail["connectivity"] = "CONNECTED".into();
+            detail["connectivityAt"] = iso(created + 3_000).into();
+            // The container has a health check: UNKNOWN until it passes (or
+            // is declared failed), as ECS reports it.
+            let health = match (healthy_at, &stop) {
+                (Some(h), _) if at_ms >= h => "HEALTHY",
+                (None, Some(s)) if t.fails_health && at_ms >= s.4 => "UNHEALTHY",
+                _ => "UNKNOWN",
+            };
+            container["healthStatus"] = health.into();
+            detail["healthStatus"] = health.into();
+        }
+        if let Some((code, reason, exit, creason, stopping, stopped_at, _, _)) = &stop
+            && at_ms >= *stopping
+        {
+            detail["stopCode"] = (*code).into();
+            detail["stoppedReason"] = reason.clone().into();
+            detail["stoppingAt"] = iso(*stopping).into();
+            if stopped {
+                detail["stoppedAt"] = iso(*stopped_at).into();
+                detail["executionStoppedAt"] = iso(*stopped_at - 500).into();
+                container["exitCode"] = (*exit).into();
+                if let Some(r) = creason {
+                    container["reason"] = (*r).into();
+                }
+            }
+        }
+        detail["containers"] = json!([container]);
+        let time = at_ms - at_ms % 1000;
+        json!({
+            "version": "0", "id": rng.uuid(), "detail-type": "ECS Task State Change", "source": "aws.ecs",
+            "account": ACCOUNT, "time": iso(time).replace(".000Z", "Z"), "region": REGION,
+            "resources": [task_arn], "detail": detail,
+        })
+        .to_string()
+    };
+    out.events
+        .push(event("PROVISIONING", "RUNNING", created, false, rng));
+    out.events
+        .push(event("PENDING", "RUNNING", pull_start, false, rng));
+    out.events
+        .push(event("RUNNING", "RUNNING", t.started_ms, false, rng));
+    // ECS sends a task state change when the health status changes.
+    if let Some(h) = healthy_at
+        && h < last_ms.min(end_ms)
+    {
+        out.events.push(event("RUNNING", "RUNNING", h, false, rng));
+    }
+    if let Some(s) = &stop {
+        out.events
+            .push(event("DEPROVISIONING", "STOPPED", s.4, false, rng));
+        out.events.push(event("STOPPED", "STOPPED", s.5, true, rng));
+    }
+
+    // Container Insights: one Task and one Container record per minute of uptime.
+    let limit = svc.memory_mib;
+    let mut peak = 0;
+    let mut perf = Vec::new();
+    let first_minute = t.started_ms - t.started_ms % MINUTE_MS + MINUTE_MS;
+    let mut minute = first_minute;
+    while minute <= last_ms.min(end_ms) {
+        let up = minute - t.started_ms;
+        let mem = match (t.end, stop.as_ref()) {
+            // The kill happens when the container reaches its limit: the last sample says so.
+            (End::OomKilled { at_ms }, _) if minute + MINUTE_MS > at_ms => i64::from(limit),
+            _ => memory_at(rev, limit, up, rng),
+        };
+        peak = peak.max(mem);
+        let healthy = healthy_at.is_some_and(|h| minute >= h);
+        let cpu = 40.0 + rng.unit() * 60.0;
+        let common = json!({
+            "Version": "0", "TaskId": t.id, "TaskDefinitionFamily": svc.family,
+            "TaskDefinitionRevision": rev.revision.to_string(), "ServiceName": svc.name, "ClusterName": svc.cluster,
+            "AvailabilityZone": format!("{REGION}a"), "LaunchType": "FARGATE", "Timestamp": minute,
+            "CpuUtilized": cpu, "CpuReserved": f64::from(svc.cpu), "MemoryUtilized": mem, "MemoryReserved": limit,
+        });
+        let mut task_rec = common.clone();
+        task_rec["Type"] = "Task".into();
+        task_rec["KnownStatus"] = "RUNNING".into();
+        let mut cont = common;
+        cont["Type"] = "Container".into();
+        cont["ContainerName"] = svc.container.into();
+        cont["Image"] = image.clone().into();
+        cont["ContainerKnownStatus"] = "RUNNING".into();
+        cont["UnHealthyContainerHealthStatus"] = i32::from(!healthy).into();
+        cont["RestartCount"] = 0.into();
+        perf.push((minute, task_rec.to_string()));
+        perf.push((minute, cont.to_string()));
+        minute += MINUTE_MS;
+    }
+    if !perf.is_empty() {
+        let group = format!("/aws/ecs/containerinsights/{}/performance", svc.cluster);
+        push_payloads(
+            out,
+            &group,
+            &format!("FargateTelemetry-{}", rng.below(10_000)),
+            &perf,
+        );
+    }
+
+    // Application logs.
+    let mut lines = vec![(
+        t.started_ms + 500,
+        format!(
+            "{{\"level\":\"info\",\"msg\":\"starting {} {}\",\"pid\":1}}",
+            svc.name, rev.image_tag
+        ),
+    )];
+    if let Some(h) = healthy_at {
+        lines.push((
+            h,
+            "{\"level\":\"info\",\"msg\":\"listening on :8080\"}".to_owned(),
+        ));
+    }
+    match t.end {
+        End::OomKilled { at_ms } => {
+            lines.push((at_ms - 2_000, "<--- Last few GCs --->".to_owned()));
+            lines.push((
+                at_ms - 1_000,
+                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+                    .to_owned(),
+            ));
+        }
+        End::Replaced { at_ms, .. } | End::ElbUnhealthy { at_ms } => {
+            lines.push((
+                at_ms + 100,
+                "{\"level\":\"info\",\"msg\":\"Received SIGTERM, shutting down gracefully\"}"
+                    .to_owned(),
+            ));
+        }
+        End::Running => {}
+    }
+    lines.retain(|(ms, _)| *ms <= end_ms);
+    push_payloads(
+        out,
+        &format!("/ecs/{}", svc.name),
+        &format!("ecs/{}/{}", svc.container, t.id),
+        &lines,
+    );
+
+    let (stop_cause, exit_kind, exit_code) = match &stop {
+        Some((_, _, exit, _, _, _, cause, kind)) => (Some(*cause), Some(*kind), Some(*exit)),
+        None => (None, None, None),
+    };
+    out.truth.tasks.push(TaskTruth {
+        task_id: t.id.clone(),
+        cluster: svc.cluster.to_owned(),
+        service: svc.name.to_owned(),
+        revision: rev.revision,
+        deployment_id: dep.id.clone(),
+        stop_cause,
+        exit_kind,
+        exit_code,
+        memory_peak_mib: peak,
+        memory_limit_mib: limit,
+        time_to_healthy_s: healthy_at.map(|h| (h - t.started_ms) as f64 / 1000.0),
+    });
+}
+
+/// CloudWatch Logs batches a stream's events: at most 10,000 per payload.
+fn push_payloads(out: &mut Output, group: &str, stream: &str, events: &[(i64, String)]) {
+    for chunk in events.chunks(10_000) {
+        let log_events: Vec<Value> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (ms, m))| json!({"id": format!("{:056}", (*ms as u128) * 1000 + i as u128), "timestamp": ms, "message": m}))
+            .collect();
+        let doc = json!({
+            "messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": group, "logStream": stream,
+            "subscriptionFilters": ["ecs-lake"], "logEvents": log_events,
+        });
+        out.log_payloads
+            .push(gzip_base64(doc.to_string().as_bytes()));
+    }
+}
