@@ -95,6 +95,19 @@ pub struct DemoArgs {
     /// Simulator seed: the same seed gives the same lake.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+
+    /// What to simulate.
+    #[arg(long, value_enum, default_value_t = DemoPreset::NodeOom)]
+    pub preset: DemoPreset,
+}
+
+/// The simulator's presets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoPreset {
+    /// A Node.js API whose new revision leaks into OOM kills and fails health checks.
+    NodeOom,
+    /// node-oom plus a worker that ignores SIGTERM (137 after the stop timeout).
+    Fleet,
 }
 
 #[derive(Debug, Args)]

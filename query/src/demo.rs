@@ -8,7 +8,7 @@ use ecs_lake::{Input, InputKind};
 use ecs_sim::{Preset, simulate};
 
 use crate::backfill::{Totals, ingest_inputs, open_store, print_totals};
-use crate::cli::{DemoArgs, Format, LakeArgs};
+use crate::cli::{DemoArgs, DemoPreset, Format, LakeArgs};
 use crate::error::CliError;
 use crate::lake::Lake;
 use crate::sql;
@@ -17,28 +17,28 @@ use crate::sql;
 pub const QUERIES: &[(&str, &str)] = &[
     (
         "Why tasks stopped, per revision",
-        "SELECT revision, stop_cause, exit_kind, exit_code, count(DISTINCT task_id) AS tasks \
+        "SELECT service, revision, stop_cause, exit_kind, exit_code, count(DISTINCT task_id) AS tasks \
          FROM task_events WHERE last_status = 'STOPPED' \
-         GROUP BY revision, stop_cause, exit_kind, exit_code ORDER BY revision, tasks DESC",
+         GROUP BY service, revision, stop_cause, exit_kind, exit_code ORDER BY service, revision, tasks DESC",
     ),
     (
         "Memory peak against the limit, per revision (Container Insights)",
-        "SELECT revision, max(memory_utilized) AS peak_mib, max(memory_reserved) AS limit_mib, \
+        "SELECT service, revision, max(memory_utilized) AS peak_mib, max(memory_reserved) AS limit_mib, \
          round(100.0 * max(memory_utilized) / max(memory_reserved), 1) AS peak_pct, \
          count(DISTINCT task_id) AS tasks \
-         FROM metrics WHERE record_type = 'Container' GROUP BY revision ORDER BY revision",
+         FROM metrics WHERE record_type = 'Container' GROUP BY service, revision ORDER BY service, revision",
     ),
     (
         "Time from start to first HEALTHY, per revision",
-        "SELECT revision, count(*) AS containers, round(min(seconds_to_healthy), 1) AS min_s, \
+        "SELECT service, revision, count(*) AS containers, round(min(seconds_to_healthy), 1) AS min_s, \
          round(max(seconds_to_healthy), 1) AS max_s \
-         FROM time_to_healthy WHERE container IS NOT NULL GROUP BY revision ORDER BY revision",
+         FROM time_to_healthy WHERE container IS NOT NULL GROUP BY service, revision ORDER BY service, revision",
     ),
     (
         "Crash and shutdown lines in the application logs",
-        "SELECT l.signature, t.revision, count(*) AS lines \
-         FROM logs l JOIN (SELECT DISTINCT task_id, revision FROM task_events) t ON l.task_id = t.task_id \
-         WHERE l.signature IS NOT NULL GROUP BY l.signature, t.revision ORDER BY t.revision, lines DESC",
+        "SELECT t.service, t.revision, l.signature, count(*) AS lines \
+         FROM logs l JOIN (SELECT DISTINCT task_id, service, revision FROM task_events) t ON l.task_id = t.task_id \
+         WHERE l.signature IS NOT NULL GROUP BY t.service, t.revision, l.signature ORDER BY t.service, t.revision, lines DESC",
     ),
 ];
 
@@ -47,7 +47,10 @@ pub async fn run(
     args: DemoArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let preset = Preset::node_oom(args.hours);
+    let preset = match args.preset {
+        DemoPreset::NodeOom => Preset::node_oom(args.hours),
+        DemoPreset::Fleet => Preset::fleet(args.hours),
+    };
     let sim = simulate(&preset, args.seed);
     let inputs: Vec<Input> = sim
         .events

@@ -15,9 +15,9 @@ const NOW: i64 = 1_795_521_600_000_000;
 
 #[tokio::test]
 async fn lake_built_through_the_lambdas_agrees_with_ground_truth() {
-    let sim = simulate(&Preset::node_oom(30.0), 7);
+    let sim = simulate(&Preset::fleet(30.0), 7);
     // Deterministic: the same seed gives the same payloads.
-    assert_eq!(simulate(&Preset::node_oom(30.0), 7).events, sim.events);
+    assert_eq!(simulate(&Preset::fleet(30.0), 7).events, sim.events);
     let truth = &sim.truth;
     assert!(
         truth
@@ -153,7 +153,7 @@ async fn lake_built_through_the_lambdas_agrees_with_ground_truth() {
         let first = (0..h_task.len())
             .filter(|&i| {
                 h_task[i] == t.task_id
-                    && h_cont[i] == "app"
+                    && h_cont[i] != "∅"
                     && h_status[i] == "HEALTHY"
                     && h_source[i] == "task_event"
             })

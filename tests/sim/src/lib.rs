@@ -87,6 +87,9 @@ pub struct Revision {
     /// Share of tasks whose warm-up exceeds the health check's grace and
     /// which are stopped for failed ELB health checks.
     pub health_failure_rate: f64,
+    /// The app does not exit on SIGTERM: scheduler stops end in SIGKILL (137)
+    /// after the 30 s stop timeout.
+    pub ignores_sigterm: bool,
 }
 
 /// A service and its deployments.
@@ -141,6 +144,7 @@ impl Preset {
                             memory: Memory::Steady { mib: 410.0 },
                             warm_up_s: 18.0,
                             health_failure_rate: 0.0,
+                            ignores_sigterm: false,
                         },
                     ),
                     (
@@ -154,11 +158,44 @@ impl Preset {
                             },
                             warm_up_s: 75.0,
                             health_failure_rate: 0.5,
+                            ignores_sigterm: false,
                         },
                     ),
                 ],
             }],
         }
+    }
+}
+
+impl Preset {
+    /// [`Preset::node_oom`] plus a Python worker service whose app ignores
+    /// SIGTERM: its tasks replaced by a deployment are SIGKILLed (exit 137)
+    /// when the stop timeout expires, a 137 that is not an OOM kill.
+    pub fn fleet(hours: f64) -> Preset {
+        let mut p = Preset::node_oom(hours);
+        p.name = "fleet";
+        let rev = |revision, image_tag| Revision {
+            revision,
+            image_tag,
+            memory: Memory::Steady { mib: 300.0 },
+            warm_up_s: 5.0,
+            health_failure_rate: 0.0,
+            ignores_sigterm: true,
+        };
+        p.services.push(Service {
+            cluster: "prod",
+            name: "worker",
+            family: "worker",
+            container: "worker",
+            cpu: 256,
+            memory_mib: 512,
+            desired: 2,
+            deployments: vec![
+                (0.0, rev(7, "2026.11.1")),
+                (hours / 2.0, rev(8, "2026.11.2")),
+            ],
+        });
+        p
     }
 }
 
@@ -263,6 +300,18 @@ enum End {
     ElbUnhealthy {
         at_ms: i64,
     },
+}
+
+/// How and when a task was stopped, and the truth about it.
+struct Stop {
+    code: &'static str,
+    reason: String,
+    exit: i32,
+    container_reason: Option<&'static str>,
+    stopping_ms: i64,
+    stopped_ms: i64,
+    cause: &'static str,
+    kind: &'static str,
 }
 
 struct Task {
@@ -472,50 +521,58 @@ fn task_payloads(
     let pull_stop = created + 11_000;
     let healthy_at = (!t.fails_health).then(|| t.started_ms + (rev.warm_up_s * 1000.0) as i64);
 
-    // How it ends: stop code, reason, exit code, container reason, stopping and stopped times.
+    // How it ends. A scheduler stop sends SIGTERM: the app exits 143, or, if
+    // it ignores SIGTERM, is killed (137) when the 30 s stop timeout expires.
+    let scheduler_stop = |at_ms: i64, reason: String, cause: &'static str| {
+        let (exit, stopped_ms, kind) = if rev.ignores_sigterm {
+            (137, at_ms + 30_500, "sigkill_after_stop_timeout")
+        } else {
+            (143, at_ms + 2_000, "sigterm")
+        };
+        Stop {
+            code: "ServiceSchedulerInitiated",
+            reason,
+            exit,
+            container_reason: None,
+            stopping_ms: at_ms,
+            stopped_ms,
+            cause,
+            kind,
+        }
+    };
     let stop = match t.end {
         End::Running => None,
         End::Replaced {
             at_ms,
             by_deployment,
-        } => Some((
-            "ServiceSchedulerInitiated",
+        } => Some(scheduler_stop(
+            at_ms,
             format!(
                 "Scaling activity initiated by (deployment {})",
                 deployments[by_deployment].id
             ),
-            143,
-            None,
-            at_ms,
-            at_ms + 2_000,
             "deployment_replaced",
-            "sigterm",
         )),
-        End::OomKilled { at_ms } => Some((
-            "EssentialContainerExited",
-            "Essential container in task exited".to_owned(),
-            137,
-            Some("OutOfMemoryError: Container killed due to memory usage"),
+        End::OomKilled { at_ms } => Some(Stop {
+            code: "EssentialContainerExited",
+            reason: "Essential container in task exited".to_owned(),
+            exit: 137,
+            container_reason: Some("OutOfMemoryError: Container killed due to memory usage"),
+            stopping_ms: at_ms,
+            stopped_ms: at_ms + 1_000,
+            cause: "oom_killed",
+            kind: "sigkill_oom",
+        }),
+        End::ElbUnhealthy { at_ms } => Some(scheduler_stop(
             at_ms,
-            at_ms + 1_000,
-            "oom_killed",
-            "sigkill_oom",
-        )),
-        End::ElbUnhealthy { at_ms } => Some((
-            "ServiceSchedulerInitiated",
             format!(
                 "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef)",
                 svc.name
             ),
-            143,
-            None,
-            at_ms,
-            at_ms + 2_500,
             "elb_health_check",
-            "sigterm",
         )),
     };
-    let last_ms = stop.as_ref().map_or(end_ms, |s| s.5);
+    let last_ms = stop.as_ref().map_or(end_ms, |s| s.stopped_ms);
 
     // Task state change events: PROVISIONING, PENDING, RUNNING, then DEPROVISIONING and STOPPED.
     let mut version = 0;
@@ -550,24 +607,24 @@ fn task_payloads(
             // is declared failed), as ECS reports it.
             let health = match (healthy_at, &stop) {
                 (Some(h), _) if at_ms >= h => "HEALTHY",
-                (None, Some(s)) if t.fails_health && at_ms >= s.4 => "UNHEALTHY",
+                (None, Some(s)) if t.fails_health && at_ms >= s.stopping_ms => "UNHEALTHY",
                 _ => "UNKNOWN",
             };
             container["healthStatus"] = health.into();
             detail["healthStatus"] = health.into();
         }
-        if let Some((code, reason, exit, creason, stopping, stopped_at, _, _)) = &stop
-            && at_ms >= *stopping
+        if let Some(s) = &stop
+            && at_ms >= s.stopping_ms
         {
-            detail["stopCode"] = (*code).into();
-            detail["stoppedReason"] = reason.clone().into();
-            detail["stoppingAt"] = iso(*stopping).into();
+            detail["stopCode"] = s.code.into();
+            detail["stoppedReason"] = s.reason.clone().into();
+            detail["stoppingAt"] = iso(s.stopping_ms).into();
             if stopped {
-                detail["stoppedAt"] = iso(*stopped_at).into();
-                detail["executionStoppedAt"] = iso(*stopped_at - 500).into();
-                container["exitCode"] = (*exit).into();
-                if let Some(r) = creason {
-                    container["reason"] = (*r).into();
+                detail["stoppedAt"] = iso(s.stopped_ms).into();
+                detail["executionStoppedAt"] = iso(s.stopped_ms - 500).into();
+                container["exitCode"] = s.exit.into();
+                if let Some(r) = s.container_reason {
+                    container["reason"] = r.into();
                 }
             }
         }
@@ -593,9 +650,15 @@ fn task_payloads(
         out.events.push(event("RUNNING", "RUNNING", h, false, rng));
     }
     if let Some(s) = &stop {
+        out.events.push(event(
+            "DEPROVISIONING",
+            "STOPPED",
+            s.stopping_ms,
+            false,
+            rng,
+        ));
         out.events
-            .push(event("DEPROVISIONING", "STOPPED", s.4, false, rng));
-        out.events.push(event("STOPPED", "STOPPED", s.5, true, rng));
+            .push(event("STOPPED", "STOPPED", s.stopped_ms, true, rng));
     }
 
     // Container Insights: one Task and one Container record per minute of uptime.
@@ -667,14 +730,15 @@ fn task_payloads(
                     .to_owned(),
             ));
         }
-        End::Replaced { at_ms, .. } | End::ElbUnhealthy { at_ms } => {
+        // An app that ignores SIGTERM says nothing before it is killed.
+        End::Replaced { at_ms, .. } | End::ElbUnhealthy { at_ms } if !rev.ignores_sigterm => {
             lines.push((
                 at_ms + 100,
                 "{\"level\":\"info\",\"msg\":\"Received SIGTERM, shutting down gracefully\"}"
                     .to_owned(),
             ));
         }
-        End::Running => {}
+        End::Replaced { .. } | End::ElbUnhealthy { .. } | End::Running => {}
     }
     lines.retain(|(ms, _)| *ms <= end_ms);
     push_payloads(
@@ -685,7 +749,7 @@ fn task_payloads(
     );
 
     let (stop_cause, exit_kind, exit_code) = match &stop {
-        Some((_, _, exit, _, _, _, cause, kind)) => (Some(*cause), Some(*kind), Some(*exit)),
+        Some(s) => (Some(s.cause), Some(s.kind), Some(s.exit)),
         None => (None, None, None),
     };
     out.truth.tasks.push(TaskTruth {
