@@ -19,6 +19,35 @@ async fn lake_built_through_the_lambdas_agrees_with_ground_truth() {
     // Deterministic: the same seed gives the same payloads.
     assert_eq!(simulate(&Preset::fleet(30.0), 7).events, sim.events);
     let truth = &sim.truth;
+    for kind in [
+        "sigkill_after_stop_timeout",
+        "segfault",
+        "app_error",
+        "sigkill_oom",
+        "sigterm",
+    ] {
+        assert!(
+            truth.tasks.iter().any(|t| t.exit_kind == Some(kind)),
+            "the fleet has {kind}"
+        );
+    }
+    for cause in [
+        "spot_interruption",
+        "failed_to_start",
+        "essential_container_exited",
+        "deployment_replaced",
+    ] {
+        assert!(
+            truth.tasks.iter().any(|t| t.stop_cause == Some(cause)),
+            "the fleet has {cause}"
+        );
+    }
+    let rolled_back: Vec<_> = truth
+        .deployments
+        .iter()
+        .filter(|d| d.outcome == "rolled_back")
+        .collect();
+    assert_eq!(rolled_back.len(), 1, "checkout 13 is rolled back");
     assert!(
         truth
             .tasks
@@ -61,7 +90,32 @@ async fn lake_built_through_the_lambdas_agrees_with_ground_truth() {
         assert_eq!(report.written(), 1);
     }
 
-    // Row counts.
+    // Deployments: the failed one and the circuit breaker's rollback.
+    let services = read_parquet(&client, "lake", "ecs/service_events/").await;
+    let (names, deps, rollbacks) = (
+        column(&services, "event_name"),
+        column(&services, "deployment_id"),
+        column(&services, "rollback"),
+    );
+    let failed: Vec<&str> = (0..names.len())
+        .filter(|&i| names[i] == "SERVICE_DEPLOYMENT_FAILED")
+        .map(|i| deps[i].as_str())
+        .collect();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|d| *d == rolled_back[0].deployment_id),
+        "{failed:?}"
+    );
+    assert!(
+        rollbacks.iter().any(|r| r == "true"),
+        "the rollback's IN_PROGRESS event is flagged"
+    );
+
+    // Row counts (duplicates delivered are rows too).
+    let distinct: std::collections::BTreeSet<&String> = sim.events.iter().collect();
+    assert!(
+        distinct.len() < sim.events.len(),
+        "some events are delivered twice"
+    );
     let tasks = read_parquet(&client, "lake", "ecs/task_events/").await;
     let task_event_count = sim
         .events

@@ -90,6 +90,36 @@ pub struct Revision {
     /// The app does not exit on SIGTERM: scheduler stops end in SIGKILL (137)
     /// after the 30 s stop timeout.
     pub ignores_sigterm: bool,
+    /// The app crashes on its own: exit code, mean uptime before it does, and the last line it logs.
+    pub crash: Option<Crash>,
+    /// The image cannot be pulled: tasks fail to start and the deployment
+    /// circuit breaker rolls back to the previous revision.
+    pub pull_fails: bool,
+}
+
+/// A crash: the container exits with `exit_code` after an exponentially
+/// distributed uptime of mean `mean_s`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Crash {
+    pub exit_code: i32,
+    pub mean_s: f64,
+    pub line: &'static str,
+}
+
+impl Revision {
+    /// A well-behaved revision: steady memory, healthy after `warm_up_s`.
+    pub fn steady(revision: i32, image_tag: &'static str, mib: f64, warm_up_s: f64) -> Self {
+        Self {
+            revision,
+            image_tag,
+            memory: Memory::Steady { mib },
+            warm_up_s,
+            health_failure_rate: 0.0,
+            ignores_sigterm: false,
+            crash: None,
+            pull_fails: false,
+        }
+    }
 }
 
 /// A service and its deployments.
@@ -104,6 +134,8 @@ pub struct Service {
     pub desired: usize,
     /// (offset from the start in hours, revision): the first at 0 is the initial deployment.
     pub deployments: Vec<(f64, Revision)>,
+    /// Fargate Spot: mean interruptions per task-day (0 on regular Fargate).
+    pub spot_interruptions_per_day: f64,
 }
 
 /// What to simulate.
@@ -114,6 +146,10 @@ pub struct Preset {
     pub start_ms: i64,
     pub hours: f64,
     pub services: Vec<Service>,
+    /// Share of events delivered twice (at-least-once delivery).
+    pub duplicate_rate: f64,
+    /// Share of events delivered after the one that followed them.
+    pub reorder_rate: f64,
 }
 
 impl Preset {
@@ -136,65 +172,108 @@ impl Preset {
                 memory_mib: 1024,
                 desired: 4,
                 deployments: vec![
-                    (
-                        0.0,
-                        Revision {
-                            revision: 41,
-                            image_tag: "v1.41.0",
-                            memory: Memory::Steady { mib: 410.0 },
-                            warm_up_s: 18.0,
-                            health_failure_rate: 0.0,
-                            ignores_sigterm: false,
-                        },
-                    ),
+                    (0.0, Revision::steady(41, "v1.41.0", 410.0, 18.0)),
                     (
                         (hours / 4.0).min(24.0),
                         Revision {
-                            revision: 42,
-                            image_tag: "v1.42.0",
                             memory: Memory::Leak {
                                 start_mib: 430.0,
                                 mib_per_hour: 75.0,
                             },
-                            warm_up_s: 75.0,
                             health_failure_rate: 0.5,
-                            ignores_sigterm: false,
+                            ..Revision::steady(42, "v1.42.0", 0.0, 75.0)
                         },
                     ),
                 ],
+                spot_interruptions_per_day: 0.0,
             }],
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
         }
     }
-}
 
-impl Preset {
-    /// [`Preset::node_oom`] plus a Python worker service whose app ignores
-    /// SIGTERM: its tasks replaced by a deployment are SIGKILLed (exit 137)
-    /// when the stop timeout expires, a 137 that is not an OOM kill.
+    /// [`Preset::node_oom`] plus:
+    /// * a Python `worker` whose app ignores SIGTERM: tasks replaced by a
+    ///   deployment are SIGKILLed (exit 137) when the stop timeout expires,
+    ///   a 137 that is not an OOM kill;
+    /// * a `checkout` service on Fargate Spot (interruptions) whose revision 12
+    ///   segfaults now and then (139); revision 13's image cannot be pulled,
+    ///   so its deployment fails and the circuit breaker rolls back to 12;
+    /// * a `billing` service whose revision 5 crash-loops (exit 1) until 6 fixes it;
+    /// * at-least-once delivery: 2% of events twice, 2% out of order.
     pub fn fleet(hours: f64) -> Preset {
         let mut p = Preset::node_oom(hours);
         p.name = "fleet";
-        let rev = |revision, image_tag| Revision {
-            revision,
-            image_tag,
-            memory: Memory::Steady { mib: 300.0 },
-            warm_up_s: 5.0,
-            health_failure_rate: 0.0,
-            ignores_sigterm: true,
-        };
-        p.services.push(Service {
+        p.duplicate_rate = 0.02;
+        p.reorder_rate = 0.02;
+        let service = |name, container, cpu, memory_mib, desired, deployments| Service {
             cluster: "prod",
-            name: "worker",
-            family: "worker",
-            container: "worker",
-            cpu: 256,
-            memory_mib: 512,
-            desired: 2,
-            deployments: vec![
-                (0.0, rev(7, "2026.11.1")),
-                (hours / 2.0, rev(8, "2026.11.2")),
+            name,
+            family: name,
+            container,
+            cpu,
+            memory_mib,
+            desired,
+            deployments,
+            spot_interruptions_per_day: 0.0,
+        };
+        let ignores = |rev: i32, tag| Revision {
+            ignores_sigterm: true,
+            ..Revision::steady(rev, tag, 300.0, 5.0)
+        };
+        p.services.push(service(
+            "worker",
+            "worker",
+            256,
+            512,
+            2,
+            vec![
+                (0.0, ignores(7, "2026.11.1")),
+                (hours / 2.0, ignores(8, "2026.11.2")),
             ],
-        });
+        ));
+        let segfaults = Revision {
+            crash: Some(Crash {
+                exit_code: 139,
+                mean_s: 8.0 * 3600.0,
+                line: "Segmentation fault (core dumped)",
+            }),
+            ..Revision::steady(12, "v12", 200.0, 8.0)
+        };
+        let unpullable = Revision {
+            pull_fails: true,
+            ..Revision::steady(13, "v13-typo", 200.0, 8.0)
+        };
+        let mut checkout = service(
+            "checkout",
+            "checkout",
+            256,
+            512,
+            3,
+            vec![(0.0, segfaults), (hours * 0.6, unpullable)],
+        );
+        checkout.spot_interruptions_per_day = 1.0;
+        p.services.push(checkout);
+        let crash_loop = Revision {
+            crash: Some(Crash {
+                exit_code: 1,
+                mean_s: 20.0,
+                line: "Error: Cannot find module '/app/dist/server.js'",
+            }),
+            ..Revision::steady(5, "v5", 150.0, 4.0)
+        };
+        p.services.push(service(
+            "billing",
+            "billing",
+            256,
+            512,
+            2,
+            vec![
+                (0.0, Revision::steady(4, "v4", 150.0, 4.0)),
+                (hours * 0.3, crash_loop),
+                (hours * 0.3 + 0.5, Revision::steady(6, "v6", 150.0, 4.0)),
+            ],
+        ));
         p
     }
 }
@@ -300,6 +379,31 @@ enum End {
     ElbUnhealthy {
         at_ms: i64,
     },
+    /// The app exited on its own (crash loop, segfault).
+    Crashed {
+        at_ms: i64,
+        exit_code: i32,
+    },
+    /// The image could not be pulled: never started.
+    FailedToStart {
+        at_ms: i64,
+    },
+    SpotInterrupted {
+        at_ms: i64,
+    },
+}
+
+impl End {
+    /// When a task that died is replaced by the service; `None` when it is not.
+    fn replace_at(self) -> Option<i64> {
+        match self {
+            End::OomKilled { at_ms }
+            | End::ElbUnhealthy { at_ms }
+            | End::Crashed { at_ms, .. }
+            | End::SpotInterrupted { at_ms } => Some(at_ms),
+            End::Replaced { .. } | End::Running | End::FailedToStart { .. } => None,
+        }
+    }
 }
 
 /// How and when a task was stopped, and the truth about it.
@@ -326,6 +430,8 @@ struct Deployment {
     id: String,
     at_ms: i64,
     rev: Revision,
+    /// For a circuit-breaker rollback: the deployment it rolls back to.
+    rolls_back_to: Option<String>,
 }
 
 /// Runs a preset with a seed.
@@ -336,22 +442,66 @@ pub fn simulate(preset: &Preset, seed: u64) -> Output {
     for svc in &preset.services {
         simulate_service(preset, svc, end_ms, &mut rng, &mut out);
     }
+    deliver(preset, &mut rng, &mut out.events);
     out
 }
 
+/// At-least-once, unordered delivery: some events twice (the copy a little
+/// later), some swapped with the next one.
+fn deliver(preset: &Preset, rng: &mut Rng, events: &mut Vec<String>) {
+    let mut delivered = Vec::with_capacity(events.len());
+    let mut late: Vec<(usize, String)> = Vec::new();
+    for (i, e) in events.drain(..).enumerate() {
+        if rng.unit() < preset.duplicate_rate {
+            late.push((i + 1 + rng.below(20) as usize, e.clone()));
+        }
+        delivered.push(e);
+        while let Some(pos) = late.iter().position(|(at, _)| *at <= i) {
+            delivered.push(late.swap_remove(pos).1);
+        }
+    }
+    delivered.extend(late.into_iter().map(|(_, e)| e));
+    for i in 0..delivered.len().saturating_sub(1) {
+        if rng.unit() < preset.reorder_rate {
+            delivered.swap(i, i + 1);
+        }
+    }
+    *events = delivered;
+}
+
+fn deployment_id(rng: &mut Rng) -> String {
+    format!(
+        "ecs-svc/{}",
+        1_000_000_000_000_000_000u64 + rng.below(8_999_999_999_999_999_999)
+    )
+}
+
+/// Seconds until the circuit breaker gives up on a deployment whose tasks fail to start.
+const CIRCUIT_BREAKER_MS: i64 = 5 * 60_000;
+
 fn simulate_service(preset: &Preset, svc: &Service, end_ms: i64, rng: &mut Rng, out: &mut Output) {
-    let deployments: Vec<Deployment> = svc
-        .deployments
-        .iter()
-        .map(|(h, rev)| Deployment {
-            id: format!(
-                "ecs-svc/{}",
-                1_000_000_000_000_000_000u64 + rng.below(8_999_999_999_999_999_999)
-            ),
-            at_ms: preset.start_ms + (h * 3_600_000.0) as i64,
+    // The deployments as they happen: a revision that cannot start is rolled
+    // back by the circuit breaker to the revision before it.
+    let mut deployments: Vec<Deployment> = Vec::new();
+    for (h, rev) in &svc.deployments {
+        let at_ms = preset.start_ms + (h * 3_600_000.0) as i64;
+        let id = deployment_id(rng);
+        let previous = deployments.last().map(|d| (d.id.clone(), d.rev.clone()));
+        deployments.push(Deployment {
+            id,
+            at_ms,
             rev: rev.clone(),
-        })
-        .collect();
+            rolls_back_to: None,
+        });
+        if let (true, Some((previous_id, previous_rev))) = (rev.pull_fails, previous) {
+            deployments.push(Deployment {
+                id: deployment_id(rng),
+                at_ms: at_ms + CIRCUIT_BREAKER_MS,
+                rev: previous_rev,
+                rolls_back_to: Some(previous_id),
+            });
+        }
+    }
 
     // Tasks: each deployment starts `desired` tasks; a task that dies is
     // replaced by one of the same deployment after a short delay, until the
@@ -372,20 +522,18 @@ fn simulate_service(preset: &Preset, svc: &Service, end_ms: i64, rng: &mut Rng, 
                     end_ms,
                     d,
                     deployments.len(),
+                    rng,
                 );
-                let id = rng.hex32();
                 tasks.push(Task {
-                    id,
+                    id: rng.hex32(),
                     deployment: d,
                     started_ms: start,
                     fails_health,
                     end,
                 });
-                match end {
-                    End::OomKilled { at_ms } | End::ElbUnhealthy { at_ms } => {
-                        start = at_ms + 30_000
-                    }
-                    End::Replaced { .. } | End::Running => break,
+                match end.replace_at() {
+                    Some(at_ms) => start = at_ms + 30_000,
+                    None => break,
                 }
             }
         }
@@ -409,7 +557,38 @@ fn task_end(
     end_ms: i64,
     d: usize,
     n_deployments: usize,
+    rng: &mut Rng,
 ) -> End {
+    if dep.rev.pull_fails {
+        return End::FailedToStart { at_ms: started_ms };
+    }
+    let until = next_at.min(end_ms);
+    // Whatever comes first of a crash and a Spot interruption, if before the rest.
+    let exponential =
+        |rng: &mut Rng, mean_ms: f64| started_ms + (-(1.0 - rng.unit()).ln() * mean_ms) as i64;
+    let crash = dep
+        .rev
+        .crash
+        .map(|c| (exponential(rng, c.mean_s * 1000.0), c.exit_code));
+    let spot = (svc.spot_interruptions_per_day > 0.0)
+        .then(|| exponential(rng, 86_400_000.0 / svc.spot_interruptions_per_day));
+    let early = match (crash, spot) {
+        (Some((c, code)), Some(s)) if c <= s => Some(End::Crashed {
+            at_ms: c,
+            exit_code: code,
+        }),
+        (Some((c, code)), None) => Some(End::Crashed {
+            at_ms: c,
+            exit_code: code,
+        }),
+        (_, Some(s)) => Some(End::SpotInterrupted { at_ms: s }),
+        (None, None) => None,
+    };
+    if let Some(e) = early
+        && e.replace_at().is_some_and(|at| at < until)
+    {
+        return e;
+    }
     if fails_health {
         // Health check: 30 s interval, 3 retries, 30 s grace: the target group
         // marks it unhealthy after grace + 3 failed checks.
@@ -430,6 +609,7 @@ fn task_end(
         }
     }
     if next_at < end_ms && d + 1 < n_deployments {
+        let _ = until;
         return End::Replaced {
             at_ms: next_at + 60_000,
             by_deployment: d + 1,
@@ -461,25 +641,51 @@ fn deployment_events(
         "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}",
         svc.cluster, svc.name
     );
-    let event = |name: &str, at_ms: i64, reason: &str, rng: &mut Rng| {
+    let event = |kind: &str, name: &str, at_ms: i64, reason: &str, rng: &mut Rng| {
         json!({
             "version": "0", "id": rng.uuid(), "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
             "account": ACCOUNT, "time": iso(at_ms - at_ms % 1000).replace(".000Z", "Z"), "region": REGION,
             "resources": [service_arn],
-            "detail": {"eventType": "INFO", "eventName": name, "deploymentId": dep.id, "updatedAt": iso(at_ms), "reason": reason},
+            "detail": {"eventType": kind, "eventName": name, "deploymentId": dep.id, "updatedAt": iso(at_ms), "reason": reason},
         })
         .to_string()
     };
+    let started = match &dep.rolls_back_to {
+        Some(to) => format!("ECS deployment circuit breaker: rolling back to deploymentId {to}."),
+        None => "ECS deployment in progress.".to_owned(),
+    };
     out.events.push(event(
+        "INFO",
         "SERVICE_DEPLOYMENT_IN_PROGRESS",
         dep.at_ms,
-        "ECS deployment in progress.",
+        &started,
         rng,
     ));
+    if dep.rev.pull_fails {
+        let failed_at = all
+            .get(d + 1)
+            .map_or(dep.at_ms + CIRCUIT_BREAKER_MS, |n| n.at_ms)
+            - 1_000;
+        out.events.push(event(
+            "ERROR",
+            "SERVICE_DEPLOYMENT_FAILED",
+            failed_at,
+            "ECS deployment circuit breaker: task failed to start.",
+            rng,
+        ));
+        out.truth.deployments.push(DeploymentTruth {
+            deployment_id: dep.id.clone(),
+            service: svc.name.to_owned(),
+            revision: dep.rev.revision,
+            outcome: "rolled_back",
+        });
+        return;
+    }
     let done = dep.at_ms + 20_000 + svc.desired as i64 * 15_000 + 60_000;
     let next = all.get(d + 1).map(|n| n.at_ms);
     if next.is_none_or(|n| done < n) {
         out.events.push(event(
+            "INFO",
             "SERVICE_DEPLOYMENT_COMPLETED",
             done,
             "ECS deployment completed.",
@@ -519,18 +725,19 @@ fn task_payloads(
     let created = t.started_ms - 14_000;
     let pull_start = created + 4_000;
     let pull_stop = created + 11_000;
-    let healthy_at = (!t.fails_health).then(|| t.started_ms + (rev.warm_up_s * 1000.0) as i64);
+    let healthy_at = (!t.fails_health && !matches!(t.end, End::FailedToStart { .. }))
+        .then(|| t.started_ms + (rev.warm_up_s * 1000.0) as i64);
 
     // How it ends. A scheduler stop sends SIGTERM: the app exits 143, or, if
     // it ignores SIGTERM, is killed (137) when the 30 s stop timeout expires.
-    let scheduler_stop = |at_ms: i64, reason: String, cause: &'static str| {
+    let scheduler_stop = |code: &'static str, at_ms: i64, reason: String, cause: &'static str| {
         let (exit, stopped_ms, kind) = if rev.ignores_sigterm {
             (137, at_ms + 30_500, "sigkill_after_stop_timeout")
         } else {
             (143, at_ms + 2_000, "sigterm")
         };
         Stop {
-            code: "ServiceSchedulerInitiated",
+            code,
             reason,
             exit,
             container_reason: None,
@@ -546,6 +753,7 @@ fn task_payloads(
             at_ms,
             by_deployment,
         } => Some(scheduler_stop(
+            "ServiceSchedulerInitiated",
             at_ms,
             format!(
                 "Scaling activity initiated by (deployment {})",
@@ -564,6 +772,7 @@ fn task_payloads(
             kind: "sigkill_oom",
         }),
         End::ElbUnhealthy { at_ms } => Some(scheduler_stop(
+            "ServiceSchedulerInitiated",
             at_ms,
             format!(
                 "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef)",
@@ -571,8 +780,43 @@ fn task_payloads(
             ),
             "elb_health_check",
         )),
+        End::SpotInterrupted { at_ms } => Some(scheduler_stop(
+            "SpotInterruption",
+            at_ms,
+            "Your Spot Task was interrupted.".to_owned(),
+            "spot_interruption",
+        )),
+        End::Crashed { at_ms, exit_code } => Some(Stop {
+            code: "EssentialContainerExited",
+            reason: "Essential container in task exited".to_owned(),
+            exit: exit_code,
+            container_reason: None,
+            stopping_ms: at_ms,
+            stopped_ms: at_ms + 1_000,
+            cause: "essential_container_exited",
+            kind: if exit_code == 139 {
+                "segfault"
+            } else {
+                "app_error"
+            },
+        }),
+        End::FailedToStart { at_ms } => Some(Stop {
+            code: "TaskFailedToStart",
+            reason: format!(
+                "CannotPullContainerError: pull image manifest has been retried 5 time(s): failed to resolve ref {image}: not found"
+            ),
+            exit: 0, // not reported: the container never ran
+            container_reason: Some("CannotPullContainerError: failed to resolve ref"),
+            stopping_ms: at_ms,
+            stopped_ms: at_ms + 1_000,
+            cause: "failed_to_start",
+            kind: "unknown",
+        }),
     };
     let last_ms = stop.as_ref().map_or(end_ms, |s| s.stopped_ms);
+    let never_started = matches!(t.end, End::FailedToStart { .. });
+    // Healthy only if it got there before it stopped (a crash loop may not).
+    let healthy_at = healthy_at.filter(|&h| h < last_ms.min(end_ms));
 
     // Task state change events: PROVISIONING, PENDING, RUNNING, then DEPROVISIONING and STOPPED.
     let mut version = 0;
@@ -599,7 +843,7 @@ fn task_payloads(
         if at_ms >= pull_stop {
             detail["pullStoppedAt"] = iso(pull_stop).into();
         }
-        if at_ms >= t.started_ms {
+        if !never_started && at_ms >= t.started_ms {
             detail["startedAt"] = iso(t.started_ms).into();
             detail["connectivity"] = "CONNECTED".into();
             detail["connectivityAt"] = iso(created + 3_000).into();
@@ -622,7 +866,9 @@ fn task_payloads(
             if stopped {
                 detail["stoppedAt"] = iso(s.stopped_ms).into();
                 detail["executionStoppedAt"] = iso(s.stopped_ms - 500).into();
-                container["exitCode"] = s.exit.into();
+                if !never_started {
+                    container["exitCode"] = s.exit.into();
+                }
                 if let Some(r) = s.container_reason {
                     container["reason"] = r.into();
                 }
@@ -641,12 +887,12 @@ fn task_payloads(
         .push(event("PROVISIONING", "RUNNING", created, false, rng));
     out.events
         .push(event("PENDING", "RUNNING", pull_start, false, rng));
-    out.events
-        .push(event("RUNNING", "RUNNING", t.started_ms, false, rng));
+    if !never_started {
+        out.events
+            .push(event("RUNNING", "RUNNING", t.started_ms, false, rng));
+    }
     // ECS sends a task state change when the health status changes.
-    if let Some(h) = healthy_at
-        && h < last_ms.min(end_ms)
-    {
+    if let Some(h) = healthy_at {
         out.events.push(event("RUNNING", "RUNNING", h, false, rng));
     }
     if let Some(s) = &stop {
@@ -730,15 +976,28 @@ fn task_payloads(
                     .to_owned(),
             ));
         }
+        End::Crashed { at_ms, .. } => {
+            if let Some(c) = rev.crash {
+                lines.push((at_ms - 200, c.line.to_owned()));
+            }
+        }
         // An app that ignores SIGTERM says nothing before it is killed.
-        End::Replaced { at_ms, .. } | End::ElbUnhealthy { at_ms } if !rev.ignores_sigterm => {
+        End::Replaced { at_ms, .. }
+        | End::ElbUnhealthy { at_ms }
+        | End::SpotInterrupted { at_ms }
+            if !rev.ignores_sigterm =>
+        {
             lines.push((
                 at_ms + 100,
                 "{\"level\":\"info\",\"msg\":\"Received SIGTERM, shutting down gracefully\"}"
                     .to_owned(),
             ));
         }
-        End::Replaced { .. } | End::ElbUnhealthy { .. } | End::Running => {}
+        End::Replaced { .. }
+        | End::ElbUnhealthy { .. }
+        | End::SpotInterrupted { .. }
+        | End::FailedToStart { .. }
+        | End::Running => {}
     }
     lines.retain(|(ms, _)| *ms <= end_ms);
     push_payloads(
@@ -749,7 +1008,11 @@ fn task_payloads(
     );
 
     let (stop_cause, exit_kind, exit_code) = match &stop {
-        Some(s) => (Some(s.cause), Some(s.kind), Some(s.exit)),
+        Some(s) => (
+            Some(s.cause),
+            Some(s.kind),
+            (!never_started).then_some(s.exit),
+        ),
         None => (None, None, None),
     };
     out.truth.tasks.push(TaskTruth {
