@@ -127,6 +127,12 @@ async fn lake_built_through_the_lambdas_agrees_with_ground_truth() {
     let logs = read_parquet(&client, "lake", "ecs/logs/").await;
     assert!(row_count(&metrics) > 0 && row_count(&logs) > 0);
 
+    assert!(
+        column(&tasks, "capacity_provider")
+            .iter()
+            .any(|c| c == "FARGATE_SPOT")
+    );
+
     // Classification of every task, from its latest event.
     let ids = column(&tasks, "task_id");
     let versions = column(&tasks, "version");

@@ -829,7 +829,7 @@ fn task_payloads(
             "runtimeId": format!("{}-1234567890", t.id), "networkInterfaces": [],
         });
         let mut detail = json!({
-            "attachments": [], "availabilityZone": format!("{REGION}a"), "capacityProviderName": "FARGATE",
+            "attachments": [], "availabilityZone": format!("{REGION}a"), "capacityProviderName": if svc.spot_interruptions_per_day > 0.0 { "FARGATE_SPOT" } else { "FARGATE" },
             "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", svc.cluster),
             "containers": [], "cpu": svc.cpu.to_string(), "memory": svc.memory_mib.to_string(),
             "createdAt": iso(created), "desiredStatus": desired, "group": format!("service:{}", svc.name),
