@@ -434,39 +434,116 @@ struct Deployment {
     rolls_back_to: Option<String>,
 }
 
-/// Runs a preset with a seed.
-pub fn simulate(preset: &Preset, seed: u64) -> Output {
-    let mut rng = Rng::new(seed);
-    let mut out = Output::default();
-    let end_ms = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
-    for svc in &preset.services {
-        simulate_service(preset, svc, end_ms, &mut rng, &mut out);
+/// Where a simulation's output goes: memory ([`Output`]) or files (the `ecs-sim` binary).
+pub trait Sink {
+    /// One EventBridge event, JSON text, in delivery order.
+    fn event(&mut self, json: String);
+    /// One CloudWatch Logs subscription payload (`awslogs.data`).
+    fn log_payload(&mut self, data: String);
+    fn task(&mut self, truth: TaskTruth);
+    fn deployment(&mut self, truth: DeploymentTruth);
+}
+
+impl Sink for Output {
+    fn event(&mut self, json: String) {
+        self.events.push(json);
     }
-    deliver(preset, &mut rng, &mut out.events);
+    fn log_payload(&mut self, data: String) {
+        self.log_payloads.push(data);
+    }
+    fn task(&mut self, truth: TaskTruth) {
+        self.truth.tasks.push(truth);
+    }
+    fn deployment(&mut self, truth: DeploymentTruth) {
+        self.truth.deployments.push(truth);
+    }
+}
+
+/// Runs a preset with a seed, in memory.
+pub fn simulate(preset: &Preset, seed: u64) -> Output {
+    let mut out = Output::default();
+    simulate_into(preset, seed, &mut out);
     out
 }
 
-/// At-least-once, unordered delivery: some events twice (the copy a little
-/// later), some swapped with the next one.
-fn deliver(preset: &Preset, rng: &mut Rng, events: &mut Vec<String>) {
-    let mut delivered = Vec::with_capacity(events.len());
-    let mut late: Vec<(usize, String)> = Vec::new();
-    for (i, e) in events.drain(..).enumerate() {
-        if rng.unit() < preset.duplicate_rate {
-            late.push((i + 1 + rng.below(20) as usize, e.clone()));
-        }
-        delivered.push(e);
-        while let Some(pos) = late.iter().position(|(at, _)| *at <= i) {
-            delivered.push(late.swap_remove(pos).1);
+/// Runs a preset with a seed into a sink, service by service, so memory stays
+/// bounded by one service's tasks. Each service has its own generator
+/// (derived from the seed and its position), so output is deterministic.
+pub fn simulate_into(preset: &Preset, seed: u64, sink: &mut impl Sink) {
+    let end_ms = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
+    let mut delivery = Delivery {
+        inner: sink,
+        rng: Rng::new(seed ^ 0xde11_7e27),
+        duplicate_rate: preset.duplicate_rate,
+        reorder_rate: preset.reorder_rate,
+        n: 0,
+        late: Vec::new(),
+        held: None,
+    };
+    for (i, svc) in preset.services.iter().enumerate() {
+        let mut rng = Rng::new(seed.wrapping_add(0x1000_0000_0000 * (i as u64 + 1)));
+        simulate_service(preset, svc, end_ms, &mut rng, &mut delivery);
+    }
+    delivery.finish();
+}
+
+/// At-least-once, unordered delivery in a bounded window: some events twice
+/// (the copy up to 20 events later), some swapped with the next one.
+struct Delivery<'a, S: Sink> {
+    inner: &'a mut S,
+    rng: Rng,
+    duplicate_rate: f64,
+    reorder_rate: f64,
+    n: usize,
+    late: Vec<(usize, String)>,
+    held: Option<String>,
+}
+
+impl<S: Sink> Delivery<'_, S> {
+    fn emit(&mut self, e: String) {
+        match self.held.take() {
+            Some(h) => {
+                self.inner.event(e);
+                self.inner.event(h);
+            }
+            None if self.rng.unit() < self.reorder_rate => self.held = Some(e),
+            None => self.inner.event(e),
         }
     }
-    delivered.extend(late.into_iter().map(|(_, e)| e));
-    for i in 0..delivered.len().saturating_sub(1) {
-        if rng.unit() < preset.reorder_rate {
-            delivered.swap(i, i + 1);
+
+    fn finish(mut self) {
+        self.late.sort_by_key(|(at, _)| *at);
+        for (_, e) in std::mem::take(&mut self.late) {
+            self.emit(e);
+        }
+        if let Some(h) = self.held.take() {
+            self.inner.event(h);
         }
     }
-    *events = delivered;
+}
+
+impl<S: Sink> Sink for Delivery<'_, S> {
+    fn event(&mut self, json: String) {
+        if self.rng.unit() < self.duplicate_rate {
+            self.late
+                .push((self.n + 1 + self.rng.below(20) as usize, json.clone()));
+        }
+        self.emit(json);
+        self.n += 1;
+        while let Some(pos) = self.late.iter().position(|(at, _)| *at <= self.n) {
+            let e = self.late.swap_remove(pos).1;
+            self.emit(e);
+        }
+    }
+    fn log_payload(&mut self, data: String) {
+        self.inner.log_payload(data);
+    }
+    fn task(&mut self, truth: TaskTruth) {
+        self.inner.task(truth);
+    }
+    fn deployment(&mut self, truth: DeploymentTruth) {
+        self.inner.deployment(truth);
+    }
 }
 
 fn deployment_id(rng: &mut Rng) -> String {
@@ -479,7 +556,13 @@ fn deployment_id(rng: &mut Rng) -> String {
 /// Seconds until the circuit breaker gives up on a deployment whose tasks fail to start.
 const CIRCUIT_BREAKER_MS: i64 = 5 * 60_000;
 
-fn simulate_service(preset: &Preset, svc: &Service, end_ms: i64, rng: &mut Rng, out: &mut Output) {
+fn simulate_service(
+    preset: &Preset,
+    svc: &Service,
+    end_ms: i64,
+    rng: &mut Rng,
+    out: &mut impl Sink,
+) {
     // The deployments as they happen: a revision that cannot start is rolled
     // back by the circuit breaker to the revision before it.
     let mut deployments: Vec<Deployment> = Vec::new();
@@ -634,7 +717,7 @@ fn deployment_events(
     dep: &Deployment,
     d: usize,
     all: &[Deployment],
-    out: &mut Output,
+    out: &mut impl Sink,
     rng: &mut Rng,
 ) {
     let service_arn = format!(
@@ -654,7 +737,7 @@ fn deployment_events(
         Some(to) => format!("ECS deployment circuit breaker: rolling back to deploymentId {to}."),
         None => "ECS deployment in progress.".to_owned(),
     };
-    out.events.push(event(
+    out.event(event(
         "INFO",
         "SERVICE_DEPLOYMENT_IN_PROGRESS",
         dep.at_ms,
@@ -666,14 +749,14 @@ fn deployment_events(
             .get(d + 1)
             .map_or(dep.at_ms + CIRCUIT_BREAKER_MS, |n| n.at_ms)
             - 1_000;
-        out.events.push(event(
+        out.event(event(
             "ERROR",
             "SERVICE_DEPLOYMENT_FAILED",
             failed_at,
             "ECS deployment circuit breaker: task failed to start.",
             rng,
         ));
-        out.truth.deployments.push(DeploymentTruth {
+        out.deployment(DeploymentTruth {
             deployment_id: dep.id.clone(),
             service: svc.name.to_owned(),
             revision: dep.rev.revision,
@@ -684,14 +767,14 @@ fn deployment_events(
     let done = dep.at_ms + 20_000 + svc.desired as i64 * 15_000 + 60_000;
     let next = all.get(d + 1).map(|n| n.at_ms);
     if next.is_none_or(|n| done < n) {
-        out.events.push(event(
+        out.event(event(
             "INFO",
             "SERVICE_DEPLOYMENT_COMPLETED",
             done,
             "ECS deployment completed.",
             rng,
         ));
-        out.truth.deployments.push(DeploymentTruth {
+        out.deployment(DeploymentTruth {
             deployment_id: dep.id.clone(),
             service: svc.name.to_owned(),
             revision: dep.rev.revision,
@@ -706,7 +789,7 @@ fn task_payloads(
     t: &Task,
     end_ms: i64,
     rng: &mut Rng,
-    out: &mut Output,
+    out: &mut impl Sink,
 ) {
     let dep = &deployments[t.deployment];
     let rev = &dep.rev;
@@ -883,28 +966,24 @@ fn task_payloads(
         })
         .to_string()
     };
-    out.events
-        .push(event("PROVISIONING", "RUNNING", created, false, rng));
-    out.events
-        .push(event("PENDING", "RUNNING", pull_start, false, rng));
+    out.event(event("PROVISIONING", "RUNNING", created, false, rng));
+    out.event(event("PENDING", "RUNNING", pull_start, false, rng));
     if !never_started {
-        out.events
-            .push(event("RUNNING", "RUNNING", t.started_ms, false, rng));
+        out.event(event("RUNNING", "RUNNING", t.started_ms, false, rng));
     }
     // ECS sends a task state change when the health status changes.
     if let Some(h) = healthy_at {
-        out.events.push(event("RUNNING", "RUNNING", h, false, rng));
+        out.event(event("RUNNING", "RUNNING", h, false, rng));
     }
     if let Some(s) = &stop {
-        out.events.push(event(
+        out.event(event(
             "DEPROVISIONING",
             "STOPPED",
             s.stopping_ms,
             false,
             rng,
         ));
-        out.events
-            .push(event("STOPPED", "STOPPED", s.stopped_ms, true, rng));
+        out.event(event("STOPPED", "STOPPED", s.stopped_ms, true, rng));
     }
 
     // Container Insights: one Task and one Container record per minute of uptime.
@@ -1015,7 +1094,7 @@ fn task_payloads(
         ),
         None => (None, None, None),
     };
-    out.truth.tasks.push(TaskTruth {
+    out.task(TaskTruth {
         task_id: t.id.clone(),
         cluster: svc.cluster.to_owned(),
         service: svc.name.to_owned(),
@@ -1031,7 +1110,7 @@ fn task_payloads(
 }
 
 /// CloudWatch Logs batches a stream's events: at most 10,000 per payload.
-fn push_payloads(out: &mut Output, group: &str, stream: &str, events: &[(i64, String)]) {
+fn push_payloads(out: &mut impl Sink, group: &str, stream: &str, events: &[(i64, String)]) {
     for chunk in events.chunks(10_000) {
         let log_events: Vec<Value> = chunk
             .iter()
@@ -1042,7 +1121,6 @@ fn push_payloads(out: &mut Output, group: &str, stream: &str, events: &[(i64, St
             "messageType": "DATA_MESSAGE", "owner": ACCOUNT, "logGroup": group, "logStream": stream,
             "subscriptionFilters": ["ecs-lake"], "logEvents": log_events,
         });
-        out.log_payloads
-            .push(gzip_base64(doc.to_string().as_bytes()));
+        out.log_payload(gzip_base64(doc.to_string().as_bytes()));
     }
 }
