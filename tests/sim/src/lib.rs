@@ -125,10 +125,10 @@ impl Revision {
 /// A service and its deployments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
-    pub cluster: &'static str,
-    pub name: &'static str,
-    pub family: &'static str,
-    pub container: &'static str,
+    pub cluster: String,
+    pub name: String,
+    pub family: String,
+    pub container: String,
     pub cpu: i32,
     pub memory_mib: i32,
     pub desired: usize,
@@ -164,10 +164,10 @@ impl Preset {
             start_ms: 1_795_046_400_000, // 2026-11-19T00:00:00Z
             hours,
             services: vec![Service {
-                cluster: "prod",
-                name: "api",
-                family: "api",
-                container: "app",
+                cluster: "prod".into(),
+                name: "api".into(),
+                family: "api".into(),
+                container: "app".into(),
                 cpu: 512,
                 memory_mib: 1024,
                 desired: 4,
@@ -206,17 +206,18 @@ impl Preset {
         p.name = "fleet";
         p.duplicate_rate = 0.02;
         p.reorder_rate = 0.02;
-        let service = |name, container, cpu, memory_mib, desired, deployments| Service {
-            cluster: "prod",
-            name,
-            family: name,
-            container,
-            cpu,
-            memory_mib,
-            desired,
-            deployments,
-            spot_interruptions_per_day: 0.0,
-        };
+        let service =
+            |name: &str, container: &str, cpu, memory_mib, desired, deployments| Service {
+                cluster: "prod".into(),
+                name: name.into(),
+                family: name.into(),
+                container: container.into(),
+                cpu,
+                memory_mib,
+                desired,
+                deployments,
+                spot_interruptions_per_day: 0.0,
+            };
         let ignores = |rev: i32, tag| Revision {
             ignores_sigterm: true,
             ..Revision::steady(rev, tag, 300.0, 5.0)
@@ -274,6 +275,30 @@ impl Preset {
                 (hours * 0.3 + 0.5, Revision::steady(6, "v6", 150.0, 4.0)),
             ],
         ));
+        p
+    }
+}
+
+impl Preset {
+    /// For benchmarks and scale tests: `copies` copies of the [`Preset::fleet`]
+    /// services (names suffixed `-1`, `-2`, ...) in `clusters` clusters.
+    pub fn scale(copies: usize, clusters: usize, hours: f64) -> Preset {
+        let fleet = Preset::fleet(hours);
+        let mut p = Preset {
+            name: "scale",
+            services: Vec::new(),
+            ..fleet.clone()
+        };
+        for i in 0..copies {
+            for svc in &fleet.services {
+                p.services.push(Service {
+                    cluster: format!("prod-{}", i % clusters.max(1) + 1),
+                    name: format!("{}-{}", svc.name, i + 1),
+                    family: format!("{}-{}", svc.family, i + 1),
+                    ..svc.clone()
+                });
+            }
+        }
         p
     }
 }
@@ -1013,7 +1038,7 @@ fn task_payloads(
         task_rec["KnownStatus"] = "RUNNING".into();
         let mut cont = common;
         cont["Type"] = "Container".into();
-        cont["ContainerName"] = svc.container.into();
+        cont["ContainerName"] = svc.container.clone().into();
         cont["Image"] = image.clone().into();
         cont["ContainerKnownStatus"] = "RUNNING".into();
         cont["UnHealthyContainerHealthStatus"] = i32::from(!healthy).into();
