@@ -1015,6 +1015,19 @@ fn task_payloads(
     let limit = svc.memory_mib;
     let mut peak = 0;
     let mut perf = Vec::new();
+    let identity = {
+        let fields = json!({
+            "Version": "0", "TaskId": t.id, "TaskDefinitionFamily": svc.family,
+            "TaskDefinitionRevision": rev.revision.to_string(), "ServiceName": svc.name, "ClusterName": svc.cluster,
+            "AvailabilityZone": format!("{REGION}a"), "LaunchType": "FARGATE",
+        })
+        .to_string();
+        fields[1..fields.len() - 1].to_owned()
+    };
+    let container_identity = {
+        let fields = json!({"ContainerName": svc.container, "Image": image}).to_string();
+        fields[1..fields.len() - 1].to_owned()
+    };
     let first_minute = t.started_ms - t.started_ms % MINUTE_MS + MINUTE_MS;
     let mut minute = first_minute;
     while minute <= last_ms.min(end_ms) {
@@ -1027,24 +1040,23 @@ fn task_payloads(
         peak = peak.max(mem);
         let healthy = healthy_at.is_some_and(|h| minute >= h);
         let cpu = 40.0 + rng.unit() * 60.0;
-        let common = json!({
-            "Version": "0", "TaskId": t.id, "TaskDefinitionFamily": svc.family,
-            "TaskDefinitionRevision": rev.revision.to_string(), "ServiceName": svc.name, "ClusterName": svc.cluster,
-            "AvailabilityZone": format!("{REGION}a"), "LaunchType": "FARGATE", "Timestamp": minute,
-            "CpuUtilized": cpu, "CpuReserved": f64::from(svc.cpu), "MemoryUtilized": mem, "MemoryReserved": limit,
-        });
-        let mut task_rec = common.clone();
-        task_rec["Type"] = "Task".into();
-        task_rec["KnownStatus"] = "RUNNING".into();
-        let mut cont = common;
-        cont["Type"] = "Container".into();
-        cont["ContainerName"] = svc.container.clone().into();
-        cont["Image"] = image.clone().into();
-        cont["ContainerKnownStatus"] = "RUNNING".into();
-        cont["UnHealthyContainerHealthStatus"] = i32::from(!healthy).into();
-        cont["RestartCount"] = 0.into();
-        perf.push((minute, task_rec.to_string()));
-        perf.push((minute, cont.to_string()));
+        // Written directly (this is the bulk of a large simulation): the
+        // identity part is serialized once per task, the numbers per minute.
+        let numbers = format!(
+            r#""Timestamp":{minute},"CpuUtilized":{cpu:.3},"CpuReserved":{}.0,"MemoryUtilized":{mem},"MemoryReserved":{limit}"#,
+            svc.cpu
+        );
+        perf.push((
+            minute,
+            format!(r#"{{"Type":"Task",{identity},"KnownStatus":"RUNNING",{numbers}}}"#),
+        ));
+        perf.push((
+            minute,
+            format!(
+                r#"{{"Type":"Container",{identity},{container_identity},"ContainerKnownStatus":"RUNNING","UnHealthyContainerHealthStatus":{},"RestartCount":0,{numbers}}}"#,
+                i32::from(!healthy)
+            ),
+        ));
         minute += MINUTE_MS;
     }
     if !perf.is_empty() {
