@@ -119,6 +119,15 @@ impl Report {
         }
     }
 
+    /// The inputs whose writes failed (to return for redelivery), in input order.
+    pub fn failed_inputs<'a>(&'a self, inputs: &'a [Input]) -> impl Iterator<Item = &'a Input> {
+        inputs
+            .iter()
+            .zip(&self.outcomes)
+            .filter(|(_, o)| matches!(o, Outcome::Failed { .. }))
+            .map(|(i, _)| i)
+    }
+
     pub fn failed(&self) -> usize {
         self.outcomes
             .iter()

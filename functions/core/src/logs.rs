@@ -561,10 +561,12 @@ impl Normalizer {
             .append_option(whole(r.network_tx_dropped));
         m.network_tx_errors
             .append_option(whole(r.network_tx_errors));
-        m.storage_read_bytes
-            .append_option(whole(r.storage_read_bytes));
-        m.storage_write_bytes
-            .append_option(whole(r.storage_write_bytes));
+        m.storage_read_bytes.append_option(whole(
+            r.storage_read_bytes.or(r.container_storage_read_bytes),
+        ));
+        m.storage_write_bytes.append_option(whole(
+            r.storage_write_bytes.or(r.container_storage_write_bytes),
+        ));
         m.ephemeral_storage_utilized
             .append_option(r.ephemeral_storage_utilized);
         m.ephemeral_storage_reserved

@@ -17,7 +17,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use ecs_lake::envelope::sqs_input;
 use ecs_lake::lenient::Micros;
 use ecs_lake::normalize::RowError;
-use ecs_lake::{Input, LakeStore, Outcome, Report, ingest};
+use ecs_lake::{Input, LakeStore, Report, ingest};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -85,10 +85,8 @@ pub async fn handle<S: LakeStore>(
         .collect();
     let report = ingest(store, "events", &inputs, now).await;
     let mut response = SqsBatchResponse::default();
-    for (input, outcome) in inputs.iter().zip(&report.outcomes) {
-        if matches!(outcome, Outcome::Failed { .. }) {
-            response.add_failure(input.id.clone());
-        }
+    for input in report.failed_inputs(&inputs) {
+        response.add_failure(input.id.clone());
     }
     Ok((Response::Sqs(response), report))
 }

@@ -20,7 +20,7 @@
 use ecs_lake::envelope;
 use ecs_lake::lenient::Micros;
 use ecs_lake::normalize::{LogCounts, RowError};
-use ecs_lake::{Input, LakeStore, Outcome, Report, ingest};
+use ecs_lake::{Input, LakeStore, Report, ingest};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -124,14 +124,14 @@ async fn kinesis<S: LakeStore>(
     now: Micros,
 ) -> Result<(Response, Report), WriteFailed> {
     let report = ingest(store, SOURCE, inputs, now).await;
-    let mut response = BatchResponse::default();
-    for (input, outcome) in inputs.iter().zip(&report.outcomes) {
-        if matches!(outcome, Outcome::Failed { .. }) {
-            response.batch_item_failures.push(ItemFailure {
-                item_identifier: input.id.clone(),
-            });
-        }
-    }
+    let response = BatchResponse {
+        batch_item_failures: report
+            .failed_inputs(inputs)
+            .map(|i| ItemFailure {
+                item_identifier: i.id.clone(),
+            })
+            .collect(),
+    };
     Ok((Response::Kinesis(response), report))
 }
 
