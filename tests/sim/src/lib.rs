@@ -491,9 +491,11 @@ pub fn simulate(preset: &Preset, seed: u64) -> Output {
     out
 }
 
-/// Runs a preset with a seed into a sink, service by service, so memory stays
-/// bounded by one service's tasks. Each service has its own generator
-/// (derived from the seed and its position), so output is deterministic.
+/// Runs a preset with a seed into a sink. Services are generated in parallel
+/// (one thread per core, a batch of services at a time, so memory stays
+/// bounded by a few services' output) and delivered in service order. Each
+/// service has its own generator, derived from the seed and its position, so
+/// the output does not depend on the number of threads.
 pub fn simulate_into(preset: &Preset, seed: u64, sink: &mut impl Sink) {
     let end_ms = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
     let mut delivery = Delivery {
@@ -505,9 +507,44 @@ pub fn simulate_into(preset: &Preset, seed: u64, sink: &mut impl Sink) {
         late: Vec::new(),
         held: None,
     };
-    for (i, svc) in preset.services.iter().enumerate() {
-        let mut rng = Rng::new(seed.wrapping_add(0x1000_0000_0000 * (i as u64 + 1)));
-        simulate_service(preset, svc, end_ms, &mut rng, &mut delivery);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let services: Vec<(usize, &Service)> = preset.services.iter().enumerate().collect();
+    for batch in services.chunks(threads) {
+        let outputs: Vec<Output> = std::thread::scope(|scope| {
+            let handles: Vec<_> = batch
+                .iter()
+                .map(|&(i, svc)| {
+                    scope.spawn(move || {
+                        let mut rng =
+                            Rng::new(seed.wrapping_add(0x1000_0000_0000 * (i as u64 + 1)));
+                        let mut out = Output::default();
+                        simulate_service(preset, svc, end_ms, &mut rng, &mut out);
+                        out
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        });
+        for out in outputs {
+            for e in out.events {
+                delivery.event(e);
+            }
+            for p in out.log_payloads {
+                delivery.log_payload(p);
+            }
+            for t in out.truth.tasks {
+                delivery.task(t);
+            }
+            for d in out.truth.deployments {
+                delivery.deployment(d);
+            }
+        }
     }
     delivery.finish();
 }
