@@ -5,7 +5,8 @@
 //! `cargo bench -p ecs-lake --bench normalize -- <events> <jsonl-path>`
 //! writes the generated events to `<jsonl-path>` (from the real payloads in
 //! `tests/fixtures/aws/`, with fresh ids, task ARNs, times and versions), then
-//! prints one JSON line with the measurement.
+//! prints one JSON line with the measurement. With a third argument `read`, it
+//! reads the first `<events>` lines of `<jsonl-path>` instead (simulator output).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a benchmark: a panic is a failed run
 
@@ -67,16 +68,27 @@ fn main() {
         .cloned()
         .unwrap_or_else(|| "bench/out/task_events.jsonl".into());
 
-    let lines = generate(n);
+    let lines: Vec<String> = if args.get(2).is_some_and(|a| a == "read") {
+        std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .take(n)
+            .map(str::to_owned)
+            .collect()
+    } else {
+        let lines = generate(n);
+        if let Some(dir) = std::path::Path::new(&path).parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for l in &lines {
+            writeln!(f, "{l}").unwrap();
+        }
+        f.flush().unwrap();
+        lines
+    };
+    let n = lines.len();
     let bytes: usize = lines.iter().map(|l| l.len() + 1).sum();
-    if let Some(dir) = std::path::Path::new(&path).parent() {
-        std::fs::create_dir_all(dir).unwrap();
-    }
-    let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
-    for l in &lines {
-        writeln!(f, "{l}").unwrap();
-    }
-    f.flush().unwrap();
 
     let (mut best, mut best_normalize, mut best_encode) = (f64::MAX, 0.0, 0.0);
     let mut parquet_bytes = 0;
