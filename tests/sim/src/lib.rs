@@ -303,6 +303,41 @@ impl Preset {
     }
 }
 
+impl Preset {
+    /// Task churn for event-volume tests: `services` services of 10 tasks that
+    /// crash about a minute after they start (exit 1) and are replaced, for
+    /// the whole range: about 6 task state change events per task-minute and a half.
+    pub fn churn(services: usize, hours: f64) -> Preset {
+        let crashing = Revision {
+            crash: Some(Crash {
+                exit_code: 1,
+                mean_s: 60.0,
+                line: "Error: ECONNREFUSED 10.0.3.7:5432",
+            }),
+            ..Revision::steady(1, "v1", 120.0, 3.0)
+        };
+        Preset {
+            name: "churn",
+            services: (0..services)
+                .map(|i| Service {
+                    cluster: format!("churn-{}", i % 10 + 1),
+                    name: format!("job-{}", i + 1),
+                    family: format!("job-{}", i + 1),
+                    container: "job".into(),
+                    cpu: 256,
+                    memory_mib: 512,
+                    desired: 10,
+                    deployments: vec![(0.0, crashing.clone())],
+                    spot_interruptions_per_day: 0.0,
+                })
+                .collect(),
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
+            ..Preset::node_oom(hours)
+        }
+    }
+}
+
 /// What really happened to one task.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskTruth {

@@ -21,6 +21,8 @@ enum PresetName {
     Fleet,
     /// `--copies` copies of the fleet's services.
     Scale,
+    /// `--copies` crash-looping services of 10 tasks: many task events.
+    Churn,
 }
 
 /// Write a simulated ECS fleet's AWS payloads and ground truth to files.
@@ -34,7 +36,7 @@ struct Args {
     hours: f64,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Copies of the fleet's services (scale preset).
+    /// Copies of the fleet's services (scale), or services (churn).
     #[arg(long, default_value_t = 100)]
     copies: usize,
     /// Output directory (created if missing).
@@ -98,6 +100,7 @@ fn run(args: &Args) -> std::io::Result<()> {
         PresetName::NodeOom => Preset::node_oom(args.hours),
         PresetName::Fleet => Preset::fleet(args.hours),
         PresetName::Scale => Preset::scale(args.copies, 10, args.hours),
+        PresetName::Churn => Preset::churn(args.copies, args.hours),
     };
     let t0 = Instant::now();
     simulate_into(&preset, args.seed, &mut files);
