@@ -112,7 +112,6 @@ pub async fn ingest_files<S: LakeStore>(
         let inputs = split(path, &content, export)?;
         drop(content);
         totals.files += 1;
-        totals.inputs += inputs.len();
         ingest_inputs(store, SOURCE, &inputs, &mut totals).await;
         progress.inc(1);
         progress.set_message(format!("{} inputs", totals.inputs));
@@ -128,6 +127,7 @@ pub async fn ingest_inputs<S: LakeStore>(
     inputs: &[Input],
     totals: &mut Totals,
 ) {
+    totals.inputs += inputs.len();
     for chunk in inputs.chunks(CHUNK_INPUTS) {
         let report = ingest(store, source, chunk, now_micros()).await;
         for (table, n) in &report.rows {

@@ -76,11 +76,7 @@ pub async fn run(
         sim.log_payloads.len()
     )?;
     let store = open_store(lake_args).await?;
-    let mut totals = Totals {
-        files: 0,
-        inputs: inputs.len(),
-        ..Default::default()
-    };
+    let mut totals = Totals::default();
     ingest_inputs(&store, "demo", &inputs, &mut totals).await;
     print_totals(&totals, &lake_args.lake, out)?;
     if let Some(first) = totals.failed.first() {

@@ -44,6 +44,42 @@ pub fn fixtures_starting_with(prefix: &str) -> Vec<String> {
     names
 }
 
+/// Accepts connections on a loopback port, on its own thread and runtime (so
+/// any test runtime can talk to it), handing each to `serve` inside that
+/// runtime; dropping the returned sender stops it.
+fn serve_loopback(
+    serve: impl Fn(TokioIo<tokio::net::TcpStream>) + Send + 'static,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
+    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind loopback");
+            addr_tx
+                .send(listener.local_addr().expect("addr"))
+                .expect("send addr");
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        if let Ok((socket, _)) = accepted {
+                            serve(TokioIo::new(socket));
+                        }
+                    }
+                    _ = &mut stop_rx => break,
+                }
+            }
+        });
+    });
+    (addr_rx.recv().expect("server address"), stop_tx)
+}
+
 /// A real S3 endpoint on 127.0.0.1, backed by a temporary directory, running
 /// on its own thread and runtime so any test runtime can talk to it.
 pub struct S3Server {
@@ -65,35 +101,18 @@ impl S3Server {
             b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
             b.build()
         };
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                let http = ConnBuilder::new(TokioExecutor::new());
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => {
-                            let Ok((socket, _)) = accepted else { continue };
-                            let conn = http.serve_connection(TokioIo::new(socket), service.clone()).into_owned();
-                            tokio::spawn(async move { let _ = conn.await; });
-                        }
-                        _ = &mut stop_rx => break,
-                    }
-                }
+        let (addr, stop) = serve_loopback(move |io| {
+            let conn = ConnBuilder::new(TokioExecutor::new())
+                .serve_connection(io, service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
             });
         });
-        let addr = addr_rx.recv().expect("server address");
         Self {
             endpoint: format!("http://{addr}"),
             root,
-            _shutdown: stop_tx,
+            _shutdown: stop,
         }
     }
 
@@ -236,46 +255,42 @@ pub struct JsonApiServer {
 impl JsonApiServer {
     pub fn start(handler: std::sync::Arc<JsonHandler>) -> Self {
         use http_body_util::{BodyExt, Full};
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
-                addr_tx.send(listener.local_addr().expect("addr")).expect("send addr");
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => {
-                            let Ok((socket, _)) = accepted else { continue };
-                            let handler = handler.clone();
-                            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                                let handler = handler.clone();
-                                async move {
-                                    let target = req.headers().get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-                                    let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
-                                    let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                                    let (status, answer) = handler(&target, &json);
-                                    hyper::Response::builder()
-                                        .status(status)
-                                        .header("content-type", "application/x-amz-json-1.1")
-                                        .body(Full::new(Bytes::from(answer)))
-                                }
-                            });
-                            let conn = ConnBuilder::new(TokioExecutor::new()).serve_connection(TokioIo::new(socket), service).into_owned();
-                            tokio::spawn(async move { let _ = conn.await; });
-                        }
-                        _ = &mut stop_rx => break,
+        let (addr, stop) = serve_loopback(move |io| {
+            let handler = handler.clone();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let handler = handler.clone();
+                    async move {
+                        let target = req
+                            .headers()
+                            .get("x-amz-target")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned();
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                        let (status, answer) = handler(&target, &json);
+                        hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", "application/x-amz-json-1.1")
+                            .body(Full::new(Bytes::from(answer)))
                     }
-                }
+                });
+            let conn = ConnBuilder::new(TokioExecutor::new())
+                .serve_connection(io, service)
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
             });
         });
-        let addr = addr_rx.recv().expect("server address");
         Self {
             endpoint: format!("http://{addr}"),
-            _shutdown: stop_tx,
+            _shutdown: stop,
         }
     }
 

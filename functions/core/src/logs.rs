@@ -63,17 +63,18 @@ pub fn decode_payload(body: &[u8]) -> Result<Cow<'_, [u8]>, RowError> {
             body.len()
         )));
     }
-    if compression(body).is_some() {
-        return inflate(body).map(Cow::Owned);
-    }
-    let compressed = BASE64.decode(body).map_err(|e| {
-        RowError::new(format!(
-            "payload is not base64, gzip, zlib or JSON: base64 says {e}"
-        ))
-    })?;
+    // CloudWatch Logs payloads arrive as base64 text; backfill may hand over raw bytes.
+    let compressed: Cow<'_, [u8]> = match compression(body) {
+        Some(_) => Cow::Borrowed(body),
+        None => Cow::Owned(BASE64.decode(body).map_err(|e| {
+            RowError::new(format!(
+                "payload is not base64, gzip, zlib or JSON: base64 says {e}"
+            ))
+        })?),
+    };
     match compression(&compressed) {
-        Some(_) => inflate(&compressed).map(Cow::Owned),
-        None if compressed.first() == Some(&b'{') => Ok(Cow::Owned(compressed)),
+        Some(kind) => inflate(&compressed, kind).map(Cow::Owned),
+        None if compressed.first() == Some(&b'{') => Ok(Cow::Owned(compressed.into_owned())),
         None => Err(RowError::new(format!(
             "decoded payload is neither gzip nor zlib (starts with {:02x?}); CloudWatch Logs gzips every payload",
             &compressed[..compressed.len().min(4)]
@@ -99,10 +100,7 @@ fn compression(b: &[u8]) -> Option<Compression> {
 }
 
 /// Inflates gzip or zlib, refusing to produce more than [`MAX_DECODED_BYTES`].
-fn inflate(compressed: &[u8]) -> Result<Vec<u8>, RowError> {
-    let Some(kind) = compression(compressed) else {
-        return Err(RowError::new("not gzip or zlib"));
-    };
+fn inflate(compressed: &[u8], kind: Compression) -> Result<Vec<u8>, RowError> {
     // gzip's trailer holds the decoded size (mod 2^32): allocate once.
     let hint = match kind {
         Compression::Gzip if compressed.len() >= 18 => {
