@@ -5,14 +5,53 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Query the ECS post-mortem lake: what stopped, why, on which revision and deployment.
+///
+/// Ask in the query language, e.g. `ecs-query "exit 137 by revision last 7d"`:
+///
+///   METRIC [by DIM, ...] [last 7d | since DATE [until DATE]] [where DIM=VALUE ...] [top N]
+///
+/// Metrics: exit CODE, exits, stops, oom, restarts, unhealthy, time to healthy,
+/// memory peak, cpu peak, deployments, logs "TEXT". Dimensions: revision, family,
+/// service, cluster, deployment, container, cause, exit kind, exit code, day, hour,
+/// az, launch type, image, task (and signature, level for logs; outcome for
+/// deployments). Also: `top 10 tasks by memory peak last 24h`, `oom for api`.
 #[derive(Debug, Parser)]
 #[command(name = "ecs-query", version)]
 pub struct Cli {
     #[command(flatten)]
     pub lake: LakeArgs,
 
+    #[command(flatten)]
+    pub output: OutputArgs,
+
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+
+    /// A question in the query language (quote it as one argument).
+    pub query: Vec<String>,
+}
+
+/// How answers are computed and printed.
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Output format.
+    #[arg(long, short, value_enum, default_value_t = Format::Table, global = true)]
+    pub format: Format,
+
+    /// Pin "now" (UTC date or time) so `last 7d` means the same days in a
+    /// post-mortem written later, e.g. --now 2026-11-20T06:00.
+    #[arg(long, global = true, value_parser = parse_now)]
+    pub now: Option<i64>,
+
+    /// Print the SQL equivalent of the question (for Athena or `ecs-query sql`) instead of running it.
+    #[arg(long, global = true)]
+    pub show_sql: bool,
+}
+
+fn parse_now(text: &str) -> Result<i64, String> {
+    crate::lang::parser::parse_time(text, false).ok_or_else(|| {
+        format!("{text:?} is not a UTC date or time (2026-11-20 or 2026-11-20T06:00)")
+    })
 }
 
 /// Where the lake is, and how to reach it.
@@ -60,6 +99,10 @@ pub enum Command {
     /// Run read-only SQL over the lake's tables (see `tables`).
     Sql(SqlArgs),
 
+    /// One task in time order: state changes, container exits, memory
+    /// (condensed), health, log signatures and the last log lines before it stopped.
+    Timeline(TimelineArgs),
+
     /// List the lake's tables.
     Tables,
 
@@ -84,6 +127,16 @@ pub struct IngestArgs {
     /// as the export lays out awslogs streams, else the file's directory name).
     #[arg(long)]
     pub log_stream: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct TimelineArgs {
+    /// Task id or ARN (a unique prefix of the id is enough).
+    pub task: String,
+
+    /// Log lines to show before the stop.
+    #[arg(long, default_value_t = 10)]
+    pub lines: usize,
 }
 
 #[derive(Debug, Args)]
@@ -112,12 +165,8 @@ pub enum DemoPreset {
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// The query, e.g. "SELECT stop_cause, count(*) FROM task_events GROUP BY 1".
+    /// The query, e.g. "SELECT stop_cause, count(*) FROM tasks GROUP BY 1".
     pub query: String,
-
-    /// Output format.
-    #[arg(long, short, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
 }
 
 /// How results are printed.
@@ -129,4 +178,6 @@ pub enum Format {
     Csv,
     /// One JSON object per row, as a JSON array.
     Json,
+    /// A Markdown table (for tickets and post-mortem documents).
+    Markdown,
 }

@@ -7,44 +7,38 @@ use std::io::Write;
 use ecs_lake::{Input, InputKind};
 use ecs_sim::{Preset, simulate};
 
+use crate::ask;
 use crate::backfill::{Totals, ingest_inputs, open_store, print_totals};
-use crate::cli::{DemoArgs, DemoPreset, Format, LakeArgs};
+use crate::cli::{DemoArgs, DemoPreset, LakeArgs, OutputArgs};
 use crate::error::CliError;
 use crate::lake::Lake;
-use crate::sql;
 
-/// The questions the demo answers, in order: (title, SQL).
-pub const QUERIES: &[(&str, &str)] = &[
+/// The questions the demo answers, in order: (title, question in the query language).
+pub const QUESTIONS: &[(&str, &str)] = &[
     (
-        "Why tasks stopped, per revision",
-        "SELECT service, revision, stop_cause, exit_kind, exit_code, count(DISTINCT task_id) AS tasks \
-         FROM task_events WHERE last_status = 'STOPPED' \
-         GROUP BY service, revision, stop_cause, exit_kind, exit_code ORDER BY service, revision, tasks DESC",
+        "Exit 137 per revision, with the memory peak and health beside it",
+        "exit 137 by revision last 7d",
     ),
+    ("Why tasks stopped", "stops by service, cause last 7d"),
     (
-        "Memory peak against the limit, per revision (Container Insights)",
-        "SELECT service, revision, max(memory_utilized) AS peak_mib, max(memory_reserved) AS limit_mib, \
-         round(100.0 * max(memory_utilized) / max(memory_reserved), 1) AS peak_pct, \
-         count(DISTINCT task_id) AS tasks \
-         FROM metrics WHERE record_type = 'Container' GROUP BY service, revision ORDER BY service, revision",
+        "Memory peak against the limit, per revision",
+        "memory peak by revision last 7d",
     ),
     (
         "Time from start to first HEALTHY, per revision",
-        "SELECT service, revision, count(*) AS containers, round(min(seconds_to_healthy), 1) AS min_s, \
-         round(max(seconds_to_healthy), 1) AS max_s \
-         FROM time_to_healthy WHERE container IS NOT NULL GROUP BY service, revision ORDER BY service, revision",
+        "time to healthy by revision last 7d",
     ),
+    ("Deployments and how they ended", "deployments last 7d"),
     (
-        "Crash and shutdown lines in the application logs",
-        "SELECT t.service, t.revision, l.signature, count(*) AS lines \
-         FROM logs l JOIN (SELECT DISTINCT task_id, service, revision FROM task_events) t ON l.task_id = t.task_id \
-         WHERE l.signature IS NOT NULL GROUP BY t.service, t.revision, l.signature ORDER BY t.service, t.revision, lines DESC",
+        "The OOM line in the application logs",
+        "logs \"heap out of memory\" by revision last 7d",
     ),
 ];
 
 pub async fn run(
     lake_args: &LakeArgs,
     args: DemoArgs,
+    output: &OutputArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let preset = match args.preset {
@@ -87,14 +81,22 @@ pub async fn run(
     }
 
     let lake = Lake::open(lake_args).await?;
-    for (title, query) in QUERIES {
-        writeln!(out, "\n{title}:")?;
-        sql::run(&lake, query, Format::Table, out).await?;
+    // "Now" is the end of the simulated range unless pinned: the questions
+    // say `last 7d` and mean the simulated days.
+    let end = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
+    let output = OutputArgs {
+        now: Some(output.now.unwrap_or(end * 1000)),
+        ..output.clone()
+    };
+    let now_text = crate::summary::day_time_of(output.now.unwrap_or_default());
+    for (title, question) in QUESTIONS {
+        writeln!(out, "\n{title}:  ecs-query --now {now_text} '{question}'")?;
+        ask::answer(&lake, question, &output, out).await?;
     }
     writeln!(
         out,
-        "\nNext: ecs-query --lake {} sql \"SELECT * FROM health_transitions ORDER BY time LIMIT 20\"\n      ecs-query --lake {} tables",
-        lake_args.lake, lake_args.lake
+        "\nNext: ecs-query --lake {lake} --now {now_text} 'oom by deployment last 24h'\n      ecs-query --lake {lake} timeline <task-id>\n      ecs-query --lake {lake} sql \"SELECT * FROM tasks LIMIT 5\"",
+        lake = lake_args.lake
     )?;
     Ok(())
 }

@@ -22,6 +22,24 @@ pub enum CliError {
     )]
     NotReadOnly(String),
 
+    #[error("cannot read the question: {0}")]
+    Parse(#[from] crate::lang::ParseError),
+
+    #[error("{0}")]
+    Lower(#[from] crate::lang::lower::LowerError),
+
+    #[error(
+        "no task {0:?} in the lake\n  hint: pass a task id or ARN from `ecs-query \"stops by task\"` or the tasks view"
+    )]
+    NoSuchTask(String),
+
+    #[error("{count} tasks start with {prefix:?} ({examples})\n  hint: give more of the task id")]
+    AmbiguousTask {
+        prefix: String,
+        count: usize,
+        examples: String,
+    },
+
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
 

@@ -16,13 +16,17 @@
 //! [`sql`], [`views`], [`render`], [`error`]. Results go to stdout; progress and errors to
 //! stderr; exit code 0 on success, 2 on error.
 
+pub mod ask;
 pub mod backfill;
 pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod lake;
+pub mod lang;
 pub mod render;
 pub mod sql;
+pub mod summary;
+pub mod timeline;
 pub mod views;
 
 pub use error::CliError;
@@ -34,13 +38,23 @@ use cli::{Cli, Command};
 /// Runs one command, writing results to `out`. Errors are returned for `main`
 /// to print; nothing here exits the process.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        if cli.query.is_empty() {
+            return Err(CliError::Usage {
+                message: "no question and no command".into(),
+                hint: "ask e.g. ecs-query \"exit 137 by revision last 7d\", or see ecs-query --help",
+            });
+        }
+        return ask::run(&cli.lake, &cli.query.join(" "), &cli.output, out).await;
+    };
+    match command {
         Command::Ingest(args) => backfill::run(&cli.lake, args, out).await,
-        Command::Demo(args) => demo::run(&cli.lake, args, out).await,
+        Command::Demo(args) => demo::run(&cli.lake, args, &cli.output, out).await,
         Command::Sql(args) => {
             let lake = lake::Lake::open(&cli.lake).await?;
-            sql::run(&lake, &args.query, args.format, out).await
+            sql::run(&lake, &args.query, cli.output.format, out).await
         }
+        Command::Timeline(args) => timeline::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => render::schema(table.as_deref(), out),
     }

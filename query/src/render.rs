@@ -1,15 +1,47 @@
-//! Rendering results: aligned table, CSV, JSON. Renderers write to any `Write`.
+//! Rendering results: aligned table (fitted to the terminal on a TTY),
+//! Markdown, CSV, JSON. Renderers write to any `Write`.
 
 use std::io::Write;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
-use datafusion::arrow::util::pretty::pretty_format_batches;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use ecs_lake::schema::{PARTITION_COLUMN, TABLES};
 
 use crate::cli::Format;
 use crate::error::CliError;
 use crate::lake::sql_name;
+
+/// The cells of `batches` as display strings (NULL as empty), row by row.
+fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, CliError> {
+    let options = FormatOptions::default().with_null("");
+    let mut rows = Vec::new();
+    for batch in batches {
+        let formatters = batch
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(datafusion::error::DataFusionError::from)?;
+        for row in 0..batch.num_rows() {
+            rows.push(
+                formatters
+                    .iter()
+                    .map(|f| f.value(row).to_string())
+                    .collect(),
+            );
+        }
+    }
+    Ok(rows)
+}
+
+fn names(schema: &Schema) -> Vec<String> {
+    schema.fields().iter().map(|f| f.name().clone()).collect()
+}
+
+fn is_numeric(schema: &Schema, i: usize) -> bool {
+    schema.field(i).data_type().is_numeric()
+}
 
 /// Writes query results in the requested format.
 pub fn batches(
@@ -20,16 +52,45 @@ pub fn batches(
 ) -> Result<(), CliError> {
     match format {
         Format::Table => {
-            if batches.iter().all(|b| b.num_rows() == 0) {
-                let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
-                writeln!(out, "(no rows; columns: {})", names.join(", "))?;
-            } else {
-                writeln!(
-                    out,
-                    "{}",
-                    pretty_format_batches(batches)
-                        .map_err(datafusion::error::DataFusionError::from)?
-                )?;
+            let rows = cells(batches)?;
+            if rows.is_empty() {
+                writeln!(out, "(no rows; columns: {})", names(schema).join(", "))?;
+                return Ok(());
+            }
+            let mut table = comfy_table::Table::new();
+            // On a terminal, fit its width (wrapping long cells); piped, never wrap.
+            table
+                .load_preset(comfy_table::presets::ASCII_FULL_CONDENSED)
+                .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+                .set_header(names(schema));
+            if !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+            }
+            for i in 0..schema.fields().len() {
+                if is_numeric(schema, i)
+                    && let Some(column) = table.column_mut(i)
+                {
+                    column.set_cell_alignment(comfy_table::CellAlignment::Right);
+                }
+            }
+            for row in rows {
+                table.add_row(row);
+            }
+            writeln!(out, "{table}")?;
+        }
+        Format::Markdown => {
+            let header = names(schema);
+            writeln!(out, "| {} |", header.join(" | "))?;
+            let rule: Vec<&str> = (0..header.len())
+                .map(|i| if is_numeric(schema, i) { "---:" } else { "---" })
+                .collect();
+            writeln!(out, "| {} |", rule.join(" | "))?;
+            for row in cells(batches)? {
+                let row: Vec<String> = row
+                    .iter()
+                    .map(|c| c.replace('|', "\\|").replace('\n', " "))
+                    .collect();
+                writeln!(out, "| {} |", row.join(" | "))?;
             }
         }
         Format::Csv => {

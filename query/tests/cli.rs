@@ -494,7 +494,7 @@ fn demo_builds_a_lake_that_agrees_with_the_simulator() {
         "demo", "--lake", lake, "--hours", "24", "--seed", "3",
     ]));
     assert_eq!(code, 0, "{err}");
-    for title in ecs_query::demo::QUERIES.iter().map(|(t, _)| t) {
+    for title in ecs_query::demo::QUESTIONS.iter().map(|(t, _)| t) {
         assert!(out.contains(title), "{title} missing from:\n{out}");
     }
     assert!(out.contains("quarantined  0"), "{out}");

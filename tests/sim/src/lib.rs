@@ -1111,6 +1111,8 @@ fn task_payloads(
         };
         peak = peak.max(mem);
         let healthy = healthy_at.is_some_and(|h| minute >= h);
+        // UNKNOWN (0) during the start period; 1 only once checks fail past the grace.
+        let unhealthy = !healthy && t.fails_health && up >= 30_000;
         let cpu = 40.0 + rng.unit() * 60.0;
         // Written directly (this is the bulk of a large simulation): the
         // identity part is serialized once per task, the numbers per minute.
@@ -1126,7 +1128,7 @@ fn task_payloads(
             minute,
             format!(
                 r#"{{"Type":"Container",{identity},{container_identity},"ContainerKnownStatus":"RUNNING","UnHealthyContainerHealthStatus":{},"RestartCount":0,{numbers}}}"#,
-                i32::from(!healthy)
+                i32::from(unhealthy)
             ),
         ));
         minute += MINUTE_MS;

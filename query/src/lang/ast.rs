@@ -1,0 +1,210 @@
+//! The parsed question, and the words that name each part.
+
+/// What is counted or measured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Metric {
+    /// Tasks whose deciding container exited with this code.
+    Exit(i32),
+    /// Tasks that stopped with an exit code.
+    Exits,
+    /// Tasks that stopped.
+    Stops,
+    /// Tasks the OOM killer ended.
+    Oom,
+    /// Tasks that stopped on their own (the app exited or was OOM-killed) and
+    /// were replaced: crash loops.
+    Restarts,
+    /// Tasks that failed a health check.
+    Unhealthy,
+    /// Seconds from start to the first HEALTHY.
+    TimeToHealthy,
+    MemoryPeak,
+    CpuPeak,
+    Deployments,
+    /// Log lines, those containing the text (case-insensitive) when given.
+    Logs(Option<String>),
+}
+
+/// What answers are grouped by (and what `where` can test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Dim {
+    Revision,
+    Family,
+    Service,
+    Cluster,
+    Deployment,
+    Container,
+    Cause,
+    ExitKind,
+    ExitCode,
+    Day,
+    Hour,
+    Az,
+    LaunchType,
+    Image,
+    Task,
+    Status,
+    Signature,
+    Level,
+    Outcome,
+}
+
+impl Dim {
+    /// The canonical name, as shown in help and errors.
+    pub fn name(self) -> &'static str {
+        DIMS.iter()
+            .find(|(_, d)| *d == self)
+            .map_or("?", |(w, _)| w)
+    }
+}
+
+/// The time window: `[from, to)` in microseconds since the epoch, UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Window {
+    /// No window: the whole lake.
+    #[default]
+    All,
+    /// The last N microseconds before "now" (`--now`, or the clock).
+    Last(i64),
+    /// Absolute bounds (`since`, `until`).
+    Range { from: Option<i64>, to: Option<i64> },
+}
+
+/// `where field = value` (or `!=`); `for X` is `where service = X`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    pub field: Dim,
+    pub negated: bool,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Query {
+    pub metric: Metric,
+    pub by: Vec<Dim>,
+    pub window: Window,
+    pub filters: Vec<Filter>,
+    pub top: Option<usize>,
+}
+
+/// Spellings of the metrics (after lowercasing and reading `-`/`_` as spaces).
+/// The first spelling of each is its canonical name.
+pub const METRICS: &[(&str, MetricWord)] = &[
+    ("exit", MetricWord::Exit),
+    ("exits", MetricWord::Exits),
+    ("exit codes", MetricWord::Exits),
+    ("stops", MetricWord::Stops),
+    ("stop", MetricWord::Stops),
+    ("stopped", MetricWord::Stops),
+    ("oom", MetricWord::Oom),
+    ("ooms", MetricWord::Oom),
+    ("oom kills", MetricWord::Oom),
+    ("oom killed", MetricWord::Oom),
+    ("out of memory", MetricWord::Oom),
+    ("restarts", MetricWord::Restarts),
+    ("restart", MetricWord::Restarts),
+    ("crash loops", MetricWord::Restarts),
+    ("crash loop", MetricWord::Restarts),
+    ("crashloops", MetricWord::Restarts),
+    ("crashes", MetricWord::Restarts),
+    ("unhealthy", MetricWord::Unhealthy),
+    ("health checks", MetricWord::Unhealthy),
+    ("health check failures", MetricWord::Unhealthy),
+    ("time to healthy", MetricWord::TimeToHealthy),
+    ("tth", MetricWord::TimeToHealthy),
+    ("memory peak", MetricWord::MemoryPeak),
+    ("mem peak", MetricWord::MemoryPeak),
+    ("peak memory", MetricWord::MemoryPeak),
+    ("memory", MetricWord::MemoryPeak),
+    ("mem", MetricWord::MemoryPeak),
+    ("cpu peak", MetricWord::CpuPeak),
+    ("peak cpu", MetricWord::CpuPeak),
+    ("cpu", MetricWord::CpuPeak),
+    ("deployments", MetricWord::Deployments),
+    ("deployment", MetricWord::Deployments),
+    ("deploys", MetricWord::Deployments),
+    ("logs", MetricWord::Logs),
+    ("log", MetricWord::Logs),
+    ("log lines", MetricWord::Logs),
+];
+
+/// A metric before its argument is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricWord {
+    Exit,
+    Exits,
+    Stops,
+    Oom,
+    Restarts,
+    Unhealthy,
+    TimeToHealthy,
+    MemoryPeak,
+    CpuPeak,
+    Deployments,
+    Logs,
+}
+
+/// Spellings of the dimensions; the first of each is canonical.
+pub const DIMS: &[(&str, Dim)] = &[
+    ("revision", Dim::Revision),
+    ("revisions", Dim::Revision),
+    ("rev", Dim::Revision),
+    ("revs", Dim::Revision),
+    ("task definition", Dim::Revision),
+    ("taskdef", Dim::Revision),
+    ("family", Dim::Family),
+    ("families", Dim::Family),
+    ("service", Dim::Service),
+    ("services", Dim::Service),
+    ("svc", Dim::Service),
+    ("svcs", Dim::Service),
+    ("cluster", Dim::Cluster),
+    ("clusters", Dim::Cluster),
+    ("deployment", Dim::Deployment),
+    ("deployments", Dim::Deployment),
+    ("deploy", Dim::Deployment),
+    ("deploys", Dim::Deployment),
+    ("container", Dim::Container),
+    ("containers", Dim::Container),
+    ("cause", Dim::Cause),
+    ("causes", Dim::Cause),
+    ("stop cause", Dim::Cause),
+    ("reason", Dim::Cause),
+    ("exit kind", Dim::ExitKind),
+    ("exit kinds", Dim::ExitKind),
+    ("kind", Dim::ExitKind),
+    ("exit code", Dim::ExitCode),
+    ("exit codes", Dim::ExitCode),
+    ("code", Dim::ExitCode),
+    ("day", Dim::Day),
+    ("days", Dim::Day),
+    ("daily", Dim::Day),
+    ("hour", Dim::Hour),
+    ("hours", Dim::Hour),
+    ("hourly", Dim::Hour),
+    ("az", Dim::Az),
+    ("azs", Dim::Az),
+    ("availability zone", Dim::Az),
+    ("zone", Dim::Az),
+    ("launch type", Dim::LaunchType),
+    ("launch types", Dim::LaunchType),
+    ("launchtype", Dim::LaunchType),
+    ("image", Dim::Image),
+    ("images", Dim::Image),
+    ("task", Dim::Task),
+    ("tasks", Dim::Task),
+    ("status", Dim::Status),
+    ("last status", Dim::Status),
+    ("signature", Dim::Signature),
+    ("signatures", Dim::Signature),
+    ("sig", Dim::Signature),
+    ("level", Dim::Level),
+    ("levels", Dim::Level),
+    ("outcome", Dim::Outcome),
+    ("outcomes", Dim::Outcome),
+];
+
+/// Words that start a clause.
+pub const CLAUSES: &[&str] = &[
+    "by", "last", "past", "since", "until", "where", "top", "limit", "for", "in",
+];
