@@ -20,7 +20,9 @@ fn main() -> ExitCode {
         )
         .try_init();
 
+    // Worker stacks as large as the main thread's: DataFusion plans recurse.
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(8 << 20)
         .enable_all()
         .build()
     {

@@ -417,6 +417,10 @@ impl Parser<'_> {
             (Some(_), Some(_)) => Err(self
                 .error_here("a window of zero or more than ten years")
                 .expected(expected)),
+            (Some(_), None) if words == 2 => {
+                self.pos += 1;
+                Err(self.found("as a unit of time").expected(expected))
+            }
             _ => Err(self.found("after \"last\"").expected(expected)),
         }
     }
@@ -607,5 +611,71 @@ mod tests {
         assert!(parse("oom last 7d last 1d").is_err());
         assert!(parse("oom where service").is_err());
         assert!(parse("").is_err());
+    }
+
+    mod never_panics {
+        use proptest::prelude::*;
+
+        use super::super::parse;
+        use crate::lang::ast::{CLAUSES, DIMS, METRICS};
+
+        /// Words the grammar knows, plus numbers, dates, operators and junk,
+        /// so generated input reaches deep into the parser.
+        fn word() -> impl Strategy<Value = String> {
+            let known: Vec<String> = METRICS
+                .iter()
+                .map(|(w, _)| *w)
+                .chain(DIMS.iter().map(|(w, _)| *w))
+                .chain(CLAUSES.iter().copied())
+                .chain([
+                    "7d",
+                    "24h",
+                    "0d",
+                    "2026-11-19",
+                    "2026-13-45",
+                    "=",
+                    "!=",
+                    ",",
+                    "\"",
+                    "'",
+                    "and",
+                    "137",
+                    "-1",
+                    "99999999999",
+                    "api:42",
+                    "days",
+                    "until",
+                    "top",
+                    "10",
+                ])
+                .map(str::to_owned)
+                .collect();
+            prop_oneof![
+                3 => proptest::sample::select(known),
+                1 => "\\PC{0,8}",
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(4000))]
+
+            #[test]
+            fn on_word_soup(words in proptest::collection::vec(word(), 0..14)) {
+                let text = words.join(" ");
+                if let Err(e) = parse(&text) {
+                    // Every error renders, and its span lies inside the text.
+                    prop_assert!(e.span.end <= text.len() && e.span.start <= e.span.end);
+                    let _ = e.to_string();
+                }
+            }
+
+            #[test]
+            fn on_any_text(text in "\\PC{0,64}") {
+                if let Err(e) = parse(&text) {
+                    prop_assert!(e.span.end <= text.len());
+                    let _ = e.to_string();
+                }
+            }
+        }
     }
 }

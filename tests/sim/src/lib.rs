@@ -355,6 +355,8 @@ pub struct TaskTruth {
     pub memory_limit_mib: i32,
     /// Seconds from start to the first passing health check; `None` if never.
     pub time_to_healthy_s: Option<f64>,
+    /// When the task reached STOPPED (ms since the epoch); `None` while running.
+    pub stopped_at_ms: Option<i64>,
 }
 
 /// What really happened to one deployment.
@@ -1217,6 +1219,7 @@ fn task_payloads(
         memory_peak_mib: peak,
         memory_limit_mib: limit,
         time_to_healthy_s: healthy_at.map(|h| (h - t.started_ms) as f64 / 1000.0),
+        stopped_at_ms: stop.as_ref().map(|s| s.stopped_ms),
     });
 }
 
