@@ -319,6 +319,34 @@ fn ingest_then_sql_on_an_s3_lake() {
     let (code, out, err) = run(&mut c);
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, EXPECTED_CAUSES_CSV);
+
+    // The query language over the same S3 lake: one row per task, so the
+    // duplicate delivery of the exit-2 task counts once.
+    let mut c = ecs_query(&[
+        "--lake",
+        "s3://lake/ecs/prod",
+        "--endpoint-url",
+        &server.endpoint,
+        "-f",
+        "csv",
+        "stops by cause",
+    ]);
+    with_s3(&mut c);
+    let (code, out, err) = run(&mut c);
+    assert_eq!(code, 0, "{err}");
+    let firsts: Vec<String> = out
+        .lines()
+        .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
+        .collect();
+    assert_eq!(
+        firsts,
+        [
+            "stop_cause,stops",
+            "elb_health_check,1",
+            "essential_container_exited,1",
+            "user_stopped,1"
+        ]
+    );
 }
 
 #[test]
@@ -521,4 +549,57 @@ fn demo_builds_a_lake_that_agrees_with_the_simulator() {
     ]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(csv, format!("revision,stop_cause,n\n{expected}"));
+
+    // The timeline of an OOM-killed task, by a prefix of its id.
+    let oom = truth
+        .tasks
+        .iter()
+        .find(|t| t.stop_cause == Some("oom_killed"))
+        .expect("the preset OOM-kills");
+    let (code, out, err) = run(&mut ecs_query(&[
+        "timeline",
+        "--lake",
+        lake,
+        "-f",
+        "csv",
+        &oom.task_id[..10],
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.splitn(4, ',').collect())
+        .collect();
+    let times: Vec<i64> = rows
+        .iter()
+        .map(|r| ecs_lake::lenient::parse_time(r[0]).unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "in time order:\n{out}"
+    );
+    let has = |kind: &str, event: &str| rows.iter().any(|r| r[1] == kind && r[2].contains(event));
+    assert!(has("task", "STOPPED"), "{out}");
+    assert!(has("container", "exited 137"), "{out}");
+    assert!(has("signature", "node_heap_oom"), "{out}");
+    assert!(has("health", "UNKNOWN -> HEALTHY"), "{out}");
+    // The last memory row is the truth's peak, at the limit.
+    let last_memory = rows.iter().rev().find(|r| r[1] == "memory").unwrap();
+    assert_eq!(
+        last_memory[2],
+        format!(
+            "peak {} of {} MiB",
+            oom.memory_peak_mib, oom.memory_limit_mib
+        )
+    );
+    // The stop is the last state change.
+    let last_task = rows.iter().rev().find(|r| r[1] == "task").unwrap();
+    assert!(last_task[2].starts_with("STOPPED"), "{out}");
+
+    let (code, _, err) = run(&mut ecs_query(&["timeline", "--lake", lake, "ffffffff"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("no task \"ffffffff\""), "{err}");
+    let (code, _, err) = run(&mut ecs_query(&["timeline", "--lake", lake, ""]));
+    assert_eq!(code, 2);
+    assert!(err.contains("give more of the task id"), "{err}");
 }
