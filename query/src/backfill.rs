@@ -36,6 +36,20 @@ pub struct Totals {
     pub failed: Vec<String>,
 }
 
+impl Totals {
+    /// Adds another run's counts (files are not counted twice: the caller counts them).
+    pub fn merge(&mut self, other: Totals) {
+        self.inputs += other.inputs;
+        self.written += other.written;
+        self.quarantined += other.quarantined;
+        for (table, n) in other.rows {
+            *self.rows.entry(table).or_default() += n;
+        }
+        add_counts(&mut self.logs, &other.logs);
+        self.failed.extend(other.failed);
+    }
+}
+
 /// Where export lines came from, when files are CloudWatch Logs exports.
 #[derive(Debug, Clone, Default)]
 pub struct ExportNames {

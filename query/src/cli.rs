@@ -152,6 +152,14 @@ pub struct DemoArgs {
     /// What to simulate.
     #[arg(long, value_enum, default_value_t = DemoPreset::NodeOom)]
     pub preset: DemoPreset,
+
+    /// Copies of the fleet's services (scale), or crash-looping services (churn).
+    #[arg(long, default_value_t = 10)]
+    pub copies: usize,
+
+    /// Build the lake only (for benchmarks and bigger lakes).
+    #[arg(long)]
+    pub no_questions: bool,
 }
 
 /// The simulator's presets.
@@ -161,6 +169,10 @@ pub enum DemoPreset {
     NodeOom,
     /// node-oom plus a worker that ignores SIGTERM (137 after the stop timeout).
     Fleet,
+    /// --copies copies of the fleet's services, over --copies/10 clusters: a bigger lake.
+    Scale,
+    /// --copies crash-looping services: many task events.
+    Churn,
 }
 
 #[derive(Debug, Args)]

@@ -5,7 +5,7 @@
 use std::io::Write;
 
 use ecs_lake::{Input, InputKind};
-use ecs_sim::{Preset, simulate};
+use ecs_sim::{DeploymentTruth, Preset, Sink, TaskTruth, simulate_into};
 
 use crate::ask;
 use crate::backfill::{Totals, ingest_inputs, open_store, print_totals};
@@ -35,6 +35,60 @@ pub const QUESTIONS: &[(&str, &str)] = &[
     ),
 ];
 
+/// Simulator output cut into chunks of about [`CHUNK_BYTES`], sent from the
+/// simulation thread to the ingest loop, so a simulation of any size streams
+/// into the lake with bounded memory.
+struct Chunker {
+    tx: tokio::sync::mpsc::Sender<Vec<Input>>,
+    buf: Vec<Input>,
+    bytes: usize,
+    events: usize,
+    payloads: usize,
+    tasks: usize,
+}
+
+const CHUNK_BYTES: usize = 64 << 20;
+
+impl Chunker {
+    fn push(&mut self, input: Input) {
+        self.bytes += input.body.len();
+        self.buf.push(input);
+        if self.bytes >= CHUNK_BYTES {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        self.bytes = 0;
+        let chunk = std::mem::take(&mut self.buf);
+        // The receiver only goes away when ingest failed; what is left is moot.
+        if !chunk.is_empty() {
+            let _ = self.tx.blocking_send(chunk);
+        }
+    }
+}
+
+impl Sink for Chunker {
+    fn event(&mut self, json: String) {
+        let input = Input::new(format!("sim:event:{}", self.events), json.into_bytes());
+        self.events += 1;
+        self.push(input);
+    }
+    fn log_payload(&mut self, data: String) {
+        let input = Input::of(
+            InputKind::LogsPayload,
+            format!("sim:logs:{}", self.payloads),
+            data.into_bytes(),
+        );
+        self.payloads += 1;
+        self.push(input);
+    }
+    fn task(&mut self, _: TaskTruth) {
+        self.tasks += 1;
+    }
+    fn deployment(&mut self, _: DeploymentTruth) {}
+}
+
 pub async fn run(
     lake_args: &LakeArgs,
     args: DemoArgs,
@@ -44,40 +98,72 @@ pub async fn run(
     let preset = match args.preset {
         DemoPreset::NodeOom => Preset::node_oom(args.hours),
         DemoPreset::Fleet => Preset::fleet(args.hours),
+        DemoPreset::Scale => Preset::scale(args.copies, (args.copies / 10).max(1), args.hours),
+        DemoPreset::Churn => Preset::churn(args.copies, args.hours),
     };
-    let sim = simulate(&preset, args.seed);
-    let inputs: Vec<Input> = sim
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Input::new(format!("sim:event:{i}"), e.clone().into_bytes()))
-        .chain(sim.log_payloads.iter().enumerate().map(|(i, p)| {
-            Input::of(
-                InputKind::LogsPayload,
-                format!("sim:logs:{i}"),
-                p.clone().into_bytes(),
-            )
-        }))
-        .collect();
+    let store = open_store(lake_args).await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Input>>(2);
+    let simulation = {
+        let preset = preset.clone();
+        let seed = args.seed;
+        std::thread::spawn(move || {
+            let mut chunker = Chunker {
+                tx,
+                buf: Vec::new(),
+                bytes: 0,
+                events: 0,
+                payloads: 0,
+                tasks: 0,
+            };
+            simulate_into(&preset, seed, &mut chunker);
+            chunker.flush();
+            (chunker.events, chunker.payloads, chunker.tasks)
+        })
+    };
+    // Chunks are normalized and written concurrently, one per core.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut running = tokio::task::JoinSet::new();
+    let mut totals = Totals::default();
+    while let Some(chunk) = rx.recv().await {
+        while running.len() >= workers {
+            if let Some(done) = running.join_next().await {
+                totals.merge(done.map_err(|e| CliError::WriteFailed {
+                    count: 1,
+                    first: e.to_string(),
+                })?);
+            }
+        }
+        let store = store.clone();
+        running.spawn(async move {
+            let mut t = Totals::default();
+            ingest_inputs(&store, "demo", &chunk, &mut t).await;
+            t
+        });
+    }
+    while let Some(done) = running.join_next().await {
+        totals.merge(done.map_err(|e| CliError::WriteFailed {
+            count: 1,
+            first: e.to_string(),
+        })?);
+    }
+    let (events, payloads, tasks) = simulation.join().map_err(|_| CliError::Usage {
+        message: "the simulator failed".into(),
+        hint: "this is a bug: please report it with the preset and seed",
+    })?;
     writeln!(
         out,
-        "Simulated preset {} (seed {}): {} tasks over {} hours, {} ECS events, {} CloudWatch Logs payloads.",
-        preset.name,
-        args.seed,
-        sim.truth.tasks.len(),
-        args.hours,
-        sim.events.len(),
-        sim.log_payloads.len()
+        "Simulated preset {} (seed {}): {tasks} tasks over {} hours, {events} ECS events, {payloads} CloudWatch Logs payloads.",
+        preset.name, args.seed, args.hours,
     )?;
-    let store = open_store(lake_args).await?;
-    let mut totals = Totals::default();
-    ingest_inputs(&store, "demo", &inputs, &mut totals).await;
     print_totals(&totals, &lake_args.lake, out)?;
     if let Some(first) = totals.failed.first() {
         return Err(CliError::WriteFailed {
             count: totals.failed.len(),
             first: first.clone(),
         });
+    }
+    if args.no_questions {
+        return Ok(());
     }
 
     let lake = Lake::open(lake_args).await?;

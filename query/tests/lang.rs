@@ -54,6 +54,8 @@ fn lake_dir() -> &'static PathBuf {
                 hours: HOURS,
                 seed: SEED,
                 preset: DemoPreset::Fleet,
+                copies: 10,
+                no_questions: true,
             },
             &output(Format::Csv),
             &mut std::io::sink(),
