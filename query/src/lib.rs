@@ -56,6 +56,17 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         }
         Command::Timeline(args) => timeline::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
-        Command::Schema { table } => render::schema(table.as_deref(), out),
+        Command::Schema { table } => {
+            match crate::views::VIEWS
+                .iter()
+                .find(|v| Some(v.name) == table.as_deref())
+            {
+                Some(view) => {
+                    let lake = lake::Lake::open(&cli.lake).await?;
+                    render::view_schema(&lake, view, out).await
+                }
+                None => render::schema(table.as_deref(), out),
+            }
+        }
     }
 }

@@ -149,6 +149,14 @@ pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> 
         ],
         None => TABLES.iter().collect(),
     };
+    if table.is_none() {
+        let views: Vec<&str> = crate::views::VIEWS.iter().map(|v| v.name).collect();
+        writeln!(
+            out,
+            "views: {} (`ecs-query schema <view>` for their columns)\n",
+            views.join(", ")
+        )?;
+    }
     for (i, t) in selected.iter().enumerate() {
         if i > 0 {
             writeln!(out)?;
@@ -175,6 +183,32 @@ pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> 
             out,
             "  {PARTITION_COLUMN:<24} {:<28} partition: UTC day, YYYY-MM-DD",
             "Utf8 NOT NULL"
+        )?;
+    }
+    Ok(())
+}
+
+/// `ecs-query schema <view>`: the view's columns, from its plan.
+pub async fn view_schema(
+    lake: &crate::lake::Lake,
+    view: &crate::views::View,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let df = lake.ctx.table(view.name).await?;
+    writeln!(out, "{} (view)", view.name)?;
+    let doc = view.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+    writeln!(out, "  {doc}")?;
+    for f in df.schema().fields() {
+        let ty = f.data_type().to_string();
+        writeln!(
+            out,
+            "  {:<26} {}",
+            f.name(),
+            if f.is_nullable() {
+                ty
+            } else {
+                format!("{ty} NOT NULL")
+            }
         )?;
     }
     Ok(())

@@ -304,36 +304,28 @@ fn ingest_then_sql_on_an_s3_lake() {
         "objects stored under the prefix"
     );
 
-    // ...and from the flag for the read.
-    let mut c = ecs_query(&[
-        "sql",
-        "--lake",
-        "s3://lake/ecs/prod",
-        "--endpoint-url",
-        &server.endpoint,
-        "-f",
-        "csv",
-        CAUSES_SQL,
-    ]);
-    with_s3(&mut c);
-    let (code, out, err) = run(&mut c);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out, EXPECTED_CAUSES_CSV);
+    // ...and from the flag for the reads.
+    let read = |args: &[&str]| {
+        let mut all = vec![
+            "--lake",
+            "s3://lake/ecs/prod",
+            "--endpoint-url",
+            &server.endpoint,
+            "-f",
+            "csv",
+        ];
+        all.extend(args);
+        let mut c = ecs_query(&all);
+        with_s3(&mut c);
+        let (code, out, err) = run(&mut c);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(read(&["sql", CAUSES_SQL]), EXPECTED_CAUSES_CSV);
 
     // The query language over the same S3 lake: one row per task, so the
     // duplicate delivery of the exit-2 task counts once.
-    let mut c = ecs_query(&[
-        "--lake",
-        "s3://lake/ecs/prod",
-        "--endpoint-url",
-        &server.endpoint,
-        "-f",
-        "csv",
-        "stops by cause",
-    ]);
-    with_s3(&mut c);
-    let (code, out, err) = run(&mut c);
-    assert_eq!(code, 0, "{err}");
+    let out = read(&["stops by cause"]);
     let firsts: Vec<String> = out
         .lines()
         .map(|l| l.split(',').take(2).collect::<Vec<_>>().join(","))
@@ -402,9 +394,15 @@ fn errors_say_what_to_do_and_exit_2() {
     ]));
     assert_eq!(code, 2);
     assert!(err.contains("nope"), "{err}");
-    let (code, _, err) = run(&mut ecs_query(&["schema", "tasks"]));
+    let (code, _, err) = run(&mut ecs_query(&["schema", "tasksz"]));
     assert_eq!(code, 2);
     assert!(err.contains("ecs-query tables"), "{err}");
+    // A view's columns come from its plan, on any lake (even an empty one).
+    let lake = dir.path().to_str().unwrap();
+    let (code, out, err) = run(&mut ecs_query(&["schema", "--lake", lake, "tasks"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("tasks (view)"), "{out}");
+    assert!(out.contains("  memory_peak_pct "), "{out}");
 }
 
 #[test]

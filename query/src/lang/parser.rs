@@ -18,7 +18,7 @@
 //! most once. Every error carries the span, what was expected and, for a
 //! misspelt word, the closest known one.
 
-use super::ast::{CLAUSES, DIMS, Dim, Filter, METRICS, Metric, MetricWord, Query, Window};
+use super::ast::{CLAUSES, DIMS, Dim, Filter, METRICS, Metric, Query, Window};
 use super::error::ParseError;
 use super::lexer::{Tok, Token, lex};
 
@@ -67,7 +67,7 @@ impl Parser<'_> {
     }
 
     /// Matches the longest phrase of `table` (1 to 3 words) at the cursor.
-    fn phrase<T: Copy>(&self, table: &[(&str, T)]) -> Option<(T, usize)> {
+    fn phrase<T: Clone>(&self, table: &[(&str, T)]) -> Option<(T, usize)> {
         let mut best: Option<(T, usize)> = None;
         let mut joined = String::new();
         for n in 1..=3 {
@@ -79,7 +79,7 @@ impl Parser<'_> {
             }
             joined.push_str(&word);
             if let Some((_, v)) = table.iter().find(|(w, _)| *w == joined) {
-                best = Some((*v, n));
+                best = Some((v.clone(), n));
             }
         }
         best
@@ -233,7 +233,7 @@ impl Parser<'_> {
         };
         self.pos += n;
         Ok(match word {
-            MetricWord::Exit => match self.exit_code() {
+            Metric::Exit(_) => match self.exit_code() {
                 Some(code) => Metric::Exit(code),
                 None => {
                     return Err(self
@@ -242,16 +242,8 @@ impl Parser<'_> {
                         .hint("\"exits\" counts every exit; \"exits by exit code\" splits them"));
                 }
             },
-            MetricWord::Exits => self.exit_code().map_or(Metric::Exits, Metric::Exit),
-            MetricWord::Stops => Metric::Stops,
-            MetricWord::Oom => Metric::Oom,
-            MetricWord::Restarts => Metric::Restarts,
-            MetricWord::Unhealthy => Metric::Unhealthy,
-            MetricWord::TimeToHealthy => Metric::TimeToHealthy,
-            MetricWord::MemoryPeak => Metric::MemoryPeak,
-            MetricWord::CpuPeak => Metric::CpuPeak,
-            MetricWord::Deployments => Metric::Deployments,
-            MetricWord::Logs => match self.peek().map(|t| &t.tok) {
+            Metric::Exits => self.exit_code().map_or(Metric::Exits, Metric::Exit),
+            Metric::Logs(_) => match self.peek().map(|t| &t.tok) {
                 Some(Tok::Str(s)) => {
                     let text = s.clone();
                     self.pos += 1;
@@ -264,6 +256,7 @@ impl Parser<'_> {
                 }
                 _ => Metric::Logs(None),
             },
+            other => other,
         })
     }
 
@@ -465,12 +458,12 @@ pub fn parse_time(text: &str, end_of_day: bool) -> Option<i64> {
     Some(day.and_hms_opt(0, 0, 0)?.and_utc().timestamp_micros())
 }
 
-fn canonical<T: PartialEq + Copy>(table: &[(&'static str, T)]) -> Vec<&'static str> {
+fn canonical<T: PartialEq + Clone>(table: &[(&'static str, T)]) -> Vec<&'static str> {
     let mut seen: Vec<T> = Vec::new();
     let mut names = Vec::new();
     for (w, v) in table {
         if !seen.contains(v) {
-            seen.push(*v);
+            seen.push(v.clone());
             names.push(*w);
         }
     }

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Query benchmark: the query language vs DuckDB on the same simulator lake,
+and the same question over 7-, 30- and 90-day lakes.
+
+Usage: python3 bench/run_query.py [COPIES] [--days 90] [--runs 5] [--rebuild]
+
+Builds (once, kept in bench/out/) a lake of DAYS days from the simulator's
+`scale` preset with COPIES copies of the fleet's services, through the same
+normalization as the Lambdas (`ecs-query demo --preset scale --no-questions`).
+The 7- and 30-day lakes are the last 7 and 30 days of it (symlinked day
+partitions), so "cost follows the window" is measured on identical data.
+
+For each question, ours is the wall time of the release `ecs-query` process
+(start, plan, read, answer, print CSV), the median of RUNS. DuckDB runs the SQL
+that `ecs-query --show-sql` prints for the same question (DataFusion's
+unparser), in-process from Python (no process start: in its favour) over views
+`read_parquet('<lake>/<table>/*/*.parquet', hive_partitioning = true)`, with
+all cores, median of RUNS after one warm-up; both answers are compared.
+Prints Markdown; paste it into bench/RESULTS.md with the date and machine.
+"""
+import csv
+import io
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+argv = sys.argv[1:]
+
+
+def option(name, default):
+    if name in argv:
+        i = argv.index(name)
+        value = argv[i + 1]
+        del argv[i:i + 2]
+        return value
+    return default
+
+
+days = int(option("--days", "90"))
+runs = int(option("--runs", "5"))
+rebuild = "--rebuild" in argv
+argv = [a for a in argv if not a.startswith("--")]
+copies = int(argv[0]) if argv else 20
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+out = os.path.join(root, "bench", "out")
+os.makedirs(out, exist_ok=True)
+binary = os.path.join(root, "target", "release", "ecs-query")
+subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ecs-query"], cwd=root, check=True)
+subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "duckdb"],
+               check=True)
+import duckdb  # noqa: E402
+
+START_MS = 1_795_046_400_000  # the simulator's presets start 2026-11-19T00:00:00Z
+end_ms = START_MS + days * 86_400_000
+now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end_ms / 1000))
+lake = os.path.join(out, f"qlake-{copies}x{days}d")
+build_note = "reused"
+if rebuild or not os.path.isdir(lake):
+    subprocess.run(["rm", "-rf", lake], check=True)
+    t0 = time.perf_counter()
+    res = subprocess.run([binary, "--lake", lake, "demo", "--preset", "scale", "--copies", str(copies),
+                          "--hours", str(days * 24), "--seed", "7", "--no-questions"],
+                         check=True, capture_output=True, text=True)
+    build_note = f"built in {time.perf_counter() - t0:.0f} s: " + " / ".join(
+        l.strip() for l in res.stdout.splitlines() if "rows" in l or "ECS events" in l)
+
+TABLES = ["task_events", "container_events", "service_events", "metrics", "health", "logs"]
+
+
+def window_lake(n):
+    """The last n days of the lake, as symlinked day partitions."""
+    if n >= days:
+        return lake
+    path = os.path.join(out, f"qlake-{copies}x{days}d-last{n}")
+    subprocess.run(["rm", "-rf", path], check=True)
+    first = time.strftime("%Y-%m-%d", time.gmtime((end_ms - n * 86_400_000) / 1000))
+    for table in TABLES + ["_quarantine"]:
+        src = os.path.join(lake, table)
+        os.makedirs(os.path.join(path, table), exist_ok=True)
+        if not os.path.isdir(src):
+            continue
+        for part in os.listdir(src):
+            if part >= f"dt={first}":
+                os.symlink(os.path.join(src, part), os.path.join(path, table, part))
+    return path
+
+
+def ours(lake_dir, question, fmt="csv"):
+    return subprocess.run([binary, "--lake", lake_dir, "--now", now, "-f", fmt, question],
+                          check=True, capture_output=True, text=True).stdout
+
+
+def time_ours(lake_dir, question):
+    ours(lake_dir, question)  # warm the page cache
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        ours(lake_dir, question)
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def duck(lake_dir):
+    con = duckdb.connect()
+    for table in TABLES:
+        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{lake_dir}/{table}/*/*.parquet', "
+                    f"hive_partitioning = true)")
+    return con
+
+
+def time_duck(con, sql):
+    con.execute(sql).fetchall()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        rows = con.execute(sql).fetchall()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples), rows
+
+
+def norm(value):
+    if value is None or value == "":
+        return ""
+    try:
+        return f"{float(value):.1f}"
+    except (TypeError, ValueError):
+        return str(value).replace(" ", "T").replace("+00:00", "Z")
+
+
+def same(csv_text, rows):
+    ours_rows = sorted(tuple(norm(v) for v in r) for r in list(csv.reader(io.StringIO(csv_text)))[1:])
+    duck_rows = sorted(tuple(norm(v) for v in r) for r in rows)
+    return ours_rows == duck_rows
+
+
+def stats(lake_dir):
+    con = duck(lake_dir)
+    counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("task_events", "metrics")}
+    files = sum(len(fs) for _, _, fs in os.walk(lake_dir, followlinks=True))
+    size = int(subprocess.run(["du", "-sLm", lake_dir], capture_output=True, text=True).stdout.split()[0])
+    return counts, files, size
+
+
+QUESTIONS = [
+    "exit 137 by revision last 7d",
+    "oom by service last 24h",
+    "stops by cause last 7d",
+    "unhealthy by deployment last 7d",
+    "memory peak by revision last 7d",
+    "restarts by day last 14d",
+    "deployments last 7d",
+    "top 10 tasks by memory peak last 24h",
+]
+
+print(f"Lake: {copies} copies of the fleet, {days} days, now = {now}; {build_note}")
+counts, files, size = stats(lake)
+print(f"{counts['task_events']:,} task events, {counts['metrics']:,} metric records, {files:,} files, {size:,} MB")
+print(f"Machine: {platform.machine()}, {os.cpu_count()} cores; median of {runs} runs\n")
+print("| question | ecs-query (process) | DuckDB (in-process) | same answer |")
+print("|---|---:|---:|---|")
+con = duck(lake)
+for q in QUESTIONS:
+    sql = ours(lake, q, "csv") and subprocess.run([binary, "--lake", lake, "--now", now, "--show-sql", q],
+                                                  check=True, capture_output=True, text=True).stdout
+    t_ours = time_ours(lake, q)
+    try:
+        t_duck, rows = time_duck(con, sql.strip().rstrip(";"))
+        verdict = "yes" if same(ours(lake, q), rows) else "NO"
+        duck_cell = f"{t_duck * 1000:.0f} ms"
+    except Exception as e:  # noqa: BLE001 - report, don't stop
+        duck_cell, verdict = "fails: " + str(e).splitlines()[0][:60], "-"
+    print(f"| `{q}` | {t_ours * 1000:.0f} ms | {duck_cell} | {verdict} |")
+
+print("\nCost follows the window, not the lake's age (`exit 137 by revision last 7d`):\n")
+print("| lake | task events | metric records | files | ecs-query | DuckDB |")
+print("|---|---:|---:|---:|---:|---:|")
+q = "exit 137 by revision last 7d"
+for n in (7, 30, days):
+    path = window_lake(n)
+    counts, files, _ = stats(path)
+    sql = subprocess.run([binary, "--lake", path, "--now", now, "--show-sql", q],
+                         check=True, capture_output=True, text=True).stdout
+    t_duck, _ = time_duck(duck(path), sql.strip().rstrip(";"))
+    print(f"| last {n} days | {counts['task_events']:,} | {counts['metrics']:,} | {files:,} | "
+          f"{time_ours(path, q) * 1000:.0f} ms | {t_duck * 1000:.0f} ms |")
