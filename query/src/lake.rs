@@ -55,7 +55,17 @@ pub fn location(args: &LakeArgs) -> Result<LakeLocation, CliError> {
 
 impl Lake {
     pub async fn open(args: &LakeArgs) -> Result<Lake, CliError> {
-        let mut config = SessionConfig::new().with_information_schema(true);
+        // DataFusion's own settings can be tuned with DATAFUSION_* variables
+        // (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
+        let mut config = SessionConfig::from_env()
+            .map_err(|e| {
+                lake_error(
+                    &args.lake,
+                    e.to_string(),
+                    "check the DATAFUSION_* variables",
+                )
+            })?
+            .with_information_schema(true);
         // PostgreSQL rather than the generic dialect: the generic one accepts a
         // trailing comma before `CLUSTER BY`, so `SELECT task_id, cluster FROM ...`
         // (a column every table has) fails to parse.

@@ -1,0 +1,160 @@
+//! `sam/template.yaml` against the code: the Glue tables are generated from
+//! the Rust schemas (the block between the GENERATED markers; a test fails
+//! when they drift: regenerate with `UPDATE_TEMPLATE=1 cargo test -p
+//! ecs-lake-tests --test sam_template`), and every Lambda binary of the
+//! workspace has its function resource, and the other way round.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use ecs_lake::schema::{Kind, PARTITION_COLUMN, TABLES, TableDef};
+
+const BEGIN: &str = "  # BEGIN GENERATED: Glue tables from functions/core/src/schema.rs\n";
+const END: &str = "  # END GENERATED\n";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template_path() -> PathBuf {
+    root().join("sam/template.yaml")
+}
+
+/// Athena (Hive DDL) type of a column kind.
+fn hive_type(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Str => "string",
+        Kind::Ts => "timestamp",
+        Kind::I32 => "int",
+        Kind::I64 => "bigint",
+        Kind::F64 => "double",
+        Kind::Bool => "boolean",
+        Kind::Bin => "binary",
+    }
+}
+
+/// The name Athena sees: the quarantine directory is `_quarantine`, its table `quarantine`.
+fn sql_name(table: &TableDef) -> &'static str {
+    table.name.trim_start_matches('_')
+}
+
+/// CloudFormation logical id of a table: `task_events` -> `GlueTableTaskEvents`.
+fn logical_id(table: &TableDef) -> String {
+    let camel: String = sql_name(table)
+        .split('_')
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("GlueTable{camel}")
+}
+
+fn yaml_string(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The generated block: one AWS::Glue::Table per lake table, partition
+/// projection on `dt` (no crawler, no MSCK REPAIR), Parquet SerDe.
+fn glue_block() -> String {
+    let mut y = String::from(BEGIN);
+    for t in TABLES {
+        let first_sentence = t
+            .doc
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .split(". ")
+            .next()
+            .unwrap_or("")
+            .trim_end_matches('.')
+            .to_owned();
+        y += &format!(
+            "  {id}:\n    Type: AWS::Glue::Table\n    Properties:\n      CatalogId: !Ref AWS::AccountId\n      DatabaseName: !Ref GlueDatabase\n      TableInput:\n        Name: {name}\n        Description: {desc}\n        TableType: EXTERNAL_TABLE\n        Parameters:\n          classification: parquet\n          projection.enabled: 'true'\n          projection.dt.type: date\n          projection.dt.format: yyyy-MM-dd\n          projection.dt.range: !Sub '${{ProjectionStartDate}},NOW'\n          projection.dt.interval: '1'\n          projection.dt.interval.unit: DAYS\n          storage.location.template: !Sub 's3://${{LakeBucket}}/${{LakePrefix}}/{dir}/dt=${{!dt}}/'\n        PartitionKeys:\n          - Name: {PARTITION_COLUMN}\n            Type: string\n        StorageDescriptor:\n          Location: !Sub 's3://${{LakeBucket}}/${{LakePrefix}}/{dir}/'\n          InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat\n          OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat\n          SerdeInfo:\n            SerializationLibrary: org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe\n          Columns:\n",
+            id = logical_id(t),
+            name = sql_name(t),
+            dir = t.name,
+            desc = yaml_string(&first_sentence),
+        );
+        for c in t.columns {
+            y += &format!(
+                "            - Name: {}\n              Type: {}\n",
+                c.name,
+                hive_type(c.kind)
+            );
+        }
+    }
+    y += END;
+    y
+}
+
+#[test]
+fn glue_tables_are_generated_from_the_rust_schemas() {
+    let path = template_path();
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (Some(start), Some(end)) = (text.find(BEGIN), text.find(END)) else {
+        panic!("{} lacks the GENERATED markers", path.display());
+    };
+    let wanted = glue_block();
+    if text[start..end + END.len()] != wanted {
+        if std::env::var_os("UPDATE_TEMPLATE").is_some() {
+            let updated = format!("{}{wanted}{}", &text[..start], &text[end + END.len()..]);
+            std::fs::write(&path, updated).unwrap();
+        } else {
+            panic!(
+                "the Glue tables in sam/template.yaml drifted from the Rust schemas: \
+                 run UPDATE_TEMPLATE=1 cargo test -p ecs-lake-tests --test sam_template"
+            );
+        }
+    }
+    // Every lake table has its Glue table, by name.
+    for t in TABLES {
+        assert!(
+            wanted.contains(&format!("        Name: {}\n", sql_name(t))),
+            "{}",
+            t.name
+        );
+    }
+}
+
+/// Binaries of the workspace's function crates (`functions/*/src/main.rs`), by package name.
+fn lambda_binaries() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(root().join("functions")).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("src/main.rs").is_file() {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let name = manifest
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("name = "))
+            .map(|v| v.trim_matches('"').to_owned())
+            .unwrap();
+        names.insert(name);
+    }
+    names
+}
+
+#[test]
+fn every_lambda_binary_has_its_function_and_back() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    // `Binary: <name>` under each function's Metadata.BuildProperties.
+    let in_template: BTreeSet<String> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("Binary: "))
+        .map(str::to_owned)
+        .collect();
+    let functions = text.matches("Type: AWS::Serverless::Function").count();
+    assert_eq!(
+        functions,
+        in_template.len(),
+        "each function names its binary once"
+    );
+    assert_eq!(in_template, lambda_binaries());
+}
