@@ -99,6 +99,11 @@ pub enum Command {
     /// Run read-only SQL over the lake's tables (see `tables`).
     Sql(SqlArgs),
 
+    /// Merge each closed day's small files into a few large sorted ones,
+    /// without duplicate deliveries. Writes before it deletes: safe to
+    /// interrupt and re-run.
+    Compact(CompactArgs),
+
     /// One task in time order: state changes, container exits, memory
     /// (condensed), health, log signatures and the last log lines before it stopped.
     Timeline(TimelineArgs),
@@ -127,6 +132,26 @@ pub struct IngestArgs {
     /// as the export lays out awslogs streams, else the file's directory name).
     #[arg(long)]
     pub log_stream: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Only this table (default: all).
+    #[arg(long)]
+    pub table: Option<String>,
+
+    /// Only this day (YYYY-MM-DD), even if it is today.
+    #[arg(long, conflicts_with_all = ["since", "include_today"])]
+    pub day: Option<String>,
+
+    /// Only days from this one (YYYY-MM-DD) on.
+    #[arg(long)]
+    pub since: Option<String>,
+
+    /// Also today's partition, which may still be written to (compaction of
+    /// an open day is safe, but will run again).
+    #[arg(long)]
+    pub include_today: bool,
 }
 
 #[derive(Debug, Args)]

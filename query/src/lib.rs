@@ -19,6 +19,7 @@
 pub mod ask;
 pub mod backfill;
 pub mod cli;
+pub mod compact;
 pub mod demo;
 pub mod error;
 pub mod lake;
@@ -54,6 +55,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
             let lake = lake::Lake::open(&cli.lake).await?;
             sql::run(&lake, &args.query, cli.output.format, out).await
         }
+        Command::Compact(args) => compact::run(&cli.lake, &args, out).await,
         Command::Timeline(args) => timeline::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {

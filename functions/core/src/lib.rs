@@ -26,6 +26,7 @@
 
 pub mod arn;
 pub mod classify;
+pub mod compact;
 pub mod envelope;
 pub mod events;
 pub mod health;

@@ -1,0 +1,108 @@
+//! `ecs-query compact`: merges each closed day partition's small files into
+//! a few large sorted ones without duplicates ([`ecs_lake::compact`]), on a
+//! local or S3 lake. Safe to interrupt and re-run.
+
+use std::io::Write;
+
+use ecs_lake::compact::{CompactReport, compact_partition, days};
+use ecs_lake::schema::TABLES;
+
+use crate::backfill::open_store;
+use crate::cli::{CompactArgs, LakeArgs};
+use crate::error::CliError;
+
+pub async fn run(
+    lake_args: &LakeArgs,
+    args: &CompactArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let store = open_store(lake_args).await?;
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let tables: Vec<_> = match &args.table {
+        Some(name) => vec![
+            *TABLES
+                .iter()
+                .find(|t| t.name == name || t.name.trim_start_matches('_') == name)
+                .ok_or_else(|| CliError::NoSuchTable(name.clone()))?,
+        ],
+        None => TABLES.to_vec(),
+    };
+    let store_error = |e: ecs_lake::StoreError| CliError::Lake {
+        location: lake_args.lake.clone(),
+        message: e.to_string(),
+        hint: "check the lake location and permissions (list, get, put, delete)",
+    };
+    let mut work = Vec::new();
+    for table in tables {
+        for day in days(&store, table).await.map_err(store_error)? {
+            let wanted = match &args.day {
+                Some(d) => &day == d,
+                None => {
+                    args.since.as_ref().is_none_or(|s| &day >= s)
+                        && (args.include_today || day < today)
+                }
+            };
+            if wanted {
+                work.push((table, day));
+            }
+        }
+    }
+    // One partition per core at a time: each is read whole into memory.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut running = tokio::task::JoinSet::new();
+    let mut reports: Vec<CompactReport> = Vec::new();
+    let mut failures = Vec::new();
+    let mut queue = work.into_iter();
+    loop {
+        while running.len() < workers {
+            let Some((table, day)) = queue.next() else {
+                break;
+            };
+            let store = store.clone();
+            running.spawn(async move {
+                let r = compact_partition(&store, table, &day).await;
+                (table.name, day, r)
+            });
+        }
+        let Some(done) = running.join_next().await else {
+            break;
+        };
+        match done {
+            Ok((_, _, Ok(report))) => reports.push(report),
+            Ok((table, day, Err(e))) => failures.push(format!("{table} dt={day}: {e}")),
+            Err(e) => failures.push(e.to_string()),
+        }
+    }
+    reports.sort_by(|a, b| (a.table, &a.day).cmp(&(b.table, &b.day)));
+    let mut compacted = 0;
+    for r in reports.iter().filter(|r| !r.skipped) {
+        compacted += 1;
+        writeln!(
+            out,
+            "{} dt={}: {} files, {} rows -> {} file(s), {} duplicate(s) removed",
+            r.table,
+            r.day,
+            r.files_in,
+            r.rows_in,
+            r.files_out.len(),
+            r.duplicates
+        )?;
+    }
+    let skipped = reports.len() - compacted;
+    writeln!(
+        out,
+        "compacted {compacted} partition(s); {skipped} already compact{}",
+        if failures.is_empty() {
+            String::new()
+        } else {
+            format!("; {} failed", failures.len())
+        }
+    )?;
+    match failures.first() {
+        None => Ok(()),
+        Some(first) => Err(CliError::WriteFailed {
+            count: failures.len(),
+            first: first.clone(),
+        }),
+    }
+}
