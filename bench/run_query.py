@@ -4,6 +4,10 @@ and the same question over 7-, 30- and 90-day lakes.
 
 Usage: python3 bench/run_query.py [COPIES] [--days 90] [--runs 5] [--rebuild]
 
+The first run measures the lake as ingested (one file per ingest batch and
+day), then compacts it with `ecs-query compact` (timed: the compaction
+throughput) and measures again; later runs reuse the compacted lake.
+
 Builds (once, kept in bench/out/) a lake of DAYS days from the simulator's
 `scale` preset with COPIES copies of the fleet's services, through the same
 normalization as the Lambdas (`ecs-query demo --preset scale --no-questions`).
@@ -150,7 +154,7 @@ def same(csv_text, rows):
 def stats(lake_dir):
     con = duck(lake_dir)
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("task_events", "metrics")}
-    files = sum(len(fs) for _, _, fs in os.walk(lake_dir, followlinks=True))
+    files = sum(sum(f.endswith(".parquet") for f in fs) for _, _, fs in os.walk(lake_dir, followlinks=True))
     size = int(subprocess.run(["du", "-sLm", lake_dir], capture_output=True, text=True).stdout.split()[0])
     return counts, files, size
 
@@ -166,26 +170,44 @@ QUESTIONS = [
     "top 10 tasks by memory peak last 24h",
 ]
 
-print(f"Lake: {copies} copies of the fleet, {days} days, now = {now}; {build_note}")
-counts, files, size = stats(lake)
-print(f"{counts['task_events']:,} task events, {counts['metrics']:,} metric records, {files:,} files, {size:,} MB")
-print(f"Machine: {platform.machine()}, {os.cpu_count()} cores; median of {runs} runs\n")
-print("| question | ecs-query (process) | DuckDB (in-process) | same answer |")
-print("|---|---:|---:|---|")
-con = duck(lake)
-for q in QUESTIONS:
-    sql = ours(lake, q, "csv") and subprocess.run([binary, "--lake", lake, "--now", now, "--show-sql", q],
-                                                  check=True, capture_output=True, text=True).stdout
-    t_ours = time_ours(lake, q)
-    try:
-        t_duck, rows = time_duck(con, for_duckdb(sql))
-        verdict = "yes" if same(ours(lake, q), rows) else "NO"
-        duck_cell = f"{t_duck * 1000:.0f} ms"
-    except Exception as e:  # noqa: BLE001 - report, don't stop
-        duck_cell, verdict = "fails: " + str(e).splitlines()[0][:60], "-"
-    print(f"| `{q}` | {t_ours * 1000:.0f} ms | {duck_cell} | {verdict} |")
+def question_table(lake_dir, title):
+    counts, files, size = stats(lake_dir)
+    print(f"\n{title}: {counts['task_events']:,} task events, {counts['metrics']:,} metric records, "
+          f"{files:,} files, {size:,} MB\n")
+    print("| question | ecs-query (process) | DuckDB (in-process) | same answer |")
+    print("|---|---:|---:|---|")
+    con = duck(lake_dir)
+    for q in QUESTIONS:
+        sql = subprocess.run([binary, "--lake", lake_dir, "--now", now, "--show-sql", q],
+                             check=True, capture_output=True, text=True).stdout
+        t_ours = time_ours(lake_dir, q)
+        try:
+            t_duck, rows = time_duck(con, for_duckdb(sql))
+            verdict = "yes" if same(ours(lake_dir, q), rows) else "NO"
+            duck_cell = f"{t_duck * 1000:.0f} ms"
+        except Exception as e:  # noqa: BLE001 - report, don't stop
+            duck_cell, verdict = "fails: " + str(e).splitlines()[0][:60], "-"
+        print(f"| `{q}` | {t_ours * 1000:.0f} ms | {duck_cell} | {verdict} |")
 
-print("\nCost follows the window, not the lake's age (`exit 137 by revision last 7d`):\n")
+
+print(f"Lake: {copies} copies of the fleet, {days} days, now = {now}; {build_note}")
+print(f"Machine: {platform.machine()}, {os.cpu_count()} cores; median of {runs} runs")
+marker = os.path.join(lake, ".compacted")
+if not os.path.exists(marker):
+    question_table(lake, "As ingested (one file per ingest batch and day)")
+    _, files_before, mb_before = stats(lake)
+    t0 = time.perf_counter()
+    res = subprocess.run([binary, "--lake", lake, "compact", "--include-today"], check=True,
+                         capture_output=True, text=True)
+    took = time.perf_counter() - t0
+    open(marker, "w").close()
+    total_rows = sum(int(m.group(1)) for m in re.finditer(r"files, (\d+) rows", res.stdout))
+    print(f"\n`ecs-query compact`: {files_before:,} files ({mb_before:,} MB) -> {stats(lake)[1]:,} files "
+          f"in {took:.1f} s: {total_rows / took:,.0f} rows/s, {mb_before / took:.0f} MB/s of Parquet read "
+          f"(2 cores; {res.stdout.strip().splitlines()[-1]})")
+question_table(lake, "Compacted")
+
+print("\nCost follows the window, not the lake's age (`exit 137 by revision last 7d`, compacted):\n")
 print("| lake | task events | metric records | files | ecs-query | DuckDB |")
 print("|---|---:|---:|---:|---:|---:|")
 q = "exit 137 by revision last 7d"
