@@ -24,6 +24,7 @@ all cores, median of RUNS after one warm-up; both answers are compared.
 Prints Markdown; paste it into bench/RESULTS.md with the date and machine.
 """
 import csv
+import datetime
 import io
 import os
 import platform
@@ -137,12 +138,20 @@ def time_duck(con, sql):
 
 
 def norm(value):
+    """One spelling for both sides: numbers to 0.1, times to the microsecond since the epoch."""
     if value is None or value == "":
         return ""
+    if isinstance(value, datetime.datetime):
+        return str(round(value.timestamp() * 1e6))
     try:
         return f"{float(value):.1f}"
     except (TypeError, ValueError):
-        return str(value).replace(" ", "T").replace("+00:00", "Z")
+        pass
+    try:
+        t = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return str(round(t.timestamp() * 1e6))
+    except ValueError:
+        return str(value)
 
 
 def same(csv_text, rows):

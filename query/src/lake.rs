@@ -121,9 +121,24 @@ impl Lake {
     }
 }
 
-/// The table's schema as the query side sees it: the declared columns plus `dt`.
+/// The declared schema with strings read as `Utf8View` (the Parquet files
+/// hold plain strings): DataFusion compares, hashes and groups views of short
+/// strings (ids, names, statuses) without copying them.
+pub fn read_schema(table: &TableDef) -> Arc<Schema> {
+    let fields: Vec<Field> = (table.schema)()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new(fields))
+}
+
+/// The table's schema as the query side sees it: the read schema plus `dt`.
 pub fn query_schema(table: &TableDef) -> Arc<Schema> {
-    let mut fields: Vec<Field> = (table.schema)()
+    let mut fields: Vec<Field> = read_schema(table)
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
@@ -151,7 +166,7 @@ async fn register(
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)]);
     let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
         .with_listing_options(options)
-        .with_schema((table.schema)());
+        .with_schema(read_schema(table));
     ctx.register_table(sql_name(table), Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }

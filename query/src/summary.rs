@@ -301,7 +301,9 @@ pub fn is_oom() -> Expr {
 pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     const FAILED: &str = "SERVICE_DEPLOYMENT_FAILED";
     const COMPLETED: &str = "SERVICE_DEPLOYMENT_COMPLETED";
-    let events = scan(ctx, "service_events", "event_time", scope)
+    // Deployment events are few: read them all, so a deployment that started
+    // before the window but whose tasks ran in it still has its outcome.
+    let events = scan(ctx, "service_events", "event_time", Scope::default())
         .await?
         .filter(col("deployment_id").is_not_null())?
         .aggregate(
@@ -440,13 +442,31 @@ pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame
         ]
         .map(|c| col(format!("d.{c}")).alias(c)),
     );
-    events
-        .join(
-            by_tasks,
-            JoinType::Full,
-            &["e.deployment_id"],
-            &["d.deployment_id"],
-            None,
-        )?
-        .select(columns)
+    let joined = events.join(
+        by_tasks,
+        JoinType::Full,
+        &["e.deployment_id"],
+        &["d.deployment_id"],
+        None,
+    )?;
+    // In a window: the deployments with tasks in it, or that started in it.
+    let joined = match scope_on(scope, "e.started_at") {
+        Some(started_inside) => {
+            joined.filter(col("d.deployment_id").is_not_null().or(started_inside))?
+        }
+        None => joined,
+    };
+    joined.select(columns)
+}
+
+/// The window as a predicate on one timestamp column (no `dt`: for derived rows).
+fn scope_on(scope: Scope, column: &str) -> Option<Expr> {
+    let mut parts = Vec::new();
+    if let Some(from) = scope.from {
+        parts.push(col(column).gt_eq(ts(from)));
+    }
+    if let Some(to) = scope.to {
+        parts.push(col(column).lt(ts(to)));
+    }
+    parts.into_iter().reduce(Expr::and)
 }

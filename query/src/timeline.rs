@@ -53,7 +53,7 @@ async fn resolve(lake: &Lake, task: &str) -> Result<String, CliError> {
     let ids: Vec<String> = found
         .iter()
         .flat_map(|b| {
-            let a = b.column(0).as_string::<i32>();
+            let a = b.column(0).as_string_view();
             (0..a.len())
                 .map(|i| a.value(i).to_owned())
                 .collect::<Vec<_>>()
