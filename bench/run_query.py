@@ -141,6 +141,8 @@ def norm(value):
     """One spelling for both sides: numbers to 0.1, times to the microsecond since the epoch."""
     if value is None or value == "":
         return ""
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, datetime.datetime):
         return str(round(value.timestamp() * 1e6))
     try:
