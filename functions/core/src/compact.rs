@@ -22,7 +22,7 @@ use std::collections::HashSet;
 use std::future::Future;
 
 use arrow::array::{Array, RecordBatch, new_null_array};
-use arrow::compute::{SortColumn, concat_batches, lexsort_to_indices, take_record_batch};
+use arrow::compute::{concat_batches, take_record_batch};
 use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
@@ -137,20 +137,7 @@ fn read(key: &str, bytes: Bytes, schema: &SchemaRef) -> Result<Vec<RecordBatch>,
 /// Sorts by the table's sort columns and drops rows equal to an earlier one
 /// in every column but [`INGEST_COLUMNS`].
 fn sort_and_dedupe(table: &TableDef, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let sort_columns = table
-        .sort_by
-        .iter()
-        .map(|name| {
-            Ok(SortColumn {
-                values: batch
-                    .column_by_name(name)
-                    .cloned()
-                    .ok_or_else(|| ArrowError::SchemaError(format!("no column {name}")))?,
-                options: None,
-            })
-        })
-        .collect::<Result<Vec<_>, ArrowError>>()?;
-    let sorted = take_record_batch(batch, &lexsort_to_indices(&sort_columns, None)?)?;
+    let sorted = take_record_batch(batch, &crate::normalize::sort_order(table, batch)?)?;
     let (fields, columns): (Vec<SortField>, Vec<_>) = sorted
         .schema()
         .fields()

@@ -2,7 +2,7 @@
 //! sorted, per-day table parts, remembering which input each row came from so a
 //! failed write can be traced back to the inputs it would lose.
 
-use arrow::array::{RecordBatch, TimestampMicrosecondArray};
+use arrow::array::{RecordBatch, TimestampMicrosecondArray, UInt32Array};
 use arrow::compute::{SortColumn, lexsort_to_indices, take_record_batch};
 use arrow::error::ArrowError;
 
@@ -248,16 +248,8 @@ impl Normalizer {
     }
 }
 
-/// Sorts a table's rows by its sort columns and cuts them into one part per UTC day.
-/// `inputs[i]` is the input row `i` came from.
-pub fn split_by_day(
-    def: &'static TableDef,
-    batch: &RecordBatch,
-    inputs: &[u32],
-) -> Result<Vec<TablePart>, ArrowError> {
-    if batch.num_rows() == 0 {
-        return Ok(Vec::new());
-    }
+/// The row order of a table's sort columns (`TableDef::sort_by`).
+pub fn sort_order(def: &TableDef, batch: &RecordBatch) -> Result<UInt32Array, ArrowError> {
     let sort_columns = def
         .sort_by
         .iter()
@@ -271,7 +263,20 @@ pub fn split_by_day(
             })
         })
         .collect::<Result<Vec<_>, ArrowError>>()?;
-    let order = lexsort_to_indices(&sort_columns, None)?;
+    lexsort_to_indices(&sort_columns, None)
+}
+
+/// Sorts a table's rows by its sort columns and cuts them into one part per UTC day.
+/// `inputs[i]` is the input row `i` came from.
+pub fn split_by_day(
+    def: &'static TableDef,
+    batch: &RecordBatch,
+    inputs: &[u32],
+) -> Result<Vec<TablePart>, ArrowError> {
+    if batch.num_rows() == 0 {
+        return Ok(Vec::new());
+    }
+    let order = sort_order(def, batch)?;
     // Batches usually arrive in time order: then skip copying every row.
     let in_order = order
         .values()
