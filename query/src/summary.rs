@@ -163,9 +163,14 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
         )?
         .alias("t")?;
 
+    // The maximum over a task's Task *and* Container records is the Task
+    // record's: a task's memory and CPU (used and reserved) are at least any
+    // one container's. So no filter on `record_type` (a string column read
+    // and compared for every minute of every container): Cluster and Service
+    // records have no task id and join nothing.
     let peaks = scan(ctx, "metrics", "time", scope)
         .await?
-        .filter(col("record_type").eq(lit("Task")))?
+        .filter(col("task_id").is_not_null())?
         .aggregate(
             vec![col("task_id")],
             vec![
