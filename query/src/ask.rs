@@ -11,7 +11,7 @@ use datafusion::prelude::DataFrame;
 use crate::cli::{LakeArgs, OutputArgs};
 use crate::error::CliError;
 use crate::lake::Lake;
-use crate::lang::{self, lower};
+use crate::lang::{self, Query, lower};
 use crate::render;
 
 /// "Now" in microseconds: `--now`, else the clock.
@@ -40,7 +40,16 @@ pub async fn answer(
     output: &OutputArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let df = plan(lake, question, now(output)).await?;
+    answer_query(lake, &lang::parse(question)?, output, out).await
+}
+
+async fn answer_query(
+    lake: &Lake,
+    query: &Query,
+    output: &OutputArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let df = lower::lower(&lake.ctx, query, now(output)).await?;
     if output.show_sql {
         writeln!(out, "{}", to_sql(&df)?)?;
         return Ok(());
@@ -57,7 +66,7 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     // A typo is reported before the lake is opened.
-    lang::parse(question)?;
+    let query = lang::parse(question)?;
     let lake = Lake::open(lake_args).await?;
-    answer(&lake, question, output, out).await
+    answer_query(&lake, &query, output, out).await
 }

@@ -82,7 +82,8 @@ pub async fn scan(
     }
 }
 
-fn count_if(cond: Expr) -> Expr {
+/// Rows where `cond` holds, as an aggregate.
+pub fn count_if(cond: Expr) -> Expr {
     sum(when(cond, lit(1i64))
         .otherwise(lit(0i64))
         .unwrap_or(lit(0i64)))

@@ -17,7 +17,7 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit, when}
 use ecs_lake::classify::{ExitKind, StopCause};
 
 use super::ast::{Dim, Filter, Metric, Query, Window};
-use crate::summary::{self, HEALTH_CHECK_CAUSES, Scope, is_oom};
+use crate::summary::{self, HEALTH_CHECK_CAUSES, Scope, count_if, is_oom};
 
 /// A question the language can say but the lake cannot answer as asked.
 #[derive(Debug, thiserror::Error)]
@@ -207,12 +207,6 @@ fn condition(filter: &Filter, base: Base) -> Result<Expr, LowerError> {
     } else {
         expr
     })
-}
-
-fn count_if(cond: Expr) -> Expr {
-    sum(when(cond, lit(1i64))
-        .otherwise(lit(0i64))
-        .unwrap_or(lit(0i64)))
 }
 
 fn r1(e: Expr) -> Expr {
