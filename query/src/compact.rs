@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+use futures::StreamExt;
+
 use ecs_lake::compact::{CompactReport, compact_partition, days};
 use ecs_lake::schema::TABLES;
 
@@ -19,12 +21,7 @@ pub async fn run(
     let store = open_store(lake_args).await?;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let tables: Vec<_> = match &args.table {
-        Some(name) => vec![
-            *TABLES
-                .iter()
-                .find(|t| t.name == name || t.name.trim_start_matches('_') == name)
-                .ok_or_else(|| CliError::NoSuchTable(name.clone()))?,
-        ],
+        Some(name) => vec![crate::lake::table_named(name)?],
         None => TABLES.to_vec(),
     };
     let store_error = |e: ecs_lake::StoreError| CliError::Lake {
@@ -49,25 +46,19 @@ pub async fn run(
     }
     // One partition per core at a time: each is read whole into memory.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut running = tokio::task::JoinSet::new();
-    let mut reports: Vec<CompactReport> = Vec::new();
-    let mut failures = Vec::new();
-    let mut queue = work.into_iter();
-    loop {
-        while running.len() < workers {
-            let Some((table, day)) = queue.next() else {
-                break;
-            };
+    let mut done = futures::stream::iter(work)
+        .map(|(table, day)| {
             let store = store.clone();
-            running.spawn(async move {
+            tokio::spawn(async move {
                 let r = compact_partition(&store, table, &day).await;
                 (table.name, day, r)
-            });
-        }
-        let Some(done) = running.join_next().await else {
-            break;
-        };
-        match done {
+            })
+        })
+        .buffer_unordered(workers);
+    let mut reports: Vec<CompactReport> = Vec::new();
+    let mut failures = Vec::new();
+    while let Some(finished) = done.next().await {
+        match finished {
             Ok((_, _, Ok(report))) => reports.push(report),
             Ok((table, day, Err(e))) => failures.push(format!("{table} dt={day}: {e}")),
             Err(e) => failures.push(e.to_string()),

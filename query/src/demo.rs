@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+use futures::StreamExt;
+
 use ecs_lake::{Input, InputKind};
 use ecs_sim::{DeploymentTruth, Preset, Sink, TaskTruth, simulate_into};
 
@@ -102,7 +104,7 @@ pub async fn run(
         DemoPreset::Churn => Preset::churn(args.copies, args.hours),
     };
     let store = open_store(lake_args).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Input>>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Input>>(2);
     let simulation = {
         let preset = preset.clone();
         let seed = args.seed;
@@ -122,26 +124,23 @@ pub async fn run(
     };
     // Chunks are normalized and written concurrently, one per core.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut running = tokio::task::JoinSet::new();
+    let chunks = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let done = chunks
+        .map(|chunk| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut t = Totals::default();
+                ingest_inputs(&store, "demo", &chunk, &mut t).await;
+                t
+            })
+        })
+        .buffer_unordered(workers);
+    let mut done = std::pin::pin!(done);
     let mut totals = Totals::default();
-    while let Some(chunk) = rx.recv().await {
-        while running.len() >= workers {
-            if let Some(done) = running.join_next().await {
-                totals.merge(done.map_err(|e| CliError::WriteFailed {
-                    count: 1,
-                    first: e.to_string(),
-                })?);
-            }
-        }
-        let store = store.clone();
-        running.spawn(async move {
-            let mut t = Totals::default();
-            ingest_inputs(&store, "demo", &chunk, &mut t).await;
-            t
-        });
-    }
-    while let Some(done) = running.join_next().await {
-        totals.merge(done.map_err(|e| CliError::WriteFailed {
+    while let Some(chunk_totals) = done.next().await {
+        totals.merge(chunk_totals.map_err(|e| CliError::WriteFailed {
             count: 1,
             first: e.to_string(),
         })?);

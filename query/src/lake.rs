@@ -256,6 +256,15 @@ impl CredentialProvider for AwsConfigCredentials {
     }
 }
 
+/// The table called `name`, by its SQL name (`quarantine`) or stored name (`_quarantine`).
+pub fn table_named(name: &str) -> Result<&'static TableDef, CliError> {
+    TABLES
+        .iter()
+        .copied()
+        .find(|t| sql_name(t) == name || t.name == name)
+        .ok_or_else(|| CliError::NoSuchTable(name.to_owned()))
+}
+
 /// The SQL name for a stored table name.
 pub fn sql_name_of(stored: &str) -> &str {
     stored.trim_start_matches('_')

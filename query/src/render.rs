@@ -141,13 +141,8 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
 /// `ecs-query schema [TABLE]`.
 pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> {
     let selected: Vec<_> = match table {
-        Some(name) => vec![
-            TABLES
-                .iter()
-                .find(|t| sql_name(t) == name || t.name == name)
-                .ok_or_else(|| CliError::NoSuchTable(name.to_owned()))?,
-        ],
-        None => TABLES.iter().collect(),
+        Some(name) => vec![crate::lake::table_named(name)?],
+        None => TABLES.to_vec(),
     };
     if table.is_none() {
         let views: Vec<&str> = crate::views::VIEWS.iter().map(|v| v.name).collect();
