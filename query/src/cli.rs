@@ -108,6 +108,15 @@ pub enum Command {
     /// (condensed), health, log signatures and the last log lines before it stopped.
     Timeline(TimelineArgs),
 
+    /// Findings for one service, ranked by impact, with evidence and what to change.
+    ///
+    /// Splits exit 137s into OOM kills and stop-timeout kills, measures memory
+    /// peaks against the limit and memory growth per hour of uptime, time to
+    /// healthy against health-check stops, crash loops, failed deployments,
+    /// start failures and Spot interruptions, per revision, against the
+    /// revision before. E.g. `ecs-query diagnose api last 7d`.
+    Diagnose(DiagnoseArgs),
+
     /// List the lake's tables.
     Tables,
 
@@ -152,6 +161,15 @@ pub struct CompactArgs {
     /// an open day is safe, but will run again).
     #[arg(long)]
     pub include_today: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DiagnoseArgs {
+    /// Service name, or cluster/service.
+    pub service: String,
+
+    /// Window: `last 7d` (the default), `since 2026-11-16 [until 2026-11-22]`.
+    pub window: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -49,6 +49,12 @@ pub enum CliError {
     #[error("no table named {0:?}\n  hint: `ecs-query tables` lists the tables")]
     NoSuchTable(String),
 
+    #[error("internal error: {0}\n  hint: please report it with the command that failed")]
+    Internal(String),
+
+    #[error("{0}")]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
+
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
 

@@ -21,6 +21,7 @@ pub mod backfill;
 pub mod cli;
 pub mod compact;
 pub mod demo;
+pub mod diagnose;
 pub mod error;
 pub mod lake;
 pub mod lang;
@@ -57,6 +58,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         }
         Command::Compact(args) => compact::run(&cli.lake, &args, out).await,
         Command::Timeline(args) => timeline::run(&cli.lake, &args, &cli.output, out).await,
+        Command::Diagnose(args) => diagnose::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {
             match crate::views::VIEWS

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use ecs_query::cli::{DemoArgs, DemoPreset, Format, LakeArgs, OutputArgs};
+mod common;
+use common::lake_args;
+use ecs_query::cli::{DemoPreset, Format, OutputArgs};
 use ecs_query::lake::Lake;
 use ecs_sim::{Preset, Truth};
 
@@ -21,48 +23,17 @@ fn preset() -> Preset {
 
 /// "Now" for windowed questions: the end of the simulated range (µs).
 fn end_micros() -> i64 {
-    let p = preset();
-    (p.start_ms + (p.hours * 3_600_000.0) as i64) * 1000
-}
-
-fn lake_args(dir: &std::path::Path) -> LakeArgs {
-    LakeArgs {
-        lake: dir.to_str().unwrap().to_owned(),
-        profile: None,
-        region: None,
-        endpoint_url: None,
-    }
+    common::end_micros(&preset())
 }
 
 fn output(format: Format) -> OutputArgs {
-    OutputArgs {
-        format,
-        now: Some(end_micros()),
-        show_sql: false,
-    }
+    common::output(format, end_micros())
 }
 
 /// The lake, built once per test binary through the same path as `ecs-query demo`.
 fn lake_dir() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap().keep();
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(ecs_query::demo::run(
-            &lake_args(&dir),
-            DemoArgs {
-                hours: HOURS,
-                seed: SEED,
-                preset: DemoPreset::Fleet,
-                copies: 10,
-                no_questions: true,
-            },
-            &output(Format::Csv),
-            &mut std::io::sink(),
-        ))
-        .unwrap();
-        dir
-    })
+    DIR.get_or_init(|| common::build_lake(DemoPreset::Fleet, HOURS, SEED))
 }
 
 fn truth() -> &'static Truth {
@@ -70,25 +41,10 @@ fn truth() -> &'static Truth {
     TRUTH.get_or_init(|| ecs_sim::simulate(&preset(), SEED).truth)
 }
 
-/// Runs a future on a fresh runtime, on a thread with the stack the CLI's
-/// main thread has (DataFusion's planner recurses deeply in debug builds).
-/// The lake is built first, outside any runtime.
+/// Runs a future with the CLI's stack, after the lake is built (outside any runtime).
 fn block_on<T: Send, F: std::future::Future<Output = T>>(make: impl FnOnce() -> F + Send) -> T {
     lake_dir();
-    std::thread::scope(|s| {
-        std::thread::Builder::new()
-            .stack_size(16 << 20)
-            .spawn_scoped(s, || {
-                tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap()
-                    .block_on(make())
-            })
-            .unwrap()
-            .join()
-            .unwrap()
-    })
+    common::block_on(make)
 }
 
 /// The answer rendered in `format`.

@@ -39,6 +39,18 @@ pub fn parse(text: &str) -> Result<Query, ParseError> {
     p.query()
 }
 
+/// Parses a window alone: `last 7d`, `since 2026-11-16 until 2026-11-22`,
+/// `until ...`; empty text is [`Window::All`].
+pub fn parse_window(text: &str) -> Result<Window, ParseError> {
+    let tokens = lex(text)?;
+    let mut p = Parser {
+        text,
+        tokens,
+        pos: 0,
+    };
+    p.window_only()
+}
+
 struct Parser<'a> {
     text: &'a str,
     tokens: Vec<Token>,
@@ -97,6 +109,63 @@ impl Parser<'_> {
             self.pos += 1;
         }
         hit
+    }
+
+    /// The rest of a window clause whose first word (`last`, `past`,
+    /// `since`, `until`) was just read.
+    fn window(&mut self, word: &str, token: &Token) -> Result<Window, ParseError> {
+        Ok(match word {
+            "last" | "past" => Window::Last(self.duration()?),
+            "since" => {
+                let from = self.date(false)?;
+                let to = if self.eat_keyword(&["until", "to"]) {
+                    Some(self.date(true)?)
+                } else {
+                    None
+                };
+                if let Some(to) = to
+                    && to <= from
+                {
+                    return Err(ParseError::new(
+                        self.text,
+                        token.start..self.tokens[self.pos - 1].end,
+                        "a window that ends before it starts".into(),
+                    )
+                    .hint("write since EARLIER until LATER"));
+                }
+                Window::Range {
+                    from: Some(from),
+                    to,
+                }
+            }
+            _ => Window::Range {
+                from: None,
+                to: Some(self.date(true)?),
+            },
+        })
+    }
+
+    /// A window alone (`last 7d`, `since 2026-11-16 until 2026-11-22`), as
+    /// `diagnose` takes it; empty text is no window.
+    fn window_only(&mut self) -> Result<Window, ParseError> {
+        let Some(token) = self.peek().cloned() else {
+            return Ok(Window::All);
+        };
+        let word = token.keyword().unwrap_or_default();
+        if !matches!(word.as_str(), "last" | "past" | "since" | "until") {
+            return Err(self
+                .found("where a window should start")
+                .expected(["last 7d", "since DATE [until DATE]", "until DATE"])
+                .did_you_mean(&word, ["last", "since", "until"].into_iter()));
+        }
+        self.pos += 1;
+        let window = self.window(&word, &token)?;
+        if self.peek().is_some() {
+            return Err(self
+                .found("after the window")
+                .expected(["the end of the window"]));
+        }
+        Ok(window)
     }
 
     fn query(&mut self) -> Result<Query, ParseError> {
@@ -164,35 +233,7 @@ impl Parser<'_> {
             self.pos += 1;
             match word.as_str() {
                 "by" => self.by(&mut q)?,
-                "last" | "past" => q.window = Window::Last(self.duration()?),
-                "since" => {
-                    let from = self.date(false)?;
-                    let to = if self.eat_keyword(&["until", "to"]) {
-                        Some(self.date(true)?)
-                    } else {
-                        None
-                    };
-                    if let Some(to) = to
-                        && to <= from
-                    {
-                        return Err(ParseError::new(
-                            self.text,
-                            token.start..self.tokens[self.pos - 1].end,
-                            "a window that ends before it starts".into(),
-                        )
-                        .hint("write since EARLIER until LATER"));
-                    }
-                    q.window = Window::Range {
-                        from: Some(from),
-                        to,
-                    };
-                }
-                "until" => {
-                    q.window = Window::Range {
-                        from: None,
-                        to: Some(self.date(true)?),
-                    }
-                }
+                "last" | "past" | "since" | "until" => q.window = self.window(&word, &token)?,
                 "where" => self.conditions(&mut q)?,
                 "top" | "limit" => {
                     if q.top.is_some() {

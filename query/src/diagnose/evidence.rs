@@ -1,0 +1,700 @@
+//! Evidence: what the lake says about each service in a window, reduced to
+//! plain Rust values that the findings ([`super::findings`]) and the weekly
+//! report read.
+//!
+//! Three small DataFusion plans, one pass each over the window:
+//! the `tasks` summary ([`crate::summary::tasks`]) cut to the columns a
+//! diagnosis needs (a service's tasks of a week are thousands of rows, so
+//! percentiles and medians are computed here, exactly, from the rows);
+//! each task's memory slope over its uptime (`regr_slope` over the
+//! Container Insights Task records); and log signatures per revision. Then
+//! [`crate::summary::deployments`] for the deployments and their outcomes.
+
+use std::collections::BTreeMap;
+
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::functions_aggregate::expr_fn::{
+    count, count_distinct, max, regr_intercept, regr_slope,
+};
+use datafusion::logical_expr::JoinType;
+use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::CliError;
+use crate::summary::{self, Scope};
+
+/// Which services to look at: all, or one by name (optionally in one cluster).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selector {
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+}
+
+impl Selector {
+    /// `api` or `prod/api` (cluster/service).
+    pub fn parse(text: &str) -> Selector {
+        match text.split_once('/') {
+            Some((cluster, service)) => Selector {
+                cluster: Some(cluster.to_owned()),
+                service: Some(service.to_owned()),
+            },
+            None => Selector {
+                cluster: None,
+                service: Some(text.to_owned()),
+            },
+        }
+    }
+
+    fn predicate(&self) -> Option<Expr> {
+        let parts = [
+            self.cluster
+                .as_ref()
+                .map(|c| col("cluster").eq(lit(c.as_str()))),
+            self.service
+                .as_ref()
+                .map(|s| col("service").eq(lit(s.as_str()))),
+        ];
+        parts.into_iter().flatten().reduce(Expr::and)
+    }
+}
+
+/// One task, as the diagnosis reads it (times in microseconds since the epoch).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TaskRow {
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub task_id: String,
+    pub family: Option<String>,
+    pub revision: Option<i64>,
+    pub deployment_id: Option<String>,
+    pub launch_type: Option<String>,
+    pub stop_cause: Option<String>,
+    pub exit_kind: Option<String>,
+    pub exit_code: Option<i64>,
+    pub stopped_reason: Option<String>,
+    pub image: Option<String>,
+    pub created_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub stopping_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub cpu: Option<i64>,
+    pub memory_limit: Option<i64>,
+    pub memory_peak: Option<i64>,
+    pub seconds_to_healthy: Option<f64>,
+    pub health_check_failed: Option<bool>,
+    /// Memory growth over the task's uptime (least squares over its
+    /// per-minute Task records), MiB per hour, and the fitted MiB at start.
+    pub slope_mib_per_hour: Option<f64>,
+    pub intercept_mib: Option<f64>,
+    pub memory_samples: Option<i64>,
+}
+
+impl TaskRow {
+    fn uptime_s(&self) -> Option<f64> {
+        let end = self.stopping_at.or(self.stopped_at)?;
+        Some((end - self.started_at?) as f64 / 1e6)
+    }
+}
+
+/// A log signature's count on one revision.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SignatureRow {
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub family: Option<String>,
+    pub revision: Option<i64>,
+    pub signature: String,
+    pub lines: i64,
+    pub tasks: i64,
+}
+
+/// One deployment of a service.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeploymentRow {
+    pub deployment_id: String,
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub family: Option<String>,
+    pub revision: Option<i64>,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub outcome: String,
+    pub is_rollback: bool,
+    pub tasks: i64,
+    pub oom_kills: i64,
+    pub unhealthy: i64,
+    pub stopped_failed_to_start: i64,
+}
+
+/// p50, p95, p99 and max of a sample (linear interpolation, as
+/// `percentile_cont`), with its size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Spread {
+    pub n: usize,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: impl IntoIterator<Item = f64>) -> Option<Spread> {
+        let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let at = |q: f64| {
+            let pos = q * (v.len() - 1) as f64;
+            let (lo, hi) = (pos.floor() as usize, pos.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (pos - lo as f64)
+        };
+        Some(Spread {
+            n: v.len(),
+            p50: at(0.5),
+            p95: at(0.95),
+            p99: at(0.99),
+            max: v[v.len() - 1],
+        })
+    }
+}
+
+/// Memory that grows with uptime: the median slope of the tasks that ran
+/// long enough to measure one.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Growth {
+    pub tasks: usize,
+    pub mib_per_hour: f64,
+    pub start_mib: f64,
+}
+
+/// Least samples (minutes) a task needs for its slope to count.
+const MIN_SLOPE_SAMPLES: i64 = 10;
+
+/// What one task-definition revision of a service did in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionStats {
+    /// `family:revision`.
+    pub label: String,
+    pub family: String,
+    pub revision: Option<i64>,
+    pub first_started_at: Option<i64>,
+    pub tasks: usize,
+    pub stopped: usize,
+    pub by_cause: BTreeMap<String, usize>,
+    pub by_exit_kind: BTreeMap<String, usize>,
+    pub oom_kills: usize,
+    pub stop_timeout_kills: usize,
+    pub exit_137: usize,
+    pub memory_limit: Option<i64>,
+    pub cpu: Option<i64>,
+    pub launch_type: Option<String>,
+    pub images: Vec<String>,
+    /// Per-task memory peaks, MiB.
+    pub memory_peak: Option<Spread>,
+    pub growth: Option<Growth>,
+    /// Uptime of the OOM-killed tasks, seconds.
+    pub uptime_to_oom: Option<Spread>,
+    /// Seconds from start to the first HEALTHY, of the tasks that got there.
+    pub time_to_healthy: Option<Spread>,
+    pub health_check_failed: usize,
+    pub health_check_stops: usize,
+    /// Uptime of the tasks stopped by a failed health check, seconds.
+    pub uptime_to_health_stop: Option<Spread>,
+    /// Seconds from stopping to stopped of the tasks SIGKILLed after the stop timeout.
+    pub stop_timeout_s: Option<Spread>,
+    /// Uptime of the tasks that exited with an application error, seconds.
+    pub uptime_to_crash: Option<Spread>,
+    pub first_stopped_reason: BTreeMap<String, String>,
+    /// Up to three task ids per stop cause or exit kind.
+    pub examples: BTreeMap<String, Vec<String>>,
+    pub signatures: BTreeMap<String, i64>,
+}
+
+impl RevisionStats {
+    pub fn cause(&self, cause: &str) -> usize {
+        self.by_cause.get(cause).copied().unwrap_or(0)
+    }
+    pub fn kind(&self, kind: &str) -> usize {
+        self.by_exit_kind.get(kind).copied().unwrap_or(0)
+    }
+    pub fn examples(&self, key: &str) -> &[String] {
+        self.examples.get(key).map_or(&[], Vec::as_slice)
+    }
+    /// Memory peak as a share of the limit, percent.
+    pub fn peak_pct(&self, value: f64) -> Option<f64> {
+        let limit = self.memory_limit.filter(|l| *l > 0)? as f64;
+        Some(100.0 * value / limit)
+    }
+}
+
+/// Everything the lake says about one service in the window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEvidence {
+    pub cluster: String,
+    /// The service name; standalone tasks are grouped as `standalone:<family>`.
+    pub service: String,
+    /// Oldest revision first.
+    pub revisions: Vec<RevisionStats>,
+    pub deployments: Vec<DeploymentRow>,
+}
+
+impl ServiceEvidence {
+    pub fn tasks(&self) -> usize {
+        self.revisions.iter().map(|r| r.tasks).sum()
+    }
+    pub fn stopped(&self) -> usize {
+        self.revisions.iter().map(|r| r.stopped).sum()
+    }
+    /// Sum of one count over the revisions.
+    pub fn total(&self, f: impl Fn(&RevisionStats) -> usize) -> usize {
+        self.revisions.iter().map(f).sum()
+    }
+    /// The revision before `r` (by revision number) that ran in the window.
+    pub fn previous(&self, r: &RevisionStats) -> Option<&RevisionStats> {
+        self.revisions
+            .iter()
+            .filter(|o| o.family == r.family && o.revision < r.revision)
+            .max_by_key(|o| o.revision)
+    }
+    /// The revision after `r` that ran in the window.
+    pub fn next(&self, r: &RevisionStats) -> Option<&RevisionStats> {
+        self.revisions
+            .iter()
+            .filter(|o| o.family == r.family && o.revision > r.revision)
+            .min_by_key(|o| o.revision)
+    }
+    pub fn signatures(&self) -> BTreeMap<String, i64> {
+        let mut all = BTreeMap::new();
+        for r in &self.revisions {
+            for (s, n) in &r.signatures {
+                *all.entry(s.clone()).or_insert(0) += n;
+            }
+        }
+        all
+    }
+}
+
+/// Collects a plan into rows of `T` (through Arrow's JSON writer: column
+/// names are field names, nulls are absent fields).
+async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>, CliError> {
+    let batches: Vec<RecordBatch> = df.collect().await?;
+    let mut buf = Vec::new();
+    {
+        let mut w = datafusion::arrow::json::ArrayWriter::new(&mut buf);
+        for b in &batches {
+            w.write(b)?;
+        }
+        w.finish()?;
+    }
+    if buf.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_slice(&buf).map_err(|e| CliError::Internal(format!("reading rows: {e}")))
+}
+
+fn micros(c: &str) -> Expr {
+    cast(col(c), DataType::Int64).alias(c)
+}
+
+/// The tasks of the window (one row each) with their memory slopes.
+pub async fn task_rows(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+) -> Result<Vec<TaskRow>, CliError> {
+    let mut tasks = summary::tasks(ctx, scope).await?;
+    if let Some(p) = selector.predicate() {
+        tasks = tasks.filter(p)?;
+    }
+    let tasks = tasks.select(vec![
+        col("cluster"),
+        col("service"),
+        col("task_id"),
+        col("family"),
+        cast(col("revision"), DataType::Int64).alias("revision"),
+        col("deployment_id"),
+        col("launch_type"),
+        col("stop_cause"),
+        col("exit_kind"),
+        cast(col("exit_code"), DataType::Int64).alias("exit_code"),
+        col("stopped_reason"),
+        col("image"),
+        micros("created_at"),
+        micros("started_at"),
+        micros("stopping_at"),
+        micros("stopped_at"),
+        cast(col("cpu"), DataType::Int64).alias("cpu"),
+        cast(col("memory_limit"), DataType::Int64).alias("memory_limit"),
+        cast(col("memory_peak"), DataType::Int64).alias("memory_peak"),
+        col("seconds_to_healthy"),
+        col("health_check_failed"),
+    ])?;
+
+    // Memory over uptime, per task: Task records only (one per minute).
+    let mut metrics = summary::scan(ctx, "metrics", "time", scope).await?.filter(
+        col("record_type")
+            .eq(lit("Task"))
+            .and(col("task_id").is_not_null()),
+    )?;
+    if let Some(p) = selector.predicate() {
+        metrics = metrics.filter(p)?;
+    }
+    let starts = tasks.clone().select(vec![
+        col("task_id").alias("start_task_id"),
+        col("started_at").alias("task_started_at"),
+    ])?;
+    let hours = cast(
+        cast(col("time"), DataType::Int64) - col("task_started_at"),
+        DataType::Float64,
+    ) / lit(3.6e9);
+    let mib = cast(col("memory_utilized"), DataType::Float64);
+    let slopes = metrics
+        .join(
+            starts,
+            JoinType::Inner,
+            &["task_id"],
+            &["start_task_id"],
+            None,
+        )?
+        .aggregate(
+            vec![col("task_id")],
+            vec![
+                regr_slope(mib.clone(), hours.clone()).alias("slope_mib_per_hour"),
+                regr_intercept(mib, hours).alias("intercept_mib"),
+                count(col("memory_utilized")).alias("memory_samples"),
+            ],
+        )?
+        .select(vec![
+            col("task_id").alias("slope_task_id"),
+            col("slope_mib_per_hour"),
+            col("intercept_mib"),
+            col("memory_samples"),
+        ])?;
+    let joined = tasks.join(
+        slopes,
+        JoinType::Left,
+        &["task_id"],
+        &["slope_task_id"],
+        None,
+    )?;
+    let columns: Vec<Expr> = joined
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .filter(|n| *n != "slope_task_id")
+        .map(col)
+        .collect();
+    rows(joined.select(columns)?).await
+}
+
+/// Log signatures per service and revision (logs joined to their tasks).
+pub async fn signature_rows(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+) -> Result<Vec<SignatureRow>, CliError> {
+    let mut tasks = summary::scan(ctx, "task_events", "event_time", scope).await?;
+    if let Some(p) = selector.predicate() {
+        tasks = tasks.filter(p)?;
+    }
+    let tasks = tasks
+        .aggregate(
+            vec![col("task_id")],
+            vec![
+                max(col("cluster")).alias("cluster"),
+                max(col("service")).alias("service"),
+                max(col("family")).alias("family"),
+                max(col("revision")).alias("revision"),
+            ],
+        )?
+        .select(vec![
+            col("task_id").alias("t_task_id"),
+            col("cluster"),
+            col("service"),
+            col("family"),
+            col("revision"),
+        ])?;
+    let logs = summary::scan(ctx, "logs", "time", scope)
+        .await?
+        .filter(col("signature").is_not_null())?
+        .select(vec![col("task_id"), col("signature")])?;
+    let df = logs
+        .join(tasks, JoinType::Inner, &["task_id"], &["t_task_id"], None)?
+        .aggregate(
+            vec![
+                col("cluster"),
+                col("service"),
+                col("family"),
+                cast(col("revision"), DataType::Int64).alias("revision"),
+                col("signature"),
+            ],
+            vec![
+                count(col("task_id")).alias("lines"),
+                count_distinct(col("task_id")).alias("tasks"),
+            ],
+        )?;
+    rows(df).await
+}
+
+/// The deployments with tasks in the window, or started in it.
+pub async fn deployment_rows(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+) -> Result<Vec<DeploymentRow>, CliError> {
+    let mut df = summary::deployments(ctx, scope).await?;
+    if let Some(p) = selector.predicate() {
+        df = df.filter(p)?;
+    }
+    let df = df.select(vec![
+        col("deployment_id"),
+        col("cluster"),
+        col("service"),
+        col("family"),
+        cast(col("revision"), DataType::Int64).alias("revision"),
+        micros("started_at"),
+        micros("ended_at"),
+        col("outcome"),
+        col("is_rollback"),
+        col("tasks"),
+        col("oom_kills"),
+        col("unhealthy"),
+        col("stopped_failed_to_start"),
+    ])?;
+    rows(df).await
+}
+
+/// The evidence for every service the selector matches, from the lake.
+pub async fn gather(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+) -> Result<Vec<ServiceEvidence>, CliError> {
+    let tasks = task_rows(ctx, scope, selector).await?;
+    let signatures = signature_rows(ctx, scope, selector).await?;
+    let deployments = deployment_rows(ctx, scope, selector).await?;
+    Ok(assemble(tasks, signatures, deployments))
+}
+
+/// The service a task belongs to: its service, or `standalone:<family>`.
+fn service_key(
+    cluster: &Option<String>,
+    service: &Option<String>,
+    family: &Option<String>,
+) -> (String, String) {
+    let cluster = cluster.clone().unwrap_or_else(|| "?".into());
+    let service = match service {
+        Some(s) => s.clone(),
+        None => format!("standalone:{}", family.as_deref().unwrap_or("?")),
+    };
+    (cluster, service)
+}
+
+fn label(family: &Option<String>, revision: Option<i64>) -> String {
+    format!(
+        "{}:{}",
+        family.as_deref().unwrap_or("?"),
+        revision.map_or_else(|| "?".into(), |r| r.to_string())
+    )
+}
+
+/// Groups rows into per-service, per-revision evidence (pure: the tests
+/// feed it rows directly).
+pub fn assemble(
+    tasks: Vec<TaskRow>,
+    signatures: Vec<SignatureRow>,
+    deployments: Vec<DeploymentRow>,
+) -> Vec<ServiceEvidence> {
+    type Key = (String, String);
+    let mut by_service: BTreeMap<Key, BTreeMap<(String, Option<i64>), Vec<TaskRow>>> =
+        BTreeMap::new();
+    for t in tasks {
+        let key = service_key(&t.cluster, &t.service, &t.family);
+        let rev = (t.family.clone().unwrap_or_default(), t.revision);
+        by_service
+            .entry(key)
+            .or_default()
+            .entry(rev)
+            .or_default()
+            .push(t);
+    }
+    let mut out: Vec<ServiceEvidence> = by_service
+        .into_iter()
+        .map(|((cluster, service), revs)| {
+            let mut revisions: Vec<RevisionStats> = revs
+                .into_values()
+                .map(|rows| revision_stats(&rows))
+                .collect();
+            revisions.sort_by(|a, b| (&a.family, a.revision).cmp(&(&b.family, b.revision)));
+            ServiceEvidence {
+                cluster,
+                service,
+                revisions,
+                deployments: Vec::new(),
+            }
+        })
+        .collect();
+    for s in signatures {
+        let key = service_key(&s.cluster, &s.service, &s.family);
+        if let Some(svc) = out
+            .iter_mut()
+            .find(|e| (&e.cluster, &e.service) == (&key.0, &key.1))
+            && let Some(r) = svc
+                .revisions
+                .iter_mut()
+                .find(|r| Some(&r.family) == s.family.as_ref() && r.revision == s.revision)
+        {
+            *r.signatures.entry(s.signature).or_insert(0) += s.lines;
+        }
+    }
+    for d in deployments {
+        let key = service_key(&d.cluster, &d.service, &d.family);
+        if let Some(svc) = out
+            .iter_mut()
+            .find(|e| (&e.cluster, &e.service) == (&key.0, &key.1))
+        {
+            svc.deployments.push(d);
+        }
+    }
+    for svc in &mut out {
+        svc.deployments.sort_by_key(|d| d.started_at);
+    }
+    out
+}
+
+fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
+    let first = &rows[0];
+    let count = |f: &dyn Fn(&TaskRow) -> bool| rows.iter().filter(|t| f(t)).count();
+    let spread = |f: &dyn Fn(&TaskRow) -> Option<f64>| Spread::of(rows.iter().filter_map(f));
+    let kind = |t: &TaskRow, k: &str| t.exit_kind.as_deref() == Some(k);
+    let cause = |t: &TaskRow, c: &str| t.stop_cause.as_deref() == Some(c);
+    let is_oom = |t: &TaskRow| cause(t, "oom_killed") || kind(t, "sigkill_oom");
+    let health_stop = |t: &TaskRow| summary::HEALTH_CHECK_CAUSES.iter().any(|c| cause(t, c));
+
+    let mut by_cause = BTreeMap::new();
+    let mut by_exit_kind = BTreeMap::new();
+    let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut first_stopped_reason = BTreeMap::new();
+    let mut images: Vec<String> = Vec::new();
+    let mut sorted: Vec<&TaskRow> = rows.iter().collect();
+    sorted.sort_by_key(|t| (t.started_at, t.task_id.clone()));
+    for t in &sorted {
+        for key in [t.stop_cause.as_ref(), t.exit_kind.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let list = examples.entry(key.clone()).or_default();
+            if list.len() < 3 {
+                list.push(t.task_id.clone());
+            }
+        }
+        if let Some(c) = &t.stop_cause {
+            *by_cause.entry(c.clone()).or_insert(0) += 1;
+            if let Some(r) = &t.stopped_reason {
+                first_stopped_reason
+                    .entry(c.clone())
+                    .or_insert_with(|| r.clone());
+            }
+        }
+        if let Some(k) = &t.exit_kind {
+            *by_exit_kind.entry(k.clone()).or_insert(0) += 1;
+        }
+        if let Some(i) = &t.image
+            && !images.contains(i)
+        {
+            images.push(i.clone());
+        }
+    }
+    let growth = {
+        let measured: Vec<&TaskRow> = rows
+            .iter()
+            .filter(|t| {
+                t.memory_samples.unwrap_or(0) >= MIN_SLOPE_SAMPLES && t.slope_mib_per_hour.is_some()
+            })
+            .collect();
+        let median = |f: &dyn Fn(&TaskRow) -> Option<f64>| {
+            Spread::of(measured.iter().filter_map(|t| f(t))).map(|s| s.p50)
+        };
+        match (
+            median(&|t| t.slope_mib_per_hour),
+            median(&|t| t.intercept_mib),
+        ) {
+            (Some(slope), Some(start)) => Some(Growth {
+                tasks: measured.len(),
+                mib_per_hour: slope,
+                start_mib: start,
+            }),
+            _ => None,
+        }
+    };
+    RevisionStats {
+        label: label(&first.family, first.revision),
+        family: first.family.clone().unwrap_or_default(),
+        revision: first.revision,
+        first_started_at: rows
+            .iter()
+            .filter_map(|t| t.started_at.or(t.created_at))
+            .min(),
+        tasks: rows.len(),
+        stopped: count(&|t| t.stopped_at.is_some()),
+        by_cause,
+        by_exit_kind,
+        oom_kills: count(&is_oom),
+        stop_timeout_kills: count(&|t| kind(t, "sigkill_after_stop_timeout")),
+        exit_137: count(&|t| t.exit_code == Some(137)),
+        memory_limit: rows.iter().filter_map(|t| t.memory_limit).max(),
+        cpu: rows.iter().filter_map(|t| t.cpu).max(),
+        launch_type: rows.iter().find_map(|t| t.launch_type.clone()),
+        images,
+        memory_peak: spread(&|t| t.memory_peak.map(|m| m as f64)),
+        growth,
+        uptime_to_oom: spread(&|t| is_oom(t).then(|| t.uptime_s()).flatten()),
+        time_to_healthy: spread(&|t| t.seconds_to_healthy),
+        health_check_failed: count(&|t| t.health_check_failed == Some(true)),
+        health_check_stops: count(&health_stop),
+        uptime_to_health_stop: spread(&|t| health_stop(t).then(|| t.uptime_s()).flatten()),
+        stop_timeout_s: spread(&|t| {
+            kind(t, "sigkill_after_stop_timeout")
+                .then(|| Some((t.stopped_at? - t.stopping_at?) as f64 / 1e6))
+                .flatten()
+        }),
+        uptime_to_crash: spread(&|t| kind(t, "app_error").then(|| t.uptime_s()).flatten()),
+        first_stopped_reason,
+        examples,
+        signatures: BTreeMap::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_interpolates_like_percentile_cont() {
+        let s = Spread::of([1.0, 2.0, 3.0, 4.0, 5.0]).unwrap();
+        assert_eq!((s.n, s.p50, s.max), (5, 3.0, 5.0));
+        assert!((s.p95 - 4.8).abs() < 1e-9);
+        assert!((s.p99 - 4.96).abs() < 1e-9);
+        assert_eq!(Spread::of([]), None);
+        assert_eq!(Spread::of([f64::NAN]), None);
+    }
+
+    #[test]
+    fn selector_reads_cluster_slash_service() {
+        assert_eq!(
+            Selector::parse("prod/api"),
+            Selector {
+                cluster: Some("prod".into()),
+                service: Some("api".into())
+            }
+        );
+        assert_eq!(Selector::parse("api").cluster, None);
+    }
+}

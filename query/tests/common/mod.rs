@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests that run `ecs-query` in-process
+//! over a simulator lake.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
+
+use std::path::Path;
+
+use ecs_query::cli::{DemoArgs, DemoPreset, Format, LakeArgs, OutputArgs};
+use ecs_sim::Preset;
+
+pub fn lake_args(dir: &Path) -> LakeArgs {
+    LakeArgs {
+        lake: dir.to_str().unwrap().to_owned(),
+        profile: None,
+        region: None,
+        endpoint_url: None,
+    }
+}
+
+pub fn output(format: Format, now_micros: i64) -> OutputArgs {
+    OutputArgs {
+        format,
+        now: Some(now_micros),
+        show_sql: false,
+    }
+}
+
+/// The end of a preset's simulated range, microseconds since the epoch.
+pub fn end_micros(p: &Preset) -> i64 {
+    (p.start_ms + (p.hours * 3_600_000.0) as i64) * 1000
+}
+
+/// A lake in a new temporary directory, built through the same path as
+/// `ecs-query demo` (the simulator's payloads through the ingest code).
+pub fn build_lake(preset: DemoPreset, hours: f64, seed: u64) -> std::path::PathBuf {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(ecs_query::demo::run(
+        &lake_args(&dir),
+        DemoArgs {
+            hours,
+            seed,
+            preset,
+            copies: 10,
+            no_questions: true,
+        },
+        &output(Format::Csv, 0),
+        &mut std::io::sink(),
+    ))
+    .unwrap();
+    dir
+}
+
+/// Runs a future on a fresh runtime, on a thread with the stack the CLI's
+/// main thread has (DataFusion's planner recurses deeply in debug builds).
+pub fn block_on<T: Send, F: std::future::Future<Output = T>>(make: impl FnOnce() -> F + Send) -> T {
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn_scoped(s, || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(make())
+            })
+            .unwrap()
+            .join()
+            .unwrap()
+    })
+}
