@@ -512,9 +512,8 @@ pub fn assemble(
     signatures: Vec<SignatureRow>,
     deployments: Vec<DeploymentRow>,
 ) -> Vec<ServiceEvidence> {
-    type Key = (String, String);
-    let mut by_service: BTreeMap<Key, BTreeMap<(String, Option<i64>), Vec<TaskRow>>> =
-        BTreeMap::new();
+    type Revisions = BTreeMap<(String, Option<i64>), Vec<TaskRow>>;
+    let mut by_service: BTreeMap<(String, String), Revisions> = BTreeMap::new();
     for t in tasks {
         let key = service_key(&t.cluster, &t.service, &t.family);
         let rev = (t.family.clone().unwrap_or_default(), t.revision);

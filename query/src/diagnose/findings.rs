@@ -632,3 +632,110 @@ fn headroom(r: &RevisionStats) -> Option<Finding> {
         example_tasks: Vec::new(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diagnose::evidence::{TaskRow, assemble};
+
+    const H: i64 = 3_600_000_000;
+
+    /// `n` stopped tasks of one revision; `f` sets what differs.
+    fn tasks(n: usize, revision: i64, f: impl Fn(usize, &mut TaskRow)) -> Vec<TaskRow> {
+        (0..n)
+            .map(|i| {
+                let mut t = TaskRow {
+                    cluster: Some("prod".into()),
+                    service: Some("svc".into()),
+                    task_id: format!("t{revision}-{i}"),
+                    family: Some("svc".into()),
+                    revision: Some(revision),
+                    launch_type: Some("FARGATE".into()),
+                    started_at: Some(i as i64 * H),
+                    stopping_at: Some(i as i64 * H + H),
+                    stopped_at: Some(i as i64 * H + H + 1_000_000),
+                    cpu: Some(1024),
+                    memory_limit: Some(2048),
+                    ..TaskRow::default()
+                };
+                f(i, &mut t);
+                t
+            })
+            .collect()
+    }
+
+    fn oom(t: &mut TaskRow) {
+        t.stop_cause = Some("oom_killed".into());
+        t.exit_kind = Some("sigkill_oom".into());
+        t.exit_code = Some(137);
+    }
+
+    fn only(rows: Vec<TaskRow>) -> Vec<Finding> {
+        let svc = assemble(rows, Vec::new(), Vec::new());
+        assert_eq!(svc.len(), 1);
+        findings(&svc[0])
+    }
+
+    #[test]
+    fn steady_memory_at_the_limit_gets_a_valid_fargate_size_not_a_leak() {
+        let rows = tasks(20, 3, |i, t| {
+            t.memory_peak = Some(if i < 5 { 2048 } else { 1500 + i as i64 });
+            t.slope_mib_per_hour = Some(0.4);
+            t.intercept_mib = Some(1500.0);
+            t.memory_samples = Some(60);
+            if i < 5 {
+                oom(t);
+            }
+        });
+        let f = only(rows);
+        let o = f.iter().find(|f| f.kind == "oom_kills").unwrap();
+        assert_eq!(o.impact, 5);
+        assert!(!o.title.contains("leak"), "{}", o.title);
+        let rec = o.recommendations.join("\n");
+        // p99 = 2048 -> 2560 wanted -> 3072 is the next size for 1024 CPU.
+        assert!(rec.contains("task memory to 3072 MiB"), "{rec}");
+        assert!(rec.contains("memoryReservation to 2048 MiB"), "{rec}");
+    }
+
+    #[test]
+    fn without_memory_samples_the_evidence_is_insufficient() {
+        let rows = tasks(4, 1, |_, t| oom(t));
+        let f = only(rows);
+        let o = f.iter().find(|f| f.kind == "oom_kills").unwrap();
+        assert!(
+            o.recommendations.join(" ").contains("insufficient"),
+            "{o:#?}"
+        );
+        assert!(!o.recommendations.join(" ").contains("task memory to"));
+        assert!(f.iter().any(|f| f.kind == "no_memory_data"));
+    }
+
+    #[test]
+    fn a_revision_that_never_became_healthy_gets_no_start_period() {
+        let rows = tasks(6, 9, |_, t| {
+            t.stop_cause = Some("container_health_check".into());
+            t.exit_kind = Some("sigterm".into());
+            t.health_check_failed = Some(true);
+        });
+        let f = only(rows);
+        let h = f.iter().find(|f| f.kind == "health_checks").unwrap();
+        assert!(
+            h.evidence
+                .iter()
+                .any(|e| e.contains("ever reported HEALTHY"))
+        );
+        assert!(h.recommendations.join(" ").contains("insufficient"));
+        assert!(!h.recommendations.join(" ").contains("at least"));
+    }
+
+    #[test]
+    fn tight_headroom_without_oom_is_a_warning() {
+        let rows = tasks(10, 2, |_, t| t.memory_peak = Some(1900));
+        let f = only(rows);
+        let h = f.iter().find(|f| f.kind == "memory_headroom").unwrap();
+        assert_eq!(h.severity, Severity::Warning);
+        assert!(h.recommendations[0].contains("3072 MiB"), "{h:#?}");
+        // A healthy revision with room to spare: nothing to say.
+        assert!(only(tasks(10, 2, |_, t| t.memory_peak = Some(900))).is_empty());
+    }
+}

@@ -156,7 +156,7 @@ impl Parser<'_> {
             return Err(self
                 .found("where a window should start")
                 .expected(["last 7d", "since DATE [until DATE]", "until DATE"])
-                .did_you_mean(&word, ["last", "since", "until"].into_iter()));
+                .did_you_mean(&word, ["last", "since", "until"]));
         }
         self.pos += 1;
         let window = self.window(&word, &token)?;

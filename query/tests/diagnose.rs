@@ -1,0 +1,328 @@
+//! `ecs-query diagnose` over a simulator lake (fleet preset, 72 h, seed 11):
+//! every finding is held to the simulator's ground truth and to the preset's
+//! own parameters (leak slope, warm-up, limits), as the issue states them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+mod common;
+use common::{block_on, lake_args};
+use ecs_query::cli::{DemoPreset, DiagnoseArgs, Format};
+use ecs_query::diagnose::evidence::Selector;
+use ecs_query::diagnose::findings::{Finding, Severity};
+use ecs_query::diagnose::{self, Diagnosis};
+use ecs_query::lake::Lake;
+use ecs_query::summary::Scope;
+use ecs_sim::{Memory, Preset, TaskTruth, Truth};
+
+const HOURS: f64 = 72.0;
+const SEED: u64 = 11;
+
+fn preset() -> Preset {
+    Preset::fleet(HOURS)
+}
+
+fn lake_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| common::build_lake(DemoPreset::Fleet, HOURS, SEED))
+}
+
+fn truth() -> &'static Truth {
+    static TRUTH: OnceLock<Truth> = OnceLock::new();
+    TRUTH.get_or_init(|| ecs_sim::simulate(&preset(), SEED).truth)
+}
+
+/// The whole simulated range.
+fn scope() -> Scope {
+    let p = preset();
+    Scope {
+        from: Some(p.start_ms * 1000),
+        to: Some(common::end_micros(&p) + 1),
+    }
+}
+
+fn diagnosis(service: &str) -> Diagnosis {
+    lake_dir();
+    let mut all = block_on(|| async {
+        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        diagnose::diagnose(&lake, &Selector::parse(service), scope())
+            .await
+            .unwrap()
+    });
+    assert_eq!(all.len(), 1, "one cluster runs {service}");
+    all.remove(0)
+}
+
+fn truth_count(service: &str, revision: i32, f: impl Fn(&TaskTruth) -> bool) -> usize {
+    truth()
+        .tasks
+        .iter()
+        .filter(|t| t.service == service && t.revision == revision && f(t))
+        .count()
+}
+
+fn find<'a>(d: &'a Diagnosis, kind: &str, revision: &str) -> &'a Finding {
+    d.findings
+        .iter()
+        .find(|f| f.kind == kind && f.revisions.iter().any(|r| r == revision))
+        .unwrap_or_else(|| panic!("no {kind} finding on {revision}: {:#?}", d.findings))
+}
+
+fn text(f: &Finding) -> String {
+    format!(
+        "{}\n{}\n{}",
+        f.title,
+        f.evidence.join("\n"),
+        f.recommendations.join("\n")
+    )
+}
+
+/// The first number after `marker` in `s`.
+fn number_after(s: &str, marker: &str) -> f64 {
+    let rest = &s[s
+        .find(marker)
+        .unwrap_or_else(|| panic!("no {marker:?} in {s}"))
+        + marker.len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    digits
+        .parse()
+        .unwrap_or_else(|_| panic!("no number after {marker:?} in {s}"))
+}
+
+#[test]
+fn node_api_137s_are_oom_kills_of_the_leaking_revision() {
+    let d = diagnosis("api");
+    let p = preset();
+    let api = &p.services[0];
+    let (_, leaking) = &api.deployments[1];
+    let Memory::Leak {
+        start_mib,
+        mib_per_hour,
+    } = leaking.memory
+    else {
+        panic!("the preset's second revision leaks")
+    };
+    let label = format!("{}:{}", api.family, leaking.revision);
+    let oom_truth = truth_count("api", leaking.revision, |t| {
+        t.exit_kind == Some("sigkill_oom")
+    });
+    assert!(oom_truth > 5, "the preset produces OOM kills: {oom_truth}");
+
+    let f = find(&d, "oom_kills", &label);
+    assert_eq!(f.severity, Severity::Critical);
+    assert_eq!(f.impact, oom_truth);
+    let all = text(f);
+    // The 137s split: all OOM, none after the stop timeout.
+    assert!(all.contains(&format!("{oom_truth} OOM kills")), "{all}");
+    assert!(
+        all.contains("0 of them SIGKILLs after the stop timeout"),
+        "{all}"
+    );
+    // Memory climbs to the limit: peak max = limit, slope and start as simulated.
+    let rev = d.revisions.iter().find(|r| r.label == label).unwrap();
+    assert_eq!(rev.memory_peak.unwrap().max, f64::from(api.memory_mib));
+    let g = rev.growth.unwrap();
+    assert!(
+        (g.mib_per_hour - mib_per_hour).abs() / mib_per_hour < 0.05,
+        "{g:?}"
+    );
+    assert!((g.start_mib - start_mib).abs() / start_mib < 0.05, "{g:?}");
+    assert!(f.title.contains("leak suspected"), "{}", f.title);
+    // Projected time to OOM from the slope, against the simulated one.
+    let hours = (f64::from(api.memory_mib) - start_mib) / mib_per_hour;
+    let projected = number_after(&all, "limit after");
+    assert!((projected - hours).abs() < 0.5, "{projected} vs {hours}");
+    // Node.js recognised from the logs; heap flag at ~75% of the limit.
+    assert!(all.contains("Node.js"), "{all}");
+    assert!(
+        all.contains(&format!("--max-old-space-size={}", api.memory_mib * 3 / 4)),
+        "{all}"
+    );
+    // Never "add memory" for a leak.
+    assert!(all.contains("only postpones"), "{all}");
+    // The regression is placed on the new revision, against the one before.
+    assert!(
+        all.contains(&format!("the regression started with {label}")),
+        "{all}"
+    );
+    for example in &f.example_tasks {
+        let t = truth()
+            .tasks
+            .iter()
+            .find(|t| &t.task_id == example)
+            .unwrap();
+        assert_eq!(t.exit_kind, Some("sigkill_oom"), "{example}");
+    }
+}
+
+#[test]
+fn node_api_health_checks_fail_because_warm_up_exceeds_the_start_period() {
+    let d = diagnosis("api");
+    let p = preset();
+    let api = &p.services[0];
+    let (_, new) = &api.deployments[1];
+    let label = format!("{}:{}", api.family, new.revision);
+    let stops = truth_count("api", new.revision, |t| {
+        t.stop_cause == Some("elb_health_check")
+    });
+    let tasks = truth_count("api", new.revision, |_| true);
+    // About half, as the preset says.
+    let share = stops as f64 / tasks as f64;
+    assert!(
+        (share - new.health_failure_rate).abs() < 0.2,
+        "{stops}/{tasks}"
+    );
+
+    let f = find(&d, "health_checks", &label);
+    assert_eq!(f.impact, stops);
+    assert!(f.title.contains("warm-up exceeds"), "{}", f.title);
+    let all = text(f);
+    // The recommended start period covers the warm-up, within ECS's 300 s cap.
+    let start_period = number_after(&all, "to at least");
+    assert!(
+        start_period >= new.warm_up_s && start_period <= 300.0,
+        "{start_period}"
+    );
+    assert!(all.contains("startPeriod") && all.contains("healthCheckGracePeriodSeconds"));
+    // Time to healthy of the tasks that passed is the simulated warm-up.
+    let rev = d.revisions.iter().find(|r| r.label == label).unwrap();
+    assert_eq!(rev.time_to_healthy.unwrap().p50, new.warm_up_s);
+}
+
+#[test]
+fn the_previous_revision_is_not_blamed() {
+    let d = diagnosis("api");
+    let p = preset();
+    let api = &p.services[0];
+    let before = format!("{}:{}", api.family, api.deployments[0].1.revision);
+    for f in &d.findings {
+        assert!(!f.revisions.contains(&before), "{before} blamed: {f:#?}");
+    }
+    assert!(d.findings.len() >= 2);
+    // Ranked: severity, then tasks affected.
+    for w in d.findings.windows(2) {
+        assert!(
+            (w[0].severity, std::cmp::Reverse(w[0].impact))
+                <= (w[1].severity, std::cmp::Reverse(w[1].impact))
+        );
+    }
+}
+
+#[test]
+fn worker_137s_are_stop_timeout_kills_not_oom() {
+    let d = diagnosis("worker");
+    let killed: Vec<i32> = truth()
+        .tasks
+        .iter()
+        .filter(|t| t.service == "worker" && t.exit_kind == Some("sigkill_after_stop_timeout"))
+        .map(|t| t.revision)
+        .collect();
+    assert!(!killed.is_empty());
+    for rev in [7, 8] {
+        let n = killed.iter().filter(|r| **r == rev).count();
+        let label = format!("worker:{rev}");
+        if n == 0 {
+            assert!(d.findings.iter().all(|f| !f.revisions.contains(&label)));
+            continue;
+        }
+        let f = find(&d, "stop_timeout_kills", &label);
+        assert_eq!(f.impact, n);
+        let all = text(f);
+        assert!(
+            all.contains("SIGTERM") && all.contains("stopTimeout"),
+            "{all}"
+        );
+        assert!(all.contains("not OOM kills"), "{all}");
+    }
+    assert!(
+        d.findings.iter().all(|f| f.kind != "oom_kills"),
+        "{:#?}",
+        d.findings
+    );
+}
+
+#[test]
+fn checkout_and_billing_findings_match_the_truth() {
+    let d = diagnosis("checkout");
+    let rolled = truth()
+        .deployments
+        .iter()
+        .find(|x| x.service == "checkout" && x.outcome == "rolled_back")
+        .unwrap();
+    let f = find(
+        &d,
+        "failed_deployment",
+        &format!("checkout:{}", rolled.revision),
+    );
+    assert!(f.deployments.contains(&rolled.deployment_id));
+    assert!(f.title.contains("rolled back"));
+    assert!(text(f).contains("CannotPullContainerError"), "{}", text(f));
+    assert!(text(f).contains("execution role"));
+    let segv = truth_count("checkout", 12, |t| t.exit_kind == Some("segfault"));
+    assert_eq!(find(&d, "segfaults", "checkout:12").impact, segv);
+    let spot = truth_count("checkout", 12, |t| {
+        t.stop_cause == Some("spot_interruption")
+    });
+    assert_eq!(find(&d, "spot_interruptions", "checkout:12").impact, spot);
+
+    let d = diagnosis("billing");
+    let crashes = truth_count("billing", 5, |t| t.exit_kind == Some("app_error"));
+    let f = find(&d, "crash_loop", "billing:5");
+    assert_eq!(f.impact, crashes);
+    // billing:6 fixed it: no advice to roll back past the fix.
+    assert!(text(f).contains("billing:6"), "{}", text(f));
+    assert!(!text(f).contains("Roll back"), "{}", text(f));
+}
+
+#[test]
+fn cli_renders_markdown_and_json_and_refuses_unknown_services() {
+    lake_dir();
+    let run = |service: &str, window: &[&str], format: Format| {
+        block_on(|| async {
+            let mut out = Vec::new();
+            let r = diagnose::run(
+                &lake_args(lake_dir()),
+                &DiagnoseArgs {
+                    service: service.into(),
+                    window: window.iter().map(|w| w.to_string()).collect(),
+                },
+                &common::output(format, common::end_micros(&preset())),
+                &mut out,
+            )
+            .await;
+            r.map(|()| String::from_utf8(out).unwrap())
+        })
+    };
+    let md = run("prod/api", &["last", "3d"], Format::Table).unwrap();
+    assert!(md.starts_with("# Diagnosis of prod/api"), "{md}");
+    assert!(
+        md.contains("| api:42 |") && md.contains("What to change:"),
+        "{md}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run("api", &[], Format::Json).unwrap()).unwrap();
+    assert_eq!(json[0]["service"], "api");
+    assert!(
+        json[0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["kind"] == "oom_kills")
+    );
+
+    let e = run("nope", &[], Format::Table).unwrap_err().to_string();
+    assert!(
+        e.contains("no tasks of service \"nope\"") && e.contains("hint:"),
+        "{e}"
+    );
+    let e = run("api", &["lats", "7d"], Format::Table)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("last"), "{e}");
+}
