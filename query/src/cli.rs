@@ -117,6 +117,13 @@ pub enum Command {
     /// revision before. E.g. `ecs-query diagnose api last 7d`.
     Diagnose(DiagnoseArgs),
 
+    /// The weekly reliability report: per cluster and service, stops by
+    /// cause, exits by kind, OOM kills and memory headroom by revision,
+    /// health checks, deployments, log signatures, week-over-week change and
+    /// the diagnose findings. Markdown on stdout, or with --out DIR
+    /// report.md, report.html (self-contained, SVG charts) and report.json.
+    Report(ReportArgs),
+
     /// List the lake's tables.
     Tables,
 
@@ -170,6 +177,29 @@ pub struct DiagnoseArgs {
 
     /// Window: `last 7d` (the default), `since 2026-11-16 [until 2026-11-22]`.
     pub window: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// ISO week, e.g. 2026-W47 (default: the last complete week).
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub week: Option<String>,
+
+    /// Start of a custom period (UTC date or time).
+    #[arg(long)]
+    pub since: Option<String>,
+
+    /// End of a custom period (a date includes its day).
+    #[arg(long)]
+    pub until: Option<String>,
+
+    /// Only this service (name or cluster/service).
+    #[arg(long)]
+    pub service: Option<String>,
+
+    /// Write report.md, report.html and report.json into this directory.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

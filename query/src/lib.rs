@@ -26,6 +26,7 @@ pub mod error;
 pub mod lake;
 pub mod lang;
 pub mod render;
+pub mod report;
 pub mod sql;
 pub mod summary;
 pub mod timeline;
@@ -59,6 +60,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Compact(args) => compact::run(&cli.lake, &args, out).await,
         Command::Timeline(args) => timeline::run(&cli.lake, &args, &cli.output, out).await,
         Command::Diagnose(args) => diagnose::run(&cli.lake, &args, &cli.output, out).await,
+        Command::Report(args) => report::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {
             match crate::views::VIEWS
