@@ -1,0 +1,283 @@
+//! `ecs-query report` over a simulator lake (fleet preset, 72 h, seed 11,
+//! all inside ISO week 2026-W47): figures held to the simulator's truth,
+//! week-over-week consistent with the week before, and the HTML page opened
+//! in headless Chromium (no console messages, every chart laid out, a
+//! screenshot kept under the target directory).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+mod common;
+use common::{block_on, lake_args};
+use ecs_query::cli::DemoPreset;
+use ecs_query::diagnose::evidence::Selector;
+use ecs_query::lake::Lake;
+use ecs_query::report::{self, Period, Report};
+use ecs_sim::{Preset, Truth};
+
+const HOURS: f64 = 72.0;
+const SEED: u64 = 11;
+
+fn lake_dir() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| common::build_lake(DemoPreset::Fleet, HOURS, SEED))
+}
+
+fn truth() -> &'static Truth {
+    static TRUTH: OnceLock<Truth> = OnceLock::new();
+    TRUTH.get_or_init(|| ecs_sim::simulate(&Preset::fleet(HOURS), SEED).truth)
+}
+
+fn build(period: &Period) -> Report {
+    lake_dir();
+    block_on(|| async {
+        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        report::build(&lake, period, &Selector::default())
+            .await
+            .unwrap()
+    })
+}
+
+fn week() -> &'static Report {
+    static REPORT: OnceLock<Report> = OnceLock::new();
+    REPORT.get_or_init(|| build(&Period::week("2026-W47").unwrap()))
+}
+
+#[test]
+fn the_simulation_lies_inside_the_week() {
+    let p = Preset::fleet(HOURS);
+    let w = Period::week("2026-W47").unwrap();
+    assert!(p.start_ms * 1000 >= w.from && common::end_micros(&p) < w.to);
+}
+
+#[test]
+fn weekly_figures_match_the_truth() {
+    let r = week();
+    let services: Vec<&str> = r.services.iter().map(|s| s.service.as_str()).collect();
+    assert_eq!(services, ["api", "billing", "checkout", "worker"]);
+    for svc in &r.services {
+        let tasks: Vec<_> = truth()
+            .tasks
+            .iter()
+            .filter(|t| t.service == svc.service)
+            .collect();
+        let count = |f: &dyn Fn(&ecs_sim::TaskTruth) -> bool| tasks.iter().filter(|t| f(t)).count();
+        let f = &svc.this_week;
+        let name = &svc.service;
+        assert_eq!(f.tasks, tasks.len(), "{name}");
+        assert_eq!(f.stopped, count(&|t| t.stop_cause.is_some()), "{name}");
+        assert_eq!(
+            f.oom_kills,
+            count(&|t| t.exit_kind == Some("sigkill_oom")),
+            "{name}"
+        );
+        assert_eq!(
+            f.stop_timeout_kills,
+            count(&|t| t.exit_kind == Some("sigkill_after_stop_timeout")),
+            "{name}"
+        );
+        assert_eq!(
+            f.health_check_stops,
+            count(&|t| t.stop_cause == Some("elb_health_check")),
+            "{name}"
+        );
+        assert_eq!(
+            f.app_errors,
+            count(&|t| t.exit_kind == Some("app_error")),
+            "{name}"
+        );
+        let mut causes = BTreeMap::new();
+        for t in &tasks {
+            if let Some(c) = t.stop_cause {
+                *causes.entry(c.to_owned()).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(svc.stopped_by_cause, causes, "{name}");
+        let failed = truth()
+            .deployments
+            .iter()
+            .filter(|d| d.service == *name && d.outcome != "completed")
+            .count();
+        assert_eq!(f.failed_deployments, failed, "{name}");
+        // Nothing ran the week before.
+        assert_eq!(svc.previous_week.tasks, 0, "{name}");
+    }
+    let api = &r.services[0];
+    assert_eq!(
+        api.top_signatures
+            .iter()
+            .find(|(s, _)| s == "node_heap_oom")
+            .map(|x| x.1),
+        Some(api.this_week.oom_kills as i64)
+    );
+    assert!(api.findings.iter().any(|f| f.kind == "oom_kills"));
+    let headroom = api.memory.iter().find(|m| m.revision == "api:42").unwrap();
+    assert_eq!(headroom.headroom_pct, Some(0.0));
+}
+
+#[test]
+fn week_over_week_compares_with_the_period_before() {
+    // Two days against the two days before them.
+    let later = Period {
+        name: "later".into(),
+        from: Period::week("2026-W47").unwrap().from + 5 * 86_400_000_000,
+        to: Period::week("2026-W47").unwrap().from + 7 * 86_400_000_000,
+    };
+    let this = build(&later);
+    let before = build(&later.previous());
+    assert_eq!(this.previous_totals, before.totals);
+    for svc in &this.services {
+        let b = before.services.iter().find(|b| b.service == svc.service);
+        assert_eq!(
+            svc.previous_week,
+            b.map(|b| b.this_week).unwrap_or_default(),
+            "{}",
+            svc.service
+        );
+    }
+    assert!(this.totals.tasks > 0 && before.totals.tasks > 0);
+}
+
+#[test]
+fn markdown_and_json_carry_every_service_and_finding() {
+    let r = week();
+    let files = report::files(r).unwrap();
+    let names: Vec<&str> = files.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, ["report.md", "report.html", "report.json"]);
+    let md = String::from_utf8(files[0].1.clone()).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&files[2].1).unwrap();
+    assert_eq!(json["period"]["name"], "2026-W47");
+    for (i, svc) in r.services.iter().enumerate() {
+        assert!(md.contains(&format!("## {}/{}", svc.cluster, svc.service)));
+        assert_eq!(
+            json["services"][i]["this_week"]["oom_kills"],
+            svc.this_week.oom_kills
+        );
+        for f in &svc.findings {
+            assert!(md.contains(&f.title), "{}", f.title);
+        }
+    }
+}
+
+/// Chromium, when installed (`.ci/run` installs it and sets ECS_REQUIRE_CHROMIUM).
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("ECS_REQUIRE_CHROMIUM").is_none(),
+            "ECS_REQUIRE_CHROMIUM is set but no chromium on PATH"
+        );
+        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+    }
+    found
+}
+
+/// Runs headless Chromium on a file; returns (stdout, console lines from stderr).
+fn headless(chrome: &Path, page: &Path, extra: &[&str]) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_owned)
+        .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
+}
+
+/// Measures every chart after layout and writes it into the DOM.
+const CHECK: &str = "<script>document.body.dataset.check = JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => { const b = s.getBoundingClientRect(); return {id: s.dataset.chart, w: b.width, h: b.height, marks: [...s.querySelectorAll('rect')].filter(r => { const x = r.getBoundingClientRect(); return x.width > 0 && x.height > 0; }).length}; }));</script>";
+
+#[test]
+fn html_renders_in_headless_chromium() {
+    let html = String::from_utf8(report::files(week()).unwrap().remove(1).1).unwrap();
+    // Self-contained: nothing fetched from elsewhere.
+    for needle in ["src=", "href=\"http", "@import", "url(", "<script"] {
+        assert!(!html.contains(needle), "{needle} in the page");
+    }
+    let Some(chrome) = chromium() else { return };
+    let artefacts = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-html");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let page = artefacts.join("report.html");
+    std::fs::write(&page, &html).unwrap();
+
+    // The console detection works: a page that logs is caught.
+    let noisy = artefacts.join("noisy.html");
+    std::fs::write(
+        &noisy,
+        "<!doctype html><body><script>console.error('boom')</script></body>",
+    )
+    .unwrap();
+    let (_, console) = headless(&chrome, &noisy, &["--dump-dom"]);
+    assert!(console.iter().any(|l| l.contains("boom")), "{console:?}");
+
+    // The report page: no console message at all.
+    let checked = artefacts.join("checked.html");
+    std::fs::write(
+        &checked,
+        html.replace("</body>", &format!("{CHECK}</body>")),
+    )
+    .unwrap();
+    let (dom, console) = headless(&chrome, &checked, &["--dump-dom"]);
+    assert!(console.is_empty(), "console: {console:?}");
+    let start = dom.find("data-check=\"").expect("the check ran") + "data-check=\"".len();
+    let json = dom[start..][..dom[start..].find('"').unwrap()].replace("&quot;", "\"");
+    let charts: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    // One summary chart, and per service a week-over-week and a memory chart.
+    assert_eq!(charts.len(), 1 + 2 * week().services.len(), "{charts:?}");
+    for c in &charts {
+        assert!(
+            c["w"].as_f64().unwrap() > 100.0 && c["h"].as_f64().unwrap() > 40.0,
+            "{c}"
+        );
+        assert!(c["marks"].as_u64().unwrap() >= 1, "{c}");
+    }
+
+    // A screenshot, kept as the test's artefact.
+    let shot = artefacts.join("report.png");
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        &chrome,
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,3000",
+        ],
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "{} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
