@@ -54,7 +54,19 @@ pub fn location(args: &LakeArgs) -> Result<LakeLocation, CliError> {
 }
 
 impl Lake {
+    /// Opens the lake at `args.lake`; S3 credentials, region and endpoint
+    /// from the standard AWS chain with the CLI's overrides.
     pub async fn open(args: &LakeArgs) -> Result<Lake, CliError> {
+        Self::open_inner(args, None).await
+    }
+
+    /// Opens the lake with a given AWS SDK configuration for S3 (a Lambda's,
+    /// or a test's in-process endpoint).
+    pub async fn open_with_sdk(args: &LakeArgs, sdk: &SdkConfig) -> Result<Lake, CliError> {
+        Self::open_inner(args, Some(sdk)).await
+    }
+
+    async fn open_inner(args: &LakeArgs, sdk: Option<&SdkConfig>) -> Result<Lake, CliError> {
         // DataFusion's own settings can be tuned with DATAFUSION_* variables
         // (e.g. DATAFUSION_EXECUTION_TARGET_PARTITIONS).
         let mut config = SessionConfig::from_env()
@@ -85,7 +97,11 @@ impl Lake {
                 })?
             }
             LakeLocation::S3 { bucket, prefix } => {
-                let store = s3_object_store(args, &bucket).await?;
+                let sdk = match sdk {
+                    Some(sdk) => sdk.clone(),
+                    None => sdk_config(args).await,
+                };
+                let store = s3_object_store(args, &sdk, &bucket)?;
                 let bucket_url = Url::parse(&format!("s3://{bucket}"))
                     .map_err(|e| lake_error(&args.lake, e.to_string(), "use s3://bucket/prefix"))?;
                 ctx.register_object_store(&bucket_url, store);
@@ -195,11 +211,11 @@ pub async fn s3_client(args: &LakeArgs) -> aws_sdk_s3::Client {
     aws_sdk_s3::Client::from_conf(conf)
 }
 
-async fn s3_object_store(
+fn s3_object_store(
     args: &LakeArgs,
+    sdk: &SdkConfig,
     bucket: &str,
 ) -> Result<Arc<dyn object_store::ObjectStore>, CliError> {
-    let sdk = sdk_config(args).await;
     let credentials = sdk.credentials_provider().ok_or_else(|| {
         lake_error(
             &args.lake,
@@ -215,7 +231,7 @@ async fn s3_object_store(
                 .unwrap_or_else(|| "us-east-1".into()),
         )
         .with_credentials(Arc::new(AwsConfigCredentials(credentials)));
-    if let Some(endpoint) = &args.endpoint_url {
+    if let Some(endpoint) = args.endpoint_url.as_deref().or(sdk.endpoint_url()) {
         builder = builder
             .with_endpoint(endpoint)
             .with_allow_http(endpoint.starts_with("http://"))

@@ -134,6 +134,19 @@ impl S3Server {
         aws_sdk_s3::Client::from_conf(config)
     }
 
+    /// An AWS SDK configuration for this endpoint (static test credentials),
+    /// as a Lambda or `ecs-query` would load from its environment.
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(
+                Credentials::new(ACCESS_KEY, SECRET_KEY, None, None, "ecs-lake-tests"),
+            ))
+            .build()
+    }
+
     /// The directory holding a bucket's objects (to break things on purpose).
     pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
         self.root.path().join(bucket)

@@ -39,6 +39,18 @@ impl S3Store {
     }
 }
 
+/// The Content-Type of a lake object, from its extension (reports are
+/// opened in a browser straight from S3).
+fn content_type(key: &str) -> &'static str {
+    match key.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("parquet") => "application/vnd.apache.parquet",
+        Some("html") => "text/html; charset=utf-8",
+        Some("md") => "text/markdown; charset=utf-8",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
 impl LakeStore for S3Store {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         validate_key(key)?;
@@ -47,11 +59,7 @@ impl LakeStore for S3Store {
             .put_object()
             .bucket(&self.bucket)
             .key(&object_key)
-            .content_type(if key.ends_with(".parquet") {
-                "application/vnd.apache.parquet"
-            } else {
-                "application/octet-stream"
-            })
+            .content_type(content_type(key))
             .body(ByteStream::from(body))
             .send()
             .await
