@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use ecs_lake::compact::{LakeFiles, compact_partition, days};
 use ecs_lake::schema::{TABLES, TableDef, task_events};
-use ecs_lake::{Input, InputKind, LakeStore, StoreError, ingest};
+use ecs_lake::{LakeStore, StoreError};
 use ecs_lake_aws::{LocalStore, S3Store};
 use ecs_lake_tests::S3Server;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -20,25 +20,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 /// would), so each day has several files and duplicate deliveries land in
 /// different ones.
 async fn build<S: LakeStore>(store: &S) {
-    let sim = ecs_sim::simulate(&ecs_sim::Preset::fleet(30.0), 11);
-    let inputs: Vec<Input> = sim
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Input::new(format!("e{i}"), e.clone().into_bytes()))
-        .chain(sim.log_payloads.iter().enumerate().map(|(i, p)| {
-            Input::of(
-                InputKind::LogsPayload,
-                format!("l{i}"),
-                p.clone().into_bytes(),
-            )
-        }))
-        .collect();
-    let n = inputs.len().div_ceil(7);
-    for chunk in inputs.chunks(n) {
-        let report = ingest(store, "test", chunk, 1_800_000_000_000_000).await;
-        assert_eq!(report.failed(), 0);
-    }
+    ecs_lake_tests::ingest_simulation(store, &ecs_sim::Preset::fleet(30.0), 11, 7).await;
 }
 
 /// Every row of every file under `prefix` as text, the ingest time left out:

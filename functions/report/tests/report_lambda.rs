@@ -5,7 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use ecs_lake::{Input, InputKind, LakeStore, ingest};
 use ecs_lake_aws::S3Store;
 use ecs_lake_tests::{S3Server, list_keys};
 use ecs_query::cli::LakeArgs;
@@ -15,26 +14,6 @@ use report_lambda::{Request, period, summary, write_report};
 
 const HOURS: f64 = 30.0;
 const SEED: u64 = 5;
-
-async fn build<S: LakeStore>(store: &S) -> ecs_sim::Truth {
-    let sim = ecs_sim::simulate(&ecs_sim::Preset::fleet(HOURS), SEED);
-    let inputs: Vec<Input> = sim
-        .events
-        .iter()
-        .enumerate()
-        .map(|(i, e)| Input::new(format!("e{i}"), e.clone().into_bytes()))
-        .chain(sim.log_payloads.iter().enumerate().map(|(i, p)| {
-            Input::of(
-                InputKind::LogsPayload,
-                format!("l{i}"),
-                p.clone().into_bytes(),
-            )
-        }))
-        .collect();
-    let report = ingest(store, "test", &inputs, 1_800_000_000_000_000).await;
-    assert_eq!(report.failed(), 0);
-    sim.truth
-}
 
 #[test]
 fn writes_the_week_to_s3_and_summarises_it() {
@@ -56,7 +35,8 @@ fn writes_the_week_to_s3_and_summarises_it() {
 async fn run() {
     let server = S3Server::start(&["lake"]);
     let store = S3Store::new(server.client(), "lake", "ecs/prod");
-    let truth = build(&store).await;
+    let truth =
+        ecs_lake_tests::ingest_simulation(&store, &ecs_sim::Preset::fleet(HOURS), SEED, 1).await;
 
     // A scheduled event's payload carries no week: the last complete one.
     let scheduled: Request =
