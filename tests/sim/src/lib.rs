@@ -456,6 +456,19 @@ enum End {
 }
 
 impl End {
+    /// When the task begins to stop; `None` while it runs.
+    fn stopping_at(self) -> Option<i64> {
+        match self {
+            End::Running => None,
+            End::Replaced { at_ms, .. }
+            | End::OomKilled { at_ms }
+            | End::ElbUnhealthy { at_ms }
+            | End::Crashed { at_ms, .. }
+            | End::FailedToStart { at_ms }
+            | End::SpotInterrupted { at_ms } => Some(at_ms),
+        }
+    }
+
     /// When a task that died is replaced by the service; `None` when it is not.
     fn replace_at(self) -> Option<i64> {
         match self {
@@ -482,10 +495,24 @@ struct Stop {
 
 struct Task {
     id: String,
+    /// Seeds the generator of this task's payloads.
+    seed: u64,
     deployment: usize,
     started_ms: i64,
     fails_health: bool,
     end: End,
+}
+
+impl Task {
+    /// When its health check first passes: after the revision's warm-up,
+    /// unless it fails its checks, never started, or stopped before.
+    fn healthy_at(&self, rev: &Revision, end_ms: i64) -> Option<i64> {
+        if self.fails_health || matches!(self.end, End::FailedToStart { .. }) {
+            return None;
+        }
+        let at = self.started_ms + (rev.warm_up_s * 1000.0) as i64;
+        (at < self.end.stopping_at().unwrap_or(end_ms).min(end_ms)).then_some(at)
+    }
 }
 
 struct Deployment {
@@ -528,12 +555,19 @@ pub fn simulate(preset: &Preset, seed: u64) -> Output {
     out
 }
 
-/// Runs a preset with a seed into a sink. Services are generated in parallel
-/// (one thread per core, a batch of services at a time, so memory stays
-/// bounded by a few services' output) and delivered in service order. Each
-/// service has its own generator, derived from the seed and its position, so
-/// the output does not depend on the number of threads.
+/// Runs a preset with a seed into a sink, streaming: services one after
+/// the other, each planned first (deployments and every task's start, end
+/// and seed: cheap), then its tasks' payloads generated a few at a time, in
+/// parallel (one thread per core), and delivered in task order. Memory stays
+/// bounded by a few tasks' payloads whatever the range; each task has its own
+/// generator, seeded by the plan, so the output does not depend on the
+/// number of threads.
 pub fn simulate_into(preset: &Preset, seed: u64, sink: &mut impl Sink) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    simulate_with_threads(preset, seed, sink, threads);
+}
+
+fn simulate_with_threads(preset: &Preset, seed: u64, sink: &mut impl Sink, threads: usize) {
     let end_ms = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
     let mut delivery = Delivery {
         inner: sink,
@@ -544,42 +578,44 @@ pub fn simulate_into(preset: &Preset, seed: u64, sink: &mut impl Sink) {
         late: Vec::new(),
         held: None,
     };
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let services: Vec<(usize, &Service)> = preset.services.iter().enumerate().collect();
-    for batch in services.chunks(threads) {
-        let outputs: Vec<Output> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|&(i, svc)| {
-                    scope.spawn(move || {
-                        let mut rng =
-                            Rng::new(seed.wrapping_add(0x1000_0000_0000 * (i as u64 + 1)));
-                        let mut out = Output::default();
-                        simulate_service(preset, svc, end_ms, &mut rng, &mut out);
-                        out
+    for (i, svc) in preset.services.iter().enumerate() {
+        let mut rng = Rng::new(seed.wrapping_add(0x1000_0000_0000 * (i as u64 + 1)));
+        let (deployments, tasks) = plan_service(preset, svc, end_ms, &mut rng);
+        for (d, dep) in deployments.iter().enumerate() {
+            deployment_events(svc, dep, d, &deployments, &mut delivery, &mut rng);
+        }
+        for chunk in tasks.chunks(2 * threads.max(1)) {
+            let outputs: Vec<Output> = std::thread::scope(|scope| {
+                let handles: Vec<_> = chunk
+                    .iter()
+                    .map(|t| {
+                        let deployments = &deployments;
+                        scope.spawn(move || {
+                            let mut out = Output::default();
+                            let mut rng = Rng::new(t.seed);
+                            task_payloads(svc, deployments, t, end_ms, &mut rng, &mut out);
+                            out
+                        })
                     })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-                })
-                .collect()
-        });
-        for out in outputs {
-            for e in out.events {
-                delivery.event(e);
-            }
-            for p in out.log_payloads {
-                delivery.log_payload(p);
-            }
-            for t in out.truth.tasks {
-                delivery.task(t);
-            }
-            for d in out.truth.deployments {
-                delivery.deployment(d);
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| {
+                        h.join()
+                            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                    })
+                    .collect()
+            });
+            for out in outputs {
+                for e in out.events {
+                    delivery.event(e);
+                }
+                for p in out.log_payloads {
+                    delivery.log_payload(p);
+                }
+                for t in out.truth.tasks {
+                    delivery.task(t);
+                }
             }
         }
     }
@@ -655,13 +691,14 @@ fn deployment_id(rng: &mut Rng) -> String {
 /// Seconds until the circuit breaker gives up on a deployment whose tasks fail to start.
 const CIRCUIT_BREAKER_MS: i64 = 5 * 60_000;
 
-fn simulate_service(
+/// A service's deployments (with the circuit breaker's rollbacks) and its
+/// tasks: when each starts and how it ends.
+fn plan_service(
     preset: &Preset,
     svc: &Service,
     end_ms: i64,
     rng: &mut Rng,
-    out: &mut impl Sink,
-) {
+) -> (Vec<Deployment>, Vec<Task>) {
     // The deployments as they happen: a revision that cannot start is rolled
     // back by the circuit breaker to the revision before it.
     let mut deployments: Vec<Deployment> = Vec::new();
@@ -685,66 +722,68 @@ fn simulate_service(
         }
     }
 
-    // Tasks: each deployment starts `desired` tasks; a task that dies is
-    // replaced by one of the same deployment after a short delay, until the
-    // next deployment replaces them all.
+    // Tasks, slot by slot (a slot is one of the `desired` tasks). A task
+    // that dies is replaced by one of the same deployment after a short
+    // delay. A rolling update (minimum healthy 100%) stops a slot's old task
+    // only once a newer deployment's task in that slot is healthy: while the
+    // new revision fails (health checks, crashes, an image that cannot be
+    // pulled), the old task keeps serving. So each deployment's horizon in a
+    // slot depends on the deployments after it: planned from the last back.
     let mut tasks: Vec<Task> = Vec::new();
-    for (d, dep) in deployments.iter().enumerate() {
-        let next_at = deployments.get(d + 1).map_or(end_ms, |n| n.at_ms);
-        for slot in 0..svc.desired {
+    for slot in 0..svc.desired {
+        let mut replaced: Option<(i64, usize)> = None;
+        let mut per_deployment: Vec<Vec<Task>> = Vec::new();
+        for (d, dep) in deployments.iter().enumerate().rev() {
+            let until = replaced.map_or(end_ms, |(at, _)| at);
             let mut start = dep.at_ms + 20_000 + slot as i64 * 15_000;
-            while start < next_at.min(end_ms) {
+            let mut first_healthy: Option<i64> = None;
+            let mut these = Vec::new();
+            while start < until {
                 let fails_health = rng.unit() < dep.rev.health_failure_rate;
-                let end = task_end(
-                    svc,
-                    dep,
-                    start,
-                    fails_health,
-                    next_at,
-                    end_ms,
-                    d,
-                    deployments.len(),
-                    rng,
-                );
-                tasks.push(Task {
+                let end = task_end(svc, dep, start, fails_health, replaced, end_ms, rng);
+                let task = Task {
                     id: rng.hex32(),
+                    seed: rng.next_u64(),
                     deployment: d,
                     started_ms: start,
                     fails_health,
                     end,
-                });
+                };
+                if first_healthy.is_none() {
+                    first_healthy = task.healthy_at(&dep.rev, end_ms);
+                }
+                these.push(task);
                 match end.replace_at() {
                     Some(at_ms) => start = at_ms + 30_000,
                     None => break,
                 }
             }
+            per_deployment.push(these);
+            if let Some(h) = first_healthy {
+                replaced = Some((h + 5_000, d));
+            }
         }
+        tasks.extend(per_deployment.into_iter().rev().flatten());
     }
-
-    for (d, dep) in deployments.iter().enumerate() {
-        deployment_events(svc, dep, d, &deployments, out, rng);
-    }
-    for t in &tasks {
-        task_payloads(svc, &deployments, t, end_ms, rng, out);
-    }
+    (deployments, tasks)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How a task that starts at `started_ms` ends: the first of a crash, a
+/// Spot interruption, a failed health check, an OOM kill, and its
+/// replacement by a newer deployment (`replaced`: when, and by which).
 fn task_end(
     svc: &Service,
     dep: &Deployment,
     started_ms: i64,
     fails_health: bool,
-    next_at: i64,
+    replaced: Option<(i64, usize)>,
     end_ms: i64,
-    d: usize,
-    n_deployments: usize,
     rng: &mut Rng,
 ) -> End {
     if dep.rev.pull_fails {
         return End::FailedToStart { at_ms: started_ms };
     }
-    let until = next_at.min(end_ms);
+    let until = replaced.map_or(end_ms, |(at, _)| at.min(end_ms));
     // Whatever comes first of a crash and a Spot interruption, if before the rest.
     let exponential =
         |rng: &mut Rng, mean_ms: f64| started_ms + (-(1.0 - rng.unit()).ln() * mean_ms) as i64;
@@ -775,7 +814,7 @@ fn task_end(
         // Health check: 30 s interval, 3 retries, 30 s grace: the target group
         // marks it unhealthy after grace + 3 failed checks.
         let at_ms = started_ms + 30_000 + 3 * 30_000;
-        if at_ms < next_at.min(end_ms) {
+        if at_ms < until {
             return End::ElbUnhealthy { at_ms };
         }
     }
@@ -786,18 +825,17 @@ fn task_end(
     {
         let hours = (f64::from(svc.memory_mib) - start_mib) / mib_per_hour;
         let at_ms = started_ms + (hours * 3_600_000.0) as i64;
-        if at_ms < next_at.min(end_ms) {
+        if at_ms < until {
             return End::OomKilled { at_ms };
         }
     }
-    if next_at < end_ms && d + 1 < n_deployments {
-        let _ = until;
-        return End::Replaced {
-            at_ms: next_at + 60_000,
-            by_deployment: d + 1,
-        };
+    match replaced {
+        Some((at_ms, by_deployment)) if at_ms < end_ms => End::Replaced {
+            at_ms,
+            by_deployment,
+        },
+        _ => End::Running,
     }
-    End::Running
 }
 
 fn memory_at(rev: &Revision, limit: i32, up_ms: i64, rng: &mut Rng) -> i64 {
@@ -907,8 +945,7 @@ fn task_payloads(
     let created = t.started_ms - 14_000;
     let pull_start = created + 4_000;
     let pull_stop = created + 11_000;
-    let healthy_at = (!t.fails_health && !matches!(t.end, End::FailedToStart { .. }))
-        .then(|| t.started_ms + (rev.warm_up_s * 1000.0) as i64);
+    let healthy_at = t.healthy_at(rev, end_ms);
 
     // How it ends. A scheduler stop sends SIGTERM: the app exits 143, or, if
     // it ignores SIGTERM, is killed (137) when the 30 s stop timeout expires.
@@ -997,8 +1034,6 @@ fn task_payloads(
     };
     let last_ms = stop.as_ref().map_or(end_ms, |s| s.stopped_ms);
     let never_started = matches!(t.end, End::FailedToStart { .. });
-    // Healthy only if it got there before it stopped (a crash loop may not).
-    let healthy_at = healthy_at.filter(|&h| h < last_ms.min(end_ms));
 
     // Task state change events: PROVISIONING, PENDING, RUNNING, then DEPROVISIONING and STOPPED.
     let mut version = 0;
@@ -1102,6 +1137,10 @@ fn task_payloads(
         let fields = json!({"ContainerName": svc.container, "Image": image}).to_string();
         fields[1..fields.len() - 1].to_owned()
     };
+    // CloudWatch Logs sends a stream's events in payloads of at most 10,000:
+    // flushed as they fill, so a task of months never sits whole in memory.
+    let group = format!("/aws/ecs/containerinsights/{}/performance", svc.cluster);
+    let stream = format!("FargateTelemetry-{}", rng.below(10_000));
     let first_minute = t.started_ms - t.started_ms % MINUTE_MS + MINUTE_MS;
     let mut minute = first_minute;
     while minute <= last_ms.min(end_ms) {
@@ -1134,15 +1173,13 @@ fn task_payloads(
             ),
         ));
         minute += MINUTE_MS;
+        if perf.len() >= MAX_LOG_EVENTS {
+            push_payloads(out, &group, &stream, &perf);
+            perf.clear();
+        }
     }
     if !perf.is_empty() {
-        let group = format!("/aws/ecs/containerinsights/{}/performance", svc.cluster);
-        push_payloads(
-            out,
-            &group,
-            &format!("FargateTelemetry-{}", rng.below(10_000)),
-            &perf,
-        );
+        push_payloads(out, &group, &stream, &perf);
     }
 
     // Application logs.
@@ -1223,9 +1260,12 @@ fn task_payloads(
     });
 }
 
+/// Most log events in one CloudWatch Logs subscription payload.
+const MAX_LOG_EVENTS: usize = 10_000;
+
 /// CloudWatch Logs batches a stream's events: at most 10,000 per payload.
 fn push_payloads(out: &mut impl Sink, group: &str, stream: &str, events: &[(i64, String)]) {
-    for chunk in events.chunks(10_000) {
+    for chunk in events.chunks(MAX_LOG_EVENTS) {
         let log_events: Vec<Value> = chunk
             .iter()
             .enumerate()
@@ -1236,5 +1276,78 @@ fn push_payloads(out: &mut impl Sink, group: &str, stream: &str, events: &[(i64,
             "subscriptionFilters": ["ecs-lake"], "logEvents": log_events,
         });
         out.log_payload(gzip_base64(doc.to_string().as_bytes()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+    use super::*;
+
+    /// One service, revision 1 healthy, revision 2 deployed after 2 h.
+    fn rolling(new: Revision) -> Preset {
+        let mut p = Preset::node_oom(6.0);
+        p.services[0].deployments = vec![(0.0, Revision::steady(1, "v1", 300.0, 10.0)), (2.0, new)];
+        p
+    }
+
+    fn truth(p: &Preset) -> Truth {
+        simulate(p, 9).truth
+    }
+
+    #[test]
+    fn a_failing_revision_never_replaces_the_old_tasks() {
+        let p = rolling(Revision {
+            health_failure_rate: 1.0,
+            ..Revision::steady(2, "v2", 300.0, 10.0)
+        });
+        let t = truth(&p);
+        let old: Vec<&TaskTruth> = t.tasks.iter().filter(|t| t.revision == 1).collect();
+        assert_eq!(
+            old.len(),
+            p.services[0].desired,
+            "one task per slot, never replaced"
+        );
+        assert!(old.iter().all(|t| t.stop_cause.is_none()), "{old:#?}");
+        let new: Vec<&TaskTruth> = t.tasks.iter().filter(|t| t.revision == 2).collect();
+        assert!(new.len() > p.services[0].desired);
+        assert!(
+            new.iter()
+                .all(|t| t.stop_cause.is_none_or(|c| c == "elb_health_check"))
+        );
+    }
+
+    #[test]
+    fn a_healthy_revision_replaces_each_old_task_once_its_own_is_healthy() {
+        let p = rolling(Revision::steady(2, "v2", 300.0, 40.0));
+        let out = simulate(&p, 9);
+        let deployed_ms = p.start_ms + 2 * 3_600_000;
+        let old: Vec<&TaskTruth> = out.truth.tasks.iter().filter(|t| t.revision == 1).collect();
+        assert_eq!(old.len(), p.services[0].desired);
+        for (slot, t) in old.iter().enumerate() {
+            assert_eq!(t.stop_cause, Some("deployment_replaced"));
+            // Slot s's new task starts 20 s + 15 s * s after the deployment and
+            // is healthy 40 s later; the old one begins stopping 5 s after that.
+            let stopping = deployed_ms + 20_000 + slot as i64 * 15_000 + 40_000 + 5_000;
+            // SIGTERM: stopped 2 s after stopping began.
+            assert_eq!(t.stopped_at_ms, Some(stopping + 2_000), "slot {slot}");
+        }
+    }
+
+    #[test]
+    fn output_does_not_depend_on_the_number_of_threads() {
+        // Generated in parallel chunks, delivered in plan order.
+        let p = Preset::fleet(12.0);
+        let run = |threads| {
+            let mut out = Output::default();
+            simulate_with_threads(&p, 4, &mut out, threads);
+            out
+        };
+        let (a, b) = (run(1), run(5));
+        assert!(a.events.len() > 500, "{}", a.events.len());
+        assert_eq!(a.events, b.events);
+        assert_eq!(a.log_payloads, b.log_payloads);
+        assert_eq!(a.truth, b.truth);
     }
 }
