@@ -326,3 +326,34 @@ fn cli_renders_markdown_and_json_and_refuses_unknown_services() {
         .to_string();
     assert!(e.contains("last"), "{e}");
 }
+
+#[test]
+fn standalone_tasks_are_diagnosed_by_family() {
+    let d = diagnosis("standalone:migrate");
+    let failed: Vec<_> = truth()
+        .tasks
+        .iter()
+        .filter(|t| t.service.is_empty() && t.family == "migrate")
+        .collect();
+    assert_eq!(d.tasks, failed.len());
+    let errors = failed
+        .iter()
+        .filter(|t| t.exit_kind == Some("app_error"))
+        .count();
+    let clean = failed
+        .iter()
+        .filter(|t| t.exit_kind == Some("clean"))
+        .count();
+    assert!(
+        errors >= 3 && clean > errors,
+        "{errors} failed, {clean} clean"
+    );
+    let f = find(&d, "crash_loop", "migrate:3");
+    assert_eq!(f.impact, errors);
+    assert!(f.title.contains("runs of migrate:3 failed"), "{}", f.title);
+    assert!(
+        !text(f).contains("circuit breaker with rollback"),
+        "{}",
+        text(f)
+    );
+}

@@ -96,13 +96,13 @@ fn by_revision(question: &str, column: &str) -> BTreeMap<(String, i32), String> 
         .collect()
 }
 
-/// Truth counted per (service = family in the simulator, revision).
+/// Truth counted per (family, revision).
 fn truth_by_revision(
     pred: impl Fn(&ecs_sim::TaskTruth) -> bool,
 ) -> BTreeMap<(String, i32), String> {
     let mut m: BTreeMap<(String, i32), usize> = BTreeMap::new();
     for t in &truth().tasks {
-        let n = m.entry((t.service.clone(), t.revision)).or_default();
+        let n = m.entry((t.family.clone(), t.revision)).or_default();
         if pred(t) {
             *n += 1;
         }
@@ -193,7 +193,7 @@ fn memory_peak_and_time_to_healthy_match_the_truth() {
     let mut peaks: BTreeMap<(String, i32), Vec<f64>> = BTreeMap::new();
     let mut healthy: BTreeMap<(String, i32), Vec<f64>> = BTreeMap::new();
     for t in &truth().tasks {
-        let key = (t.service.clone(), t.revision);
+        let key = (t.family.clone(), t.revision);
         if t.memory_peak_mib > 0 {
             peaks
                 .entry(key.clone())

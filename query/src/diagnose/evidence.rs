@@ -25,24 +25,37 @@ use serde::{Deserialize, Serialize};
 use crate::error::CliError;
 use crate::summary::{self, Scope};
 
-/// Which services to look at: all, or one by name (optionally in one cluster).
+/// Which services to look at: all, or one by name (optionally in one
+/// cluster), or the standalone tasks of one family.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selector {
     pub cluster: Option<String>,
     pub service: Option<String>,
+    /// Standalone tasks of this family (no service).
+    pub standalone_family: Option<String>,
 }
 
+/// How standalone tasks (no service) are named in place of a service.
+pub const STANDALONE: &str = "standalone:";
+
 impl Selector {
-    /// `api` or `prod/api` (cluster/service).
+    /// `api`, `prod/api` (cluster/service), or `standalone:<family>` for
+    /// tasks run outside a service.
     pub fn parse(text: &str) -> Selector {
-        match text.split_once('/') {
-            Some((cluster, service)) => Selector {
-                cluster: Some(cluster.to_owned()),
-                service: Some(service.to_owned()),
+        let (cluster, name) = match text.split_once('/') {
+            Some((cluster, name)) => (Some(cluster.to_owned()), name),
+            None => (None, text),
+        };
+        match name.strip_prefix(STANDALONE) {
+            Some(family) => Selector {
+                cluster,
+                service: None,
+                standalone_family: Some(family.to_owned()),
             },
             None => Selector {
-                cluster: None,
-                service: Some(text.to_owned()),
+                cluster,
+                service: Some(name.to_owned()),
+                standalone_family: None,
             },
         }
     }
@@ -55,6 +68,11 @@ impl Selector {
             self.service
                 .as_ref()
                 .map(|s| col("service").eq(lit(s.as_str()))),
+            self.standalone_family.as_ref().map(|f| {
+                col("family")
+                    .eq(lit(f.as_str()))
+                    .and(col("service").is_null())
+            }),
         ];
         parts.into_iter().flatten().reduce(Expr::and)
     }
@@ -492,7 +510,7 @@ fn service_key(
     let cluster = cluster.clone().unwrap_or_else(|| "?".into());
     let service = match service {
         Some(s) => s.clone(),
-        None => format!("standalone:{}", family.as_deref().unwrap_or("?")),
+        None => format!("{STANDALONE}{}", family.as_deref().unwrap_or("?")),
     };
     (cluster, service)
 }
@@ -691,9 +709,15 @@ mod tests {
             Selector::parse("prod/api"),
             Selector {
                 cluster: Some("prod".into()),
-                service: Some("api".into())
+                service: Some("api".into()),
+                standalone_family: None,
             }
         );
         assert_eq!(Selector::parse("api").cluster, None);
+        let job = Selector::parse("standalone:migrate");
+        assert_eq!(
+            (job.service, job.standalone_family.as_deref()),
+            (None, Some("migrate"))
+        );
     }
 }

@@ -472,13 +472,25 @@ fn crash_loop(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             recommendations.push(format!("Roll back to {} while it is fixed.", p.label));
         }
     }
-    recommendations.push(
-        "Enable the deployment circuit breaker with rollback, so a revision that cannot stay up is rolled back without a person.".into(),
-    );
+    // Standalone tasks (scheduled jobs) fail runs; services crash-loop.
+    let standalone = svc.service.starts_with(super::evidence::STANDALONE);
+    recommendations.push(if standalone {
+        "A standalone task has no circuit breaker: alert on its failed runs (an EventBridge rule on ECS Task State Change with a non-zero exitCode for this family) and make a run safe to retry.".into()
+    } else {
+        "Enable the deployment circuit breaker with rollback, so a revision that cannot stay up is rolled back without a person.".into()
+    });
+    let title = if standalone {
+        format!(
+            "{n} of {} runs of {} failed with an application error",
+            r.tasks, r.label
+        )
+    } else {
+        format!("{} crash-loops: {n} application-error exits", r.label)
+    };
     Some(Finding {
         severity: Severity::Critical,
         kind: "crash_loop",
-        title: format!("{} crash-loops: {n} application-error exits", r.label),
+        title,
         revisions: vec![r.label.clone()],
         deployments: deployments_of(svc, r),
         impact: n,

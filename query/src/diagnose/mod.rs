@@ -89,7 +89,7 @@ pub async fn run(
     if diagnoses.is_empty() {
         return Err(CliError::Usage {
             message: format!("no tasks of service {:?} in the window", args.service),
-            hint: "list the services with ecs-query \"stops by service last 30d\"; pass a longer window (e.g. last 30d) or cluster/service",
+            hint: "list the services with ecs-query \"stops by service, family last 30d\"; pass a longer window (e.g. last 30d), cluster/service, or standalone:<family> for tasks run outside a service",
         });
     }
     match output.format {

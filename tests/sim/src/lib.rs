@@ -136,6 +136,20 @@ pub struct Service {
     pub deployments: Vec<(f64, Revision)>,
     /// Fargate Spot: mean interruptions per task-day (0 on regular Fargate).
     pub spot_interruptions_per_day: f64,
+    /// `Some`: not a service but standalone tasks run on a schedule
+    /// (EventBridge RunTask, `startedBy` = `events-rule/<family>`, group
+    /// `family:<family>`, no health check, no deployment events); the first
+    /// revision's `crash` is how a failed run ends, `desired` is ignored.
+    pub schedule: Option<Schedule>,
+}
+
+/// When a standalone task runs and how long it takes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Schedule {
+    pub every_h: f64,
+    pub runtime_s: f64,
+    /// Share of runs that fail (the revision's `crash`).
+    pub failure_rate: f64,
 }
 
 /// What to simulate.
@@ -186,6 +200,7 @@ impl Preset {
                     ),
                 ],
                 spot_interruptions_per_day: 0.0,
+                schedule: None,
             }],
             duplicate_rate: 0.0,
             reorder_rate: 0.0,
@@ -217,6 +232,7 @@ impl Preset {
                 desired,
                 deployments,
                 spot_interruptions_per_day: 0.0,
+                schedule: None,
             };
         let ignores = |rev: i32, tag| Revision {
             ignores_sigterm: true,
@@ -275,6 +291,33 @@ impl Preset {
                 (hours * 0.3 + 0.5, Revision::steady(6, "v6", 150.0, 4.0)),
             ],
         ));
+        // A standalone task: a database migration job every 6 hours,
+        // run by an EventBridge rule; a quarter of the runs time out.
+        p.services.push(Service {
+            schedule: Some(Schedule {
+                every_h: 6.0,
+                runtime_s: 300.0,
+                failure_rate: 0.25,
+            }),
+            ..service(
+                "migrate",
+                "migrate",
+                256,
+                512,
+                1,
+                vec![(
+                    0.0,
+                    Revision {
+                        crash: Some(Crash {
+                            exit_code: 1,
+                            mean_s: 120.0,
+                            line: "Error: connect ETIMEDOUT 10.0.1.5:5432",
+                        }),
+                        ..Revision::steady(3, "2026.11.0", 180.0, 0.0)
+                    },
+                )],
+            )
+        });
         p
     }
 }
@@ -329,6 +372,7 @@ impl Preset {
                     desired: 10,
                     deployments: vec![(0.0, crashing.clone())],
                     spot_interruptions_per_day: 0.0,
+                    schedule: None,
                 })
                 .collect(),
             duplicate_rate: 0.0,
@@ -343,8 +387,11 @@ impl Preset {
 pub struct TaskTruth {
     pub task_id: String,
     pub cluster: String,
+    /// Empty for a standalone task.
     pub service: String,
+    pub family: String,
     pub revision: i32,
+    /// Empty for a standalone task.
     pub deployment_id: String,
     /// `None` while still running at the end of the range.
     pub stop_cause: Option<&'static str>,
@@ -382,6 +429,8 @@ pub struct Output {
     pub events: Vec<String>,
     /// CloudWatch Logs subscription payloads (`awslogs.data`: base64 of gzip).
     pub log_payloads: Vec<String>,
+    /// Container Insights records in those payloads.
+    pub metric_records: usize,
     pub truth: Truth,
 }
 
@@ -506,8 +555,11 @@ struct Task {
 impl Task {
     /// When its health check first passes: after the revision's warm-up,
     /// unless it fails its checks, never started, or stopped before.
-    fn healthy_at(&self, rev: &Revision, end_ms: i64) -> Option<i64> {
-        if self.fails_health || matches!(self.end, End::FailedToStart { .. }) {
+    fn healthy_at(&self, svc: &Service, rev: &Revision, end_ms: i64) -> Option<i64> {
+        if svc.schedule.is_some()
+            || self.fails_health
+            || matches!(self.end, End::FailedToStart { .. })
+        {
             return None;
         }
         let at = self.started_ms + (rev.warm_up_s * 1000.0) as i64;
@@ -531,6 +583,8 @@ pub trait Sink {
     fn log_payload(&mut self, data: String);
     fn task(&mut self, truth: TaskTruth);
     fn deployment(&mut self, truth: DeploymentTruth);
+    /// How many Container Insights records the payloads just delivered hold.
+    fn metric_records(&mut self, _records: usize) {}
 }
 
 impl Sink for Output {
@@ -545,6 +599,9 @@ impl Sink for Output {
     }
     fn deployment(&mut self, truth: DeploymentTruth) {
         self.truth.deployments.push(truth);
+    }
+    fn metric_records(&mut self, records: usize) {
+        self.metric_records += records;
     }
 }
 
@@ -581,8 +638,10 @@ fn simulate_with_threads(preset: &Preset, seed: u64, sink: &mut impl Sink, threa
     for (i, svc) in preset.services.iter().enumerate() {
         let mut rng = Rng::new(seed.wrapping_add(0x1000_0000_0000 * (i as u64 + 1)));
         let (deployments, tasks) = plan_service(preset, svc, end_ms, &mut rng);
-        for (d, dep) in deployments.iter().enumerate() {
-            deployment_events(svc, dep, d, &deployments, &mut delivery, &mut rng);
+        if svc.schedule.is_none() {
+            for (d, dep) in deployments.iter().enumerate() {
+                deployment_events(svc, dep, d, &deployments, &mut delivery, &mut rng);
+            }
         }
         for chunk in tasks.chunks(2 * threads.max(1)) {
             let outputs: Vec<Output> = std::thread::scope(|scope| {
@@ -613,6 +672,7 @@ fn simulate_with_threads(preset: &Preset, seed: u64, sink: &mut impl Sink, threa
                 for p in out.log_payloads {
                     delivery.log_payload(p);
                 }
+                delivery.metric_records(out.metric_records);
                 for t in out.truth.tasks {
                     delivery.task(t);
                 }
@@ -679,6 +739,9 @@ impl<S: Sink> Sink for Delivery<'_, S> {
     fn deployment(&mut self, truth: DeploymentTruth) {
         self.inner.deployment(truth);
     }
+    fn metric_records(&mut self, records: usize) {
+        self.inner.metric_records(records);
+    }
 }
 
 fn deployment_id(rng: &mut Rng) -> String {
@@ -699,6 +762,9 @@ fn plan_service(
     end_ms: i64,
     rng: &mut Rng,
 ) -> (Vec<Deployment>, Vec<Task>) {
+    if let (Some(schedule), Some((_, rev))) = (svc.schedule, svc.deployments.first()) {
+        return plan_job(preset, svc, schedule, rev, end_ms, rng);
+    }
     // The deployments as they happen: a revision that cannot start is rolled
     // back by the circuit breaker to the revision before it.
     let mut deployments: Vec<Deployment> = Vec::new();
@@ -750,7 +816,7 @@ fn plan_service(
                     end,
                 };
                 if first_healthy.is_none() {
-                    first_healthy = task.healthy_at(&dep.rev, end_ms);
+                    first_healthy = task.healthy_at(svc, &dep.rev, end_ms);
                 }
                 these.push(task);
                 match end.replace_at() {
@@ -766,6 +832,56 @@ fn plan_service(
         tasks.extend(per_deployment.into_iter().rev().flatten());
     }
     (deployments, tasks)
+}
+
+/// A scheduled standalone task's runs: one every `every_h` hours; each ends
+/// after `runtime_s` with exit 0, or earlier with the revision's crash.
+fn plan_job(
+    preset: &Preset,
+    svc: &Service,
+    schedule: Schedule,
+    rev: &Revision,
+    end_ms: i64,
+    rng: &mut Rng,
+) -> (Vec<Deployment>, Vec<Task>) {
+    let rule = Deployment {
+        id: format!("events-rule/{}", svc.family),
+        at_ms: preset.start_ms,
+        rev: rev.clone(),
+        rolls_back_to: None,
+    };
+    let every_ms = (schedule.every_h * 3_600_000.0).max(60_000.0) as i64;
+    let mut tasks = Vec::new();
+    let mut start = preset.start_ms + 30_000;
+    while start < end_ms {
+        let fails = rng.unit() < schedule.failure_rate;
+        let crash = rev.crash.filter(|_| fails);
+        let end = match crash {
+            Some(c) => End::Crashed {
+                at_ms: start + ((0.2 + 0.8 * rng.unit()) * c.mean_s * 1000.0) as i64,
+                exit_code: c.exit_code,
+            },
+            None => End::Crashed {
+                at_ms: start + (schedule.runtime_s * 1000.0) as i64,
+                exit_code: 0,
+            },
+        };
+        let end = if end.stopping_at().is_some_and(|at| at >= end_ms) {
+            End::Running
+        } else {
+            end
+        };
+        tasks.push(Task {
+            id: rng.hex32(),
+            seed: rng.next_u64(),
+            deployment: 0,
+            started_ms: start,
+            fails_health: false,
+            end,
+        });
+        start += every_ms;
+    }
+    (vec![rule], tasks)
 }
 
 /// How a task that starts at `started_ms` ends: the first of a crash, a
@@ -945,7 +1061,8 @@ fn task_payloads(
     let created = t.started_ms - 14_000;
     let pull_start = created + 4_000;
     let pull_stop = created + 11_000;
-    let healthy_at = t.healthy_at(rev, end_ms);
+    let healthy_at = t.healthy_at(svc, rev, end_ms);
+    let standalone = svc.schedule.is_some();
 
     // How it ends. A scheduler stop sends SIGTERM: the app exits 143, or, if
     // it ignores SIGTERM, is killed (137) when the 30 s stop timeout expires.
@@ -1013,10 +1130,10 @@ fn task_payloads(
             stopping_ms: at_ms,
             stopped_ms: at_ms + 1_000,
             cause: "essential_container_exited",
-            kind: if exit_code == 139 {
-                "segfault"
-            } else {
-                "app_error"
+            kind: match exit_code {
+                0 => "clean",
+                139 => "segfault",
+                _ => "app_error",
             },
         }),
         End::FailedToStart { at_ms } => Some(Stop {
@@ -1049,7 +1166,7 @@ fn task_payloads(
             "attachments": [], "availabilityZone": format!("{REGION}a"), "capacityProviderName": if svc.spot_interruptions_per_day > 0.0 { "FARGATE_SPOT" } else { "FARGATE" },
             "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", svc.cluster),
             "containers": [], "cpu": svc.cpu.to_string(), "memory": svc.memory_mib.to_string(),
-            "createdAt": iso(created), "desiredStatus": desired, "group": format!("service:{}", svc.name),
+            "createdAt": iso(created), "desiredStatus": desired, "group": if standalone { format!("family:{}", svc.family) } else { format!("service:{}", svc.name) },
             "launchType": "FARGATE", "lastStatus": last, "platformVersion": "1.4.0",
             "startedBy": dep.id, "taskArn": task_arn, "taskDefinitionArn": td_arn,
             "updatedAt": iso(at_ms), "version": version,
@@ -1125,12 +1242,15 @@ fn task_payloads(
     let mut peak = 0;
     let mut perf = Vec::new();
     let identity = {
-        let fields = json!({
+        let mut fields = json!({
             "Version": "0", "TaskId": t.id, "TaskDefinitionFamily": svc.family,
             "TaskDefinitionRevision": rev.revision.to_string(), "ServiceName": svc.name, "ClusterName": svc.cluster,
             "AvailabilityZone": format!("{REGION}a"), "LaunchType": "FARGATE",
-        })
-        .to_string();
+        });
+        if standalone && let Some(f) = fields.as_object_mut() {
+            f.remove("ServiceName");
+        }
+        let fields = fields.to_string();
         fields[1..fields.len() - 1].to_owned()
     };
     let container_identity = {
@@ -1174,11 +1294,13 @@ fn task_payloads(
         ));
         minute += MINUTE_MS;
         if perf.len() >= MAX_LOG_EVENTS {
+            out.metric_records(perf.len());
             push_payloads(out, &group, &stream, &perf);
             perf.clear();
         }
     }
     if !perf.is_empty() {
+        out.metric_records(perf.len());
         push_payloads(out, &group, &stream, &perf);
     }
 
@@ -1203,6 +1325,15 @@ fn task_payloads(
                 at_ms - 1_000,
                 "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
                     .to_owned(),
+            ));
+        }
+        End::Crashed {
+            at_ms,
+            exit_code: 0,
+        } => {
+            lines.push((
+                at_ms - 200,
+                "{\"level\":\"info\",\"msg\":\"done\"}".to_owned(),
             ));
         }
         End::Crashed { at_ms, .. } => {
@@ -1247,9 +1378,18 @@ fn task_payloads(
     out.task(TaskTruth {
         task_id: t.id.clone(),
         cluster: svc.cluster.to_owned(),
-        service: svc.name.to_owned(),
+        service: if standalone {
+            String::new()
+        } else {
+            svc.name.to_owned()
+        },
+        family: svc.family.to_owned(),
         revision: rev.revision,
-        deployment_id: dep.id.clone(),
+        deployment_id: if standalone {
+            String::new()
+        } else {
+            dep.id.clone()
+        },
         stop_cause,
         exit_kind,
         exit_code,

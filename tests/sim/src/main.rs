@@ -40,21 +40,27 @@ struct Args {
     #[arg(long, default_value_t = 100)]
     copies: usize,
     /// Output directory (created if missing).
+    #[arg(long, required_unless_present = "count_only")]
+    out: Option<PathBuf>,
+    /// Generate everything but write nothing: counts, time (and, measured
+    /// from outside, memory) of the generation alone.
     #[arg(long)]
-    out: PathBuf,
+    count_only: bool,
 }
 
+type Writer = Box<dyn Write>;
+
 struct Files {
-    events: BufWriter<File>,
-    logs: BufWriter<File>,
-    tasks: BufWriter<File>,
-    deployments: BufWriter<File>,
-    counts: [usize; 4],
+    events: Writer,
+    logs: Writer,
+    tasks: Writer,
+    deployments: Writer,
+    counts: [usize; 5],
     error: Option<std::io::Error>,
 }
 
 impl Files {
-    fn line(file: &mut BufWriter<File>, text: &str, error: &mut Option<std::io::Error>) {
+    fn line(file: &mut Writer, text: &str, error: &mut Option<std::io::Error>) {
         if error.is_none()
             && let Err(e) = writeln!(file, "{text}")
         {
@@ -78,6 +84,9 @@ impl Sink for Files {
         let json = serde_json::to_string(&truth).unwrap_or_default();
         Self::line(&mut self.tasks, &json, &mut self.error);
     }
+    fn metric_records(&mut self, records: usize) {
+        self.counts[4] += records;
+    }
     fn deployment(&mut self, truth: DeploymentTruth) {
         self.counts[3] += 1;
         let json = serde_json::to_string(&truth).unwrap_or_default();
@@ -86,14 +95,22 @@ impl Sink for Files {
 }
 
 fn run(args: &Args) -> std::io::Result<()> {
-    std::fs::create_dir_all(&args.out)?;
-    let open = |name: &str| File::create(args.out.join(name)).map(BufWriter::new);
+    let out = args.out.as_ref().filter(|_| !args.count_only);
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir)?;
+    }
+    let open = |name: &str| -> std::io::Result<Writer> {
+        Ok(match out {
+            Some(dir) => Box::new(BufWriter::new(File::create(dir.join(name))?)),
+            None => Box::new(std::io::sink()),
+        })
+    };
     let mut files = Files {
         events: open("events.jsonl")?,
         logs: open("logs.jsonl")?,
         tasks: open("truth_tasks.jsonl")?,
         deployments: open("truth_deployments.jsonl")?,
-        counts: [0; 4],
+        counts: [0; 5],
         error: None,
     };
     let preset = match args.preset {
@@ -115,12 +132,12 @@ fn run(args: &Args) -> std::io::Result<()> {
     ] {
         f.flush()?;
     }
-    let [events, payloads, tasks, deployments] = files.counts;
+    let [events, payloads, tasks, deployments, metric_records] = files.counts;
     println!(
         "{}",
         serde_json::json!({
             "preset": preset.name, "services": preset.services.len(), "hours": args.hours, "seed": args.seed,
-            "events": events, "log_payloads": payloads, "tasks": tasks, "deployments": deployments,
+            "events": events, "log_payloads": payloads, "metric_records": metric_records, "tasks": tasks, "deployments": deployments,
             "seconds": t0.elapsed().as_secs_f64(), "out": args.out,
         })
     );
@@ -134,7 +151,10 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!(
                 "error: writing to {}: {e}\n  hint: pass a writable --out directory",
-                args.out.display()
+                args.out
+                    .as_deref()
+                    .unwrap_or(std::path::Path::new("-"))
+                    .display()
             );
             ExitCode::from(2)
         }
