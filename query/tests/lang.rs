@@ -243,22 +243,26 @@ fn memory_peak_and_time_to_healthy_match_the_truth() {
 
 #[test]
 fn top_tasks_by_memory_peak_are_the_truths_highest() {
-    let mut want: Vec<i64> = truth().tasks.iter().map(|t| t.memory_peak_mib).collect();
+    // Ranked by the peak against the task's own limit (closest to an OOM
+    // kill first), each row's peak in MiB as the truth has it.
+    let pct = |t: &ecs_sim::TaskTruth| 1000 * t.memory_peak_mib / i64::from(t.memory_limit_mib);
+    let mut want: Vec<i64> = truth().tasks.iter().map(pct).collect();
     want.sort_unstable_by(|a, b| b.cmp(a));
     let answer = rows("top 5 tasks by memory peak");
+    assert_eq!(answer.len(), 5);
     let got: Vec<i64> = answer
         .iter()
-        .map(|r| get(r, "mem_peak_mib").parse().unwrap())
+        .map(|r| {
+            let t = truth()
+                .tasks
+                .iter()
+                .find(|t| t.task_id == get(r, "task_id"))
+                .unwrap();
+            assert_eq!(t.memory_peak_mib.to_string(), get(r, "mem_peak_mib"));
+            pct(t)
+        })
         .collect();
     assert_eq!(got, want[..5]);
-    for r in &answer {
-        let t = truth()
-            .tasks
-            .iter()
-            .find(|t| t.task_id == get(r, "task_id"))
-            .unwrap();
-        assert_eq!(t.memory_peak_mib.to_string(), get(r, "mem_peak_mib"));
-    }
 }
 
 #[test]

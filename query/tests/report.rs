@@ -61,7 +61,14 @@ fn weekly_figures_match_the_truth() {
     // Standalone tasks (no service) are reported per family.
     assert_eq!(
         services,
-        ["api", "billing", "checkout", "standalone:migrate", "worker"]
+        [
+            "api",
+            "billing",
+            "checkout",
+            "search",
+            "standalone:migrate",
+            "worker"
+        ]
     );
     for svc in &r.services {
         let of_service = |t: &ecs_sim::TaskTruth| match t.service.as_str() {

@@ -117,7 +117,7 @@ async fn run() {
     assert_eq!(report.totals.oom_kills, ooms);
     assert_eq!(json["totals"]["oom_kills"], ooms);
     assert_eq!(report.totals.tasks, truth.tasks.len());
-    assert_eq!(written.services, 5, "four services and a standalone job");
+    assert_eq!(written.services, 6, "five services and a standalone job");
     assert!(written.critical >= 2, "{written:?}");
 
     let (subject, message) = summary(&report, "s3://lake/ecs/prod");

@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use super::evidence::{RevisionStats, ServiceEvidence, Spread};
+use super::evidence::{Growth, RevisionStats, ServiceEvidence, Spread};
 use super::recommend::{Runtime, grace_period_s, memory_size_at_least, round_up};
 use crate::summary::day_time_of;
 
@@ -175,7 +175,18 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     if let Some(s) = &r.memory_peak {
         evidence.push(peaks(r, s));
     }
-    let leak = r.growth.filter(|g| g.mib_per_hour >= LEAK_MIB_PER_HOUR);
+    // A leak: memory grows with uptime, and the trend explains when the
+    // tasks died. A trend that would take far longer than the tasks lived
+    // (sudden spikes to the limit) is not one.
+    let projected_h = |g: &Growth| limit.map(|l| (l as f64 - g.start_mib) / g.mib_per_hour);
+    let observed_h = r.uptime_to_oom.map(|u| u.p50 / 3600.0);
+    let explains = |g: &Growth| match (projected_h(g), observed_h) {
+        (Some(p), Some(o)) => p <= 2.0 * o.max(0.1),
+        _ => true,
+    };
+    let leak = r
+        .growth
+        .filter(|g| g.mib_per_hour >= LEAK_MIB_PER_HOUR && explains(g));
     let mut title = format!("{} OOM kills on {}", r.oom_kills, r.label);
     if let (Some(g), Some(limit)) = (leak, limit) {
         let hours = (limit as f64 - g.start_mib) / g.mib_per_hour;
@@ -213,9 +224,32 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             r.label
         ));
     } else if let (Some(s), Some(_)) = (&r.memory_peak, limit) {
+        // Sudden: steady memory, then the limit, long before a trend would get there.
+        let spikes = match (r.growth, observed_h) {
+            (Some(g), Some(o)) if !explains(&g) || g.mib_per_hour < LEAK_MIB_PER_HOUR => {
+                title.push_str(": sudden spikes to the limit, not a leak");
+                evidence.push(format!(
+                    "memory runs around {} from start (trend {:.1} MiB/h{}), yet the OOM-killed tasks ran only {:.1} h (median): it jumps to the limit",
+                    mib(g.start_mib),
+                    g.mib_per_hour,
+                    projected_h(&g)
+                        .filter(|p| p.is_finite() && *p > 0.0)
+                        .map(|p| format!(", {p:.0} h to reach the limit"))
+                        .unwrap_or_default(),
+                    o
+                ));
+                true
+            }
+            _ => false,
+        };
+        let why = if spikes {
+            "The spikes are cut at the limit by the kill, so their height is unknown: this size is a floor, watch `memory peak by revision` after the change, and find what allocates in bursts (large requests or batch loads; cap or stream them)."
+        } else {
+            "Memory does not grow with uptime: the workload needs more than the limit."
+        };
         match memory_size_at_least(s.p99 * 1.25, r.cpu, r.launch_type.as_deref() != Some("EC2")) {
             Some(size) => recommendations.push(format!(
-                "Memory does not grow with uptime: the workload needs more than the limit. Set the task memory to {size} MiB (p99 peak {} + 25% headroom, a valid size for {} CPU units) and the container's memoryReservation to {} MiB (the p95 peak).",
+                "Set the task memory to {size} MiB (p99 peak {} + 25% headroom, a valid size for {} CPU units) and the container's memoryReservation to {} MiB (the p95 peak). {why}",
                 mib(s.p99),
                 r.cpu.unwrap_or(0),
                 round_up(s.p95.ceil() as i64, 64)
@@ -427,7 +461,10 @@ fn health_checks(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
 
 fn crash_loop(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     let n = r.kind("app_error");
-    if n < CRASH_LOOP_EXITS {
+    // Every failed run of a standalone task (a job) matters; a service's
+    // task failing now and then is noise until it loops.
+    let standalone = svc.service.starts_with(super::evidence::STANDALONE);
+    if n == 0 || (n < CRASH_LOOP_EXITS && !standalone) {
         return None;
     }
     let mut evidence = vec![format!(
@@ -473,7 +510,6 @@ fn crash_loop(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
         }
     }
     // Standalone tasks (scheduled jobs) fail runs; services crash-loop.
-    let standalone = svc.service.starts_with(super::evidence::STANDALONE);
     recommendations.push(if standalone {
         "A standalone task has no circuit breaker: alert on its failed runs (an EventBridge rule on ECS Task State Change with a non-zero exitCode for this family) and make a run safe to retry.".into()
     } else {
@@ -702,7 +738,8 @@ mod tests {
         let f = only(rows);
         let o = f.iter().find(|f| f.kind == "oom_kills").unwrap();
         assert_eq!(o.impact, 5);
-        assert!(!o.title.contains("leak"), "{}", o.title);
+        assert!(!o.title.contains("leak suspected"), "{}", o.title);
+        assert!(o.title.contains("sudden spikes"), "{}", o.title);
         let rec = o.recommendations.join("\n");
         // p99 = 2048 -> 2560 wanted -> 3072 is the next size for 1024 CPU.
         assert!(rec.contains("task memory to 3072 MiB"), "{rec}");

@@ -74,6 +74,13 @@ pub enum Memory {
     Steady { mib: f64 },
     /// Starts at `start_mib` and grows by `mib_per_hour` until the OOM kill at the limit.
     Leak { start_mib: f64, mib_per_hour: f64 },
+    /// Around `mib`, with short spikes of `spike_mib` more, `per_hour` of
+    /// them on average; a spike that reaches the limit is an OOM kill.
+    Spiky {
+        mib: f64,
+        spike_mib: f64,
+        per_hour: f64,
+    },
 }
 
 /// One task-definition revision of a service and how its app behaves.
@@ -290,6 +297,26 @@ impl Preset {
                 (hours * 0.3, crash_loop),
                 (hours * 0.3 + 0.5, Revision::steady(6, "v6", 150.0, 4.0)),
             ],
+        ));
+        // A JVM search service whose memory spikes (large queries): a spike
+        // that reaches the limit is an OOM kill with no leak behind it.
+        p.services.push(service(
+            "search",
+            "search",
+            1024,
+            2048,
+            2,
+            vec![(
+                0.0,
+                Revision {
+                    memory: Memory::Spiky {
+                        mib: 1300.0,
+                        spike_mib: 800.0,
+                        per_hour: 0.15,
+                    },
+                    ..Revision::steady(21, "corretto-21-v21", 0.0, 25.0)
+                },
+            )],
         ));
         // A standalone task: a database migration job every 6 hours,
         // run by an EventBridge rule; a quarter of the runs time out.
@@ -934,16 +961,26 @@ fn task_end(
             return End::ElbUnhealthy { at_ms };
         }
     }
-    if let Memory::Leak {
-        start_mib,
-        mib_per_hour,
-    } = dep.rev.memory
-    {
-        let hours = (f64::from(svc.memory_mib) - start_mib) / mib_per_hour;
-        let at_ms = started_ms + (hours * 3_600_000.0) as i64;
-        if at_ms < until {
-            return End::OomKilled { at_ms };
+    let oom_at = match dep.rev.memory {
+        Memory::Leak {
+            start_mib,
+            mib_per_hour,
+        } => {
+            let hours = (f64::from(svc.memory_mib) - start_mib) / mib_per_hour;
+            Some(started_ms + (hours * 3_600_000.0) as i64)
         }
+        // The first spike kills it when a spike reaches the limit.
+        Memory::Spiky {
+            mib,
+            spike_mib,
+            per_hour,
+        } if per_hour > 0.0 && mib + spike_mib >= f64::from(svc.memory_mib) => {
+            Some(exponential(rng, 3_600_000.0 / per_hour))
+        }
+        Memory::Steady { .. } | Memory::Spiky { .. } => None,
+    };
+    if let Some(at_ms) = oom_at.filter(|at| *at < until) {
+        return End::OomKilled { at_ms };
     }
     match replaced {
         Some((at_ms, by_deployment)) if at_ms < end_ms => End::Replaced {
@@ -961,6 +998,16 @@ fn memory_at(rev: &Revision, limit: i32, up_ms: i64, rng: &mut Rng) -> i64 {
             start_mib,
             mib_per_hour,
         } => start_mib + mib_per_hour * up_ms as f64 / 3_600_000.0 + rng.unit() * 6.0 - 3.0,
+        // A spike lasts about a minute: a sample catches one with the
+        // chance of one starting in that minute.
+        Memory::Spiky {
+            mib,
+            spike_mib,
+            per_hour,
+        } => {
+            let spike = rng.unit() < per_hour / 60.0;
+            mib + rng.unit() * 20.0 - 10.0 + if spike { spike_mib } else { 0.0 }
+        }
     };
     (mib.round() as i64).clamp(1, i64::from(limit))
 }
@@ -1319,7 +1366,9 @@ fn task_payloads(
         ));
     }
     match t.end {
-        End::OomKilled { at_ms } => {
+        // The leaking Node.js app runs out of heap as the container hits its
+        // limit; a spike's kill comes from the kernel, with no last words.
+        End::OomKilled { at_ms } if matches!(rev.memory, Memory::Leak { .. }) => {
             lines.push((at_ms - 2_000, "<--- Last few GCs --->".to_owned()));
             lines.push((
                 at_ms - 1_000,
@@ -1357,6 +1406,7 @@ fn task_payloads(
         | End::ElbUnhealthy { .. }
         | End::SpotInterrupted { .. }
         | End::FailedToStart { .. }
+        | End::OomKilled { .. }
         | End::Running => {}
     }
     lines.retain(|(ms, _)| *ms <= end_ms);
