@@ -670,23 +670,31 @@ fn simulate_with_threads(preset: &Preset, seed: u64, sink: &mut impl Sink, threa
                 deployment_events(svc, dep, d, &deployments, &mut delivery, &mut rng);
             }
         }
-        for chunk in tasks.chunks(2 * threads.max(1)) {
+        // A few tasks per thread at a time: each thread generates a
+        // contiguous run of them (few spawns for many short tasks), and the
+        // runs are delivered in plan order.
+        let threads = threads.max(1);
+        for chunk in tasks.chunks(TASKS_PER_THREAD * threads) {
             let outputs: Vec<Output> = std::thread::scope(|scope| {
                 let handles: Vec<_> = chunk
-                    .iter()
-                    .map(|t| {
+                    .chunks(chunk.len().div_ceil(threads))
+                    .map(|run| {
                         let deployments = &deployments;
                         scope.spawn(move || {
-                            let mut out = Output::default();
-                            let mut rng = Rng::new(t.seed);
-                            task_payloads(svc, deployments, t, end_ms, &mut rng, &mut out);
-                            out
+                            run.iter()
+                                .map(|t| {
+                                    let mut out = Output::default();
+                                    let mut rng = Rng::new(t.seed);
+                                    task_payloads(svc, deployments, t, end_ms, &mut rng, &mut out);
+                                    out
+                                })
+                                .collect::<Vec<Output>>()
                         })
                     })
                     .collect();
                 handles
                     .into_iter()
-                    .map(|h| {
+                    .flat_map(|h| {
                         h.join()
                             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
                     })
@@ -777,6 +785,10 @@ fn deployment_id(rng: &mut Rng) -> String {
         1_000_000_000_000_000_000u64 + rng.below(8_999_999_999_999_999_999)
     )
 }
+
+/// Tasks generated per thread before delivery: bounds memory to a few
+/// tasks' payloads per core (a task of months is a few MB of gzip).
+const TASKS_PER_THREAD: usize = 8;
 
 /// Seconds until the circuit breaker gives up on a deployment whose tasks fail to start.
 const CIRCUIT_BREAKER_MS: i64 = 5 * 60_000;
