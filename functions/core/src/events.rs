@@ -337,6 +337,43 @@ pub fn service_of(group: Option<&str>) -> Option<&str> {
     group.and_then(|g| g.strip_prefix("service:"))
 }
 
+/// What replaces an environment value from a task's overrides in `raw`.
+pub const REDACTED: &str = "<redacted>";
+
+/// The event as stored in `raw`, with the values of
+/// `detail.overrides.containerOverrides[].environment[]` replaced by
+/// [`REDACTED`] (names kept): RunTask overrides often carry credentials and
+/// connection strings, and the lake keeps events for months. Events without
+/// environment overrides (nearly all) are returned as they came.
+pub fn redact_overrides(raw: &str) -> Cow<'_, str> {
+    if !raw.contains("\"environment\"") {
+        return Cow::Borrowed(raw);
+    }
+    let Ok(mut event) = serde_json::from_str::<serde_json::Value>(raw) else {
+        return Cow::Borrowed(raw);
+    };
+    let mut redacted = false;
+    let overrides = event
+        .pointer_mut("/detail/overrides/containerOverrides")
+        .and_then(serde_json::Value::as_array_mut);
+    for container in overrides.into_iter().flatten() {
+        let vars = container
+            .get_mut("environment")
+            .and_then(serde_json::Value::as_array_mut);
+        for var in vars.into_iter().flatten() {
+            if let Some(value) = var.get_mut("value") {
+                *value = serde_json::Value::String(REDACTED.into());
+                redacted = true;
+            }
+        }
+    }
+    if redacted {
+        Cow::Owned(event.to_string())
+    } else {
+        Cow::Borrowed(raw)
+    }
+}
+
 /// Context shared by every row of one event.
 pub(crate) struct EventCtx<'e> {
     pub env: &'e Envelope<'e>,
@@ -521,7 +558,7 @@ impl Normalizer {
         t.container_instance_arn
             .append_option(s(&d.container_instance_arn));
         t.version.append_option(d.version);
-        t.raw.append_value(ctx.raw);
+        t.raw.append_value(redact_overrides(ctx.raw));
         self.task_inputs.push(input);
 
         for (i, (c, &(exit_code, cpu, memory, reservation))) in

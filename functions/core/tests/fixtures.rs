@@ -505,3 +505,49 @@ fn health_statuses_in_task_events_become_health_samples() {
         normalize(&["ecs_task_stopped_fargate_elb_healthcheck_exit143_kx_kotlin_support.json"]);
     assert!(!t.contains_key("health"));
 }
+
+#[test]
+fn environment_values_in_overrides_are_never_stored() {
+    let name = "ecs_task_running_fargate_guardduty_sidecar_docs2025.json";
+    let original: serde_json::Value = serde_json::from_slice(&fixture(name)).unwrap();
+    let vars = original["detail"]["overrides"]["containerOverrides"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["environment"].as_array())
+        .flatten()
+        .count();
+    assert!(vars > 0, "the fixture has environment overrides");
+    let stored: serde_json::Value = serde_json::from_str(&stored_raw(name)).unwrap();
+    // Everything as it came, but each value replaced, each name kept.
+    let mut want = original.clone();
+    for c in want["detail"]["overrides"]["containerOverrides"]
+        .as_array_mut()
+        .unwrap()
+    {
+        if let Some(env) = c.get_mut("environment").and_then(|e| e.as_array_mut()) {
+            for v in env {
+                v["value"] = ecs_lake::events::REDACTED.into();
+            }
+        }
+    }
+    assert_eq!(stored, want);
+    assert_ne!(stored, original);
+    // An event without overrides is stored byte for byte.
+    let plain = "ecs_task_stopped_fargate_essential_exit2_fivexl.json";
+    assert_eq!(stored_raw(plain).as_bytes(), fixture(plain).as_slice());
+}
+
+/// The `raw` column of the one task event a fixture normalizes to.
+fn stored_raw(name: &str) -> String {
+    let mut n = Normalizer::new(0);
+    n.push_event(0, &fixture(name));
+    let (parts, quarantined) = n.finish().unwrap();
+    assert!(quarantined.is_empty());
+    let part = parts
+        .into_iter()
+        .find(|p| p.table.name == "task_events")
+        .unwrap();
+    let raw = part.batch.column_by_name("raw").unwrap();
+    arrow::util::display::array_value_to_string(raw, 0).unwrap()
+}
