@@ -9,7 +9,7 @@ use ecs_lake::envelope::{looks_like_export, maybe_gunzip, split_export, split_fi
 use ecs_lake::lenient::now_micros;
 use ecs_lake::logs::awslogs_stream;
 use ecs_lake::normalize::LogCounts;
-use ecs_lake::{Input, LakeStore, Outcome, ingest};
+use ecs_lake::{Input, LakeStore, Outcome, ingest_with};
 use ecs_lake_aws::{AnyStore, LakeLocation, LocalStore, S3Store};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -67,7 +67,10 @@ pub async fn run(
         log_group: args.log_group,
         log_stream: args.log_stream,
     };
-    let totals = ingest_files(&store, &args.files, &names).await?;
+    let options = ecs_lake::Options {
+        redact_secrets: !args.keep_secrets,
+    };
+    let totals = ingest_files(&store, &args.files, &names, options).await?;
     print_totals(&totals, &lake_args.lake, out)?;
     match totals.failed.first() {
         Some(first) => Err(CliError::WriteFailed {
@@ -103,6 +106,7 @@ pub async fn ingest_files<S: LakeStore>(
     store: &S,
     files: &[impl AsRef<Path>],
     export: &ExportNames,
+    options: ecs_lake::Options,
 ) -> Result<Totals, CliError> {
     let progress = if files.len() > 1 && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(files.len() as u64);
@@ -126,7 +130,7 @@ pub async fn ingest_files<S: LakeStore>(
         let inputs = split(path, &content, export)?;
         drop(content);
         totals.files += 1;
-        ingest_inputs(store, SOURCE, &inputs, &mut totals).await;
+        ingest_inputs(store, SOURCE, &inputs, options, &mut totals).await;
         progress.inc(1);
         progress.set_message(format!("{} inputs", totals.inputs));
     }
@@ -139,11 +143,12 @@ pub async fn ingest_inputs<S: LakeStore>(
     store: &S,
     source: &str,
     inputs: &[Input],
+    options: ecs_lake::Options,
     totals: &mut Totals,
 ) {
     totals.inputs += inputs.len();
     for chunk in inputs.chunks(CHUNK_INPUTS) {
-        let report = ingest(store, source, chunk, now_micros()).await;
+        let report = ingest_with(store, source, chunk, now_micros(), options).await;
         for (table, n) in &report.rows {
             *totals.rows.entry(table).or_default() += n;
         }

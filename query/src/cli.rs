@@ -148,6 +148,11 @@ pub struct IngestArgs {
     /// as the export lays out awslogs streams, else the file's directory name).
     #[arg(long)]
     pub log_stream: Option<String>,
+
+    /// Store log messages as they are: by default AWS access key ids, bearer
+    /// tokens and passwords in URLs are replaced by <redacted>.
+    #[arg(long)]
+    pub keep_secrets: bool,
 }
 
 #[derive(Debug, Args)]

@@ -132,7 +132,7 @@ pub async fn run(
             let store = store.clone();
             tokio::spawn(async move {
                 let mut t = Totals::default();
-                ingest_inputs(&store, "demo", &chunk, &mut t).await;
+                ingest_inputs(&store, "demo", &chunk, Default::default(), &mut t).await;
                 t
             })
         })

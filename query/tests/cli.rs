@@ -601,3 +601,53 @@ fn demo_builds_a_lake_that_agrees_with_the_simulator() {
     assert_eq!(code, 2);
     assert!(err.contains("give more of the task id"), "{err}");
 }
+
+#[test]
+fn secrets_in_log_messages_are_redacted_unless_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("logs.json");
+    let messages = [
+        "connecting to postgres://app:s3cr3t@db:5432/orders".to_owned(),
+        "using AKIAIOSFODNN7EXAMPLE".to_owned(),
+    ];
+    let data = cwl_payload(
+        "/ecs/api",
+        "ecs/app/0123456789abcdef0123456789abcdef",
+        1_795_046_400_000,
+        &messages,
+    );
+    std::fs::write(
+        &file,
+        serde_json::json!({"awslogs": {"data": data}}).to_string(),
+    )
+    .unwrap();
+    let stored = |extra: &[&str]| {
+        let lake = dir.path().join(format!("lake{}", extra.len()));
+        let lake = lake.to_str().unwrap();
+        let mut args = vec!["ingest", "--lake", lake];
+        args.extend(extra);
+        args.push(file.to_str().unwrap());
+        let (code, out, err) = run(&mut ecs_query(&args));
+        assert_eq!(code, 0, "{out}{err}");
+        let (code, out, err) = run(&mut ecs_query(&[
+            "--lake",
+            lake,
+            "-f",
+            "csv",
+            "sql",
+            "SELECT message FROM logs ORDER BY time",
+        ]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(
+        stored(&[]),
+        "message\npostgres://app:<redacted>@db:5432/orders\nusing <redacted:aws-access-key>\n"
+            .replace("postgres", "connecting to postgres")
+    );
+    let kept = stored(&["--keep-secrets"]);
+    assert!(
+        kept.contains("s3cr3t") && kept.contains("AKIAIOSFODNN7EXAMPLE"),
+        "{kept}"
+    );
+}

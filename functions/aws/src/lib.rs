@@ -34,6 +34,21 @@ pub fn init_lambda_tracing() {
         .try_init();
 }
 
+/// A yes/no setting from the environment: `true`/`false` (also `1`/`0`,
+/// `on`/`off`, `yes`/`no`), `default` when unset.
+pub fn flag_from_env(name: &str, default: bool) -> Result<bool, ConfigError> {
+    flag(name, std::env::var(name).ok().as_deref(), default)
+}
+
+fn flag(name: &str, value: Option<&str>, default: bool) -> Result<bool, ConfigError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true" | "1" | "on" | "yes") => Ok(true),
+        Some("false" | "0" | "off" | "no") => Ok(false),
+        Some(other) => Err(ConfigError(format!("{name}={other:?}: use true or false"))),
+    }
+}
+
 /// An S3 client from the standard AWS chain (env, profile, SSO, instance or task role).
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -48,4 +63,16 @@ pub async fn store_from_env() -> Result<AnyStore, ConfigError> {
         }
         LakeLocation::Local(dir) => AnyStore::Local(LocalStore::new(dir)),
     })
+}
+
+#[cfg(test)]
+mod flag_tests {
+    #[test]
+    fn flags() {
+        assert!(super::flag("X", None, true).unwrap());
+        assert!(!super::flag("X", Some("OFF"), true).unwrap());
+        assert!(super::flag("X", Some("1"), false).unwrap());
+        let e = super::flag("REDACT_SECRETS", Some("maybe"), true).unwrap_err();
+        assert!(e.to_string().contains("REDACT_SECRETS"));
+    }
 }

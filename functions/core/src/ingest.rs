@@ -15,7 +15,7 @@ use tracing::{info, warn};
 
 use crate::lake::{InputDigest, LakeStore, input_digest, part_key};
 use crate::lenient::{Micros, date_of};
-use crate::normalize::{LogCounts, Normalizer, RowError, TablePart, quarantine_batch};
+use crate::normalize::{LogCounts, Normalizer, Options, RowError, TablePart, quarantine_batch};
 use crate::parquet_io;
 use crate::schema::quarantine;
 
@@ -156,11 +156,22 @@ pub async fn ingest<S: LakeStore>(
     inputs: &[Input],
     now: Micros,
 ) -> Report {
+    ingest_with(store, source, inputs, now, Options::default()).await
+}
+
+/// [`ingest`] with other normalization [`Options`] (e.g. secrets kept).
+pub async fn ingest_with<S: LakeStore>(
+    store: &S,
+    source: &str,
+    inputs: &[Input],
+    now: Micros,
+    options: Options,
+) -> Report {
     let (events, bytes) = inputs
         .iter()
         .filter(|i| i.kind == InputKind::Event)
         .fold((0, 0), |(n, b), i| (n + 1, b + i.body.len()));
-    let mut normalizer = Normalizer::with_capacity(now, events, bytes);
+    let mut normalizer = Normalizer::with_capacity(now, events, bytes).with_options(options);
     for (i, input) in inputs.iter().enumerate() {
         normalizer.push(i as u32, input);
     }

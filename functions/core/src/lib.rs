@@ -38,5 +38,6 @@ pub mod normalize;
 pub mod parquet_io;
 pub mod schema;
 
-pub use ingest::{Input, InputKind, Outcome, Report, ingest};
+pub use ingest::{Input, InputKind, Outcome, Report, ingest, ingest_with};
 pub use lake::{LakeStore, StoreError};
+pub use normalize::Options;

@@ -778,6 +778,89 @@ static SIGNATURE_MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .ok()
 });
 
+/// What a secret in a log message is replaced by.
+pub const REDACTED_SECRET: &str = "<redacted>";
+const REDACTED_KEY: &str = "<redacted:aws-access-key>";
+
+/// Where a secret may start: AWS access key ids (`AKIA`, `ASIA`), bearer
+/// tokens, and URLs (whose userinfo may hold a password).
+static SECRET_MARKERS: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
+    AhoCorasickBuilder::new()
+        .match_kind(MatchKind::LeftmostFirst)
+        .build(["AKIA", "ASIA", "Bearer ", "bearer ", "BEARER ", "://"])
+        .ok()
+});
+
+/// A log message with obvious secrets replaced: AWS access key ids
+/// (`AKIA`/`ASIA` + 16 upper-case letters or digits, as a word) by
+/// `<redacted:aws-access-key>`, bearer tokens (8 or more token characters
+/// after `Bearer `) and the password of a URL's userinfo
+/// (`scheme://user:PASSWORD@host`) by `<redacted>`. Messages without any
+/// (nearly all) are returned as they came. Not a secret scanner: it catches
+/// what is common and unambiguous, without guessing at entropy.
+pub fn redact_secrets(message: &str) -> Cow<'_, str> {
+    let Some(markers) = SECRET_MARKERS.as_ref() else {
+        return Cow::Borrowed(message);
+    };
+    let bytes = message.as_bytes();
+    let token_char = |b: &u8| b.is_ascii_alphanumeric() || b"-._~+/=".contains(b);
+    let mut out: Option<String> = None;
+    let mut done = 0;
+    for m in markers.find_iter(message) {
+        if m.start() < done {
+            continue;
+        }
+        let span = match m.pattern().as_usize() {
+            0 | 1 => {
+                let end = m.start() + 20;
+                let key = end <= bytes.len()
+                    && bytes[m.end()..end]
+                        .iter()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                    && (m.start() == 0 || !bytes[m.start() - 1].is_ascii_alphanumeric())
+                    && bytes.get(end).is_none_or(|b| !b.is_ascii_alphanumeric());
+                key.then_some((m.start(), end, REDACTED_KEY))
+            }
+            2..=4 => {
+                let len = bytes[m.end()..]
+                    .iter()
+                    .take_while(|b| token_char(b))
+                    .count();
+                (len >= 8).then_some((m.end(), m.end() + len, REDACTED_SECRET))
+            }
+            _ => {
+                let rest = &bytes[m.end()..];
+                let authority = rest
+                    .iter()
+                    .position(|b| b"/?#\"'<> \t\r\n".contains(b))
+                    .map_or(rest, |end| &rest[..end]);
+                match (
+                    authority.iter().position(|b| *b == b':'),
+                    authority.iter().rposition(|b| *b == b'@'),
+                ) {
+                    (Some(colon), Some(at)) if colon + 1 < at => {
+                        Some((m.end() + colon + 1, m.end() + at, REDACTED_SECRET))
+                    }
+                    _ => None,
+                }
+            }
+        };
+        if let Some((from, to, with)) = span {
+            let s = out.get_or_insert_with(|| String::with_capacity(message.len()));
+            s.push_str(&message[done..from]);
+            s.push_str(with);
+            done = to;
+        }
+    }
+    match out {
+        Some(mut s) => {
+            s.push_str(&message[done..]);
+            Cow::Owned(s)
+        }
+        None => Cow::Borrowed(message),
+    }
+}
+
 /// The crash or memory signature of a log line, if it is a known one.
 ///
 /// `Killed` counts only as the shell reports a SIGKILLed child: the whole line,
@@ -855,7 +938,11 @@ impl Normalizer {
         l.stream.append_option(opt(&json.source));
         l.level.append_option(level);
         l.signature.append_option(signature(message));
-        l.message.append_value(message);
+        if self.options.redact_secrets {
+            l.message.append_value(redact_secrets(message));
+        } else {
+            l.message.append_value(message);
+        }
         self.log_inputs.push(input);
     }
 }
@@ -997,5 +1084,85 @@ mod tests {
         ));
         assert!(compression(b"H4sI").is_none());
         assert!(compression(b"{}").is_none());
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn obvious_secrets_are_redacted() {
+        let cases = [
+            // (message, stored)
+            (
+                "using key AKIAIOSFODNN7EXAMPLE for s3",
+                "using key <redacted:aws-access-key> for s3",
+            ),
+            (
+                r#"{"accessKeyId":"ASIAY34FZKBOKMUTVV7A"}"#,
+                r#"{"accessKeyId":"<redacted:aws-access-key>"}"#,
+            ),
+            (
+                "Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.e30.abc-_/+=",
+                "Authorization: Bearer <redacted>",
+            ),
+            (
+                "connecting to postgres://app:s3cr3t!pw@db.internal:5432/orders",
+                "connecting to postgres://app:<redacted>@db.internal:5432/orders",
+            ),
+            (
+                "redis://:hunter2@cache:6379 and https://u:p%40ss@x.example/a",
+                "redis://:<redacted>@cache:6379 and https://u:<redacted>@x.example/a",
+            ),
+        ];
+        for (message, stored) in cases {
+            assert_eq!(redact_secrets(message), stored, "{message}");
+        }
+    }
+
+    #[test]
+    fn lookalikes_are_left_alone() {
+        for message in [
+            "GET https://example.com/health 200",
+            "user@example.com logged in via http://host:8080/",
+            "AKIAIOSFODNN7EXAMPL is short, XAKIAIOSFODNN7EXAMPLE is inside a word",
+            "bearer of bad news",
+            "Bearer short",
+            "AKIAIOSFODNN7EXAMPLEX (21 characters)",
+            "ünïcödé ://: @ AKIA",
+        ] {
+            assert!(
+                matches!(redact_secrets(message), Cow::Borrowed(_)),
+                "{message} -> {}",
+                redact_secrets(message)
+            );
+        }
+    }
+
+    #[test]
+    fn the_normalizer_redacts_unless_told_not_to() {
+        use crate::normalize::{Normalizer, Options};
+        let payload = serde_json::json!({
+            "messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/ecs/api",
+            "logStream": "ecs/app/0123456789abcdef0123456789abcdef", "subscriptionFilters": ["f"],
+            "logEvents": [{"id": "1", "timestamp": 1_700_000_000_000_i64, "message": "key AKIAIOSFODNN7EXAMPLE"}],
+        })
+        .to_string();
+        let message = |options: Options| {
+            let mut n = Normalizer::new(0).with_options(options);
+            n.push_logs_payload(0, payload.as_bytes());
+            let (parts, _) = n.finish().unwrap();
+            let logs = parts.into_iter().find(|p| p.table.name == "logs").unwrap();
+            let column = logs.batch.column_by_name("message").unwrap();
+            arrow::util::display::array_value_to_string(column, 0).unwrap()
+        };
+        assert_eq!(message(Options::default()), "key <redacted:aws-access-key>");
+        assert_eq!(
+            message(Options {
+                redact_secrets: false
+            }),
+            "key AKIAIOSFODNN7EXAMPLE"
+        );
     }
 }

@@ -118,11 +118,28 @@ pub struct Normalizer {
     pub(crate) health_inputs: Vec<u32>,
     pub(crate) quarantined: Vec<Quarantined>,
     pub(crate) log_counts: LogCounts,
+    pub(crate) options: Options,
+}
+
+/// How inputs are normalized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Replace obvious secrets in log messages ([`crate::logs::redact_secrets`]). On by default.
+    pub redact_secrets: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            redact_secrets: true,
+        }
+    }
 }
 
 impl Normalizer {
     pub fn new(ingested_at: Micros) -> Self {
         Self {
+            options: Options::default(),
             ingested_at,
             tasks: Default::default(),
             task_inputs: Vec::new(),
@@ -150,6 +167,12 @@ impl Normalizer {
         let mut n = Self::new(ingested_at);
         n.tasks.raw = arrow::array::StringBuilder::with_capacity(events, bytes);
         n
+    }
+
+    /// The same normalizer with other [`Options`].
+    pub fn with_options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
     }
 
     /// Normalizes one input of any kind; what cannot be read is quarantined.

@@ -20,7 +20,7 @@
 use ecs_lake::envelope;
 use ecs_lake::lenient::Micros;
 use ecs_lake::normalize::{LogCounts, RowError};
-use ecs_lake::{Input, LakeStore, Report, ingest};
+use ecs_lake::{Input, LakeStore, Options, Report, ingest_with};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -83,6 +83,17 @@ pub async fn handle<S: LakeStore>(
     payload: &RawValue,
     now: Micros,
 ) -> Result<(Response, Report), WriteFailed> {
+    handle_with(store, payload, now, Options::default()).await
+}
+
+/// [`handle`] with other normalization [`Options`] (`main` reads
+/// `REDACT_SECRETS` from the environment).
+pub async fn handle_with<S: LakeStore>(
+    store: &S,
+    payload: &RawValue,
+    now: Micros,
+    options: Options,
+) -> Result<(Response, Report), WriteFailed> {
     let text = payload.get();
     let unreadable = |why: String| {
         Input::rejected(
@@ -95,26 +106,35 @@ pub async fn handle<S: LakeStore>(
     };
     let invocation = match serde_json::from_str::<Invocation<'_>>(text) {
         Ok(i) => i,
-        Err(e) => return direct(store, unreadable(e.to_string()), now).await,
+        Err(e) => return direct(store, unreadable(e.to_string()), now, options).await,
     };
     match (invocation.awslogs, invocation.records) {
         (Some(awslogs), _) => {
             let input = envelope::awslogs_input("awslogs", awslogs)
                 .unwrap_or_else(|| unreadable("awslogs has no data".into()));
-            direct(store, input, now).await
+            direct(store, input, now, options).await
         }
         (None, Some(records)) => match envelope::payload_records("", records) {
-            Some(inputs) => kinesis(store, &inputs, now).await,
+            Some(inputs) => kinesis(store, &inputs, now, options).await,
             None => {
                 direct(
                     store,
                     unreadable("Records are not Kinesis records".into()),
                     now,
+                    options,
                 )
                 .await
             }
         },
-        (None, None) => direct(store, unreadable("no awslogs or Records".into()), now).await,
+        (None, None) => {
+            direct(
+                store,
+                unreadable("no awslogs or Records".into()),
+                now,
+                options,
+            )
+            .await
+        }
     }
 }
 
@@ -122,8 +142,9 @@ async fn kinesis<S: LakeStore>(
     store: &S,
     inputs: &[Input],
     now: Micros,
+    options: Options,
 ) -> Result<(Response, Report), WriteFailed> {
-    let report = ingest(store, SOURCE, inputs, now).await;
+    let report = ingest_with(store, SOURCE, inputs, now, options).await;
     let response = BatchResponse {
         batch_item_failures: report
             .failed_inputs(inputs)
@@ -140,9 +161,10 @@ async fn direct<S: LakeStore>(
     store: &S,
     input: Input,
     now: Micros,
+    options: Options,
 ) -> Result<(Response, Report), WriteFailed> {
     let inputs = [input];
-    let report = ingest(store, SOURCE, &inputs, now).await;
+    let report = ingest_with(store, SOURCE, &inputs, now, options).await;
     let reason = report.single().map_err(WriteFailed)?;
     let outcome = if reason.is_some() {
         "quarantined"

@@ -1,5 +1,6 @@
 //! Lambda entry point: wires tracing and the store once, then serves
-//! invocations with [`ingest_logs::handle`].
+//! invocations with [`ingest_logs::handle_with`]. `REDACT_SECRETS=false`
+//! keeps secrets in log messages (redacted by default).
 
 use std::sync::Arc;
 
@@ -11,11 +12,15 @@ use serde_json::value::RawValue;
 async fn main() -> Result<(), Error> {
     ecs_lake_aws::init_lambda_tracing();
     let store = Arc::new(ecs_lake_aws::store_from_env().await?);
+    let options = ecs_lake::Options {
+        redact_secrets: ecs_lake_aws::flag_from_env("REDACT_SECRETS", true)?,
+    };
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let store = Arc::clone(&store);
         async move {
             let (response, _) =
-                ingest_logs::handle(store.as_ref(), &event.payload, now_micros()).await?;
+                ingest_logs::handle_with(store.as_ref(), &event.payload, now_micros(), options)
+                    .await?;
             Ok::<_, Error>(response)
         }
     }))
