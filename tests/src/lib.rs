@@ -88,9 +88,95 @@ pub struct S3Server {
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
+/// A failure the test S3 endpoint injects into a PUT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 503 with S3's `SlowDown` error (throttling).
+    SlowDown,
+    /// 500 with S3's `InternalError`.
+    InternalError,
+    /// The connection is dropped without an answer.
+    Reset,
+    /// No answer for 30 s (the client's attempt timeout must fire).
+    Stall,
+}
+
+/// Which PUTs fail, and how: either the first attempt at each of the next
+/// `faults` distinct keys (transient: a retry succeeds), or every PUT whose
+/// key contains `always` (persistent: until cleared).
+#[derive(Debug, Default)]
+pub struct Faults {
+    state: std::sync::Mutex<FaultState>,
+}
+
+#[derive(Debug, Default)]
+struct FaultState {
+    transient: std::collections::VecDeque<Fault>,
+    seen: std::collections::BTreeSet<String>,
+    always: Option<(String, Fault)>,
+    injected: Vec<(String, Fault)>,
+}
+
+impl Faults {
+    /// Fails the first attempt at each of the next distinct keys, one fault each, in order.
+    pub fn transient(&self, faults: &[Fault]) {
+        let mut s = self.state.lock().expect("faults");
+        s.transient.extend(faults);
+    }
+    /// Fails every PUT whose key contains `needle`, until [`Faults::clear`].
+    pub fn always(&self, needle: &str, fault: Fault) {
+        self.state.lock().expect("faults").always = Some((needle.to_owned(), fault));
+    }
+    pub fn clear(&self) {
+        let mut s = self.state.lock().expect("faults");
+        s.transient.clear();
+        s.always = None;
+    }
+    /// (key, fault) of every failure injected so far.
+    pub fn injected(&self) -> Vec<(String, Fault)> {
+        self.state.lock().expect("faults").injected.clone()
+    }
+    fn on_put(&self, key: &str) -> Option<Fault> {
+        let mut s = self.state.lock().expect("faults");
+        let always = s
+            .always
+            .as_ref()
+            .filter(|(needle, _)| key.contains(needle.as_str()))
+            .map(|(_, f)| *f);
+        let fault = match always {
+            Some(f) => Some(f),
+            None if s.seen.insert(key.to_owned()) => s.transient.pop_front(),
+            None => None,
+        };
+        if let Some(f) = fault {
+            s.injected.push((key.to_owned(), f));
+        }
+        fault
+    }
+}
+
+fn s3_error(status: u16, code: &str, message: &str) -> http::Response<s3s::Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message><RequestId>fault</RequestId></Error>"
+    );
+    let mut response = http::Response::new(s3s::Body::from(body));
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        "content-type",
+        http::HeaderValue::from_static("application/xml"),
+    );
+    response
+}
+
 impl S3Server {
     /// Starts the server with the given buckets already created.
     pub fn start(buckets: &[&str]) -> Self {
+        Self::start_with_faults(buckets, std::sync::Arc::new(Faults::default()))
+    }
+
+    /// Like [`S3Server::start`], injecting `faults` into PUTs.
+    pub fn start_with_faults(buckets: &[&str], faults: std::sync::Arc<Faults>) -> Self {
         let root = tempfile::tempdir().expect("tempdir");
         for b in buckets {
             std::fs::create_dir_all(root.path().join(b)).expect("bucket dir");
@@ -102,8 +188,38 @@ impl S3Server {
             b.build()
         };
         let (addr, stop) = serve_loopback(move |io| {
+            let (service, faults) = (service.clone(), std::sync::Arc::clone(&faults));
+            let faulty =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let (service, faults) = (service.clone(), std::sync::Arc::clone(&faults));
+                    async move {
+                        let fault = (req.method() == http::Method::PUT)
+                            .then(|| faults.on_put(req.uri().path()))
+                            .flatten();
+                        match fault {
+                            Some(Fault::SlowDown) => Ok(s3_error(
+                                503,
+                                "SlowDown",
+                                "Please reduce your request rate.",
+                            )),
+                            Some(Fault::InternalError) => Ok(s3_error(
+                                500,
+                                "InternalError",
+                                "We encountered an internal error. Please try again.",
+                            )),
+                            Some(Fault::Reset) => {
+                                Err(s3s::HttpError::new("injected connection reset".into()))
+                            }
+                            Some(Fault::Stall) => {
+                                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                                Err(s3s::HttpError::new("injected stall".into()))
+                            }
+                            None => hyper::service::Service::call(&service, req).await,
+                        }
+                    }
+                });
             let conn = ConnBuilder::new(TokioExecutor::new())
-                .serve_connection(io, service.clone())
+                .serve_connection(io, faulty)
                 .into_owned();
             tokio::spawn(async move {
                 let _ = conn.await;

@@ -49,10 +49,37 @@ fn flag(name: &str, value: Option<&str>, default: bool) -> Result<bool, ConfigEr
     }
 }
 
-/// An S3 client from the standard AWS chain (env, profile, SSO, instance or task role).
+/// Attempts per S3 request (the first and four retries), with the SDK's
+/// exponential backoff and jitter: rides out `SlowDown`, 500s, resets and
+/// timeouts well inside a Lambda's deadline.
+pub const S3_ATTEMPTS: u32 = 5;
+/// How long one S3 attempt may take before it is retried (a PUT is at most
+/// a few MB).
+pub const S3_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The lake's S3 retry policy on a client configuration; `attempt_timeout`
+/// is [`S3_ATTEMPT_TIMEOUT`] in production (tests shorten it).
+pub fn with_lake_retries(
+    config: aws_sdk_s3::config::Builder,
+    attempt_timeout: std::time::Duration,
+) -> aws_sdk_s3::config::Builder {
+    config
+        .retry_config(
+            aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(S3_ATTEMPTS),
+        )
+        .timeout_config(
+            aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(attempt_timeout)
+                .build(),
+        )
+}
+
+/// An S3 client from the standard AWS chain (env, profile, SSO, instance or
+/// task role), with the lake's retry policy.
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    aws_sdk_s3::Client::new(&sdk)
+    let config = with_lake_retries(aws_sdk_s3::config::Builder::from(&sdk), S3_ATTEMPT_TIMEOUT);
+    aws_sdk_s3::Client::from_conf(config.build())
 }
 
 /// The lake a Lambda writes to, from `LAKE_BUCKET`/`LAKE_PREFIX` or `LAKE_DIR`.
