@@ -149,6 +149,18 @@ pub struct DeploymentRow {
     pub stopped_failed_to_start: i64,
 }
 
+impl DeploymentRow {
+    /// `family:revision` of what it deployed.
+    pub fn label(&self) -> String {
+        label(&self.family, self.revision)
+    }
+
+    /// It failed, whether or not the circuit breaker rolled it back.
+    pub fn failed(&self) -> bool {
+        self.outcome == "failed" || self.outcome == "rolled_back"
+    }
+}
+
 /// p50, p95, p99 and max of a sample (linear interpolation, as
 /// `percentile_cont`), with its size.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -244,6 +256,11 @@ impl RevisionStats {
     pub fn examples(&self, key: &str) -> &[String] {
         self.examples.get(key).map_or(&[], Vec::as_slice)
     }
+    /// Not on EC2: memory must be one of Fargate's sizes for the CPU.
+    pub fn on_fargate(&self) -> bool {
+        self.launch_type.as_deref() != Some("EC2")
+    }
+
     /// Memory peak as a share of the limit, percent.
     pub fn peak_pct(&self, value: f64) -> Option<f64> {
         let limit = self.memory_limit.filter(|l| *l > 0)? as f64;
@@ -515,7 +532,8 @@ fn service_key(
     (cluster, service)
 }
 
-fn label(family: &Option<String>, revision: Option<i64>) -> String {
+/// `family:revision`, as findings and reports name a revision.
+pub fn label(family: &Option<String>, revision: Option<i64>) -> String {
     format!(
         "{}:{}",
         family.as_deref().unwrap_or("?"),

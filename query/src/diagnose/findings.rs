@@ -99,11 +99,12 @@ fn peaks(r: &RevisionStats, s: &Spread) -> String {
 
 /// The runtime, if the logs or the images say which.
 fn runtime(svc: &ServiceEvidence, r: &RevisionStats) -> Option<(Runtime, String)> {
-    let from_logs = r
-        .signatures
-        .keys()
-        .chain(svc.signatures().keys().collect::<Vec<_>>())
-        .find_map(|s| Runtime::from_signature(s).map(|rt| (rt, format!("the logs show `{s}`"))));
+    // The revision's own log signatures first, then the service's.
+    fn in_logs<'a>(mut signatures: impl Iterator<Item = &'a String>) -> Option<(Runtime, String)> {
+        signatures
+            .find_map(|s| Runtime::from_signature(s).map(|rt| (rt, format!("the logs show `{s}`"))))
+    }
+    let from_logs = in_logs(r.signatures.keys()).or_else(|| in_logs(svc.signatures().keys()));
     from_logs.or_else(|| {
         r.images
             .iter()
@@ -205,11 +206,7 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             g.tasks,
             hours
         ));
-        let bigger = memory_size_at_least(
-            limit as f64 + 1.0,
-            r.cpu,
-            r.launch_type.as_deref() != Some("EC2"),
-        );
+        let bigger = memory_size_at_least(limit as f64 + 1.0, r.cpu, r.on_fargate());
         let postpone = bigger
             .map(|b| {
                 format!(
@@ -247,7 +244,7 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
         } else {
             "Memory does not grow with uptime: the workload needs more than the limit."
         };
-        match memory_size_at_least(s.p99 * 1.25, r.cpu, r.launch_type.as_deref() != Some("EC2")) {
+        match memory_size_at_least(s.p99 * 1.25, r.cpu, r.on_fargate()) {
             Some(size) => recommendations.push(format!(
                 "Set the task memory to {size} MiB (p99 peak {} + 25% headroom, a valid size for {} CPU units) and the container's memoryReservation to {} MiB (the p95 peak). {why}",
                 mib(s.p99),
@@ -569,9 +566,9 @@ fn start_advice(reason: &str) -> String {
 fn failed_deployments(svc: &ServiceEvidence) -> Vec<Finding> {
     svc.deployments
         .iter()
-        .filter(|d| d.outcome == "failed" || d.outcome == "rolled_back")
+        .filter(|d| d.failed())
         .map(|d| {
-            let label = format!("{}:{}", d.family.as_deref().unwrap_or("?"), d.revision.map_or("?".into(), |r| r.to_string()));
+            let label = d.label();
             let rev = svc.revisions.iter().find(|r| r.label == label);
             let reason = rev.and_then(|r| r.first_stopped_reason.get("failed_to_start"));
             let mut evidence = vec![format!(
@@ -618,7 +615,7 @@ fn start_failures(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     let covered = svc
         .deployments
         .iter()
-        .any(|d| d.revision == r.revision && (d.outcome == "failed" || d.outcome == "rolled_back"));
+        .any(|d| d.revision == r.revision && d.failed());
     if n == 0 || covered {
         return None;
     }
@@ -664,7 +661,7 @@ fn headroom(r: &RevisionStats) -> Option<Finding> {
     if r.oom_kills > 0 || p99 < TIGHT_HEADROOM_PCT {
         return None;
     }
-    let size = memory_size_at_least(s.p99 * 1.25, r.cpu, r.launch_type.as_deref() != Some("EC2"));
+    let size = memory_size_at_least(s.p99 * 1.25, r.cpu, r.on_fargate());
     Some(Finding {
         severity: Severity::Warning,
         kind: "memory_headroom",

@@ -424,11 +424,7 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
                 vec![
                     d.started_at.map(day_time_of).unwrap_or_default(),
                     d.deployment_id.clone(),
-                    format!(
-                        "{}:{}",
-                        d.family.as_deref().unwrap_or("?"),
-                        d.revision.map_or("?".into(), |r| r.to_string())
-                    ),
+                    d.label(),
                     format!(
                         "{}{}",
                         d.outcome,

@@ -123,16 +123,8 @@ impl Figures {
             app_errors: svc.total(|r| r.kind("app_error")),
             failed_to_start: svc.total(|r| r.cause("failed_to_start")),
             deployments: svc.deployments.len(),
-            failed_deployments: svc
-                .deployments
-                .iter()
-                .filter(|d| d.outcome == "failed" || d.outcome == "rolled_back")
-                .count(),
-            health_check_failure_pct: if tasks == 0 {
-                0.0
-            } else {
-                (1000.0 * health as f64 / tasks as f64).round() / 10.0
-            },
+            failed_deployments: svc.deployments.iter().filter(|d| d.failed()).count(),
+            health_check_failure_pct: share_pct(health, tasks),
         }
     }
 
@@ -146,11 +138,7 @@ impl Figures {
         self.failed_to_start += o.failed_to_start;
         self.deployments += o.deployments;
         self.failed_deployments += o.failed_deployments;
-        self.health_check_failure_pct = if self.tasks == 0 {
-            0.0
-        } else {
-            (1000.0 * self.health_check_stops as f64 / self.tasks as f64).round() / 10.0
-        };
+        self.health_check_failure_pct = share_pct(self.health_check_stops, self.tasks);
     }
 
     /// (name, this, previous) for every figure.
@@ -192,6 +180,15 @@ impl Figures {
                 f(before.failed_deployments),
             ),
         ]
+    }
+}
+
+/// `part` of `whole` in percent, one decimal (0 for nothing).
+fn share_pct(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        (1000.0 * part as f64 / whole as f64).round() / 10.0
     }
 }
 
@@ -458,11 +455,10 @@ pub fn markdown(r: &Report) -> String {
             for d in &svc.deployments {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {}:{} | {}{} | {} | {} | {} |",
+                    "| {} | {} | {} | {}{} | {} | {} | {} |",
                     d.started_at.map(day_time_of).unwrap_or_default(),
                     d.deployment_id,
-                    d.family.as_deref().unwrap_or("?"),
-                    d.revision.map_or("?".into(), |r| r.to_string()),
+                    d.label(),
                     d.outcome,
                     if d.is_rollback { " (rollback)" } else { "" },
                     d.tasks,
