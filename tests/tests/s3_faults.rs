@@ -176,3 +176,48 @@ async fn persistent_failures_fail_only_their_records_and_redelivery_loses_nothin
         "one container per simulated task event"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_stop_at_the_invocation_deadline_and_fail_only_the_stalled_records() {
+    let faults = Arc::new(Faults::default());
+    let server = S3Server::start_with_faults(&[BUCKET], Arc::clone(&faults));
+    let s3 = client(&server);
+    let store = S3Store::new(s3.clone(), BUCKET, PREFIX);
+    let (batches, _) = batches();
+    let batch = batches
+        .iter()
+        .find(|b| b.contains("ECS Deployment State Change") && b.contains("ECS Task State Change"))
+        .expect("a batch with deployment and task events");
+
+    // Container writes hang; five 1 s attempts plus backoff would take over
+    // 5 s, the invocation has 2.5 s.
+    faults.always("/container_events/", Fault::Stall);
+    let start = tokio::time::Instant::now();
+    let deadline = start + Duration::from_millis(2500);
+    let bounded = ecs_lake_aws::WithDeadline::new(&store, deadline);
+    let event = RawValue::from_string(batch.clone()).unwrap();
+    let (response, report) = handle(&bounded, &event, NOW).await.unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(2500) && elapsed < Duration::from_millis(3500),
+        "answered at the deadline, not after the retries: {elapsed:?}"
+    );
+    let attempts = faults.injected().len();
+    assert!(
+        (1..ecs_lake_aws::S3_ATTEMPTS as usize).contains(&attempts),
+        "retries cut short: {attempts} attempts"
+    );
+
+    let failed: BTreeSet<String> = failed_ids(response).into_iter().collect();
+    let doc: serde_json::Value = serde_json::from_str(batch).unwrap();
+    for r in doc["Records"].as_array().unwrap() {
+        let is_task = r["body"]
+            .as_str()
+            .unwrap()
+            .contains("\"ECS Task State Change\"");
+        assert_eq!(failed.contains(r["messageId"].as_str().unwrap()), is_task);
+    }
+    assert!(report.written() > 0, "the deployment events were written");
+    let services = row_count(&read_parquet(&s3, BUCKET, "ecs/service_events/").await);
+    assert!(services > 0, "deployment events are service_events rows");
+}

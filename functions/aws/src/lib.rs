@@ -6,9 +6,11 @@
 //! to handlers that are generic over [`ecs_lake::LakeStore`].
 
 mod config;
+mod deadline;
 mod store;
 
 pub use config::{Config, ConfigError, LakeLocation};
+pub use deadline::{RESPONSE_MARGIN, WithDeadline, write_deadline};
 pub use store::{AnyStore, LocalStore, S3Store};
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (`info`, or `target=level,...`;
@@ -51,7 +53,8 @@ fn flag(name: &str, value: Option<&str>, default: bool) -> Result<bool, ConfigEr
 
 /// Attempts per S3 request (the first and four retries), with the SDK's
 /// exponential backoff and jitter: rides out `SlowDown`, 500s, resets and
-/// timeouts well inside a Lambda's deadline.
+/// timeouts. The ingest Lambdas bound the whole by the invocation's
+/// deadline with [`WithDeadline`].
 pub const S3_ATTEMPTS: u32 = 5;
 /// How long one S3 attempt may take before it is retried (a PUT is at most
 /// a few MB).

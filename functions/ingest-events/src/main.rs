@@ -1,5 +1,6 @@
 //! Lambda entry point: wires tracing and the store once, then serves
-//! invocations with [`ingest_events::handle`].
+//! invocations with [`ingest_events::handle`], writes bounded by the
+//! invocation's deadline.
 
 use std::sync::Arc;
 
@@ -14,8 +15,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let store = Arc::clone(&store);
         async move {
-            let (response, _) =
-                ingest_events::handle(store.as_ref(), &event.payload, now_micros()).await?;
+            let deadline = ecs_lake_aws::write_deadline(event.context.deadline);
+            let store = ecs_lake_aws::WithDeadline::new(store.as_ref(), deadline);
+            let (response, _) = ingest_events::handle(&store, &event.payload, now_micros()).await?;
             Ok::<_, Error>(response)
         }
     }))

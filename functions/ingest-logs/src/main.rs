@@ -1,5 +1,6 @@
 //! Lambda entry point: wires tracing and the store once, then serves
-//! invocations with [`ingest_logs::handle_with`]. `REDACT_SECRETS=false`
+//! invocations with [`ingest_logs::handle_with`], writes bounded by the
+//! invocation's deadline. `REDACT_SECRETS=false`
 //! keeps secrets in log messages (redacted by default).
 
 use std::sync::Arc;
@@ -18,9 +19,10 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Box<RawValue>>| {
         let store = Arc::clone(&store);
         async move {
+            let deadline = ecs_lake_aws::write_deadline(event.context.deadline);
+            let store = ecs_lake_aws::WithDeadline::new(store.as_ref(), deadline);
             let (response, _) =
-                ingest_logs::handle_with(store.as_ref(), &event.payload, now_micros(), options)
-                    .await?;
+                ingest_logs::handle_with(&store, &event.payload, now_micros(), options).await?;
             Ok::<_, Error>(response)
         }
     }))
