@@ -1,16 +1,12 @@
 //! The ECS-aware query language: `exit 137 by revision last 7d`.
 //!
-//! One module per stage: [`lexer`] (text -> tokens with spans) ->
-//! [`parser`] (tokens -> [`ast::Query`], grammar in its docs) -> [`lower`]
-//! (query -> DataFusion logical plan over [`crate::summary`]) ; execution and
-//! rendering are the CLI's ([`crate::ask`]).
+//! Lexer, parser and AST are the `ecs-query-lang` crate (no DataFusion, so
+//! they can be fuzzed on their own); [`lower`] turns a parsed query into a
+//! DataFusion logical plan over [`crate::summary`]; execution and rendering
+//! are the CLI's ([`crate::ask`]).
 
-pub mod ast;
-pub mod error;
-pub mod lexer;
+pub use ecs_query_lang::{
+    Dim, Filter, Metric, ParseError, Query, Window, ast, error, lexer, parse, parser,
+};
+
 pub mod lower;
-pub mod parser;
-
-pub use ast::{Dim, Filter, Metric, Query, Window};
-pub use error::ParseError;
-pub use parser::parse;

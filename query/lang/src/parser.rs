@@ -651,7 +651,7 @@ mod tests {
         use proptest::prelude::*;
 
         use super::super::parse;
-        use crate::lang::ast::{CLAUSES, DIMS, METRICS};
+        use crate::ast::{CLAUSES, DIMS, METRICS};
 
         /// Words the grammar knows, plus numbers, dates, operators and junk,
         /// so generated input reaches deep into the parser.
