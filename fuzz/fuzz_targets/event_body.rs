@@ -6,5 +6,5 @@ use ecs_lake::Input;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    ecs_lake_fuzz::ingest_one(Input::new("fuzz", data.to_vec()));
+    ecs_lake_fuzz::normalize_one(&Input::new("fuzz", data.to_vec()));
 });

@@ -5,5 +5,5 @@ use ecs_lake::{Input, InputKind};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    ecs_lake_fuzz::ingest_one(Input::of(InputKind::HealthSamples, "fuzz", data.to_vec()));
+    ecs_lake_fuzz::normalize_one(&Input::of(InputKind::HealthSamples, "fuzz", data.to_vec()));
 });

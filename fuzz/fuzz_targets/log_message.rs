@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             "message": String::from_utf8_lossy(message),
         }],
     });
-    ecs_lake_fuzz::ingest_one(Input::of(
+    ecs_lake_fuzz::normalize_one(&Input::of(
         InputKind::LogsPayload,
         "fuzz",
         payload.to_string().into_bytes(),

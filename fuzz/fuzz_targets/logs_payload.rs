@@ -9,7 +9,7 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::value::RawValue;
 
 fuzz_target!(|data: &[u8]| {
-    ecs_lake_fuzz::ingest_one(Input::of(InputKind::LogsPayload, "fuzz", data.to_vec()));
+    ecs_lake_fuzz::normalize_one(&Input::of(InputKind::LogsPayload, "fuzz", data.to_vec()));
     if let Some(payload) = std::str::from_utf8(data)
         .ok()
         .and_then(|t| RawValue::from_string(t.to_owned()).ok())

@@ -344,6 +344,35 @@ fn where_and_for_filter_like_the_truth() {
     assert_eq!(get(&one[0], "revision"), "42");
 }
 
+/// Values from the question are literals in the plan, never SQL text: a
+/// value written as SQL matches nothing, and `--show-sql` shows it as one
+/// quoted string.
+#[test]
+fn hostile_values_are_literals_not_sql() {
+    let hostile = "api' OR '1'='1";
+    assert!(rows(&format!("stops by service where service=\"{hostile}\"")).is_empty());
+    assert!(rows("logs \"x' OR '1'='1\" by revision").is_empty());
+    assert!(!rows("stops by service where service=api").is_empty());
+    let sql = block_on(move || async move {
+        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        let mut out = Vec::new();
+        let show = ecs_query::cli::OutputArgs {
+            show_sql: true,
+            ..output(Format::Csv)
+        };
+        ecs_query::ask::answer(
+            &lake,
+            &format!("stops by service where service=\"{hostile}\""),
+            &show,
+            &mut out,
+        )
+        .await
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    });
+    assert!(sql.contains("'api'' OR ''1''=''1'"), "{sql}");
+}
+
 #[test]
 fn logs_text_counts_the_lines_and_their_tasks() {
     // The simulator's Node.js service logs one heap OOM line per OOM kill.
