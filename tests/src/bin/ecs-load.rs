@@ -130,6 +130,36 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Rows per table in the lake directory, from the Parquet footers.
+fn lake_rows(root: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let mut rows = std::collections::BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let table = path
+                    .strip_prefix(root)
+                    .ok()
+                    .and_then(|p| p.components().next())
+                    .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let file = std::fs::File::open(&path).unwrap();
+                let n = SerializedFileReader::new(file)
+                    .unwrap()
+                    .metadata()
+                    .file_metadata()
+                    .num_rows() as u64;
+                *rows.entry(table).or_insert(0) += n;
+            }
+        }
+    }
+    rows
+}
+
 fn percentile(sorted: &[u64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
@@ -293,6 +323,9 @@ async fn run(args: Args) {
             .map(|(_, r)| *r)
             .fold(0.0_f64, f64::max)
     };
+    // Rows read back from the Parquet footers of every object written.
+    let lake_rows = lake_rows(&server.bucket_dir("lake").join("ecs"));
+    let table = |name: &str| lake_rows.get(name).copied().unwrap_or(0);
     let peak = samples.iter().map(|(_, r)| *r).fold(0.0_f64, f64::max);
     let minute = 60.0_f64.min(elapsed / 4.0);
     let summary = json!({
@@ -317,6 +350,11 @@ async fn run(args: Args) {
         "log_rows": totals.rows.load(Ordering::Relaxed),
         "quarantined": totals.quarantined.load(Ordering::Relaxed),
         "failed": totals.failed.load(Ordering::Relaxed),
+        "lake_rows": lake_rows,
+        "ecs_events_lost": totals.ecs_written.load(Ordering::Relaxed) as i64
+            - (table("task_events") + table("service_events") + table("instance_events")) as i64,
+        "log_rows_lost": totals.rows.load(Ordering::Relaxed) as i64
+            - (table("logs") + table("metrics")) as i64,
     });
     println!("{}", serde_json::to_string_pretty(&summary).unwrap());
 }
