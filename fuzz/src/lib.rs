@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use ecs_lake::normalize::Normalizer;
-use ecs_lake::{Input, LakeStore, StoreError};
+use ecs_lake::{Input, InputKind, LakeStore, StoreError};
 
 /// 2026-11-21T12:00:00Z, the fixed "now" of every run.
 pub const NOW: i64 = 1_795_521_600_000_000;
@@ -27,8 +27,9 @@ impl LakeStore for Discard {
 
 /// Normalizes one input (redaction on, as in production) into record
 /// batches and checks what holds for any input: it has rows (or quarantine
-/// rows for some of its records), or it is quarantined whole with a reason;
-/// not both, not neither.
+/// rows for some of its records), or it is quarantined whole with a reason,
+/// not both; neither only when it held no records (`[]`, a payload with
+/// `"logEvents": []`, a control message), never for an event.
 pub fn normalize_one(input: &Input) {
     let mut n = Normalizer::new(NOW);
     n.push(0, input);
@@ -44,7 +45,12 @@ pub fn normalize_one(input: &Input) {
             whole += 1;
         }
     }
-    assert_eq!(with_rows.len() + whole, 1, "one outcome");
+    let outcomes = with_rows.len() + whole;
+    assert!(outcomes <= 1, "one outcome");
+    if outcomes == 0 {
+        assert_ne!(input.kind, InputKind::Event, "an event left no trace");
+        assert_eq!(counts.log_events, 0, "log events left no trace");
+    }
     assert_eq!(
         counts.rows + counts.quarantined,
         counts.log_events,

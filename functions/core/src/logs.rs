@@ -151,8 +151,10 @@ struct LogsData<'a> {
     log_group: Cow<'a, str>,
     #[serde(rename = "logStream", default, borrow)]
     log_stream: Cow<'a, str>,
+    /// Missing only in a malformed payload (quarantined); `[]` is read as
+    /// a payload without events.
     #[serde(rename = "logEvents", default, borrow)]
-    log_events: Vec<LogEvent<'a>>,
+    log_events: Option<Vec<LogEvent<'a>>>,
 }
 
 #[derive(Deserialize)]
@@ -242,9 +244,12 @@ impl Normalizer {
                 Ok(())
             }
             "DATA_MESSAGE" => {
+                let events = data
+                    .log_events
+                    .ok_or_else(|| RowError::new("DATA_MESSAGE payload has no logEvents"))?;
                 self.log_counts.data_messages += 1;
                 let ctx = StreamCtx::new(&data.log_group, &data.log_stream, data.owner.as_deref());
-                for (i, e) in data.log_events.iter().enumerate() {
+                for (i, e) in events.iter().enumerate() {
                     let id = e.id.as_deref().filter(|s| !s.is_empty());
                     let time = e.timestamp.ok_or("no timestamp").and_then(|ms| {
                         lenient::millis_to_micros(ms).ok_or("timestamp out of range")

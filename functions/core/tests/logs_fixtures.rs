@@ -639,3 +639,32 @@ fn mutated_payloads_never_panic_and_log_events_are_conserved() {
         "some mutations (inside messages) still read"
     );
 }
+
+/// Found by the `logs_payload` fuzz target: a DATA_MESSAGE whose `logEvents`
+/// key is missing (here misspelt) was read as a payload without events and
+/// its content dropped. It is quarantined; `"logEvents": []` is still an
+/// empty payload.
+#[test]
+fn a_data_message_without_log_events_is_quarantined() {
+    let misspelt = json!({
+        "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": "/ecs/api",
+        "logStream": "s", "logEvent)": [{"id": "1", "timestamp": 1, "message": "lost?"}],
+    });
+    let empty = json!({
+        "messageType": "DATA_MESSAGE", "owner": "111122223333", "logGroup": "/ecs/api",
+        "logStream": "s", "logEvents": [],
+    });
+    let mut n = Normalizer::new(0);
+    n.push_logs_payload(0, gzip_base64(misspelt.to_string().as_bytes()).as_bytes());
+    n.push_logs_payload(1, gzip_base64(empty.to_string().as_bytes()).as_bytes());
+    let counts = n.log_counts();
+    assert_eq!((counts.payloads_quarantined, counts.data_messages), (1, 1));
+    let (_, q) = finish(n);
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].input, 0);
+    assert!(
+        q[0].error.reason.contains("logEvents"),
+        "{}",
+        q[0].error.reason
+    );
+}
