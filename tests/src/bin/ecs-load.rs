@@ -117,6 +117,8 @@ struct Totals {
     quarantined: AtomicU64,
     failed: AtomicU64,
     ecs_written: AtomicU64,
+    /// The largest invocation payload so far, bytes.
+    largest: AtomicU64,
 }
 
 fn rss_mib() -> f64 {
@@ -227,6 +229,10 @@ async fn run(args: Args) {
                     break;
                 };
                 let began = Instant::now();
+                let bytes = match &inv {
+                    Invocation::Sqs { json, .. } | Invocation::Logs { json } => json.len() as u64,
+                };
+                totals.largest.fetch_max(bytes, Ordering::Relaxed);
                 match inv {
                     Invocation::Sqs { json, events } => {
                         let payload = RawValue::from_string(json).unwrap();
@@ -292,8 +298,9 @@ async fn run(args: Args) {
                     let events = totals.ecs_events.load(Ordering::Relaxed)
                         + totals.log_events.load(Ordering::Relaxed);
                     eprintln!(
-                        "{t:>6.0} s  {events:>10} events  {:>8.0}/s  RSS {rss:.0} MiB",
-                        events as f64 / t
+                        "{t:>6.0} s  {events:>10} events  {:>8.0}/s  RSS {rss:.0} MiB  largest invocation {} KiB",
+                        events as f64 / t,
+                        totals.largest.load(Ordering::Relaxed) / 1024
                     );
                 }
             }
@@ -350,6 +357,7 @@ async fn run(args: Args) {
         "log_rows": totals.rows.load(Ordering::Relaxed),
         "quarantined": totals.quarantined.load(Ordering::Relaxed),
         "failed": totals.failed.load(Ordering::Relaxed),
+        "largest_invocation_kib": totals.largest.load(Ordering::Relaxed) / 1024,
         "lake_rows": lake_rows,
         "ecs_events_lost": totals.ecs_written.load(Ordering::Relaxed) as i64
             - (table("task_events") + table("service_events") + table("instance_events")) as i64,
