@@ -429,18 +429,7 @@ fn mutated_payloads_never_panic_and_each_input_has_one_outcome() {
         n.push_event(i as u32, input);
     }
     let (parts, quarantined) = n.finish().unwrap();
-    let mut seen = vec![0u8; inputs.len()];
-    for q in &quarantined {
-        seen[q.input as usize] += 1;
-        assert!(!q.error.reason.is_empty());
-    }
-    let mut with_rows = std::collections::BTreeSet::new();
-    for p in &parts {
-        with_rows.extend(p.inputs.iter().copied());
-    }
-    for i in with_rows {
-        seen[i as usize] += 1;
-    }
+    let seen = common::outcome_counts(&parts, &quarantined, inputs.len());
     let bad: Vec<usize> = seen
         .iter()
         .enumerate()

@@ -5,8 +5,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::collections::BTreeSet;
-
 use ecs_lake::logs::redact_secrets;
 use ecs_lake::normalize::Normalizer;
 use proptest::prelude::*;
@@ -23,28 +21,10 @@ const ECS_FIXTURES: &[&str] = &[
     "ecs_container_instance_state_change_aws-lambda-go.json",
 ];
 
-/// How many outcomes each input got: 1 when it has rows (or quarantine rows
-/// for some of its records) and 1 when it was quarantined whole; an input
-/// must get exactly one.
+/// How many outcomes each input got ([`common::outcome_counts`]).
 fn outcomes(n: Normalizer, inputs: usize) -> Vec<usize> {
     let (parts, quarantined) = n.finish().unwrap();
-    let mut seen = vec![0; inputs];
-    let mut with_rows = BTreeSet::new();
-    for p in &parts {
-        with_rows.extend(p.inputs.iter().copied());
-    }
-    for q in &quarantined {
-        assert!(!q.error.reason.is_empty(), "a quarantine has a reason");
-        if q.part.is_some() {
-            with_rows.insert(q.input);
-        } else {
-            seen[q.input as usize] += 1;
-        }
-    }
-    for i in with_rows {
-        seen[i as usize] += 1;
-    }
-    seen
+    common::outcome_counts(&parts, &quarantined, inputs)
 }
 
 /// Every JSON pointer in a document.

@@ -2,7 +2,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::array::RecordBatch;
 use arrow::util::display::array_value_to_string;
@@ -58,4 +58,31 @@ pub fn finish(n: Normalizer) -> (BTreeMap<&'static str, Vec<Row>>, Vec<Quarantin
         tables.entry(table.name).or_default().extend(rows(&batch));
     }
     (tables, quarantined)
+}
+
+/// How many outcomes each input got: 1 when it has rows (or quarantine rows
+/// for some of its records) and 1 when it was quarantined whole; an input
+/// must get exactly one. Every quarantine must have a reason.
+pub fn outcome_counts(
+    parts: &[TablePart],
+    quarantined: &[Quarantined],
+    inputs: usize,
+) -> Vec<usize> {
+    let mut seen = vec![0; inputs];
+    let mut with_rows = BTreeSet::new();
+    for p in parts {
+        with_rows.extend(p.inputs.iter().copied());
+    }
+    for q in quarantined {
+        assert!(!q.error.reason.is_empty(), "a quarantine has a reason");
+        if q.part.is_some() {
+            with_rows.insert(q.input);
+        } else {
+            seen[q.input as usize] += 1;
+        }
+    }
+    for i in with_rows {
+        seen[i as usize] += 1;
+    }
+    seen
 }
