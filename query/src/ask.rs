@@ -1,17 +1,18 @@
-//! `ecs-query "<question>"`: parse, lower to a DataFusion plan, run, render.
+//! `ecs-query "<question>"`: parse, plan ([`ecs_query_engine::ask`]), run,
+//! render.
 //!
 //! The question is parsed before the lake is opened, so a typo answers at
-//! once. `--show-sql` prints the plan as SQL (DataFusion's unparser) instead
-//! of running it, for Athena over the same lake or for `ecs-query sql`.
+//! once. `--show-sql` prints the plan as SQL instead of running it, for
+//! Athena over the same lake or for `ecs-query sql`.
 
 use std::io::Write;
 
-use datafusion::prelude::DataFrame;
+use ecs_query_engine::Lake;
+use ecs_query_engine::ask::{plan_query, to_sql};
+use ecs_query_engine::lang::{self, Query};
 
 use crate::cli::{LakeArgs, OutputArgs};
 use crate::error::CliError;
-use crate::lake::Lake;
-use crate::lang::{self, Query, lower};
 use crate::render;
 
 /// "Now" in microseconds: `--now`, else the clock.
@@ -19,18 +20,6 @@ pub fn now(output: &OutputArgs) -> i64 {
     output
         .now
         .unwrap_or_else(|| chrono::Utc::now().timestamp_micros())
-}
-
-/// The plan answering `question` over an opened lake.
-pub async fn plan(lake: &Lake, question: &str, now: i64) -> Result<DataFrame, CliError> {
-    let query = lang::parse(question)?;
-    Ok(lower::lower(&lake.ctx, &query, now).await?)
-}
-
-/// The SQL text of a plan.
-pub fn to_sql(df: &DataFrame) -> Result<String, CliError> {
-    let statement = datafusion::sql::unparser::plan_to_sql(df.logical_plan())?;
-    Ok(format!("{statement};"))
 }
 
 /// Answers one question: rendered rows, or the SQL with `--show-sql`.
@@ -49,14 +38,12 @@ async fn answer_query(
     output: &OutputArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let df = lower::lower(&lake.ctx, query, now(output)).await?;
+    let df = plan_query(lake, query, now(output)).await?;
     if output.show_sql {
         writeln!(out, "{}", to_sql(&df)?)?;
         return Ok(());
     }
-    let schema = df.schema().as_arrow().clone();
-    let batches = df.collect().await?;
-    render::batches(&schema, &batches, output.format, out)
+    render::frame(df, output.format, out).await
 }
 
 pub async fn run(
@@ -67,6 +54,6 @@ pub async fn run(
 ) -> Result<(), CliError> {
     // A typo is reported before the lake is opened.
     let query = lang::parse(question)?;
-    let lake = Lake::open(lake_args).await?;
+    let lake = Lake::open(&lake_args.config()).await?;
     answer_query(&lake, &query, output, out).await
 }

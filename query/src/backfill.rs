@@ -15,7 +15,6 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::{IngestArgs, LakeArgs};
 use crate::error::CliError;
-use crate::lake;
 
 /// Inputs normalized and written per call into the core; bounds memory on big files.
 const CHUNK_INPUTS: usize = 50_000;
@@ -83,7 +82,8 @@ pub async fn run(
 
 /// The lake as a store to write to; a local directory is created if missing.
 pub async fn open_store(lake_args: &LakeArgs) -> Result<AnyStore, CliError> {
-    Ok(match lake::location(lake_args)? {
+    let config = lake_args.config();
+    Ok(match config.parsed()? {
         LakeLocation::Local(dir) => {
             std::fs::create_dir_all(&dir).map_err(|e| CliError::Lake {
                 location: lake_args.lake.clone(),
@@ -93,7 +93,7 @@ pub async fn open_store(lake_args: &LakeArgs) -> Result<AnyStore, CliError> {
             AnyStore::Local(LocalStore::new(dir))
         }
         LakeLocation::S3 { bucket, prefix } => AnyStore::S3(S3Store::new(
-            lake::s3_client(lake_args).await,
+            ecs_lake_aws::s3_client(&config.sdk_config().await, config.endpoint_url.is_some()),
             bucket,
             prefix,
         )),
@@ -244,7 +244,11 @@ pub fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Res
         )?;
     }
     for (table, rows) in &t.rows {
-        writeln!(out, "  {:<18} {rows} rows", lake::sql_name_of(table))?;
+        writeln!(
+            out,
+            "  {:<18} {rows} rows",
+            ecs_query_engine::lake::sql_name_of(table)
+        )?;
     }
     Ok(())
 }

@@ -49,7 +49,7 @@ pub struct OutputArgs {
 }
 
 fn parse_now(text: &str) -> Result<i64, String> {
-    crate::lang::parser::parse_time(text, false).ok_or_else(|| {
+    ecs_query_engine::lang::parser::parse_time(text, false).ok_or_else(|| {
         format!("{text:?} is not a UTC date or time (2026-11-20 or 2026-11-20T06:00)")
     })
 }
@@ -74,6 +74,18 @@ pub struct LakeArgs {
     pub endpoint_url: Option<String>,
 }
 
+impl LakeArgs {
+    /// The engine's lake configuration.
+    pub fn config(&self) -> ecs_query_engine::LakeConfig {
+        ecs_query_engine::LakeConfig {
+            location: self.lake.clone(),
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Backfill the lake from files of ECS events and CloudWatch Logs.
@@ -94,6 +106,7 @@ pub enum Command {
     /// the start period is too short, writes the exact AWS payloads through the
     /// same normalization as the Lambdas into --lake, then prints the first
     /// queries of a post-mortem. No AWS account needed.
+    #[cfg(feature = "demo")]
     Demo(DemoArgs),
 
     /// Run read-only SQL over the lake's tables (see `tables`).

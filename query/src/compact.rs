@@ -21,7 +21,7 @@ pub async fn run(
     let store = open_store(lake_args).await?;
     let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
     let tables: Vec<_> = match &args.table {
-        Some(name) => vec![crate::lake::table_named(name)?],
+        Some(name) => vec![ecs_query_engine::lake::table_named(name)?],
         None => TABLES.to_vec(),
     };
     let store_error = |e: ecs_lake::StoreError| CliError::Lake {

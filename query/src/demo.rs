@@ -13,7 +13,7 @@ use crate::ask;
 use crate::backfill::{Totals, ingest_inputs, open_store, print_totals};
 use crate::cli::{DemoArgs, DemoPreset, LakeArgs, OutputArgs};
 use crate::error::CliError;
-use crate::lake::Lake;
+use ecs_query_engine::Lake;
 
 /// The questions the demo answers, in order: (title, question in the query language).
 pub const QUESTIONS: &[(&str, &str)] = &[
@@ -165,7 +165,7 @@ pub async fn run(
         return Ok(());
     }
 
-    let lake = Lake::open(lake_args).await?;
+    let lake = Lake::open(&lake_args.config()).await?;
     // "Now" is the end of the simulated range unless pinned: the questions
     // say `last 7d` and mean the simulated days.
     let end = preset.start_ms + (preset.hours * 3_600_000.0) as i64;
@@ -173,7 +173,7 @@ pub async fn run(
         now: Some(output.now.unwrap_or(end * 1000)),
         ..output.clone()
     };
-    let now_text = crate::summary::day_time_of(output.now.unwrap_or_default());
+    let now_text = ecs_query_engine::summary::day_time_of(output.now.unwrap_or_default());
     for (title, question) in QUESTIONS {
         writeln!(out, "\n{title}:  ecs-query --now {now_text} '{question}'")?;
         ask::answer(&lake, question, &output, out).await?;

@@ -1,9 +1,16 @@
-//! Errors users see: what went wrong, and what to do about it.
+//! Errors users see: what went wrong, and what to do about it. The engine's
+//! errors say what went wrong; the hints for a terminal are added here, by
+//! the error's kind.
 
 use std::path::PathBuf;
 
+use ecs_query_engine::{Error as EngineError, LakeErrorKind};
+
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
+    #[error("{}", with_hint(.0))]
+    Engine(#[from] EngineError),
+
     #[error("cannot read {path}: {source}\n  hint: check the path and that the file is readable")]
     ReadFile {
         path: PathBuf,
@@ -17,43 +24,11 @@ pub enum CliError {
         hint: &'static str,
     },
 
-    #[error(
-        "{0}\n  hint: the lake is read-only from here: use SELECT (and WITH); `ecs-query tables` lists the tables"
-    )]
-    NotReadOnly(String),
-
-    #[error("cannot read the question: {0}")]
-    Parse(#[from] crate::lang::ParseError),
-
-    #[error("{0}")]
-    Lower(#[from] crate::lang::lower::LowerError),
-
-    #[error(
-        "no task {0:?} in the lake\n  hint: pass a task id or ARN from `ecs-query \"stops by task\"` or the tasks view"
-    )]
-    NoSuchTask(String),
-
-    #[error("{count} tasks start with {prefix:?} ({examples})\n  hint: give more of the task id")]
-    AmbiguousTask {
-        prefix: String,
-        count: usize,
-        examples: String,
-    },
-
-    #[error("query failed: {0}")]
-    Query(#[from] datafusion::error::DataFusionError),
-
     #[error("{message}\n  hint: {hint}")]
     Usage { message: String, hint: &'static str },
 
-    #[error("no table named {0:?}\n  hint: `ecs-query tables` lists the tables")]
-    NoSuchTable(String),
-
     #[error("internal error: {0}\n  hint: please report it with the command that failed")]
     Internal(String),
-
-    #[error("{0}")]
-    Arrow(#[from] datafusion::arrow::error::ArrowError),
 
     #[error("writing output: {0}")]
     Output(#[from] std::io::Error),
@@ -64,17 +39,71 @@ pub enum CliError {
     WriteFailed { count: usize, first: String },
 }
 
+impl From<ecs_query_engine::lang::ParseError> for CliError {
+    fn from(e: ecs_query_engine::lang::ParseError) -> Self {
+        CliError::Engine(e.into())
+    }
+}
+
+impl From<datafusion::error::DataFusionError> for CliError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        CliError::Engine(e.into())
+    }
+}
+
+impl From<datafusion::arrow::error::ArrowError> for CliError {
+    fn from(e: datafusion::arrow::error::ArrowError) -> Self {
+        CliError::Engine(e.into())
+    }
+}
+
+/// What a user can do about an engine error, if there is advice to give.
+fn hint(e: &EngineError) -> Option<&'static str> {
+    Some(match e {
+        EngineError::Lake { kind, .. } => match kind {
+            LakeErrorKind::BadLocation => "use a directory or s3://bucket/prefix",
+            LakeErrorKind::NotFound => {
+                "build a lake with `ecs-query ingest --lake DIR FILE...`, or pass --lake / ECS_LAKE"
+            }
+            LakeErrorKind::NoCredentials => {
+                "configure credentials (aws configure, aws sso login, AWS_PROFILE, or env vars)"
+            }
+            LakeErrorKind::BadS3Config => "check the bucket name and region",
+            LakeErrorKind::BadSettings => "check the DATAFUSION_* variables",
+            LakeErrorKind::Registration => "this is a bug: please report it",
+        },
+        EngineError::NotReadOnly(_) => {
+            "the lake is read-only from here: use SELECT (and WITH); `ecs-query tables` lists the tables"
+        }
+        EngineError::NoSuchTask(_) => {
+            "pass a task id or ARN from `ecs-query \"stops by task\"` or the tasks view"
+        }
+        EngineError::AmbiguousTask { .. } => "give more of the task id",
+        EngineError::NoSuchTable(_) => "`ecs-query tables` lists the tables",
+        EngineError::Write { .. } => "check the lake location and that you may write to it",
+        EngineError::Internal(_) => "please report it with the command that failed",
+        // The language's errors carry their own hints; DataFusion's and
+        // Arrow's say enough on their own.
+        EngineError::Parse(_)
+        | EngineError::Lower(_)
+        | EngineError::Query(_)
+        | EngineError::Arrow(_) => return None,
+    })
+}
+
+fn with_hint(e: &EngineError) -> String {
+    match hint(e) {
+        Some(h) => format!("{e}\n  hint: {h}"),
+        None => e.to_string(),
+    }
+}
+
 impl CliError {
     /// True when the error is a closed stdout (`ecs-query ... | head`): not an error.
     pub fn is_broken_pipe(&self) -> bool {
         match self {
             CliError::Output(e) => e.kind() == std::io::ErrorKind::BrokenPipe,
-            CliError::Query(datafusion::error::DataFusionError::IoError(e)) => {
-                e.kind() == std::io::ErrorKind::BrokenPipe
-            }
-            CliError::Query(datafusion::error::DataFusionError::ArrowError(e, _)) => {
-                e.to_string().contains("Broken pipe")
-            }
+            CliError::Engine(e) => e.is_broken_pipe(),
             _ => false,
         }
     }

@@ -1,42 +1,38 @@
 //! # ecs-query: ask the ECS post-mortem lake what happened
 //!
-//! One binary, several subcommands, one pipeline each:
+//! The command line over [`ecs_query_engine`], which does the work: this
+//! crate parses arguments (clap), opens the lake the arguments name, runs
+//! one command, renders its answer (table, CSV, JSON, Markdown) and turns
+//! the engine's errors into messages with hints. Results go to stdout;
+//! progress and errors to stderr; exit code 0 on success, 2 on error.
 //!
-//! * `ingest` — backfill: files -> the same normalization as the Lambdas
-//!   ([`ecs_lake::ingest`]) -> a local or S3 lake.
-//! * `demo` — a lake from the fleet simulator ([`ecs_sim`]), then the first
-//!   post-mortem queries.
-//! * `sql` — read-only SQL over the lake's tables (DataFusion, Hive `dt`
-//!   partitions pruned), rendered as a table, CSV or JSON.
-//! * `tables` / `schema` — what the lake holds, from the declared schemas,
-//!   plus the derived [`views`] (health transitions, time to healthy).
-//!
-//! Modules: [`cli`] (arguments), [`lake`] (opening a lake: local directory or
-//! S3 through object_store with credentials from aws-config), [`backfill`],
-//! [`sql`], [`views`], [`render`], [`error`]. Results go to stdout; progress and errors to
-//! stderr; exit code 0 on success, 2 on error.
+//! One module per command: [`ask`] (a question in the query language),
+//! [`sql`], [`timeline`], [`diagnose`], [`report`], [`backfill`] (`ingest`:
+//! files through the same normalization as the Lambdas, [`ecs_lake::ingest`]),
+//! [`compact`], and `demo` (a lake from the fleet simulator, behind the
+//! default `demo` feature). Beside them: [`cli`] (arguments), [`render`],
+//! [`error`].
 
 pub mod ask;
 pub mod backfill;
 pub mod cli;
 pub mod compact;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod diagnose;
 pub mod error;
-pub mod lake;
-pub mod lang;
 pub mod render;
 pub mod report;
 pub mod sql;
-pub mod summary;
 pub mod timeline;
-pub mod views;
 
 pub use error::CliError;
 
 use std::io::Write;
 
 use cli::{Cli, Command};
+use ecs_query_engine::Lake;
+use ecs_query_engine::views::VIEWS;
 
 /// Runs one command, writing results to `out`. Errors are returned for `main`
 /// to print; nothing here exits the process.
@@ -52,9 +48,10 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     };
     match command {
         Command::Ingest(args) => backfill::run(&cli.lake, args, out).await,
+        #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(&cli.lake, args, &cli.output, out).await,
         Command::Sql(args) => {
-            let lake = lake::Lake::open(&cli.lake).await?;
+            let lake = Lake::open(&cli.lake.config()).await?;
             sql::run(&lake, &args.query, cli.output.format, out).await
         }
         Command::Compact(args) => compact::run(&cli.lake, &args, out).await,
@@ -63,12 +60,9 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Report(args) => report::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {
-            match crate::views::VIEWS
-                .iter()
-                .find(|v| Some(v.name) == table.as_deref())
-            {
+            match VIEWS.iter().find(|v| Some(v.name) == table.as_deref()) {
                 Some(view) => {
-                    let lake = lake::Lake::open(&cli.lake).await?;
+                    let lake = Lake::open(&cli.lake.config()).await?;
                     render::view_schema(&lake, view, out).await
                 }
                 None => render::schema(table.as_deref(), out),

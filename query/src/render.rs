@@ -8,9 +8,12 @@ use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use ecs_lake::schema::{PARTITION_COLUMN, TABLES};
 
+use datafusion::prelude::DataFrame;
+use ecs_query_engine::lake::{Lake, sql_name, table_named};
+use ecs_query_engine::views::{VIEWS, View};
+
 use crate::cli::Format;
 use crate::error::CliError;
-use crate::lake::sql_name;
 
 /// The cells of `batches` as display strings (NULL as empty), row by row.
 fn cells(batches: &[RecordBatch]) -> Result<Vec<Vec<String>>, CliError> {
@@ -41,6 +44,13 @@ fn names(schema: &Schema) -> Vec<String> {
 
 fn is_numeric(schema: &Schema, i: usize) -> bool {
     schema.field(i).data_type().is_numeric()
+}
+
+/// Runs a plan and writes its rows in the requested format.
+pub async fn frame(df: DataFrame, format: Format, out: &mut dyn Write) -> Result<(), CliError> {
+    let schema = df.schema().as_arrow().clone();
+    let batches = df.collect().await?;
+    self::batches(&schema, &batches, format, out)
 }
 
 /// Writes query results in the requested format.
@@ -131,7 +141,7 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
         let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
         writeln!(out, "{:<18} {}", sql_name(t), first)?;
     }
-    for v in crate::views::VIEWS {
+    for v in VIEWS {
         let first = v.doc.find(". ").map_or(v.doc, |end| &v.doc[..=end]);
         writeln!(out, "{:<18} (view) {}", v.name, first)?;
     }
@@ -141,11 +151,11 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
 /// `ecs-query schema [TABLE]`.
 pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> {
     let selected: Vec<_> = match table {
-        Some(name) => vec![crate::lake::table_named(name)?],
+        Some(name) => vec![table_named(name)?],
         None => TABLES.to_vec(),
     };
     if table.is_none() {
-        let views: Vec<&str> = crate::views::VIEWS.iter().map(|v| v.name).collect();
+        let views: Vec<&str> = VIEWS.iter().map(|v| v.name).collect();
         writeln!(
             out,
             "views: {} (`ecs-query schema <view>` for their columns)\n",
@@ -184,11 +194,7 @@ pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> 
 }
 
 /// `ecs-query schema <view>`: the view's columns, from its plan.
-pub async fn view_schema(
-    lake: &crate::lake::Lake,
-    view: &crate::views::View,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
+pub async fn view_schema(lake: &Lake, view: &View, out: &mut dyn Write) -> Result<(), CliError> {
     let df = lake.ctx.table(view.name).await?;
     writeln!(out, "{} (view)", view.name)?;
     let doc = view.doc.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -1,25 +1,13 @@
-//! Read-only SQL over the lake.
-//!
-//! DataFusion's own plan verification refuses DDL (`CREATE`, `DROP`), DML
-//! (`INSERT`, `COPY ... TO`) and statements (`SET`), so a query cannot change
-//! the lake or write files elsewhere.
+//! `ecs-query sql "<query>"`: read-only SQL over the lake
+//! ([`ecs_query_engine::ask::sql`] refuses anything that writes).
 
 use std::io::Write;
 
-use datafusion::error::DataFusionError;
-use datafusion::execution::context::SQLOptions;
+use ecs_query_engine::Lake;
 
 use crate::cli::Format;
 use crate::error::CliError;
-use crate::lake::Lake;
 use crate::render;
-
-fn read_only() -> SQLOptions {
-    SQLOptions::new()
-        .with_allow_ddl(false)
-        .with_allow_dml(false)
-        .with_allow_statements(false)
-}
 
 /// Plans and runs one read-only query, rendering the result.
 pub async fn run(
@@ -28,15 +16,6 @@ pub async fn run(
     format: Format,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let df = lake
-        .ctx
-        .sql_with_options(query, read_only())
-        .await
-        .map_err(|e| match e {
-            DataFusionError::Plan(m) if m.contains("not supported") => CliError::NotReadOnly(m),
-            other => CliError::Query(other),
-        })?;
-    let schema = df.schema().as_arrow().clone();
-    let batches = df.collect().await?;
-    render::batches(&schema, &batches, format, out)
+    let df = ecs_query_engine::ask::sql(lake, query).await?;
+    render::frame(df, format, out).await
 }

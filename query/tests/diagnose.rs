@@ -10,11 +10,12 @@ use std::sync::OnceLock;
 mod common;
 use common::{block_on, lake_args};
 use ecs_query::cli::{DemoPreset, DiagnoseArgs, Format};
-use ecs_query::diagnose::evidence::Selector;
-use ecs_query::diagnose::findings::{Finding, Severity};
-use ecs_query::diagnose::{self, Diagnosis};
-use ecs_query::lake::Lake;
-use ecs_query::summary::Scope;
+use ecs_query::diagnose::run as diagnose_run;
+use ecs_query_engine::Lake;
+use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::diagnose::findings::{Finding, Severity};
+use ecs_query_engine::diagnose::{self, Diagnosis};
+use ecs_query_engine::summary::Scope;
 use ecs_sim::{Memory, Preset, TaskTruth, Truth};
 
 const HOURS: f64 = 72.0;
@@ -46,7 +47,7 @@ fn scope() -> Scope {
 fn diagnosis(service: &str) -> Diagnosis {
     lake_dir();
     let mut all = block_on(|| async {
-        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
         diagnose::diagnose(&lake, &Selector::parse(service), scope())
             .await
             .unwrap()
@@ -286,7 +287,7 @@ fn cli_renders_markdown_and_json_and_refuses_unknown_services() {
     let run = |service: &str, window: &[&str], format: Format| {
         block_on(|| async {
             let mut out = Vec::new();
-            let r = diagnose::run(
+            let r = diagnose_run(
                 &lake_args(lake_dir()),
                 &DiagnoseArgs {
                     service: service.into(),
@@ -382,7 +383,8 @@ fn memory_spikes_to_the_limit_are_sized_not_called_a_leak() {
     let size = number_after(&all, "task memory to") as i64;
     assert!(size > i64::from(search.memory_mib), "{size}");
     assert!(
-        ecs_query::diagnose::recommend::fargate_memory_sizes(i64::from(search.cpu)).contains(&size),
+        ecs_query_engine::diagnose::recommend::fargate_memory_sizes(i64::from(search.cpu))
+            .contains(&size),
         "{size} for {} CPU",
         search.cpu
     );

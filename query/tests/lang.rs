@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 mod common;
 use common::lake_args;
 use ecs_query::cli::{DemoPreset, Format, OutputArgs};
-use ecs_query::lake::Lake;
+use ecs_query_engine::Lake;
 use ecs_sim::{Preset, Truth};
 
 const HOURS: f64 = 30.0;
@@ -50,7 +50,7 @@ fn block_on<T: Send, F: std::future::Future<Output = T>>(make: impl FnOnce() -> 
 /// The answer rendered in `format`.
 fn render(question: &str, format: Format) -> String {
     block_on(move || async move {
-        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
         let mut out = Vec::new();
         ecs_query::ask::answer(&lake, question, &output(format), &mut out)
             .await
@@ -354,7 +354,7 @@ fn hostile_values_are_literals_not_sql() {
     assert!(rows("logs \"x' OR '1'='1\" by revision").is_empty());
     assert!(!rows("stops by service where service=api").is_empty());
     let sql = block_on(move || async move {
-        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
         let mut out = Vec::new();
         let show = ecs_query::cli::OutputArgs {
             show_sql: true,
@@ -412,14 +412,14 @@ const CORPUS: &[&str] = &[
 fn corpus_plans_and_answers() {
     for question in CORPUS {
         let (plan, sql) = block_on(move || async move {
-            let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
-            let df = ecs_query::ask::plan(&lake, question, end_micros())
+            let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
+            let df = ecs_query_engine::ask::plan(&lake, question, end_micros())
                 .await
                 .unwrap();
             let plan = df.clone().into_optimized_plan().unwrap();
             (
                 plan.display_indent().to_string(),
-                ecs_query::ask::to_sql(&df).unwrap(),
+                ecs_query_engine::ask::to_sql(&df).unwrap(),
             )
         });
         let answer = render(question, Format::Table);
@@ -428,7 +428,7 @@ fn corpus_plans_and_answers() {
         });
 
         let via_sql = block_on(move || async move {
-            let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+            let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
             let mut out = Vec::new();
             ecs_query::sql::run(&lake, sql.trim_end_matches(';'), Format::Csv, &mut out)
                 .await
@@ -476,12 +476,20 @@ fn error_messages() {
         "top ten tasks by memory peak",
     ] {
         let message = block_on(move || async move {
-            match ecs_query::lang::parse(q) {
-                Err(e) => format!("{}", ecs_query::CliError::from(e)),
+            match ecs_query_engine::lang::parse(q) {
+                Err(e) => format!(
+                    "{}",
+                    ecs_query::CliError::from(ecs_query_engine::Error::from(e))
+                ),
                 Ok(query) => {
-                    let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
-                    match ecs_query::lang::lower::lower(&lake.ctx, &query, end_micros()).await {
-                        Err(e) => format!("{}", ecs_query::CliError::from(e)),
+                    let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
+                    match ecs_query_engine::lang::lower::lower(&lake.ctx, &query, end_micros())
+                        .await
+                    {
+                        Err(e) => format!(
+                            "{}",
+                            ecs_query::CliError::from(ecs_query_engine::Error::from(e))
+                        ),
                         Ok(_) => panic!("{q} should fail"),
                     }
                 }

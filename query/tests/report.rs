@@ -14,9 +14,9 @@ use std::sync::OnceLock;
 mod common;
 use common::{block_on, lake_args};
 use ecs_query::cli::DemoPreset;
-use ecs_query::diagnose::evidence::Selector;
-use ecs_query::lake::Lake;
-use ecs_query::report::{self, Period, Report};
+use ecs_query_engine::Lake;
+use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::report::{self, Period, Report};
 use ecs_sim::{Preset, Truth};
 
 const HOURS: f64 = 72.0;
@@ -35,7 +35,7 @@ fn truth() -> &'static Truth {
 fn build(period: &Period) -> Report {
     lake_dir();
     block_on(|| async {
-        let lake = Lake::open(&lake_args(lake_dir())).await.unwrap();
+        let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
         report::build(&lake, period, &Selector::default())
             .await
             .unwrap()

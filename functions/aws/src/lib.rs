@@ -11,7 +11,7 @@ mod store;
 
 pub use config::{Config, ConfigError, LakeLocation};
 pub use deadline::{RESPONSE_MARGIN, WithDeadline, write_deadline};
-pub use store::{AnyStore, LocalStore, S3Store};
+pub use store::{AnyStore, LocalStore, S3Store, content_type};
 
 /// JSON logs for CloudWatch, level from `RUST_LOG` (`info`, or `target=level,...`;
 /// default `info`), no ANSI. `Targets` rather than `EnvFilter` keeps a regex
@@ -81,7 +81,14 @@ pub fn with_lake_retries(
 /// task role), with the lake's retry policy.
 pub async fn s3_client_from_env() -> aws_sdk_s3::Client {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let config = with_lake_retries(aws_sdk_s3::config::Builder::from(&sdk), S3_ATTEMPT_TIMEOUT);
+    s3_client(&sdk, false)
+}
+
+/// An S3 client from a loaded AWS configuration, with the lake's retry
+/// policy; path-style addressing for S3-compatible endpoints (`path_style`).
+pub fn s3_client(sdk: &aws_config::SdkConfig, path_style: bool) -> aws_sdk_s3::Client {
+    let config = with_lake_retries(aws_sdk_s3::config::Builder::from(sdk), S3_ATTEMPT_TIMEOUT)
+        .force_path_style(path_style);
     aws_sdk_s3::Client::from_conf(config.build())
 }
 

@@ -41,7 +41,7 @@ impl S3Store {
 
 /// The Content-Type of a lake object, from its extension (reports are
 /// opened in a browser straight from S3).
-fn content_type(key: &str) -> &'static str {
+pub fn content_type(key: &str) -> &'static str {
     match key.rsplit_once('.').map(|(_, ext)| ext) {
         Some("parquet") => "application/vnd.apache.parquet",
         Some("html") => "text/html; charset=utf-8",

@@ -1,5 +1,5 @@
 //! The `report` Lambda's work: build the weekly reliability report from the
-//! lake ([`ecs_query::report`], the same code as `ecs-query report`), write
+//! lake ([`ecs_query_engine::report`], the same code as `ecs-query report`), write
 //! `report.md`, `report.html` and `report.json` under
 //! `reports/<week>/` in the lake, and compose the short summary that `main`
 //! publishes to SNS when a topic is configured.
@@ -8,10 +8,10 @@ use std::fmt::Write as _;
 
 use bytes::Bytes;
 use ecs_lake::LakeStore;
-use ecs_query::diagnose::evidence::Selector;
-use ecs_query::diagnose::findings::Severity;
-use ecs_query::lake::Lake;
-use ecs_query::report::{self, Period, Report};
+use ecs_query_engine::Lake;
+use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::diagnose::findings::Severity;
+use ecs_query_engine::report::{self, Period, Report};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
@@ -38,7 +38,7 @@ pub enum ReportError {
     #[error("{0:?} is not an ISO week: send {{\"week\": \"2026-W47\"}} or nothing for last week")]
     BadWeek(String),
     #[error("building the report: {0}")]
-    Build(#[from] ecs_query::CliError),
+    Build(#[from] ecs_query_engine::Error),
     #[error("writing {key}: {message}")]
     Write { key: String, message: String },
 }

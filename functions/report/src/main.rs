@@ -1,14 +1,12 @@
 //! Lambda entry point: reads the configuration once (the lake from
-//! `LAKE_BUCKET`/`LAKE_PREFIX`, the optional `SNS_TOPIC_ARN`), then on each
-//! (weekly, scheduled) invocation writes the report with
+//! `LAKE_BUCKET`/`LAKE_PREFIX`, the optional `SNS_TOPIC_ARN`) and loads the
+//! AWS configuration once (the lake's reads and writes and SNS share it),
+//! then on each (weekly, scheduled) invocation writes the report with
 //! [`report_lambda::write_report`] and publishes [`report_lambda::summary`].
 
-use std::sync::Arc;
-
 use ecs_lake_aws::{Config, LakeLocation};
-use ecs_query::cli::LakeArgs;
-use ecs_query::diagnose::evidence::Selector;
-use ecs_query::lake::Lake;
+use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::{Lake, LakeConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use report_lambda::{Request, period, summary, write_report};
 use serde_json::Value;
@@ -26,20 +24,13 @@ async fn main() -> Result<(), Error> {
         .filter(|t| !t.is_empty());
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sns = aws_sdk_sns::Client::new(&sdk);
-    let store = Arc::new(ecs_lake_aws::store_from_env().await?);
-    let args = LakeArgs {
-        lake: location.clone(),
-        profile: None,
-        region: None,
-        endpoint_url: None,
-    };
+    let lake_config = LakeConfig::at(location.clone());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (store, sdk, sns, topic, args, location) = (
-            Arc::clone(&store),
+        let (sdk, sns, topic, lake_config, location) = (
             sdk.clone(),
             sns.clone(),
             topic.clone(),
-            args.clone(),
+            lake_config.clone(),
             location.clone(),
         );
         async move {
@@ -51,9 +42,11 @@ async fn main() -> Result<(), Error> {
                 .as_deref()
                 .map(Selector::parse)
                 .unwrap_or_default();
-            // Opened per invocation: a weekly run must see the files written since the last.
-            let lake = Lake::open_with_sdk(&args, &sdk).await?;
-            let (report, written) = write_report(&lake, store.as_ref(), &period, &selector).await?;
+            // Opened per invocation: a weekly run must see the files written
+            // since the last. Reads and the report's writes go through the
+            // lake's one object store.
+            let lake = Lake::open_with_sdk(&lake_config, &sdk).await?;
+            let (report, written) = write_report(&lake, &lake.store(), &period, &selector).await?;
             if let Some(topic) = &topic {
                 let (subject, message) = summary(&report, &location);
                 sns.publish()

@@ -1,15 +1,16 @@
 //! The `report` Lambda's work against real components: a simulator lake
 //! ingested into the in-process S3 endpoint (s3s) with aws-sdk-s3, read back
 //! by DataFusion through object_store, the report written to
-//! `reports/<week>/` with aws-sdk-s3 and read back over HTTP.
+//! `reports/<week>/` through the same object store (as the Lambda's `main`
+//! does) and read back over HTTP with aws-sdk-s3.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use ecs_lake_aws::S3Store;
 use ecs_lake_tests::{S3Server, list_keys};
-use ecs_query::cli::LakeArgs;
-use ecs_query::diagnose::evidence::Selector;
-use ecs_query::lake::Lake;
+use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::report::Period;
+use ecs_query_engine::{Lake, LakeConfig};
 use report_lambda::{Request, period, summary, write_report};
 
 const HOURS: f64 = 30.0;
@@ -42,7 +43,7 @@ async fn run() {
     let scheduled: Request =
         serde_json::from_str(r#"{"source": "aws.events", "detail-type": "Scheduled Event"}"#)
             .unwrap();
-    let monday_w48 = ecs_query::report::Period::week("2026-W48").unwrap().from;
+    let monday_w48 = Period::week("2026-W48").unwrap().from;
     assert_eq!(
         period(&scheduled, monday_w48 + 3_600_000_000).unwrap().name,
         "2026-W47"
@@ -55,17 +56,11 @@ async fn run() {
             .contains("2026-W47")
     );
 
-    let args = LakeArgs {
-        lake: "s3://lake/ecs/prod".into(),
-        profile: None,
-        region: None,
-        endpoint_url: None,
-    };
-    let lake = Lake::open_with_sdk(&args, &server.sdk_config())
+    let lake = Lake::open_with_sdk(&LakeConfig::at("s3://lake/ecs/prod"), &server.sdk_config())
         .await
         .unwrap();
-    let week = ecs_query::report::Period::week("2026-W47").unwrap();
-    let (report, written) = write_report(&lake, &store, &week, &Selector::default())
+    let week = Period::week("2026-W47").unwrap();
+    let (report, written) = write_report(&lake, &lake.store(), &week, &Selector::default())
         .await
         .unwrap();
 
@@ -133,7 +128,7 @@ async fn run() {
     );
 
     // Re-running the same week overwrites the same three objects.
-    write_report(&lake, &store, &week, &Selector::default())
+    write_report(&lake, &lake.store(), &week, &Selector::default())
         .await
         .unwrap();
     assert_eq!(

@@ -22,7 +22,7 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::error::CliError;
+use crate::error::{Error, Result};
 use crate::summary::{self, Scope};
 
 /// Which services to look at: all, or one by name (optionally in one
@@ -317,7 +317,7 @@ impl ServiceEvidence {
 
 /// Collects a plan into rows of `T` (through Arrow's JSON writer: column
 /// names are field names, nulls are absent fields).
-async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>, CliError> {
+async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>> {
     let batches: Vec<RecordBatch> = df.collect().await?;
     let mut buf = Vec::new();
     {
@@ -330,7 +330,7 @@ async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>, CliError> {
     if buf.is_empty() {
         return Ok(Vec::new());
     }
-    serde_json::from_slice(&buf).map_err(|e| CliError::Internal(format!("reading rows: {e}")))
+    serde_json::from_slice(&buf).map_err(|e| Error::Internal(format!("reading rows: {e}")))
 }
 
 fn micros(c: &str) -> Expr {
@@ -342,7 +342,7 @@ pub async fn task_rows(
     ctx: &SessionContext,
     scope: Scope,
     selector: &Selector,
-) -> Result<Vec<TaskRow>, CliError> {
+) -> Result<Vec<TaskRow>> {
     let mut tasks = summary::tasks(ctx, scope).await?;
     if let Some(p) = selector.predicate() {
         tasks = tasks.filter(p)?;
@@ -434,7 +434,7 @@ pub async fn signature_rows(
     ctx: &SessionContext,
     scope: Scope,
     selector: &Selector,
-) -> Result<Vec<SignatureRow>, CliError> {
+) -> Result<Vec<SignatureRow>> {
     let mut tasks = summary::scan(ctx, "task_events", "event_time", scope).await?;
     if let Some(p) = selector.predicate() {
         tasks = tasks.filter(p)?;
@@ -483,7 +483,7 @@ pub async fn deployment_rows(
     ctx: &SessionContext,
     scope: Scope,
     selector: &Selector,
-) -> Result<Vec<DeploymentRow>, CliError> {
+) -> Result<Vec<DeploymentRow>> {
     let mut df = summary::deployments(ctx, scope).await?;
     if let Some(p) = selector.predicate() {
         df = df.filter(p)?;
@@ -511,7 +511,7 @@ pub async fn gather(
     ctx: &SessionContext,
     scope: Scope,
     selector: &Selector,
-) -> Result<Vec<ServiceEvidence>, CliError> {
+) -> Result<Vec<ServiceEvidence>> {
     let tasks = task_rows(ctx, scope, selector).await?;
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;

@@ -2,8 +2,8 @@
 //!
 //! Lexer, parser and AST are the `ecs-query-lang` crate (no DataFusion, so
 //! they can be fuzzed on their own); [`lower`] turns a parsed query into a
-//! DataFusion logical plan over [`crate::summary`]; execution and rendering
-//! are the CLI's ([`crate::ask`]).
+//! DataFusion logical plan over [`crate::summary`]; [`crate::ask`] plans a
+//! question from its text; running and rendering are the caller's.
 
 pub use ecs_query_lang::{
     Dim, Filter, Metric, ParseError, Query, Window, ast, error, lexer, parse, parser,

@@ -11,22 +11,18 @@ pub mod html;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io::Write;
-use std::path::Path;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc, Weekday};
 use serde::Serialize;
 
-use crate::cli::{LakeArgs, OutputArgs, ReportArgs};
 use crate::diagnose::evidence::{self, DeploymentRow, Selector, ServiceEvidence, Spread};
 use crate::diagnose::findings::{self, Finding};
 use crate::diagnose::{finding_markdown, revision_table};
-use crate::error::CliError;
+use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::lang::parser::parse_time;
 use crate::summary::{Scope, day_time_of};
 
-const WEEK_US: i64 = 7 * 86_400_000_000;
+pub const WEEK_US: i64 = 7 * 86_400_000_000;
 
 /// The period a report covers: `[from, to)` in microseconds, with its name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -50,6 +46,20 @@ impl Period {
             name: format!("{year}-W{:02}", monday.iso_week().week()),
             from,
             to: from + WEEK_US,
+        })
+    }
+
+    /// A custom period `[from, to)` (µs), named by its first and last day;
+    /// `None` when it ends before it starts.
+    pub fn range(from: i64, to: i64) -> Option<Period> {
+        (to > from).then(|| Period {
+            name: format!(
+                "{}..{}",
+                &day_time_of(from)[..10],
+                &day_time_of(to - 1)[..10]
+            ),
+            from,
+            to,
         })
     }
 
@@ -262,7 +272,7 @@ pub fn count_of(n: usize, noun: &str) -> String {
 }
 
 /// Builds the report for `period` from the lake.
-pub async fn build(lake: &Lake, period: &Period, selector: &Selector) -> Result<Report, CliError> {
+pub async fn build(lake: &Lake, period: &Period, selector: &Selector) -> Result<Report> {
     let this = evidence::gather(&lake.ctx, period.scope(), selector).await?;
     let previous = period.previous();
     let before = evidence::gather(&lake.ctx, previous.scope(), selector).await?;
@@ -485,101 +495,14 @@ pub fn markdown(r: &Report) -> String {
 }
 
 /// The three renderings, by file name.
-pub fn files(r: &Report) -> Result<Vec<(&'static str, Vec<u8>)>, CliError> {
-    let json = serde_json::to_vec_pretty(r)
-        .map_err(|e| CliError::Internal(format!("report JSON: {e}")))?;
+pub fn files(r: &Report) -> Result<Vec<(&'static str, Vec<u8>)>> {
+    let json =
+        serde_json::to_vec_pretty(r).map_err(|e| Error::Internal(format!("report JSON: {e}")))?;
     Ok(vec![
         ("report.md", markdown(r).into_bytes()),
         ("report.html", html::page(r).into_bytes()),
         ("report.json", json),
     ])
-}
-
-/// The period the arguments ask for.
-pub fn period_of(args: &ReportArgs, now: i64) -> Result<Period, CliError> {
-    let bad = |what: &str, text: &str| CliError::Usage {
-        message: format!(
-            "{what} {text:?} is not a {}",
-            if what == "--week" {
-                "ISO week"
-            } else {
-                "UTC date"
-            }
-        ),
-        hint: "write --week 2026-W47, or --since 2026-11-16 --until 2026-11-22 (UTC; --until includes its day)",
-    };
-    if let Some(w) = &args.week {
-        return Period::week(w).ok_or_else(|| bad("--week", w));
-    }
-    match (&args.since, &args.until) {
-        (None, None) => Ok(Period::last_week(now)),
-        (since, until) => {
-            let to = match until {
-                Some(u) => parse_time(u, true).ok_or_else(|| bad("--until", u))?,
-                None => now,
-            };
-            let from = match since {
-                Some(s) => parse_time(s, false).ok_or_else(|| bad("--since", s))?,
-                None => to - WEEK_US,
-            };
-            if to <= from {
-                return Err(CliError::Usage {
-                    message: "the period ends before it starts".into(),
-                    hint: "write --since EARLIER --until LATER",
-                });
-            }
-            Ok(Period {
-                name: format!(
-                    "{}..{}",
-                    &day_time_of(from)[..10],
-                    &day_time_of(to - 1)[..10]
-                ),
-                from,
-                to,
-            })
-        }
-    }
-}
-
-pub async fn run(
-    lake_args: &LakeArgs,
-    args: &ReportArgs,
-    output: &OutputArgs,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
-    let period = period_of(args, crate::ask::now(output))?;
-    let selector = args
-        .service
-        .as_deref()
-        .map(Selector::parse)
-        .unwrap_or_default();
-    let lake = Lake::open(lake_args).await?;
-    let report = build(&lake, &period, &selector).await?;
-    match &args.out {
-        None => out.write_all(markdown(&report).as_bytes())?,
-        Some(dir) => {
-            write_files(dir, &report)?;
-            writeln!(
-                out,
-                "{} written to {}: report.md, report.html, report.json",
-                report.title,
-                dir.display()
-            )?;
-        }
-    }
-    Ok(())
-}
-
-fn write_files(dir: &Path, report: &Report) -> Result<(), CliError> {
-    std::fs::create_dir_all(dir).map_err(|source| CliError::ReadFile {
-        path: dir.to_owned(),
-        source,
-    })?;
-    for (name, body) in files(report)? {
-        let path = dir.join(name);
-        std::fs::write(&path, body).map_err(|source| CliError::ReadFile { path, source })?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

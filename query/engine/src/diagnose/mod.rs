@@ -1,5 +1,6 @@
-//! `ecs-query diagnose <service> [window]`: findings ranked by impact, each
-//! with its evidence and a concrete recommendation.
+//! Diagnosis of a service (`ecs-query diagnose <service> [window]`):
+//! findings ranked by impact, each with its evidence and a concrete
+//! recommendation.
 //!
 //! [`evidence`] reads the lake (DataFusion plans over the same summaries as
 //! the query language) into plain values per service and revision;
@@ -12,12 +13,10 @@ pub mod findings;
 pub mod recommend;
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use serde::Serialize;
 
-use crate::cli::{DiagnoseArgs, Format, LakeArgs, OutputArgs};
-use crate::error::CliError;
+use crate::error::Result;
 use crate::lake::Lake;
 use crate::lang::{Window, lower, parser};
 use crate::summary::{Scope, day_time_of};
@@ -58,53 +57,18 @@ impl Diagnosis {
 }
 
 /// The diagnoses of the services `selector` matches (one per cluster).
-pub async fn diagnose(
-    lake: &Lake,
-    selector: &Selector,
-    scope: Scope,
-) -> Result<Vec<Diagnosis>, CliError> {
+pub async fn diagnose(lake: &Lake, selector: &Selector, scope: Scope) -> Result<Vec<Diagnosis>> {
     let services = evidence::gather(&lake.ctx, scope, selector).await?;
     Ok(services.iter().map(|s| Diagnosis::of(s, scope)).collect())
 }
 
 /// The window of a `diagnose` command line: its words, or the last 7 days.
-pub fn scope_of(words: &[String], now: i64) -> Result<Scope, CliError> {
+pub fn scope_of(words: &[String], now: i64) -> Result<Scope> {
     let window = match parser::parse_window(&words.join(" "))? {
         Window::All if words.is_empty() => Window::Last(DEFAULT_DAYS * 86_400_000_000),
         w => w,
     };
     Ok(lower::scope(window, now))
-}
-
-pub async fn run(
-    lake_args: &LakeArgs,
-    args: &DiagnoseArgs,
-    output: &OutputArgs,
-    out: &mut dyn Write,
-) -> Result<(), CliError> {
-    let scope = scope_of(&args.window, crate::ask::now(output))?;
-    let selector = Selector::parse(&args.service);
-    let lake = Lake::open(lake_args).await?;
-    let diagnoses = diagnose(&lake, &selector, scope).await?;
-    if diagnoses.is_empty() {
-        return Err(CliError::Usage {
-            message: format!("no tasks of service {:?} in the window", args.service),
-            hint: "list the services with ecs-query \"stops by service, family last 30d\"; pass a longer window (e.g. last 30d), cluster/service, or standalone:<family> for tasks run outside a service",
-        });
-    }
-    match output.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut *out, &diagnoses)
-                .map_err(|e| CliError::Internal(format!("writing JSON: {e}")))?;
-            writeln!(out)?;
-        }
-        _ => {
-            for d in &diagnoses {
-                out.write_all(markdown(d).as_bytes())?;
-            }
-        }
-    }
-    Ok(())
 }
 
 fn opt<T: std::fmt::Display>(v: Option<T>) -> String {

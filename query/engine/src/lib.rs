@@ -1,0 +1,42 @@
+//! # ecs-query-engine: the read side of the ECS post-mortem lake
+//!
+//! Everything that answers a question about the lake, as a library with no
+//! command line: the `ecs-query` binary (clap, rendering, hints) and the
+//! `report` Lambda both build on it, and neither builds on the other.
+//!
+//! ```text
+//!  LakeConfig ──Lake::open──> Lake (DataFusion session: tables + views)
+//!                               │
+//!   "exit 137 by revision"      │   summary::{tasks, deployments}(Scope)
+//!    lang::parse ─> lang::lower ┴─> DataFrame ─> run, or ask::to_sql
+//!    timeline::timeline ────────────> DataFrame (one task, time order)
+//!    diagnose::evidence::gather ────> ServiceEvidence ─findings─> Diagnosis
+//!    report::build ─────────────────> Report ─> Markdown, HTML, JSON
+//! ```
+//!
+//! * [`lake`] — opening a lake (local directory, or S3 through object_store
+//!   with credentials from aws-config); the declared schemas registered as
+//!   Hive-partitioned listing tables; [`lake::Lake::store`] to write back.
+//! * [`views`] and [`summary`] — the derived views; the per-task and
+//!   per-deployment summaries as plans built for a window ([`summary::Scope`]).
+//! * [`lang`] — the query language (the `ecs-query-lang` crate) and its
+//!   lowering to DataFusion plans; [`ask`] plans a question or read-only SQL.
+//! * [`timeline`] — one task in time order.
+//! * [`diagnose`] — evidence per service and revision, findings with
+//!   recommendations, and their rendering.
+//! * [`report`] — the weekly reliability report (period, model, Markdown,
+//!   self-contained HTML, JSON).
+//! * [`error`] — what went wrong, without terminal advice: callers add their own.
+
+pub mod ask;
+pub mod diagnose;
+pub mod error;
+pub mod lake;
+pub mod lang;
+pub mod report;
+pub mod summary;
+pub mod timeline;
+pub mod views;
+
+pub use error::{Error, LakeErrorKind, Result};
+pub use lake::{Lake, LakeConfig};

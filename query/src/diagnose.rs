@@ -1,0 +1,43 @@
+//! `ecs-query diagnose <service> [window]`: the findings of
+//! [`ecs_query_engine::diagnose`] for one service, as Markdown (also on a
+//! terminal) or JSON.
+
+use std::io::Write;
+
+use ecs_query_engine::Lake;
+use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::diagnose::{diagnose, markdown, scope_of};
+
+use crate::cli::{DiagnoseArgs, Format, LakeArgs, OutputArgs};
+use crate::error::CliError;
+
+pub async fn run(
+    lake_args: &LakeArgs,
+    args: &DiagnoseArgs,
+    output: &OutputArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let scope = scope_of(&args.window, crate::ask::now(output))?;
+    let selector = Selector::parse(&args.service);
+    let lake = Lake::open(&lake_args.config()).await?;
+    let diagnoses = diagnose(&lake, &selector, scope).await?;
+    if diagnoses.is_empty() {
+        return Err(CliError::Usage {
+            message: format!("no tasks of service {:?} in the window", args.service),
+            hint: "list the services with ecs-query \"stops by service, family last 30d\"; pass a longer window (e.g. last 30d), cluster/service, or standalone:<family> for tasks run outside a service",
+        });
+    }
+    match output.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &diagnoses)
+                .map_err(|e| CliError::Internal(format!("writing JSON: {e}")))?;
+            writeln!(out)?;
+        }
+        _ => {
+            for d in &diagnoses {
+                out.write_all(markdown(d).as_bytes())?;
+            }
+        }
+    }
+    Ok(())
+}
