@@ -101,7 +101,69 @@ fn pct(part: Expr, whole: Expr) -> Expr {
 }
 
 /// The stop causes that mean a health check failed.
-pub const HEALTH_CHECK_CAUSES: [&str; 2] = ["elb_health_check", "container_health_check"];
+pub const HEALTH_CHECK_CAUSES: [StopCause; 2] =
+    [StopCause::ElbHealthCheck, StopCause::ContainerHealthCheck];
+
+/// `stop_cause IN (<the health-check causes>)` on `column`.
+pub fn is_health_check_stop(column: &str) -> Expr {
+    col(column).in_list(
+        HEALTH_CHECK_CAUSES
+            .iter()
+            .map(|c| lit(c.as_str()))
+            .collect(),
+        false,
+    )
+}
+
+/// How a deployment ended: the `outcome` column of [`deployments`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DeploymentOutcome {
+    Completed,
+    /// Failed, and the circuit breaker did not roll it back.
+    Failed,
+    /// Failed, and the circuit breaker rolled the service back.
+    RolledBack,
+    InProgress,
+    /// No deployment events: only its tasks are known.
+    Unknown,
+}
+
+impl DeploymentOutcome {
+    pub const ALL: [DeploymentOutcome; 5] = [
+        Self::Completed,
+        Self::Failed,
+        Self::RolledBack,
+        Self::InProgress,
+        Self::Unknown,
+    ];
+
+    /// The name in the `outcome` column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled_back",
+            Self::InProgress => "in_progress",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The outcome called `name`, as the column holds it.
+    pub fn from_name(name: &str) -> Option<DeploymentOutcome> {
+        Self::ALL.into_iter().find(|o| o.as_str() == name)
+    }
+
+    /// It failed, whether or not the circuit breaker rolled it back.
+    pub fn failed(self) -> bool {
+        matches!(self, Self::Failed | Self::RolledBack)
+    }
+}
+
+impl std::fmt::Display for DeploymentOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// The task_events columns kept for each task's latest state.
 const LATEST_COLUMNS: &[&str] = &[
@@ -210,8 +272,7 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
         .aggregate(vec![col("task_id")], vec![min(col("image")).alias("image")])?
         .alias("ti")?;
 
-    let health_stop =
-        col("t.stop_cause").in_list(HEALTH_CHECK_CAUSES.iter().map(|c| lit(*c)).collect(), false);
+    let health_stop = is_health_check_stop("t.stop_cause");
     let memory_limit = coalesce(vec![
         cast(col("t.memory"), DataType::Int64),
         col("m.memory_reserved"),
@@ -410,11 +471,15 @@ pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame
         .aggregate(vec![col("deployment_id")], task_aggs)?
         .alias("d")?;
 
-    let outcome = when(col("e.rolled_back"), lit("rolled_back"))
-        .when(col("e.failed"), lit("failed"))
-        .when(col("e.completed"), lit("completed"))
-        .when(col("e.deployment_id").is_not_null(), lit("in_progress"))
-        .otherwise(lit("unknown"))?;
+    use DeploymentOutcome as O;
+    let outcome = when(col("e.rolled_back"), lit(O::RolledBack.as_str()))
+        .when(col("e.failed"), lit(O::Failed.as_str()))
+        .when(col("e.completed"), lit(O::Completed.as_str()))
+        .when(
+            col("e.deployment_id").is_not_null(),
+            lit(O::InProgress.as_str()),
+        )
+        .otherwise(lit(O::Unknown.as_str()))?;
     let mut columns = vec![
         coalesce(vec![col("e.deployment_id"), col("d.deployment_id")]).alias("deployment_id"),
         coalesce(vec![col("e.cluster"), col("d.cluster")]).alias("cluster"),

@@ -611,7 +611,11 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
     let kind = |t: &TaskRow, k: &str| t.exit_kind.as_deref() == Some(k);
     let cause = |t: &TaskRow, c: &str| t.stop_cause.as_deref() == Some(c);
     let is_oom = |t: &TaskRow| cause(t, "oom_killed") || kind(t, "sigkill_oom");
-    let health_stop = |t: &TaskRow| summary::HEALTH_CHECK_CAUSES.iter().any(|c| cause(t, c));
+    let health_stop = |t: &TaskRow| {
+        summary::HEALTH_CHECK_CAUSES
+            .iter()
+            .any(|c| cause(t, c.as_str()))
+    };
 
     let mut by_cause = BTreeMap::new();
     let mut by_exit_kind = BTreeMap::new();

@@ -17,7 +17,7 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit, when}
 use ecs_lake::classify::{ExitKind, StopCause};
 
 use super::ast::{Dim, Filter, Metric, Query, Window};
-use crate::summary::{self, HEALTH_CHECK_CAUSES, Scope, count_if, is_oom};
+use crate::summary::{self, DeploymentOutcome, Scope, count_if, is_health_check_stop, is_oom};
 
 /// A question the language can say but the lake cannot answer as asked.
 #[derive(Debug, thiserror::Error)]
@@ -221,8 +221,7 @@ fn p(column: &str, fraction: f64) -> Expr {
 /// correlated ones not already among them.
 fn task_measures(metric: &Metric, per_task: bool) -> Vec<Expr> {
     let oom = count_if(is_oom()).alias("oom_kills");
-    let health_stop =
-        col("stop_cause").in_list(HEALTH_CHECK_CAUSES.iter().map(|c| lit(*c)).collect(), false);
+    let health_stop = is_health_check_stop("stop_cause");
     let unhealthy = count_if(col("health_check_failed")).alias("unhealthy");
     let stops = count(col("stopped_at")).alias("stops");
     let mut headline = match metric {
@@ -322,8 +321,9 @@ fn logs_measures() -> Vec<Expr> {
 fn deployment_measures() -> Vec<Expr> {
     vec![
         count(col("deployment_id")).alias("deployments"),
-        count_if(col("outcome").eq(lit("rolled_back"))).alias("rolled_back"),
-        count_if(col("outcome").eq(lit("failed"))).alias("failed"),
+        count_if(col("outcome").eq(lit(DeploymentOutcome::RolledBack.as_str())))
+            .alias("rolled_back"),
+        count_if(col("outcome").eq(lit(DeploymentOutcome::Failed.as_str()))).alias("failed"),
         sum(col("tasks")).alias("tasks"),
         sum(col("oom_kills")).alias("oom_kills"),
         sum(col("unhealthy")).alias("unhealthy"),
