@@ -13,7 +13,7 @@ use ecs_query::cli::{DemoPreset, DiagnoseArgs, Format};
 use ecs_query::diagnose::run as diagnose_run;
 use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
-use ecs_query_engine::diagnose::findings::{Finding, Severity};
+use ecs_query_engine::diagnose::findings::{Fact, Finding, FindingKind, Recommendation, Severity};
 use ecs_query_engine::diagnose::{self, Diagnosis};
 use ecs_query_engine::summary::Scope;
 use ecs_sim::{Memory, Preset, TaskTruth, Truth};
@@ -64,7 +64,7 @@ fn truth_count(service: &str, revision: i32, f: impl Fn(&TaskTruth) -> bool) -> 
         .count()
 }
 
-fn find<'a>(d: &'a Diagnosis, kind: &str, revision: &str) -> &'a Finding {
+fn find<'a>(d: &'a Diagnosis, kind: FindingKind, revision: &str) -> &'a Finding {
     d.findings
         .iter()
         .find(|f| f.kind == kind && f.revisions.iter().any(|r| r == revision))
@@ -75,8 +75,8 @@ fn text(f: &Finding) -> String {
     format!(
         "{}\n{}\n{}",
         f.title,
-        f.evidence.join("\n"),
-        f.recommendations.join("\n")
+        f.evidence_text().join("\n"),
+        f.recommendation_text().join("\n")
     )
 }
 
@@ -115,7 +115,7 @@ fn node_api_137s_are_oom_kills_of_the_leaking_revision() {
     });
     assert!(oom_truth > 5, "the preset produces OOM kills: {oom_truth}");
 
-    let f = find(&d, "oom_kills", &label);
+    let f = find(&d, FindingKind::OomKills, &label);
     assert_eq!(f.severity, Severity::Critical);
     assert_eq!(f.impact, oom_truth);
     let all = text(f);
@@ -134,11 +134,43 @@ fn node_api_137s_are_oom_kills_of_the_leaking_revision() {
         "{g:?}"
     );
     assert!((g.start_mib - start_mib).abs() / start_mib < 0.05, "{g:?}");
-    assert!(f.title.contains("leak suspected"), "{}", f.title);
+    assert!(
+        f.title.to_string().contains("leak suspected"),
+        "{}",
+        f.title
+    );
     // Projected time to OOM from the slope, against the simulated one.
     let hours = (f64::from(api.memory_mib) - start_mib) / mib_per_hour;
     let projected = number_after(&all, "limit after");
     assert!((projected - hours).abs() < 0.5, "{projected} vs {hours}");
+    // The same figures, read as data rather than from the sentence.
+    let (leak_hours, leak_slope) = f
+        .evidence
+        .iter()
+        .find_map(|e| match e {
+            Fact::Leak {
+                hours_to_limit,
+                mib_per_hour,
+                ..
+            } => Some((*hours_to_limit, *mib_per_hour)),
+            _ => None,
+        })
+        .expect("a leak fact");
+    assert!((leak_hours - hours).abs() < 0.5, "{leak_hours} vs {hours}");
+    assert_eq!(leak_slope, g.mib_per_hour);
+    assert!(
+        f.recommends(|r| matches!(r, Recommendation::SetMemory { .. }))
+            .is_empty(),
+        "no memory size for a leak"
+    );
+    assert!(
+        f.recommends(|r| matches!(
+            r,
+            Recommendation::CapHeap { limit_mib, .. } if *limit_mib == i64::from(api.memory_mib)
+        ))
+        .len()
+            == 1
+    );
     // Node.js recognised from the logs; heap flag at ~75% of the limit.
     assert!(all.contains("Node.js"), "{all}");
     assert!(
@@ -180,9 +212,13 @@ fn node_api_health_checks_fail_because_warm_up_exceeds_the_start_period() {
         "{stops}/{tasks}"
     );
 
-    let f = find(&d, "health_checks", &label);
+    let f = find(&d, FindingKind::HealthChecks, &label);
     assert_eq!(f.impact, stops);
-    assert!(f.title.contains("warm-up exceeds"), "{}", f.title);
+    assert!(
+        f.title.to_string().contains("warm-up exceeds"),
+        "{}",
+        f.title
+    );
     let all = text(f);
     // The recommended start period covers the warm-up, within ECS's 300 s cap.
     let start_period = number_after(&all, "to at least");
@@ -190,6 +226,15 @@ fn node_api_health_checks_fail_because_warm_up_exceeds_the_start_period() {
         start_period >= new.warm_up_s && start_period <= 300.0,
         "{start_period}"
     );
+    let seconds = f
+        .recommendations
+        .iter()
+        .find_map(|r| match r {
+            Recommendation::StartPeriod { seconds, .. } => Some(*seconds),
+            _ => None,
+        })
+        .expect("a start period");
+    assert_eq!(seconds as f64, start_period);
     assert!(all.contains("startPeriod") && all.contains("healthCheckGracePeriodSeconds"));
     // Time to healthy of the tasks that passed is the simulated warm-up.
     let rev = d.revisions.iter().find(|r| r.label == label).unwrap();
@@ -232,7 +277,7 @@ fn worker_137s_are_stop_timeout_kills_not_oom() {
             assert!(d.findings.iter().all(|f| !f.revisions.contains(&label)));
             continue;
         }
-        let f = find(&d, "stop_timeout_kills", &label);
+        let f = find(&d, FindingKind::StopTimeoutKills, &label);
         assert_eq!(f.impact, n);
         let all = text(f);
         assert!(
@@ -242,7 +287,7 @@ fn worker_137s_are_stop_timeout_kills_not_oom() {
         assert!(all.contains("not OOM kills"), "{all}");
     }
     assert!(
-        d.findings.iter().all(|f| f.kind != "oom_kills"),
+        d.findings.iter().all(|f| f.kind != FindingKind::OomKills),
         "{:#?}",
         d.findings
     );
@@ -258,23 +303,26 @@ fn checkout_and_billing_findings_match_the_truth() {
         .unwrap();
     let f = find(
         &d,
-        "failed_deployment",
+        FindingKind::FailedDeployment,
         &format!("checkout:{}", rolled.revision),
     );
     assert!(f.deployments.contains(&rolled.deployment_id));
-    assert!(f.title.contains("rolled back"));
+    assert!(f.title.to_string().contains("rolled back"));
     assert!(text(f).contains("CannotPullContainerError"), "{}", text(f));
     assert!(text(f).contains("execution role"));
     let segv = truth_count("checkout", 12, |t| t.exit_kind == Some("segfault"));
-    assert_eq!(find(&d, "segfaults", "checkout:12").impact, segv);
+    assert_eq!(find(&d, FindingKind::Segfaults, "checkout:12").impact, segv);
     let spot = truth_count("checkout", 12, |t| {
         t.stop_cause == Some("spot_interruption")
     });
-    assert_eq!(find(&d, "spot_interruptions", "checkout:12").impact, spot);
+    assert_eq!(
+        find(&d, FindingKind::SpotInterruptions, "checkout:12").impact,
+        spot
+    );
 
     let d = diagnosis("billing");
     let crashes = truth_count("billing", 5, |t| t.exit_kind == Some("app_error"));
-    let f = find(&d, "crash_loop", "billing:5");
+    let f = find(&d, FindingKind::CrashLoop, "billing:5");
     assert_eq!(f.impact, crashes);
     // billing:6 fixed it: no advice to roll back past the fix.
     assert!(text(f).contains("billing:6"), "{}", text(f));
@@ -349,9 +397,13 @@ fn standalone_tasks_are_diagnosed_by_family() {
         errors >= 1 && clean > errors,
         "{errors} failed, {clean} clean"
     );
-    let f = find(&d, "crash_loop", "migrate:3");
+    let f = find(&d, FindingKind::CrashLoop, "migrate:3");
     assert_eq!(f.impact, errors);
-    assert!(f.title.contains("runs of migrate:3 failed"), "{}", f.title);
+    assert!(
+        f.title.to_string().contains("runs of migrate:3 failed"),
+        "{}",
+        f.title
+    );
     assert!(
         !text(f).contains("circuit breaker with rollback"),
         "{}",
@@ -371,16 +423,26 @@ fn memory_spikes_to_the_limit_are_sized_not_called_a_leak() {
         t.exit_kind == Some("sigkill_oom")
     });
     assert!(ooms > 3, "{ooms}");
-    let f = find(&d, "oom_kills", &label);
+    let f = find(&d, FindingKind::OomKills, &label);
     assert_eq!(f.impact, ooms);
     assert!(
-        f.title.contains("sudden spikes") && !f.title.contains("leak suspected"),
+        f.title.to_string().contains("sudden spikes")
+            && !f.title.to_string().contains("leak suspected"),
         "{}",
         f.title
     );
     let all = text(f);
     // A size above the limit that Fargate offers for the task's CPU.
     let size = number_after(&all, "task memory to") as i64;
+    let sized = f
+        .recommendations
+        .iter()
+        .find_map(|r| match r {
+            Recommendation::SetMemory { memory_mib, .. } => Some(*memory_mib),
+            _ => None,
+        })
+        .expect("a memory size");
+    assert_eq!(sized, size);
     assert!(size > i64::from(search.memory_mib), "{size}");
     assert!(
         ecs_query_engine::diagnose::recommend::fargate_memory_sizes(i64::from(search.cpu))

@@ -16,6 +16,7 @@ use common::{block_on, lake_args};
 use ecs_query::cli::DemoPreset;
 use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
+use ecs_query_engine::diagnose::findings::FindingKind;
 use ecs_query_engine::report::{self, Period, Report};
 use ecs_sim::{Preset, Truth};
 
@@ -107,7 +108,11 @@ fn weekly_figures_match_the_truth() {
                 *causes.entry(c.to_owned()).or_insert(0) += 1;
             }
         }
-        assert_eq!(svc.stopped_by_cause, causes, "{name}");
+        assert_eq!(
+            report::by_name(&svc.stopped_by_cause),
+            causes.into_iter().collect::<Vec<_>>(),
+            "{name}"
+        );
         let failed = truth()
             .deployments
             .iter()
@@ -125,7 +130,7 @@ fn weekly_figures_match_the_truth() {
             .map(|x| x.1),
         Some(api.this_week.oom_kills as i64)
     );
-    assert!(api.findings.iter().any(|f| f.kind == "oom_kills"));
+    assert!(api.findings.iter().any(|f| f.kind == FindingKind::OomKills));
     let headroom = api.memory.iter().find(|m| m.revision == "api:42").unwrap();
     assert_eq!(headroom.headroom_pct, Some(0.0));
 }
@@ -169,7 +174,7 @@ fn markdown_and_json_carry_every_service_and_finding() {
             svc.this_week.oom_kills
         );
         for f in &svc.findings {
-            assert!(md.contains(&f.title), "{}", f.title);
+            assert!(md.contains(&f.title.to_string()), "{}", f.title);
         }
     }
 }

@@ -149,6 +149,36 @@ impl fmt::Display for ExitKind {
     }
 }
 
+/// Serde by the stable name stored in the lake, so the read side's rows and
+/// reports hold the enum and a misspelt name is an error, not a silent miss.
+macro_rules! by_name {
+    ($ty:ident) => {
+        impl $ty {
+            /// The variant whose stored name is `name`.
+            pub fn from_name(name: &str) -> Option<$ty> {
+                Self::ALL.into_iter().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                $ty::from_name(&name).ok_or_else(|| {
+                    serde::de::Error::custom(format!("{name:?} is not a {}", stringify!($ty)))
+                })
+            }
+        }
+    };
+}
+by_name!(StopCause);
+by_name!(ExitKind);
+
 /// One container as the classifier sees it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ContainerFacts<'a> {
@@ -345,6 +375,20 @@ pub fn classify(task: &StopFacts<'_>, containers: &[ContainerFacts<'_>]) -> Clas
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_round_trip() {
+        for c in super::StopCause::ALL {
+            assert_eq!(super::StopCause::from_name(c.as_str()), Some(c));
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<super::StopCause>(&json).unwrap(), c);
+        }
+        for k in super::ExitKind::ALL {
+            assert_eq!(super::ExitKind::from_name(k.as_str()), Some(k));
+        }
+        assert_eq!(super::ExitKind::from_name("sigkill_omm"), None);
+        assert!(serde_json::from_str::<super::ExitKind>("\"app_eror\"").is_err());
+    }
+
     use super::*;
     use crate::lenient::parse_time;
 

@@ -90,14 +90,14 @@ pub async fn write_report<S: LakeStore>(
 /// (at most ten), and where the full report is.
 pub fn summary(report: &Report, location: &str) -> (String, String) {
     let t = &report.totals;
-    let critical: Vec<(String, &str)> = report
+    let critical: Vec<(String, String)> = report
         .services
         .iter()
         .flat_map(|s| {
             s.findings
                 .iter()
                 .filter(|f| f.severity == Severity::Critical)
-                .map(move |f| (format!("{}/{}", s.cluster, s.service), f.title.as_str()))
+                .map(move |f| (format!("{}/{}", s.cluster, s.service), f.title_text()))
         })
         .collect();
     let mut subject = format!(

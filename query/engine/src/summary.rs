@@ -116,7 +116,7 @@ pub fn is_health_check_stop(column: &str) -> Expr {
 }
 
 /// How a deployment ended: the `outcome` column of [`deployments`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeploymentOutcome {
     Completed,
     /// Failed, and the circuit breaker did not roll it back.
@@ -125,6 +125,7 @@ pub enum DeploymentOutcome {
     RolledBack,
     InProgress,
     /// No deployment events: only its tasks are known.
+    #[default]
     Unknown,
 }
 
@@ -156,6 +157,21 @@ impl DeploymentOutcome {
     /// It failed, whether or not the circuit breaker rolled it back.
     pub fn failed(self) -> bool {
         matches!(self, Self::Failed | Self::RolledBack)
+    }
+}
+
+impl serde::Serialize for DeploymentOutcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeploymentOutcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::from_name(&name).ok_or_else(|| {
+            serde::de::Error::custom(format!("{name:?} is not a deployment outcome"))
+        })
     }
 }
 

@@ -2,7 +2,10 @@
 //! plain Rust values that the findings ([`super::findings`]) and the weekly
 //! report read.
 //!
-//! Three small DataFusion plans, one pass each over the window:
+//! Three small DataFusion plans, one pass each over the window, read into
+//! typed rows straight from Arrow (`serde_arrow`: stop causes, exit kinds
+//! and outcomes arrive as the core's enums, so an unknown name is an error
+//! rather than a count of 0):
 //! the `tasks` summary ([`crate::summary::tasks`]) cut to the columns a
 //! diagnosis needs (a service's tasks of a week are thousands of rows, so
 //! percentiles and medians are computed here, exactly, from the rows);
@@ -19,11 +22,12 @@ use datafusion::functions_aggregate::expr_fn::{
 };
 use datafusion::logical_expr::JoinType;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit};
+use ecs_lake::classify::{ExitKind, StopCause};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::summary::{self, Scope};
+use crate::summary::{self, DeploymentOutcome, Scope};
 
 /// Which services to look at: all, or one by name (optionally in one
 /// cluster), or the standalone tasks of one family.
@@ -89,8 +93,8 @@ pub struct TaskRow {
     pub revision: Option<i64>,
     pub deployment_id: Option<String>,
     pub launch_type: Option<String>,
-    pub stop_cause: Option<String>,
-    pub exit_kind: Option<String>,
+    pub stop_cause: Option<StopCause>,
+    pub exit_kind: Option<ExitKind>,
     pub exit_code: Option<i64>,
     pub stopped_reason: Option<String>,
     pub image: Option<String>,
@@ -111,7 +115,8 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
-    fn uptime_s(&self) -> Option<f64> {
+    /// Seconds from start to when stopping began (or stopped).
+    pub fn uptime_s(&self) -> Option<f64> {
         let end = self.stopping_at.or(self.stopped_at)?;
         Some((end - self.started_at?) as f64 / 1e6)
     }
@@ -141,7 +146,7 @@ pub struct DeploymentRow {
     pub revision: Option<i64>,
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
-    pub outcome: String,
+    pub outcome: DeploymentOutcome,
     pub is_rollback: bool,
     pub tasks: i64,
     pub oom_kills: i64,
@@ -157,7 +162,7 @@ impl DeploymentRow {
 
     /// It failed, whether or not the circuit breaker rolled it back.
     pub fn failed(&self) -> bool {
-        self.outcome == "failed" || self.outcome == "rolled_back"
+        self.outcome.failed()
     }
 }
 
@@ -216,8 +221,8 @@ pub struct RevisionStats {
     pub first_started_at: Option<i64>,
     pub tasks: usize,
     pub stopped: usize,
-    pub by_cause: BTreeMap<String, usize>,
-    pub by_exit_kind: BTreeMap<String, usize>,
+    pub by_cause: BTreeMap<StopCause, usize>,
+    pub by_exit_kind: BTreeMap<ExitKind, usize>,
     pub oom_kills: usize,
     pub stop_timeout_kills: usize,
     pub exit_137: usize,
@@ -240,21 +245,51 @@ pub struct RevisionStats {
     pub stop_timeout_s: Option<Spread>,
     /// Uptime of the tasks that exited with an application error, seconds.
     pub uptime_to_crash: Option<Spread>,
-    pub first_stopped_reason: BTreeMap<String, String>,
-    /// Up to three task ids per stop cause or exit kind.
-    pub examples: BTreeMap<String, Vec<String>>,
+    /// The first stopped reason (in start order) per stop cause.
+    pub first_stopped_reason: BTreeMap<StopCause, String>,
+    /// Up to three task ids per stop cause and per exit kind.
+    pub examples: Examples,
     pub signatures: BTreeMap<String, i64>,
 }
 
+/// Example tasks (at most [`EXAMPLES`] each, earliest started first).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Examples {
+    pub by_cause: BTreeMap<StopCause, Vec<String>>,
+    pub by_exit_kind: BTreeMap<ExitKind, Vec<String>>,
+}
+
+/// Example tasks kept per stop cause and per exit kind.
+pub const EXAMPLES: usize = 3;
+
+impl Examples {
+    fn add(list: &mut Vec<String>, task_id: &str) {
+        if list.len() < EXAMPLES {
+            list.push(task_id.to_owned());
+        }
+    }
+}
+
 impl RevisionStats {
-    pub fn cause(&self, cause: &str) -> usize {
-        self.by_cause.get(cause).copied().unwrap_or(0)
+    /// Tasks stopped for `cause`.
+    pub fn cause(&self, cause: StopCause) -> usize {
+        self.by_cause.get(&cause).copied().unwrap_or(0)
     }
-    pub fn kind(&self, kind: &str) -> usize {
-        self.by_exit_kind.get(kind).copied().unwrap_or(0)
+    /// Tasks whose deciding container ended as `kind`.
+    pub fn kind(&self, kind: ExitKind) -> usize {
+        self.by_exit_kind.get(&kind).copied().unwrap_or(0)
     }
-    pub fn examples(&self, key: &str) -> &[String] {
-        self.examples.get(key).map_or(&[], Vec::as_slice)
+    pub fn examples_of_cause(&self, cause: StopCause) -> &[String] {
+        self.examples
+            .by_cause
+            .get(&cause)
+            .map_or(&[], Vec::as_slice)
+    }
+    pub fn examples_of_kind(&self, kind: ExitKind) -> &[String] {
+        self.examples
+            .by_exit_kind
+            .get(&kind)
+            .map_or(&[], Vec::as_slice)
     }
     /// Not on EC2: memory must be one of Fargate's sizes for the CPU.
     pub fn on_fargate(&self) -> bool {
@@ -315,22 +350,17 @@ impl ServiceEvidence {
     }
 }
 
-/// Collects a plan into rows of `T` (through Arrow's JSON writer: column
-/// names are field names, nulls are absent fields).
+/// Collects a plan into rows of `T`, read from the Arrow batches by column
+/// name (a column `T` lacks is ignored; a field without a column is an error).
 async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>> {
     let batches: Vec<RecordBatch> = df.collect().await?;
-    let mut buf = Vec::new();
-    {
-        let mut w = datafusion::arrow::json::ArrayWriter::new(&mut buf);
-        for b in &batches {
-            w.write(b)?;
-        }
-        w.finish()?;
+    let mut out = Vec::new();
+    for b in &batches {
+        let rows: Vec<T> = serde_arrow::from_record_batch(b)
+            .map_err(|e| Error::Internal(format!("reading evidence rows: {e}")))?;
+        out.extend(rows);
     }
-    if buf.is_empty() {
-        return Ok(Vec::new());
-    }
-    serde_json::from_slice(&buf).map_err(|e| Error::Internal(format!("reading rows: {e}")))
+    Ok(out)
 }
 
 fn micros(c: &str) -> Expr {
@@ -608,42 +638,32 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
     let first = &rows[0];
     let count = |f: &dyn Fn(&TaskRow) -> bool| rows.iter().filter(|t| f(t)).count();
     let spread = |f: &dyn Fn(&TaskRow) -> Option<f64>| Spread::of(rows.iter().filter_map(f));
-    let kind = |t: &TaskRow, k: &str| t.exit_kind.as_deref() == Some(k);
-    let cause = |t: &TaskRow, c: &str| t.stop_cause.as_deref() == Some(c);
-    let is_oom = |t: &TaskRow| cause(t, "oom_killed") || kind(t, "sigkill_oom");
+    let kind = |t: &TaskRow, k: ExitKind| t.exit_kind == Some(k);
+    let cause = |t: &TaskRow, c: StopCause| t.stop_cause == Some(c);
+    let is_oom = |t: &TaskRow| cause(t, StopCause::OomKilled) || kind(t, ExitKind::SigkillOom);
     let health_stop = |t: &TaskRow| {
-        summary::HEALTH_CHECK_CAUSES
-            .iter()
-            .any(|c| cause(t, c.as_str()))
+        t.stop_cause
+            .is_some_and(|c| summary::HEALTH_CHECK_CAUSES.contains(&c))
     };
 
     let mut by_cause = BTreeMap::new();
     let mut by_exit_kind = BTreeMap::new();
-    let mut examples: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut examples = Examples::default();
     let mut first_stopped_reason = BTreeMap::new();
     let mut images: Vec<String> = Vec::new();
     let mut sorted: Vec<&TaskRow> = rows.iter().collect();
     sorted.sort_by_key(|t| (t.started_at, t.task_id.clone()));
     for t in &sorted {
-        for key in [t.stop_cause.as_ref(), t.exit_kind.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            let list = examples.entry(key.clone()).or_default();
-            if list.len() < 3 {
-                list.push(t.task_id.clone());
-            }
-        }
-        if let Some(c) = &t.stop_cause {
-            *by_cause.entry(c.clone()).or_insert(0) += 1;
+        if let Some(c) = t.stop_cause {
+            Examples::add(examples.by_cause.entry(c).or_default(), &t.task_id);
+            *by_cause.entry(c).or_insert(0) += 1;
             if let Some(r) = &t.stopped_reason {
-                first_stopped_reason
-                    .entry(c.clone())
-                    .or_insert_with(|| r.clone());
+                first_stopped_reason.entry(c).or_insert_with(|| r.clone());
             }
         }
-        if let Some(k) = &t.exit_kind {
-            *by_exit_kind.entry(k.clone()).or_insert(0) += 1;
+        if let Some(k) = t.exit_kind {
+            Examples::add(examples.by_exit_kind.entry(k).or_default(), &t.task_id);
+            *by_exit_kind.entry(k).or_insert(0) += 1;
         }
         if let Some(i) = &t.image
             && !images.contains(i)
@@ -686,7 +706,7 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
         by_cause,
         by_exit_kind,
         oom_kills: count(&is_oom),
-        stop_timeout_kills: count(&|t| kind(t, "sigkill_after_stop_timeout")),
+        stop_timeout_kills: count(&|t| kind(t, ExitKind::SigkillAfterStopTimeout)),
         exit_137: count(&|t| t.exit_code == Some(137)),
         memory_limit: rows.iter().filter_map(|t| t.memory_limit).max(),
         cpu: rows.iter().filter_map(|t| t.cpu).max(),
@@ -700,11 +720,11 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
         health_check_stops: count(&health_stop),
         uptime_to_health_stop: spread(&|t| health_stop(t).then(|| t.uptime_s()).flatten()),
         stop_timeout_s: spread(&|t| {
-            kind(t, "sigkill_after_stop_timeout")
+            kind(t, ExitKind::SigkillAfterStopTimeout)
                 .then(|| Some((t.stopped_at? - t.stopping_at?) as f64 / 1e6))
                 .flatten()
         }),
-        uptime_to_crash: spread(&|t| kind(t, "app_error").then(|| t.uptime_s()).flatten()),
+        uptime_to_crash: spread(&|t| kind(t, ExitKind::AppError).then(|| t.uptime_s()).flatten()),
         first_stopped_reason,
         examples,
         signatures: BTreeMap::new(),

@@ -3,15 +3,22 @@
 //! what to change. Pure functions: the tests feed them evidence built by
 //! hand as well as evidence read from simulator lakes.
 //!
+//! A finding is data: its [`FindingKind`], a [`Title`], [`Fact`]s and
+//! [`Recommendation`]s, each carrying its figures. Prose is written only
+//! when a finding is rendered ([`super::prose`]), so callers and tests read
+//! the figures (the recommended memory size, the start period, the leak
+//! slope) rather than scraping sentences.
+//!
 //! The rules never recommend more memory for a leak (it only postpones the
 //! kill), never size anything without samples, and say so when the
 //! evidence is insufficient.
 
+use ecs_lake::classify::{ExitKind, StopCause};
 use serde::Serialize;
 
-use super::evidence::{Growth, RevisionStats, ServiceEvidence, Spread};
+use super::evidence::{Growth, RevisionStats, STANDALONE, ServiceEvidence, Spread};
 use super::recommend::{Runtime, grace_period_s, memory_size_at_least, round_up};
-use crate::summary::day_time_of;
+use crate::summary::DeploymentOutcome;
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -32,23 +39,387 @@ impl Severity {
     }
 }
 
+/// The rule a finding comes from: its stable name in JSON and reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    OomKills,
+    StopTimeoutKills,
+    HealthChecks,
+    CrashLoop,
+    Segfaults,
+    FailedDeployment,
+    StartFailures,
+    SpotInterruptions,
+    MemoryHeadroom,
+    NoMemoryData,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 10] = [
+        Self::OomKills,
+        Self::StopTimeoutKills,
+        Self::HealthChecks,
+        Self::CrashLoop,
+        Self::Segfaults,
+        Self::FailedDeployment,
+        Self::StartFailures,
+        Self::SpotInterruptions,
+        Self::MemoryHeadroom,
+        Self::NoMemoryData,
+    ];
+
+    /// The stable name (`oom_kills`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OomKills => "oom_kills",
+            Self::StopTimeoutKills => "stop_timeout_kills",
+            Self::HealthChecks => "health_checks",
+            Self::CrashLoop => "crash_loop",
+            Self::Segfaults => "segfaults",
+            Self::FailedDeployment => "failed_deployment",
+            Self::StartFailures => "start_failures",
+            Self::SpotInterruptions => "spot_interruptions",
+            Self::MemoryHeadroom => "memory_headroom",
+            Self::NoMemoryData => "no_memory_data",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<FindingKind> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One finding: what, the evidence, and what to change.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub severity: Severity,
-    /// Stable name of the rule: `oom_kills`, `stop_timeout_kills`,
-    /// `health_checks`, `crash_loop`, `segfaults`, `failed_deployment`,
-    /// `start_failures`, `spot_interruptions`, `memory_headroom`, `no_memory_data`.
-    pub kind: &'static str,
-    pub title: String,
+    pub kind: FindingKind,
+    pub title: Title,
     /// The revisions it is about (`family:revision`).
     pub revisions: Vec<String>,
     pub deployments: Vec<String>,
     /// Tasks affected: the ranking's measure.
     pub impact: usize,
-    pub evidence: Vec<String>,
-    pub recommendations: Vec<String>,
+    pub evidence: Vec<Fact>,
+    pub recommendations: Vec<Recommendation>,
     pub example_tasks: Vec<String>,
+}
+
+impl Finding {
+    /// The recommendations of one action, e.g. every [`Recommendation::SetMemory`].
+    pub fn recommends(&self, pick: impl Fn(&Recommendation) -> bool) -> Vec<&Recommendation> {
+        self.recommendations.iter().filter(|r| pick(r)).collect()
+    }
+}
+
+/// How OOM kills come about.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "pattern", rename_all = "snake_case")]
+pub enum OomPattern {
+    /// Memory grows with uptime until the limit.
+    Leak { mib_per_hour: f64 },
+    /// Steady memory, then the limit, long before a trend would get there.
+    Spikes,
+}
+
+/// What a finding's title says, with its figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "title", rename_all = "snake_case")]
+pub enum Title {
+    OomKills {
+        kills: usize,
+        revision: String,
+        pattern: Option<OomPattern>,
+    },
+    StopTimeoutKills {
+        kills: usize,
+        revision: String,
+    },
+    HealthChecks {
+        stops: usize,
+        tasks: usize,
+        revision: String,
+        /// The tasks that passed needed longer than the failing ones got.
+        warm_up_exceeds_start_period: bool,
+    },
+    CrashLoop {
+        exits: usize,
+        revision: String,
+    },
+    /// A standalone task (a job) whose runs fail.
+    FailedRuns {
+        failed: usize,
+        runs: usize,
+        revision: String,
+    },
+    Segfaults {
+        segfaults: usize,
+        revision: String,
+    },
+    FailedDeployment {
+        revision: String,
+        rolled_back: bool,
+    },
+    StartFailures {
+        tasks: usize,
+        revision: String,
+    },
+    SpotInterruptions {
+        interruptions: usize,
+        revision: String,
+    },
+    MemoryHeadroom {
+        revision: String,
+        p99_peak_pct: f64,
+    },
+    NoMemoryData,
+}
+
+/// Where the runtime was recognised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeSource {
+    /// A crash signature in the logs.
+    Logs(String),
+    Image(String),
+}
+
+/// One piece of evidence, with its figures. Times are µs since the epoch,
+/// durations seconds, memory MiB.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "fact", rename_all = "snake_case")]
+pub enum Fact {
+    OomKills {
+        oom_kills: usize,
+        tasks: usize,
+        first_task_at: Option<i64>,
+        exit_137: usize,
+        stop_timeout_kills: usize,
+    },
+    MemoryPeaks {
+        peak: Spread,
+        limit_mib: Option<i64>,
+    },
+    Leak {
+        mib_per_hour: f64,
+        start_mib: f64,
+        tasks: usize,
+        limit_mib: i64,
+        hours_to_limit: f64,
+        /// Median uptime of the OOM-killed tasks.
+        oom_uptime_s: Option<f64>,
+    },
+    Spikes {
+        start_mib: f64,
+        mib_per_hour: f64,
+        /// What the trend alone would take to reach the limit.
+        hours_to_limit: Option<f64>,
+        oom_uptime_h: f64,
+    },
+    Runtime {
+        runtime: Runtime,
+        seen_in: RuntimeSource,
+    },
+    RevisionBeforeOom {
+        revision: String,
+        oom_kills: usize,
+        tasks: usize,
+        peak_p95_mib: Option<f64>,
+        peak_p95_pct: Option<f64>,
+        growth_mib_per_hour: Option<f64>,
+    },
+    RevisionAfterWithoutOom {
+        revision: String,
+        tasks: usize,
+    },
+    RegressionStarted {
+        revision: String,
+    },
+    StopTimeoutKills {
+        kills: usize,
+        exit_137: usize,
+        revision: String,
+    },
+    StopDuration {
+        p50_s: f64,
+    },
+    HealthCheckStops {
+        stops: usize,
+        tasks: usize,
+        first_task_at: Option<i64>,
+    },
+    HealthStopUptime {
+        p50_s: f64,
+    },
+    TimeToHealthy {
+        spread: Spread,
+    },
+    NeverHealthy {
+        revision: String,
+    },
+    /// The health check's timings are not in ECS events.
+    HealthSettingsUnknown,
+    RevisionBeforeHealth {
+        revision: String,
+        stops: usize,
+        tasks: usize,
+        time_to_healthy_p95_s: Option<f64>,
+    },
+    AppErrorExits {
+        exits: usize,
+        tasks: usize,
+        first_task_at: Option<i64>,
+    },
+    CrashUptime {
+        p50_s: f64,
+        max_s: f64,
+    },
+    RevisionAfterCrashes {
+        revision: String,
+        exits: usize,
+        tasks: usize,
+    },
+    RevisionBeforeCrashes {
+        revision: String,
+        exits: usize,
+    },
+    Segfaults {
+        segfaults: usize,
+        tasks: usize,
+    },
+    Deployment {
+        deployment_id: String,
+        revision: String,
+        started_at: Option<i64>,
+        tasks: i64,
+        failed_to_start: i64,
+    },
+    StoppedReason {
+        reason: String,
+    },
+    RolledBack,
+    SpotReclaimed {
+        interruptions: usize,
+        tasks: usize,
+    },
+    NoMemorySamples {
+        tasks: usize,
+    },
+}
+
+/// Why a memory size is recommended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MemoryNeed {
+    /// Memory is steady: the workload needs more than the limit.
+    Steady,
+    /// Spikes are cut at the limit: the size is a floor.
+    Spikes,
+}
+
+/// A larger limit's effect on a leak.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Postponed {
+    pub memory_mib: i64,
+    pub kill_after_h: f64,
+    pub kill_after_h_with_it: f64,
+}
+
+/// Why tasks could not start, from the stopped reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "failure", rename_all = "snake_case")]
+pub enum StartFailure {
+    ImagePull,
+    ResourceInitialization,
+    Other { reason: String },
+}
+
+impl StartFailure {
+    pub fn of(reason: &str) -> StartFailure {
+        if reason.contains("CannotPullContainerError") {
+            StartFailure::ImagePull
+        } else if reason.contains("ResourceInitializationError") {
+            StartFailure::ResourceInitialization
+        } else {
+            StartFailure::Other {
+                reason: reason.to_owned(),
+            }
+        }
+    }
+}
+
+/// What to change, with the settings' values.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Recommendation {
+    /// Not more memory: find the leak.
+    TreatAsLeak {
+        revision: String,
+        larger_limit: Option<Postponed>,
+    },
+    /// Task memory and the container's memoryReservation.
+    SetMemory {
+        memory_mib: i64,
+        reservation_mib: i64,
+        p99_peak_mib: f64,
+        cpu: i64,
+        need: MemoryNeed,
+    },
+    /// No Fargate size for the CPU holds the peak with headroom.
+    RaiseCpu {
+        p99_peak_mib: f64,
+        cpu: i64,
+    },
+    /// No memory samples: nothing to size from.
+    MeasureBeforeSizing,
+    CapHeap {
+        runtime: Runtime,
+        limit_mib: i64,
+    },
+    RollBackUntilFixed {
+        to: String,
+    },
+    HandleSigterm,
+    StopTimeout {
+        observed_s: Option<f64>,
+    },
+    StartPeriod {
+        seconds: i64,
+        passed_p95_s: f64,
+        stopped_after_s: Option<f64>,
+    },
+    CheckHealthCheck,
+    FindSlowerStartup {
+        revision: String,
+        p95_s: f64,
+        before_p95_s: f64,
+        before_revision: String,
+    },
+    ReadLastLines {
+        task: Option<String>,
+    },
+    RollBackWhileFixed {
+        to: String,
+    },
+    AlertOnFailedRuns,
+    CircuitBreakerForCrashLoops,
+    NativeCrash,
+    FixStartFailure {
+        failure: StartFailure,
+    },
+    CircuitBreaker,
+    SpotBase,
+    MemoryForHeadroom {
+        memory_mib: Option<i64>,
+    },
+    EnableContainerInsights,
 }
 
 /// Memory growth below this (MiB per hour of uptime) is noise, not a leak.
@@ -57,58 +428,23 @@ pub const LEAK_MIB_PER_HOUR: f64 = 5.0;
 const TIGHT_HEADROOM_PCT: f64 = 90.0;
 /// Application-error exits on one revision from which it is a crash loop.
 const CRASH_LOOP_EXITS: usize = 3;
-
-fn mib(v: f64) -> String {
-    format!("{v:.0} MiB")
-}
-
-fn secs(v: f64) -> String {
-    if v >= 7200.0 {
-        format!("{:.1} h", v / 3600.0)
-    } else if v >= 120.0 {
-        format!("{:.1} min", v / 60.0)
-    } else {
-        format!("{v:.0} s")
-    }
-}
-
-fn pct(part: usize, whole: usize) -> String {
-    if whole == 0 {
-        return "0%".into();
-    }
-    format!("{:.0}%", 100.0 * part as f64 / whole as f64)
-}
-
-fn peaks(r: &RevisionStats, s: &Spread) -> String {
-    let limit = match r.memory_limit {
-        Some(l) => format!(
-            " against a {l} MiB limit ({:.0}% at p99)",
-            r.peak_pct(s.p99).unwrap_or(0.0)
-        ),
-        None => String::new(),
-    };
-    format!(
-        "memory peak per task p50 {} / p95 {} / p99 {} / max {}{limit} ({} tasks with samples)",
-        mib(s.p50),
-        mib(s.p95),
-        mib(s.p99),
-        mib(s.max),
-        s.n
-    )
-}
+/// A health-check failure share from which the finding is critical.
+const CRITICAL_HEALTH_SHARE_PCT: f64 = 10.0;
 
 /// The runtime, if the logs or the images say which.
-fn runtime(svc: &ServiceEvidence, r: &RevisionStats) -> Option<(Runtime, String)> {
+fn runtime(svc: &ServiceEvidence, r: &RevisionStats) -> Option<(Runtime, RuntimeSource)> {
     // The revision's own log signatures first, then the service's.
-    fn in_logs<'a>(mut signatures: impl Iterator<Item = &'a String>) -> Option<(Runtime, String)> {
+    fn in_logs<'a>(
+        mut signatures: impl Iterator<Item = &'a String>,
+    ) -> Option<(Runtime, RuntimeSource)> {
         signatures
-            .find_map(|s| Runtime::from_signature(s).map(|rt| (rt, format!("the logs show `{s}`"))))
+            .find_map(|s| Runtime::from_signature(s).map(|rt| (rt, RuntimeSource::Logs(s.clone()))))
     }
     let from_logs = in_logs(r.signatures.keys()).or_else(|| in_logs(svc.signatures().keys()));
     from_logs.or_else(|| {
         r.images
             .iter()
-            .find_map(|i| Runtime::from_image(i).map(|rt| (rt, format!("the image is {i}"))))
+            .find_map(|i| Runtime::from_image(i).map(|rt| (rt, RuntimeSource::Image(i.clone()))))
     })
 }
 
@@ -120,10 +456,11 @@ fn deployments_of(svc: &ServiceEvidence, r: &RevisionStats) -> Vec<String> {
         .collect()
 }
 
-fn started(r: &RevisionStats) -> String {
-    r.first_started_at
-        .map(|t| format!(" (first task {})", day_time_of(t)))
-        .unwrap_or_default()
+fn memory_peaks(r: &RevisionStats, peak: Spread) -> Fact {
+    Fact::MemoryPeaks {
+        peak,
+        limit_mib: r.memory_limit,
+    }
 }
 
 /// All findings for one service, most important first: severity, then tasks affected.
@@ -143,15 +480,13 @@ pub fn findings(svc: &ServiceEvidence) -> Vec<Finding> {
     if svc.stopped() > 0 && svc.revisions.iter().all(|r| r.memory_peak.is_none()) {
         out.push(Finding {
             severity: Severity::Info,
-            kind: "no_memory_data",
-            title: "no Container Insights memory samples for this service".into(),
+            kind: FindingKind::NoMemoryData,
+            title: Title::NoMemoryData,
             revisions: Vec::new(),
             deployments: Vec::new(),
             impact: 0,
-            evidence: vec![format!("{} tasks, none with a MemoryUtilized sample in the lake", svc.tasks())],
-            recommendations: vec![
-                "Enable Container Insights on the cluster and subscribe its performance log group; until then the evidence is insufficient to size memory.".into(),
-            ],
+            evidence: vec![Fact::NoMemorySamples { tasks: svc.tasks() }],
+            recommendations: vec![Recommendation::EnableContainerInsights],
             example_tasks: Vec::new(),
         });
     }
@@ -163,18 +498,17 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     if r.oom_kills == 0 {
         return None;
     }
-    let mut evidence = vec![format!(
-        "{} OOM kills (exit 137 with OutOfMemoryError) of {} tasks{}; {} exit-137s in all, {} of them SIGKILLs after the stop timeout",
-        r.oom_kills,
-        r.tasks,
-        started(r),
-        r.exit_137,
-        r.stop_timeout_kills
-    )];
+    let mut evidence = vec![Fact::OomKills {
+        oom_kills: r.oom_kills,
+        tasks: r.tasks,
+        first_task_at: r.first_started_at,
+        exit_137: r.exit_137,
+        stop_timeout_kills: r.stop_timeout_kills,
+    }];
     let mut recommendations = Vec::new();
     let limit = r.memory_limit;
-    if let Some(s) = &r.memory_peak {
-        evidence.push(peaks(r, s));
+    if let Some(s) = r.memory_peak {
+        evidence.push(memory_peaks(r, s));
     }
     // A leak: memory grows with uptime, and the trend explains when the
     // tasks died. A trend that would take far longer than the tasks lived
@@ -188,133 +522,111 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     let leak = r
         .growth
         .filter(|g| g.mib_per_hour >= LEAK_MIB_PER_HOUR && explains(g));
-    let mut title = format!("{} OOM kills on {}", r.oom_kills, r.label);
+    let mut pattern = None;
     if let (Some(g), Some(limit)) = (leak, limit) {
         let hours = (limit as f64 - g.start_mib) / g.mib_per_hour;
-        title.push_str(&format!(
-            ": memory grows {:.0} MiB/h until the limit (leak suspected)",
-            g.mib_per_hour
-        ));
-        let observed = r
-            .uptime_to_oom
-            .map(|u| format!("; the OOM-killed tasks ran {} (median)", secs(u.p50)))
-            .unwrap_or_default();
-        evidence.push(format!(
-            "memory grows {:.1} MiB per hour of uptime from {} at start (median of {} tasks): a task reaches the {limit} MiB limit after {:.1} h{observed}",
-            g.mib_per_hour,
-            mib(g.start_mib),
-            g.tasks,
-            hours
-        ));
-        let bigger = memory_size_at_least(limit as f64 + 1.0, r.cpu, r.on_fargate());
-        let postpone = bigger
-            .map(|b| {
-                format!(
-                    ": {b} MiB would move the kill from {:.1} h to about {:.1} h of uptime",
-                    hours,
-                    (b as f64 - g.start_mib) / g.mib_per_hour
-                )
-            })
-            .unwrap_or_default();
-        recommendations.push(format!(
-            "Treat it as a leak, not a sizing problem: a larger limit only postpones the kill{postpone}. Compare heap snapshots of one task at 1 h and at 3 h of uptime, and diff what changed in {}.",
-            r.label
-        ));
-    } else if let (Some(s), Some(_)) = (&r.memory_peak, limit) {
-        // Sudden: steady memory, then the limit, long before a trend would get there.
-        let spikes = match (r.growth, observed_h) {
+        pattern = Some(OomPattern::Leak {
+            mib_per_hour: g.mib_per_hour,
+        });
+        evidence.push(Fact::Leak {
+            mib_per_hour: g.mib_per_hour,
+            start_mib: g.start_mib,
+            tasks: g.tasks,
+            limit_mib: limit,
+            hours_to_limit: hours,
+            oom_uptime_s: r.uptime_to_oom.map(|u| u.p50),
+        });
+        let larger_limit =
+            memory_size_at_least(limit as f64 + 1.0, r.cpu, r.on_fargate()).map(|b| Postponed {
+                memory_mib: b,
+                kill_after_h: hours,
+                kill_after_h_with_it: (b as f64 - g.start_mib) / g.mib_per_hour,
+            });
+        recommendations.push(Recommendation::TreatAsLeak {
+            revision: r.label.clone(),
+            larger_limit,
+        });
+    } else if let (Some(s), Some(_)) = (r.memory_peak, limit) {
+        let need = match (r.growth, observed_h) {
             (Some(g), Some(o)) if !explains(&g) || g.mib_per_hour < LEAK_MIB_PER_HOUR => {
-                title.push_str(": sudden spikes to the limit, not a leak");
-                evidence.push(format!(
-                    "memory runs around {} from start (trend {:.1} MiB/h{}), yet the OOM-killed tasks ran only {:.1} h (median): it jumps to the limit",
-                    mib(g.start_mib),
-                    g.mib_per_hour,
-                    projected_h(&g)
-                        .filter(|p| p.is_finite() && *p > 0.0)
-                        .map(|p| format!(", {p:.0} h to reach the limit"))
-                        .unwrap_or_default(),
-                    o
-                ));
-                true
+                pattern = Some(OomPattern::Spikes);
+                evidence.push(Fact::Spikes {
+                    start_mib: g.start_mib,
+                    mib_per_hour: g.mib_per_hour,
+                    hours_to_limit: projected_h(&g).filter(|p| p.is_finite() && *p > 0.0),
+                    oom_uptime_h: o,
+                });
+                MemoryNeed::Spikes
             }
-            _ => false,
+            _ => MemoryNeed::Steady,
         };
-        let why = if spikes {
-            "The spikes are cut at the limit by the kill, so their height is unknown: this size is a floor, watch `memory peak by revision` after the change, and find what allocates in bursts (large requests or batch loads; cap or stream them)."
-        } else {
-            "Memory does not grow with uptime: the workload needs more than the limit."
-        };
-        match memory_size_at_least(s.p99 * 1.25, r.cpu, r.on_fargate()) {
-            Some(size) => recommendations.push(format!(
-                "Set the task memory to {size} MiB (p99 peak {} + 25% headroom, a valid size for {} CPU units) and the container's memoryReservation to {} MiB (the p95 peak). {why}",
-                mib(s.p99),
-                r.cpu.unwrap_or(0),
-                round_up(s.p95.ceil() as i64, 64)
-            )),
-            None => recommendations.push(format!(
-                "p99 peak {} + 25% headroom exceeds every Fargate size for {} CPU units: raise the CPU as well, or cut the memory the app holds.",
-                mib(s.p99),
-                r.cpu.unwrap_or(0)
-            )),
-        }
-    } else {
+        let cpu = r.cpu.unwrap_or(0);
         recommendations.push(
-            "No memory samples for these tasks (Container Insights off?): the evidence is insufficient to size memory; enable Container Insights before changing the limit.".into(),
+            match memory_size_at_least(s.p99 * 1.25, r.cpu, r.on_fargate()) {
+                Some(memory_mib) => Recommendation::SetMemory {
+                    memory_mib,
+                    reservation_mib: round_up(s.p95.ceil() as i64, 64),
+                    p99_peak_mib: s.p99,
+                    cpu,
+                    need,
+                },
+                None => Recommendation::RaiseCpu {
+                    p99_peak_mib: s.p99,
+                    cpu,
+                },
+            },
         );
+    } else {
+        recommendations.push(Recommendation::MeasureBeforeSizing);
     }
-    if let (Some((rt, why)), Some(limit)) = (runtime(svc, r), limit) {
-        evidence.push(format!("runtime: {} ({why})", rt.name()));
-        recommendations.push(format!(
-            "Cap the heap below the container limit so the runtime collects harder and fails with its own error and stack instead of a SIGKILL: {}.",
-            rt.heap_setting(limit)
-        ));
+    if let (Some((runtime, seen_in)), Some(limit)) = (runtime(svc, r), limit) {
+        evidence.push(Fact::Runtime { runtime, seen_in });
+        recommendations.push(Recommendation::CapHeap {
+            runtime,
+            limit_mib: limit,
+        });
     }
     if let Some(p) = svc.previous(r) {
-        let p_peak = p
-            .memory_peak
-            .map(|s| {
-                format!(
-                    ", memory peak p95 {} ({:.0}% of the limit)",
-                    mib(s.p95),
-                    p.peak_pct(s.p95).unwrap_or(0.0)
-                )
-            })
-            .unwrap_or_default();
-        let p_growth = p
-            .growth
-            .map(|g| format!(", growth {:.1} MiB/h", g.mib_per_hour))
-            .unwrap_or_default();
-        evidence.push(format!(
-            "the revision before, {}: {} OOM kills of {} tasks{p_peak}{p_growth}",
-            p.label, p.oom_kills, p.tasks
-        ));
+        evidence.push(Fact::RevisionBeforeOom {
+            revision: p.label.clone(),
+            oom_kills: p.oom_kills,
+            tasks: p.tasks,
+            peak_p95_mib: p.memory_peak.map(|s| s.p95),
+            peak_p95_pct: p.memory_peak.map(|s| p.peak_pct(s.p95).unwrap_or(0.0)),
+            growth_mib_per_hour: p.growth.map(|g| g.mib_per_hour),
+        });
         let fixed = svc.next(r).filter(|n| n.oom_kills == 0);
         if let Some(n) = fixed {
-            evidence.push(format!(
-                "the revision after, {}: no OOM kills in {} tasks",
-                n.label, n.tasks
-            ));
+            evidence.push(Fact::RevisionAfterWithoutOom {
+                revision: n.label.clone(),
+                tasks: n.tasks,
+            });
         }
         if p.oom_kills == 0 {
-            evidence.push(format!("the regression started with {}", r.label));
+            evidence.push(Fact::RegressionStarted {
+                revision: r.label.clone(),
+            });
             if fixed.is_none() {
-                recommendations.push(format!(
-                    "Until it is fixed, roll back to {} (no OOM kills in the window).",
-                    p.label
-                ));
+                recommendations.push(Recommendation::RollBackUntilFixed {
+                    to: p.label.clone(),
+                });
             }
         }
     }
     Some(Finding {
         severity: Severity::Critical,
-        kind: "oom_kills",
-        title,
+        kind: FindingKind::OomKills,
+        title: Title::OomKills {
+            kills: r.oom_kills,
+            revision: r.label.clone(),
+            pattern,
+        },
         revisions: vec![r.label.clone()],
         deployments: deployments_of(svc, r),
         impact: r.oom_kills,
         evidence,
         recommendations,
-        example_tasks: r.examples("oom_killed").to_vec(),
+        example_tasks: r.examples_of_cause(StopCause::OomKilled).to_vec(),
     })
 }
 
@@ -322,41 +634,37 @@ fn stop_timeout(r: &RevisionStats) -> Option<Finding> {
     if r.stop_timeout_kills == 0 {
         return None;
     }
-    let mut evidence = vec![format!(
-        "{} of {} exit-137s on {} came after a stop request, not from the OOM killer",
-        r.stop_timeout_kills, r.exit_137, r.label
-    )];
+    let mut evidence = vec![Fact::StopTimeoutKills {
+        kills: r.stop_timeout_kills,
+        exit_137: r.exit_137,
+        revision: r.label.clone(),
+    }];
     if let Some(s) = r.stop_timeout_s {
-        evidence.push(format!(
-            "stopped {:.1} s after stopping began (median; the default stopTimeout is 30 s)",
-            s.p50
-        ));
+        evidence.push(Fact::StopDuration { p50_s: s.p50 });
     }
-    if let Some(s) = &r.memory_peak {
-        evidence.push(peaks(r, s));
+    if let Some(s) = r.memory_peak {
+        evidence.push(memory_peaks(r, s));
     }
-    let observed = r
-        .stop_timeout_s
-        .map(|s| secs(s.p50))
-        .unwrap_or_else(|| "the timeout".into());
     Some(Finding {
         severity: Severity::Warning,
-        kind: "stop_timeout_kills",
-        title: format!(
-            "{} exit-137s on {} are SIGKILLs after the stop timeout: the app ignores SIGTERM",
-            r.stop_timeout_kills, r.label
-        ),
+        kind: FindingKind::StopTimeoutKills,
+        title: Title::StopTimeoutKills {
+            kills: r.stop_timeout_kills,
+            revision: r.label.clone(),
+        },
         revisions: vec![r.label.clone()],
         deployments: Vec::new(),
         impact: r.stop_timeout_kills,
         evidence,
         recommendations: vec![
-            "Handle SIGTERM: on it, stop taking work, finish or hand back in-flight work, exit 0. Make the app PID 1 (exec form `CMD [\"node\", \"server.js\"]`, not `sh -c`), or set `linuxParameters.initProcessEnabled: true` so an init forwards the signal.".into(),
-            format!(
-                "Raise the container's `stopTimeout` (at most 120 s on Fargate) only if a clean shutdown needs longer than {observed}; it does not help an app that ignores the signal. Do not raise memory for these: they are not OOM kills."
-            ),
+            Recommendation::HandleSigterm,
+            Recommendation::StopTimeout {
+                observed_s: r.stop_timeout_s.map(|s| s.p50),
+            },
         ],
-        example_tasks: r.examples("sigkill_after_stop_timeout").to_vec(),
+        example_tasks: r
+            .examples_of_kind(ExitKind::SigkillAfterStopTimeout)
+            .to_vec(),
     })
 }
 
@@ -365,91 +673,74 @@ fn health_checks(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
         return None;
     }
     let share = 100.0 * r.health_check_stops as f64 / r.tasks.max(1) as f64;
-    let mut evidence = vec![format!(
-        "{} of {} tasks ({}) stopped for failed health checks{}",
-        r.health_check_stops,
-        r.tasks,
-        pct(r.health_check_stops, r.tasks),
-        started(r)
-    )];
+    let mut evidence = vec![Fact::HealthCheckStops {
+        stops: r.health_check_stops,
+        tasks: r.tasks,
+        first_task_at: r.first_started_at,
+    }];
     let mut recommendations = Vec::new();
     let killed_at = r.uptime_to_health_stop.map(|s| s.p50);
     if let Some(k) = killed_at {
-        evidence.push(format!(
-            "the failing tasks were stopped {} after they started (median), before they became healthy",
-            secs(k)
-        ));
+        evidence.push(Fact::HealthStopUptime { p50_s: k });
     }
-    let mut title = format!(
-        "{} of {} tasks on {} fail health checks",
-        r.health_check_stops, r.tasks, r.label
-    );
     match r.time_to_healthy {
         Some(t) => {
-            evidence.push(format!(
-                "the tasks that passed needed p50 {} / p95 {} / max {} from start to first HEALTHY ({} tasks)",
-                secs(t.p50),
-                secs(t.p95),
-                secs(t.max),
-                t.n
-            ));
+            evidence.push(Fact::TimeToHealthy { spread: t });
             let needed = killed_at.map_or(t.p95, |k| k.max(t.p95));
-            title.push_str(": warm-up exceeds the health check's start period");
-            recommendations.push(format!(
-                "Give the app time to warm up: set the container health check's `startPeriod` and the service's `healthCheckGracePeriodSeconds` (load-balanced services) to at least {} s; it covers the tasks that passed (p95 {}) and the point where the failing ones were stopped ({}), with 50% headroom. Then watch time to healthy: `ecs-query \"time to healthy by revision\"`.",
-                grace_period_s(needed),
-                secs(t.p95),
-                killed_at.map(secs).unwrap_or_else(|| "unknown".into())
-            ));
+            recommendations.push(Recommendation::StartPeriod {
+                seconds: grace_period_s(needed),
+                passed_p95_s: t.p95,
+                stopped_after_s: killed_at,
+            });
         }
         None => {
-            evidence.push(format!("no task of {} ever reported HEALTHY", r.label));
-            recommendations.push(
-                "No task ever passed, so the evidence is insufficient to size a start period: check the health check itself first (path, port, protocol, the command's exit code) against a running task.".into(),
-            );
+            evidence.push(Fact::NeverHealthy {
+                revision: r.label.clone(),
+            });
+            recommendations.push(Recommendation::CheckHealthCheck);
         }
     }
-    evidence.push(
-        "the start period and grace period are not in ECS events: compare the figures with the task definition's `healthCheck.startPeriod` and the service's `healthCheckGracePeriodSeconds`".into(),
-    );
+    evidence.push(Fact::HealthSettingsUnknown);
     if let Some(p) = svc.previous(r) {
-        let p_tth = p
-            .time_to_healthy
-            .map(|t| format!(", healthy after p95 {}", secs(t.p95)))
-            .unwrap_or_default();
-        evidence.push(format!(
-            "the revision before, {}: {} of {} tasks stopped for health checks{p_tth}",
-            p.label, p.health_check_stops, p.tasks
-        ));
+        evidence.push(Fact::RevisionBeforeHealth {
+            revision: p.label.clone(),
+            stops: p.health_check_stops,
+            tasks: p.tasks,
+            time_to_healthy_p95_s: p.time_to_healthy.map(|t| t.p95),
+        });
         if let (Some(now), Some(before)) = (r.time_to_healthy, p.time_to_healthy)
             && now.p95 > before.p95 * 1.5
         {
-            recommendations.push(format!(
-                "Find what made start-up slower in {} (p95 {} vs {} on {}): start-up work, cache warming, migrations, connection pools.",
-                r.label,
-                secs(now.p95),
-                secs(before.p95),
-                p.label
-            ));
+            recommendations.push(Recommendation::FindSlowerStartup {
+                revision: r.label.clone(),
+                p95_s: now.p95,
+                before_p95_s: before.p95,
+                before_revision: p.label.clone(),
+            });
         }
     }
     Some(Finding {
-        severity: if share >= 10.0 {
+        severity: if share >= CRITICAL_HEALTH_SHARE_PCT {
             Severity::Critical
         } else {
             Severity::Warning
         },
-        kind: "health_checks",
-        title,
+        kind: FindingKind::HealthChecks,
+        title: Title::HealthChecks {
+            stops: r.health_check_stops,
+            tasks: r.tasks,
+            revision: r.label.clone(),
+            warm_up_exceeds_start_period: r.time_to_healthy.is_some(),
+        },
         revisions: vec![r.label.clone()],
         deployments: deployments_of(svc, r),
         impact: r.health_check_stops,
         evidence,
         recommendations,
         example_tasks: r
-            .examples("elb_health_check")
+            .examples_of_cause(StopCause::ElbHealthCheck)
             .iter()
-            .chain(r.examples("container_health_check"))
+            .chain(r.examples_of_cause(StopCause::ContainerHealthCheck))
             .take(3)
             .cloned()
             .collect(),
@@ -457,110 +748,106 @@ fn health_checks(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
 }
 
 fn crash_loop(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
-    let n = r.kind("app_error");
+    let n = r.kind(ExitKind::AppError);
     // Every failed run of a standalone task (a job) matters; a service's
     // task failing now and then is noise until it loops.
-    let standalone = svc.service.starts_with(super::evidence::STANDALONE);
+    let standalone = svc.service.starts_with(STANDALONE);
     if n == 0 || (n < CRASH_LOOP_EXITS && !standalone) {
         return None;
     }
-    let mut evidence = vec![format!(
-        "{n} of {} tasks exited on their own with an application error{}",
-        r.tasks,
-        started(r)
-    )];
+    let mut evidence = vec![Fact::AppErrorExits {
+        exits: n,
+        tasks: r.tasks,
+        first_task_at: r.first_started_at,
+    }];
     if let Some(u) = r.uptime_to_crash {
-        evidence.push(format!(
-            "uptime before the exit: p50 {} / max {}",
-            secs(u.p50),
-            secs(u.max)
-        ));
+        evidence.push(Fact::CrashUptime {
+            p50_s: u.p50,
+            max_s: u.max,
+        });
     }
-    let mut recommendations = vec![format!(
-        "Read the last lines before an exit: `ecs-query timeline {}`.",
-        r.examples("app_error")
-            .first()
-            .map_or("<task>", String::as_str)
-    )];
+    let mut recommendations = vec![Recommendation::ReadLastLines {
+        task: r.examples_of_kind(ExitKind::AppError).first().cloned(),
+    }];
     let fixed = svc
         .next(r)
-        .filter(|n| n.kind("app_error") < CRASH_LOOP_EXITS);
+        .filter(|n| n.kind(ExitKind::AppError) < CRASH_LOOP_EXITS);
     if let Some(n) = fixed {
-        evidence.push(format!(
-            "the revision after, {}: {} application-error exits in {} tasks (fixed there)",
-            n.label,
-            n.kind("app_error"),
-            n.tasks
-        ));
+        evidence.push(Fact::RevisionAfterCrashes {
+            revision: n.label.clone(),
+            exits: n.kind(ExitKind::AppError),
+            tasks: n.tasks,
+        });
     }
     if let Some(p) = svc
         .previous(r)
-        .filter(|p| p.kind("app_error") < CRASH_LOOP_EXITS)
+        .filter(|p| p.kind(ExitKind::AppError) < CRASH_LOOP_EXITS)
     {
-        evidence.push(format!(
-            "the revision before, {}: {} application-error exits",
-            p.label,
-            p.kind("app_error")
-        ));
+        evidence.push(Fact::RevisionBeforeCrashes {
+            revision: p.label.clone(),
+            exits: p.kind(ExitKind::AppError),
+        });
         if fixed.is_none() {
-            recommendations.push(format!("Roll back to {} while it is fixed.", p.label));
+            recommendations.push(Recommendation::RollBackWhileFixed {
+                to: p.label.clone(),
+            });
         }
     }
     // Standalone tasks (scheduled jobs) fail runs; services crash-loop.
-    recommendations.push(if standalone {
-        "A standalone task has no circuit breaker: alert on its failed runs (an EventBridge rule on ECS Task State Change with a non-zero exitCode for this family) and make a run safe to retry.".into()
-    } else {
-        "Enable the deployment circuit breaker with rollback, so a revision that cannot stay up is rolled back without a person.".into()
-    });
-    let title = if standalone {
-        format!(
-            "{n} of {} runs of {} failed with an application error",
-            r.tasks, r.label
+    let (title, last) = if standalone {
+        (
+            Title::FailedRuns {
+                failed: n,
+                runs: r.tasks,
+                revision: r.label.clone(),
+            },
+            Recommendation::AlertOnFailedRuns,
         )
     } else {
-        format!("{} crash-loops: {n} application-error exits", r.label)
+        (
+            Title::CrashLoop {
+                exits: n,
+                revision: r.label.clone(),
+            },
+            Recommendation::CircuitBreakerForCrashLoops,
+        )
     };
+    recommendations.push(last);
     Some(Finding {
         severity: Severity::Critical,
-        kind: "crash_loop",
+        kind: FindingKind::CrashLoop,
         title,
         revisions: vec![r.label.clone()],
         deployments: deployments_of(svc, r),
         impact: n,
         evidence,
         recommendations,
-        example_tasks: r.examples("app_error").to_vec(),
+        example_tasks: r.examples_of_kind(ExitKind::AppError).to_vec(),
     })
 }
 
 fn segfaults(r: &RevisionStats) -> Option<Finding> {
-    let n = r.kind("segfault");
+    let n = r.kind(ExitKind::Segfault);
     if n == 0 {
         return None;
     }
     Some(Finding {
         severity: Severity::Warning,
-        kind: "segfaults",
-        title: format!("{n} segfaults (exit 139) on {}", r.label),
+        kind: FindingKind::Segfaults,
+        title: Title::Segfaults {
+            segfaults: n,
+            revision: r.label.clone(),
+        },
         revisions: vec![r.label.clone()],
         deployments: Vec::new(),
         impact: n,
-        evidence: vec![format!("{n} of {} tasks ended with SIGSEGV", r.tasks)],
-        recommendations: vec![
-            "A native crash: check native modules and base-image libraries changed in this revision; capture a core dump (`ulimits` core) or run with the runtime's crash reporter to get a stack.".into(),
-        ],
-        example_tasks: r.examples("segfault").to_vec(),
+        evidence: vec![Fact::Segfaults {
+            segfaults: n,
+            tasks: r.tasks,
+        }],
+        recommendations: vec![Recommendation::NativeCrash],
+        example_tasks: r.examples_of_kind(ExitKind::Segfault).to_vec(),
     })
-}
-
-fn start_advice(reason: &str) -> String {
-    if reason.contains("CannotPullContainerError") {
-        "The image cannot be pulled: check that the tag exists in the registry and that the task execution role may pull it (ecr:BatchGetImage, ecr:GetDownloadUrlForLayer), and that private subnets reach ECR (VPC endpoints or NAT).".into()
-    } else if reason.contains("ResourceInitializationError") {
-        "Task resources could not be initialised: check secrets and parameters the task reads, the log configuration, and network access from its subnets.".into()
-    } else {
-        format!("Fix the start failure: {reason}")
-    }
 }
 
 fn failed_deployments(svc: &ServiceEvidence) -> Vec<Finding> {
@@ -570,48 +857,54 @@ fn failed_deployments(svc: &ServiceEvidence) -> Vec<Finding> {
         .map(|d| {
             let label = d.label();
             let rev = svc.revisions.iter().find(|r| r.label == label);
-            let reason = rev.and_then(|r| r.first_stopped_reason.get("failed_to_start"));
-            let mut evidence = vec![format!(
-                "deployment {} of {label} started {}: {} tasks, {} failed to start",
-                d.deployment_id,
-                d.started_at.map(day_time_of).unwrap_or_default(),
-                d.tasks,
-                d.stopped_failed_to_start
-            )];
+            let reason = rev.and_then(|r| r.first_stopped_reason.get(&StopCause::FailedToStart));
+            let mut evidence = vec![Fact::Deployment {
+                deployment_id: d.deployment_id.clone(),
+                revision: label.clone(),
+                started_at: d.started_at,
+                tasks: d.tasks,
+                failed_to_start: d.stopped_failed_to_start,
+            }];
             if let Some(reason) = reason {
-                evidence.push(format!("stopped reason: {reason}"));
+                evidence.push(Fact::StoppedReason {
+                    reason: reason.clone(),
+                });
             }
-            let rolled = d.outcome == "rolled_back";
-            if rolled {
-                evidence.push("the deployment circuit breaker rolled the service back to the previous deployment".into());
+            let rolled_back = d.outcome == DeploymentOutcome::RolledBack;
+            if rolled_back {
+                evidence.push(Fact::RolledBack);
             }
             let mut recommendations = Vec::new();
             if let Some(reason) = reason {
-                recommendations.push(start_advice(reason));
+                recommendations.push(Recommendation::FixStartFailure {
+                    failure: StartFailure::of(reason),
+                });
             }
-            if !rolled {
-                recommendations.push("Enable the deployment circuit breaker with rollback on the service.".into());
+            if !rolled_back {
+                recommendations.push(Recommendation::CircuitBreaker);
             }
             Finding {
                 severity: Severity::Critical,
-                kind: "failed_deployment",
-                title: format!(
-                    "deployment of {label} failed{}",
-                    if rolled { " and was rolled back" } else { "" }
-                ),
-                revisions: vec![label.clone()],
+                kind: FindingKind::FailedDeployment,
+                title: Title::FailedDeployment {
+                    revision: label.clone(),
+                    rolled_back,
+                },
+                revisions: vec![label],
                 deployments: vec![d.deployment_id.clone()],
                 impact: d.tasks.max(1) as usize,
                 evidence,
                 recommendations,
-                example_tasks: rev.map(|r| r.examples("failed_to_start").to_vec()).unwrap_or_default(),
+                example_tasks: rev
+                    .map(|r| r.examples_of_cause(StopCause::FailedToStart).to_vec())
+                    .unwrap_or_default(),
             }
         })
         .collect()
 }
 
 fn start_failures(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
-    let n = r.cause("failed_to_start");
+    let n = r.cause(StopCause::FailedToStart);
     let covered = svc
         .deployments
         .iter()
@@ -619,39 +912,52 @@ fn start_failures(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     if n == 0 || covered {
         return None;
     }
-    let reason = r.first_stopped_reason.get("failed_to_start");
+    let reason = r.first_stopped_reason.get(&StopCause::FailedToStart);
     Some(Finding {
         severity: Severity::Warning,
-        kind: "start_failures",
-        title: format!("{n} tasks of {} failed to start", r.label),
+        kind: FindingKind::StartFailures,
+        title: Title::StartFailures {
+            tasks: n,
+            revision: r.label.clone(),
+        },
         revisions: vec![r.label.clone()],
         deployments: Vec::new(),
         impact: n,
         evidence: reason
-            .map(|r| vec![format!("stopped reason: {r}")])
+            .map(|r| vec![Fact::StoppedReason { reason: r.clone() }])
             .unwrap_or_default(),
-        recommendations: reason.map(|r| vec![start_advice(r)]).unwrap_or_default(),
-        example_tasks: r.examples("failed_to_start").to_vec(),
+        recommendations: reason
+            .map(|r| {
+                vec![Recommendation::FixStartFailure {
+                    failure: StartFailure::of(r),
+                }]
+            })
+            .unwrap_or_default(),
+        example_tasks: r.examples_of_cause(StopCause::FailedToStart).to_vec(),
     })
 }
 
 fn spot(r: &RevisionStats) -> Option<Finding> {
-    let n = r.cause("spot_interruption");
+    let n = r.cause(StopCause::SpotInterruption);
     if n == 0 {
         return None;
     }
     Some(Finding {
         severity: Severity::Info,
-        kind: "spot_interruptions",
-        title: format!("{n} Spot interruptions on {}", r.label),
+        kind: FindingKind::SpotInterruptions,
+        title: Title::SpotInterruptions {
+            interruptions: n,
+            revision: r.label.clone(),
+        },
         revisions: vec![r.label.clone()],
         deployments: Vec::new(),
         impact: n,
-        evidence: vec![format!("{n} of {} tasks were reclaimed by Fargate Spot", r.tasks)],
-        recommendations: vec![
-            "Expected on Spot: keep a base of on-demand FARGATE in the capacity provider strategy for the tasks you cannot lose, and make sure the app shuts down cleanly within the two-minute warning (SIGTERM).".into(),
-        ],
-        example_tasks: r.examples("spot_interruption").to_vec(),
+        evidence: vec![Fact::SpotReclaimed {
+            interruptions: n,
+            tasks: r.tasks,
+        }],
+        recommendations: vec![Recommendation::SpotBase],
+        example_tasks: r.examples_of_cause(StopCause::SpotInterruption).to_vec(),
     })
 }
 
@@ -661,18 +967,19 @@ fn headroom(r: &RevisionStats) -> Option<Finding> {
     if r.oom_kills > 0 || p99 < TIGHT_HEADROOM_PCT {
         return None;
     }
-    let size = memory_size_at_least(s.p99 * 1.25, r.cpu, r.on_fargate());
     Some(Finding {
         severity: Severity::Warning,
-        kind: "memory_headroom",
-        title: format!("{} runs at {p99:.0}% of its memory limit (p99 peak), no OOM kill yet", r.label),
+        kind: FindingKind::MemoryHeadroom,
+        title: Title::MemoryHeadroom {
+            revision: r.label.clone(),
+            p99_peak_pct: p99,
+        },
         revisions: vec![r.label.clone()],
         deployments: Vec::new(),
         impact: 0,
-        evidence: vec![peaks(r, &s)],
-        recommendations: vec![match size {
-            Some(size) => format!("Set the task memory to {size} MiB (p99 peak + 25%, a valid size for its CPU), unless memory grows with uptime."),
-            None => "p99 peak + 25% exceeds every Fargate size for this CPU: raise the CPU too, or reduce what the app holds.".into(),
+        evidence: vec![memory_peaks(r, s)],
+        recommendations: vec![Recommendation::MemoryForHeadroom {
+            memory_mib: memory_size_at_least(s.p99 * 1.25, r.cpu, r.on_fargate()),
         }],
         example_tasks: Vec::new(),
     })
@@ -682,6 +989,7 @@ fn headroom(r: &RevisionStats) -> Option<Finding> {
 mod tests {
     use super::*;
     use crate::diagnose::evidence::{TaskRow, assemble};
+    use ecs_lake::classify::{ExitKind, StopCause};
 
     const H: i64 = 3_600_000_000;
 
@@ -710,8 +1018,8 @@ mod tests {
     }
 
     fn oom(t: &mut TaskRow) {
-        t.stop_cause = Some("oom_killed".into());
-        t.exit_kind = Some("sigkill_oom".into());
+        t.stop_cause = Some(StopCause::OomKilled);
+        t.exit_kind = Some(ExitKind::SigkillOom);
         t.exit_code = Some(137);
     }
 
@@ -733,54 +1041,156 @@ mod tests {
             }
         });
         let f = only(rows);
-        let o = f.iter().find(|f| f.kind == "oom_kills").unwrap();
+        let o = f.iter().find(|f| f.kind == FindingKind::OomKills).unwrap();
         assert_eq!(o.impact, 5);
-        assert!(!o.title.contains("leak suspected"), "{}", o.title);
-        assert!(o.title.contains("sudden spikes"), "{}", o.title);
-        let rec = o.recommendations.join("\n");
+        let title = o.title.to_string();
+        assert!(!title.contains("leak suspected"), "{title}");
+        assert!(title.contains("sudden spikes"), "{title}");
+        let rec = o.recommendation_text().join("\n");
         // p99 = 2048 -> 2560 wanted -> 3072 is the next size for 1024 CPU.
         assert!(rec.contains("task memory to 3072 MiB"), "{rec}");
         assert!(rec.contains("memoryReservation to 2048 MiB"), "{rec}");
+        // The same, as figures.
+        assert_eq!(
+            o.title,
+            Title::OomKills {
+                kills: 5,
+                revision: "svc:3".into(),
+                pattern: Some(OomPattern::Spikes)
+            }
+        );
+        let set = o.recommends(|r| matches!(r, Recommendation::SetMemory { .. }));
+        assert!(
+            matches!(
+                set[..],
+                [Recommendation::SetMemory {
+                    memory_mib: 3072,
+                    reservation_mib: 2048,
+                    cpu: 1024,
+                    need: MemoryNeed::Spikes,
+                    ..
+                }]
+            ),
+            "{set:?}"
+        );
+        assert!(
+            o.recommends(|r| matches!(r, Recommendation::TreatAsLeak { .. }))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_leak_is_not_sized_and_projects_the_kill() {
+        // 1000 MiB at start, +200 MiB/h: the 2048 MiB limit after 5.24 h.
+        let rows = tasks(8, 4, |_, t| {
+            t.memory_peak = Some(2048);
+            t.slope_mib_per_hour = Some(200.0);
+            t.intercept_mib = Some(1000.0);
+            t.memory_samples = Some(300);
+            t.stopping_at = t.started_at.map(|s| s + 5 * H);
+            t.stopped_at = t.stopping_at;
+            oom(t);
+        });
+        let f = only(rows);
+        let o = f.iter().find(|f| f.kind == FindingKind::OomKills).unwrap();
+        assert!(matches!(
+            o.title,
+            Title::OomKills {
+                pattern: Some(OomPattern::Leak { mib_per_hour }),
+                ..
+            } if mib_per_hour == 200.0
+        ));
+        let hours = o.evidence.iter().find_map(|e| match e {
+            Fact::Leak { hours_to_limit, .. } => Some(*hours_to_limit),
+            _ => None,
+        });
+        assert!((hours.unwrap() - 1048.0 / 200.0).abs() < 1e-9, "{hours:?}");
+        // Never more memory for a leak; the next Fargate size only postpones.
+        assert!(
+            o.recommends(|r| matches!(r, Recommendation::SetMemory { .. }))
+                .is_empty()
+        );
+        let leak = o.recommends(|r| matches!(r, Recommendation::TreatAsLeak { .. }));
+        let [
+            Recommendation::TreatAsLeak {
+                larger_limit: Some(p),
+                ..
+            },
+        ] = leak[..]
+        else {
+            panic!("{leak:?}")
+        };
+        assert_eq!(p.memory_mib, 3072);
+        assert!((p.kill_after_h_with_it - 2072.0 / 200.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn kinds_have_stable_names() {
+        for k in FindingKind::ALL {
+            assert_eq!(FindingKind::from_name(k.as_str()), Some(k));
+            assert_eq!(
+                serde_json::to_value(k).unwrap(),
+                serde_json::Value::from(k.as_str())
+            );
+        }
+        // A misspelt kind is no kind at all, not an empty match.
+        assert_eq!(FindingKind::from_name("oom_kill"), None);
     }
 
     #[test]
     fn without_memory_samples_the_evidence_is_insufficient() {
         let rows = tasks(4, 1, |_, t| oom(t));
         let f = only(rows);
-        let o = f.iter().find(|f| f.kind == "oom_kills").unwrap();
+        let o = f.iter().find(|f| f.kind == FindingKind::OomKills).unwrap();
         assert!(
-            o.recommendations.join(" ").contains("insufficient"),
+            o.recommendation_text().join(" ").contains("insufficient"),
             "{o:#?}"
         );
-        assert!(!o.recommendations.join(" ").contains("task memory to"));
-        assert!(f.iter().any(|f| f.kind == "no_memory_data"));
+        assert!(!o.recommendation_text().join(" ").contains("task memory to"));
+        assert!(f.iter().any(|f| f.kind == FindingKind::NoMemoryData));
     }
 
     #[test]
     fn a_revision_that_never_became_healthy_gets_no_start_period() {
         let rows = tasks(6, 9, |_, t| {
-            t.stop_cause = Some("container_health_check".into());
-            t.exit_kind = Some("sigterm".into());
+            t.stop_cause = Some(StopCause::ContainerHealthCheck);
+            t.exit_kind = Some(ExitKind::Sigterm);
             t.health_check_failed = Some(true);
         });
         let f = only(rows);
-        let h = f.iter().find(|f| f.kind == "health_checks").unwrap();
+        let h = f
+            .iter()
+            .find(|f| f.kind == FindingKind::HealthChecks)
+            .unwrap();
         assert!(
-            h.evidence
+            h.evidence_text()
                 .iter()
                 .any(|e| e.contains("ever reported HEALTHY"))
         );
-        assert!(h.recommendations.join(" ").contains("insufficient"));
-        assert!(!h.recommendations.join(" ").contains("at least"));
+        assert!(h.recommendation_text().join(" ").contains("insufficient"));
+        assert!(!h.recommendation_text().join(" ").contains("at least"));
+        assert_eq!(h.recommendations, [Recommendation::CheckHealthCheck]);
     }
 
     #[test]
     fn tight_headroom_without_oom_is_a_warning() {
         let rows = tasks(10, 2, |_, t| t.memory_peak = Some(1900));
         let f = only(rows);
-        let h = f.iter().find(|f| f.kind == "memory_headroom").unwrap();
+        let h = f
+            .iter()
+            .find(|f| f.kind == FindingKind::MemoryHeadroom)
+            .unwrap();
         assert_eq!(h.severity, Severity::Warning);
-        assert!(h.recommendations[0].contains("3072 MiB"), "{h:#?}");
+        assert!(
+            h.recommendations[0].to_string().contains("3072 MiB"),
+            "{h:#?}"
+        );
+        assert_eq!(
+            h.recommendations,
+            [Recommendation::MemoryForHeadroom {
+                memory_mib: Some(3072)
+            }]
+        );
         // A healthy revision with room to spare: nothing to say.
         assert!(only(tasks(10, 2, |_, t| t.memory_peak = Some(900))).is_empty());
     }

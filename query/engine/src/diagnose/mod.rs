@@ -4,16 +4,20 @@
 //!
 //! [`evidence`] reads the lake (DataFusion plans over the same summaries as
 //! the query language) into plain values per service and revision;
-//! [`findings`] turns them into findings with pure rules; [`recommend`]
-//! holds the sizing tables and heap flags. The weekly report
-//! ([`crate::report`]) uses the same evidence and findings.
+//! [`findings`] turns them into findings (data: kinds, facts and
+//! recommendations with their figures) with pure rules; [`recommend`]
+//! holds the sizing tables and heap flags; [`prose`] puts findings into
+//! words, and this module renders a diagnosis as Markdown. The weekly
+//! report ([`crate::report`]) uses the same evidence and findings.
 
 pub mod evidence;
 pub mod findings;
+pub mod prose;
 pub mod recommend;
 
 use std::fmt::Write as _;
 
+use ecs_lake::classify::ExitKind;
 use serde::Serialize;
 
 use crate::error::Result;
@@ -91,7 +95,7 @@ pub fn revision_table(revisions: &[RevisionStats]) -> String {
             r.oom_kills,
             r.stop_timeout_kills,
             r.health_check_stops,
-            r.kind("app_error"),
+            r.kind(ExitKind::AppError),
             opt(r.memory_peak.map(|p| p.p95.round())),
             opt(r.memory_limit),
             opt(r.time_to_healthy.map(|t| t.p50.round())),

@@ -4,7 +4,9 @@
 
 use std::fmt::Write as _;
 
-use super::{Figures, Headroom, Report, ServiceReport, delta};
+use ecs_lake::classify::{ExitKind, StopCause};
+
+use super::{Figures, Headroom, Report, ServiceReport, by_name, delta};
 use crate::diagnose::findings::Finding;
 use crate::summary::day_time_of;
 
@@ -37,19 +39,29 @@ fn inline(text: &str) -> String {
     s
 }
 
-/// A stop cause's colour: failures warm, planned stops cool.
+/// A stop cause's or exit kind's colour (by its stored name): failures
+/// warm, planned stops cool.
 fn colour(key: &str) -> &'static str {
-    match key {
-        "oom_killed" | "sigkill_oom" => "#c0392b",
-        "elb_health_check" | "container_health_check" => "#e67e22",
-        "essential_container_exited" | "app_error" => "#8e44ad",
-        "failed_to_start" => "#7f8c8d",
-        "spot_interruption" => "#2980b9",
-        "deployment_replaced" | "scale_in" | "sigterm" | "clean" => "#27ae60",
-        "sigkill_after_stop_timeout" => "#d35400",
-        "segfault" => "#6c3483",
-        "user_stopped" => "#16a085",
-        _ => "#95a5a6",
+    const GREY: &str = "#95a5a6";
+    if let Some(cause) = StopCause::from_name(key) {
+        return match cause {
+            StopCause::OomKilled => "#c0392b",
+            StopCause::ElbHealthCheck | StopCause::ContainerHealthCheck => "#e67e22",
+            StopCause::EssentialContainerExited => "#8e44ad",
+            StopCause::FailedToStart => "#7f8c8d",
+            StopCause::SpotInterruption => "#2980b9",
+            StopCause::DeploymentReplaced | StopCause::ScaleIn => "#27ae60",
+            StopCause::UserStopped => "#16a085",
+            StopCause::Infrastructure | StopCause::Unknown => GREY,
+        };
+    }
+    match ExitKind::from_name(key) {
+        Some(ExitKind::SigkillOom) => "#c0392b",
+        Some(ExitKind::AppError) => "#8e44ad",
+        Some(ExitKind::Sigterm | ExitKind::Clean) => "#27ae60",
+        Some(ExitKind::SigkillAfterStopTimeout) => "#d35400",
+        Some(ExitKind::Segfault) => "#6c3483",
+        Some(ExitKind::OtherSignal | ExitKind::Unknown) | None => GREY,
     }
 }
 
@@ -319,16 +331,16 @@ fn finding(f: &Finding) -> String {
     let sev = f.severity.as_str();
     let mut s = format!(
         "<div class=\"finding {sev}\"><p><span class=\"sev\">{sev}</span><strong>{}</strong></p><p>Evidence:</p><ul>",
-        inline(&f.title)
+        inline(&f.title.to_string())
     );
     for e in &f.evidence {
-        let _ = write!(s, "<li>{}</li>", inline(e));
+        let _ = write!(s, "<li>{}</li>", inline(&e.to_string()));
     }
     s.push_str("</ul>");
     if !f.recommendations.is_empty() {
         s.push_str("<p>What to change:</p><ul>");
         for r in &f.recommendations {
-            let _ = write!(s, "<li>{}</li>", inline(r));
+            let _ = write!(s, "<li>{}</li>", inline(&r.to_string()));
         }
         s.push_str("</ul>");
     }
@@ -372,7 +384,7 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
                 r.oom_kills.to_string(),
                 r.stop_timeout_kills.to_string(),
                 r.health_check_stops.to_string(),
-                r.kind("app_error").to_string(),
+                r.kind(ExitKind::AppError).to_string(),
                 r.memory_peak
                     .map_or("-".into(), |p| format!("{:.0}", p.p95)),
                 r.memory_limit.map_or("-".into(), |l| l.to_string()),
@@ -401,17 +413,12 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
         &rows,
         1,
     ));
-    let causes: Vec<(String, usize)> = svc
-        .stopped_by_cause
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect();
+    let causes = by_name(&svc.stopped_by_cause);
     if !causes.is_empty() {
         s.push_str("<h3>Exits by kind</h3>");
-        let kinds: Vec<Vec<String>> = svc
-            .exits_by_kind
-            .iter()
-            .map(|(k, v)| vec![k.clone(), v.to_string()])
+        let kinds: Vec<Vec<String>> = by_name(&svc.exits_by_kind)
+            .into_iter()
+            .map(|(k, v)| vec![k, v.to_string()])
             .collect();
         s.push_str(&table(&["exit kind", "tasks"], &kinds, 1));
     }
@@ -492,10 +499,7 @@ pub fn page(r: &Report) -> String {
         .map(|svc| {
             (
                 format!("{}/{}", svc.cluster, svc.service),
-                svc.stopped_by_cause
-                    .iter()
-                    .map(|(k, v)| (k.clone(), *v))
-                    .collect(),
+                by_name(&svc.stopped_by_cause),
             )
         })
         .collect();

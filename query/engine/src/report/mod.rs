@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc, Weekday};
+use ecs_lake::classify::{ExitKind, StopCause};
 use serde::Serialize;
 
 use crate::diagnose::evidence::{self, DeploymentRow, Selector, ServiceEvidence, Spread};
@@ -130,8 +131,8 @@ impl Figures {
             oom_kills: svc.total(|r| r.oom_kills),
             stop_timeout_kills: svc.total(|r| r.stop_timeout_kills),
             health_check_stops: health,
-            app_errors: svc.total(|r| r.kind("app_error")),
-            failed_to_start: svc.total(|r| r.cause("failed_to_start")),
+            app_errors: svc.total(|r| r.kind(ExitKind::AppError)),
+            failed_to_start: svc.total(|r| r.cause(StopCause::FailedToStart)),
             deployments: svc.deployments.len(),
             failed_deployments: svc.deployments.iter().filter(|d| d.failed()).count(),
             health_check_failure_pct: share_pct(health, tasks),
@@ -221,8 +222,8 @@ pub struct ServiceReport {
     pub service: String,
     pub this_week: Figures,
     pub previous_week: Figures,
-    pub stopped_by_cause: BTreeMap<String, usize>,
-    pub exits_by_kind: BTreeMap<String, usize>,
+    pub stopped_by_cause: BTreeMap<StopCause, usize>,
+    pub exits_by_kind: BTreeMap<ExitKind, usize>,
     pub memory: Vec<Headroom>,
     pub time_to_healthy: Vec<(String, Option<Spread>)>,
     pub deployments: Vec<DeploymentRow>,
@@ -245,10 +246,18 @@ pub struct Report {
     pub services: Vec<ServiceReport>,
 }
 
-fn merge(into: &mut BTreeMap<String, usize>, from: &BTreeMap<String, usize>) {
+fn merge<K: Ord + Copy>(into: &mut BTreeMap<K, usize>, from: &BTreeMap<K, usize>) {
     for (k, v) in from {
-        *into.entry(k.clone()).or_insert(0) += v;
+        *into.entry(*k).or_insert(0) += v;
     }
+}
+
+/// Counts by the stored name of their key, in name order (as the lake and
+/// the JSON spell them).
+pub fn by_name<K: std::fmt::Display>(counts: &BTreeMap<K, usize>) -> Vec<(String, usize)> {
+    let mut named: Vec<(String, usize)> = counts.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    named.sort();
+    named
 }
 
 impl Report {
@@ -384,9 +393,9 @@ fn compare_table(now: &Figures, before: &Figures, current: &str, previous: &str)
     s
 }
 
-fn counts_table(title: &str, counts: &BTreeMap<String, usize>) -> String {
-    let mut rows: Vec<(&String, &usize)> = counts.iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+fn counts_table<K: std::fmt::Display>(title: &str, counts: &BTreeMap<K, usize>) -> String {
+    let mut rows = by_name(counts);
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut s = format!("| {title} | tasks |\n|---|---:|\n");
     for (k, v) in rows {
         let _ = writeln!(s, "| {k} | {v} |");
