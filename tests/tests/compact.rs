@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use ecs_lake::compact::{LakeFiles, compact_partition, days};
+use ecs_lake::compact::{compact_partition, days};
+use ecs_lake::lake::{LakeFiles, StoreErrorKind};
 use ecs_lake::schema::{TABLES, TableDef, task_events};
 use ecs_lake::{LakeStore, StoreError};
 use ecs_lake_aws::{LocalStore, S3Store};
@@ -89,7 +90,7 @@ struct Killed<'a> {
 impl Killed<'_> {
     fn step(&self) -> Result<(), StoreError> {
         if self.ops.fetch_add(1, Ordering::SeqCst) >= self.fail_at {
-            Err(StoreError::new("killed"))
+            Err(StoreError::new(StoreErrorKind::Unavailable, "killed"))
         } else {
             Ok(())
         }

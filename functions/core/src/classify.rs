@@ -39,8 +39,10 @@
 //! `SpotInterruption` (current) or `TerminationNotice` (older).
 
 use std::fmt;
+use std::str::FromStr;
 
-use crate::lenient::Micros;
+use crate::schema::UnknownValue;
+use crate::time::Micros;
 
 /// Why ECS stopped a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +105,11 @@ impl StopCause {
         }
     }
 
+    /// The stop cause stored as `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// True when ECS (not the process itself) initiated the stop, so that the
     /// process was sent SIGTERM and, after the stop timeout, SIGKILL.
     fn ecs_initiated(self) -> bool {
@@ -135,6 +142,11 @@ impl ExitKind {
             Self::Unknown => "unknown",
         }
     }
+
+    /// The exit kind stored as `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 impl fmt::Display for StopCause {
@@ -146,6 +158,20 @@ impl fmt::Display for StopCause {
 impl fmt::Display for ExitKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StopCause {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::from_name(s).ok_or_else(|| UnknownValue::new("stop_cause", s))
+    }
+}
+
+impl FromStr for ExitKind {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::from_name(s).ok_or_else(|| UnknownValue::new("exit_kind", s))
     }
 }
 
@@ -346,7 +372,7 @@ pub fn classify(task: &StopFacts<'_>, containers: &[ContainerFacts<'_>]) -> Clas
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lenient::parse_time;
+    use crate::time::parse_time;
 
     const OOM: &str = "OutOfMemoryError: Container killed due to memory usage";
 
@@ -436,6 +462,23 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_name_parses_back() {
+        for c in StopCause::ALL {
+            assert_eq!(c.as_str().parse::<StopCause>(), Ok(c));
+            assert_eq!(StopCause::from_name(&c.to_string()), Some(c));
+        }
+        for k in ExitKind::ALL {
+            assert_eq!(k.as_str().parse::<ExitKind>(), Ok(k));
+            assert_eq!(ExitKind::from_name(&k.to_string()), Some(k));
+        }
+        assert!("OomKilled".parse::<StopCause>().is_err());
+        assert_eq!(
+            "137".parse::<ExitKind>().unwrap_err().to_string(),
+            "\"137\" is not a known exit_kind"
+        );
     }
 
     #[test]
