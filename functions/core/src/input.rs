@@ -36,7 +36,8 @@ pub enum InputKind {
         log_group: Arc<str>,
         log_stream: Arc<str>,
     },
-    /// A JSON array of [`crate::sources::health::PolledHealth`] from the DescribeTasks poller.
+    /// A JSON array of `PolledHealth` samples from the DescribeTasks poller
+    /// (`sources::health`).
     HealthSamples,
 }
 
@@ -66,7 +67,7 @@ impl Input {
 /// How inputs are normalized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Replace obvious secrets in log messages ([`crate::redact::redact_secrets`]). On by default.
+    /// Replace obvious secrets in log messages (`redact::redact_secrets`). On by default.
     pub redact_secrets: bool,
 }
 

@@ -49,7 +49,7 @@ pub struct HealthSample<'a> {
     pub revision: Option<i32>,
     pub container: Option<&'a str>,
     pub status: &'a str,
-    /// `health.source`: one of [`crate::sources::health`]'s `FROM_*`.
+    /// `health.source`: one of the `FROM_*` names of `sources::health`.
     pub source: &'static str,
 }
 

@@ -3,7 +3,7 @@
 //!
 //! The poller (`functions/poll-health`) turns each cluster's DescribeTasks
 //! answers into a JSON array of [`PolledHealth`], which goes through the
-//! ingest pipeline as one input ([`crate::InputKind::HealthSamples`]): same
+//! ingest pipeline as one input ([`crate::input::InputKind::HealthSamples`]): same
 //! keys, quarantine and write path as every other source. Entry point: [`append`].
 //!
 //! The `health.source` values of all three sources that derive health
