@@ -282,3 +282,30 @@ async fn the_lambda_compacts_closed_recent_days_only() {
         (0, summary.compacted)
     );
 }
+
+/// Compaction tells a missing object from a failing store: the real
+/// aws-sdk-s3 client's 404 reaches it as `NotFound`, with the key.
+#[tokio::test]
+async fn a_missing_object_on_s3_is_not_found() {
+    let server = S3Server::start(&["lake"]);
+    let store = S3Store::new(server.client(), "lake", "ecs/prod");
+    let e = store
+        .get("task_events/dt=2026-11-20/gone.parquet")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::NotFound, "{e}");
+    assert_eq!(
+        e.key.as_deref(),
+        Some("task_events/dt=2026-11-20/gone.parquet")
+    );
+    assert!(
+        e.to_string()
+            .contains("s3://lake/ecs/prod/task_events/dt=2026-11-20/gone.parquet"),
+        "{e}"
+    );
+    let e = S3Store::new(server.client(), "no-such-bucket", "")
+        .get("a/b.parquet")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::NotFound, "{e}");
+}
