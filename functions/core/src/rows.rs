@@ -5,9 +5,10 @@
 //! Sources append straight to the builders, column by column, with no row
 //! struct in between: that is what keeps normalization at hundreds of
 //! thousands of events a second. What a source cannot reach is the
-//! bookkeeping: each `*_row` method records the row's input and its
-//! `ingested_at` in the same call that hands out the builder, so the input
-//! list and the builder cannot drift apart.
+//! bookkeeping: each table's method ([`Rows::task_event`], [`Rows::metric`],
+//! [`Rows::log`], ...) records the row's input and appends its `ingested_at`
+//! in the same call that hands out the builder, so the input list and the
+//! builder cannot drift apart.
 
 use arrow::array::{RecordBatch, StringBuilder};
 use arrow::error::ArrowError;
