@@ -6,9 +6,9 @@ use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use ecs_lake::envelope::{looks_like_export, maybe_gunzip, split_export, split_file};
-use ecs_lake::lenient::now_micros;
-use ecs_lake::logs::awslogs_stream;
-use ecs_lake::normalize::LogCounts;
+use ecs_lake::rows::LogCounts;
+use ecs_lake::sources::logs::payload::awslogs_stream;
+use ecs_lake::time::now_micros;
 use ecs_lake::{Input, LakeStore, Outcome, ingest_with};
 use ecs_lake_aws::{AnyStore, LakeLocation, LocalStore, S3Store};
 use indicatif::{ProgressBar, ProgressStyle};

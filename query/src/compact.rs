@@ -4,9 +4,7 @@
 
 use std::io::Write;
 
-use futures::StreamExt;
-
-use ecs_lake::compact::{CompactReport, compact_partition, days};
+use ecs_lake::compact::{CompactError, CompactReport, compact_partition, plan, run as compact_all};
 use ecs_lake::schema::TABLES;
 
 use crate::backfill::open_store;
@@ -29,41 +27,30 @@ pub async fn run(
         message: e.to_string(),
         hint: "check the lake location and permissions (list, get, put, delete)",
     };
-    let mut work = Vec::new();
-    for table in tables {
-        for day in days(&store, table).await.map_err(store_error)? {
-            let wanted = match &args.day {
-                Some(d) => &day == d,
-                None => {
-                    args.since.as_ref().is_none_or(|s| &day >= s)
-                        && (args.include_today || day < today)
-                }
-            };
-            if wanted {
-                work.push((table, day));
-            }
+    let mut plan = plan(&store, &tables, |day| match &args.day {
+        Some(d) => day == d,
+        None => {
+            args.since.as_ref().is_none_or(|s| day >= s.as_str())
+                && (args.include_today || day < today.as_str())
         }
+    })
+    .await;
+    if let Some((_, e)) = std::mem::take(&mut plan.unlisted).into_iter().next() {
+        return Err(store_error(e));
     }
     // One partition per core at a time: each is read whole into memory.
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut done = futures::stream::iter(work)
-        .map(|(table, day)| {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let r = compact_partition(&store, table, &day).await;
-                (table.name, day, r)
-            })
-        })
-        .buffer_unordered(workers);
-    let mut reports: Vec<CompactReport> = Vec::new();
-    let mut failures = Vec::new();
-    while let Some(finished) = done.next().await {
-        match finished {
-            Ok((_, _, Ok(report))) => reports.push(report),
-            Ok((table, day, Err(e))) => failures.push(format!("{table} dt={day}: {e}")),
-            Err(e) => failures.push(e.to_string()),
+    let summary = compact_all(plan, workers, |table, day| {
+        let store = store.clone();
+        let task = tokio::spawn(async move { compact_partition(&store, table, &day).await });
+        async move {
+            task.await
+                .unwrap_or_else(|e| Err(CompactError::Aborted(e.to_string())))
         }
-    }
+    })
+    .await;
+    let mut reports: Vec<CompactReport> = summary.reports;
+    let failures: Vec<String> = summary.failures.iter().map(ToString::to_string).collect();
     reports.sort_by(|a, b| (a.table, &a.day).cmp(&(b.table, &b.day)));
     let mut compacted = 0;
     for r in reports.iter().filter(|r| !r.skipped) {

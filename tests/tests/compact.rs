@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
-use ecs_lake::compact::{LakeFiles, compact_partition, days};
+use ecs_lake::compact::{compact_partition, days};
+use ecs_lake::lake::{LakeFiles, StoreErrorKind};
 use ecs_lake::schema::{TABLES, TableDef, task_events};
 use ecs_lake::{LakeStore, StoreError};
 use ecs_lake_aws::{LocalStore, S3Store};
@@ -89,7 +90,7 @@ struct Killed<'a> {
 impl Killed<'_> {
     fn step(&self) -> Result<(), StoreError> {
         if self.ops.fetch_add(1, Ordering::SeqCst) >= self.fail_at {
-            Err(StoreError::new("killed"))
+            Err(StoreError::new(StoreErrorKind::Unavailable, "killed"))
         } else {
             Ok(())
         }
@@ -280,4 +281,31 @@ async fn the_lambda_compacts_closed_recent_days_only() {
         (again.compacted, again.already_compact),
         (0, summary.compacted)
     );
+}
+
+/// Compaction tells a missing object from a failing store: the real
+/// aws-sdk-s3 client's 404 reaches it as `NotFound`, with the key.
+#[tokio::test]
+async fn a_missing_object_on_s3_is_not_found() {
+    let server = S3Server::start(&["lake"]);
+    let store = S3Store::new(server.client(), "lake", "ecs/prod");
+    let e = store
+        .get("task_events/dt=2026-11-20/gone.parquet")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::NotFound, "{e}");
+    assert_eq!(
+        e.key.as_deref(),
+        Some("task_events/dt=2026-11-20/gone.parquet")
+    );
+    assert!(
+        e.to_string()
+            .contains("s3://lake/ecs/prod/task_events/dt=2026-11-20/gone.parquet"),
+        "{e}"
+    );
+    let e = S3Store::new(server.client(), "no-such-bucket", "")
+        .get("a/b.parquet")
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, StoreErrorKind::NotFound, "{e}");
 }

@@ -210,7 +210,7 @@ async fn lake_built_through_the_lambdas_agrees_with_ground_truth() {
         .filter(|(_, s)| *s != "∅")
         .map(|(id, s)| (id.as_str(), s.as_str()))
         .collect();
-    let secs = |t: &str| ecs_lake::lenient::parse_time(t).unwrap() as f64 / 1e6;
+    let secs = |t: &str| ecs_lake::time::parse_time(t).unwrap() as f64 / 1e6;
     for t in &truth.tasks {
         let first = (0..h_task.len())
             .filter(|&i| {

@@ -11,6 +11,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use ecs_lake::lake::StoreErrorKind;
 use ecs_lake::{LakeStore, StoreError};
 use tokio::time::Instant;
 
@@ -47,10 +48,14 @@ impl<S: LakeStore> LakeStore for WithDeadline<'_, S> {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         match tokio::time::timeout_at(self.deadline, self.store.put(key, body)).await {
             Ok(result) => result,
-            Err(_) => Err(StoreError::new(format!(
-                "PUT {key} in {} did not finish before the invocation's deadline (S3 slow or unreachable); its records are returned for redelivery",
-                self.store.location()
-            ))),
+            Err(_) => Err(StoreError::new(
+                StoreErrorKind::Timeout,
+                format!(
+                    "PUT {key} in {} did not finish before the invocation's deadline (S3 slow or unreachable); its records are returned for redelivery",
+                    self.store.location()
+                ),
+            )
+            .with_key(key)),
         }
     }
 
@@ -84,6 +89,7 @@ mod tests {
         let late = WithDeadline::new(&slow, start + Duration::from_secs(2));
         let err = late.put("t/a.parquet", Bytes::new()).await.unwrap_err();
         assert!(err.message.contains("deadline"), "{err}");
+        assert_eq!(err.kind, StoreErrorKind::Timeout);
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
         let early = WithDeadline::new(&slow, Instant::now() + Duration::from_secs(6));
         early.put("t/a.parquet", Bytes::new()).await.unwrap();

@@ -13,16 +13,15 @@ pub use config::{Config, ConfigError, LakeLocation};
 pub use deadline::{RESPONSE_MARGIN, WithDeadline, write_deadline};
 pub use store::{AnyStore, LocalStore, S3Store, content_type};
 
-/// JSON logs for CloudWatch, level from `RUST_LOG` (`info`, or `target=level,...`;
-/// default `info`), no ANSI. `Targets` rather than `EnvFilter` keeps a regex
-/// engine out of the Lambda binary.
+/// JSON logs for CloudWatch at the level of [`log_filter`], no ANSI.
+/// `Targets` rather than `EnvFilter` keeps a regex engine out of the Lambda
+/// binary (bench/RESULTS.md: binary size).
 pub fn init_lambda_tracing() {
-    use tracing_subscriber::filter::{LevelFilter, Targets};
     use tracing_subscriber::prelude::*;
-    let filter = std::env::var("RUST_LOG")
-        .ok()
-        .and_then(|v| v.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
+    let filter = log_filter(
+        std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
+        std::env::var("RUST_LOG").ok().as_deref(),
+    );
     let _ = tracing_subscriber::registry()
         .with(filter)
         .with(
@@ -34,6 +33,35 @@ pub fn init_lambda_tracing() {
                 .with_target(false),
         )
         .try_init();
+}
+
+/// Which events a Lambda logs, from `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG`.
+///
+/// Lambda's advanced logging controls set `AWS_LAMBDA_LOG_LEVEL` (TRACE,
+/// DEBUG, INFO, WARN, ERROR, FATAL; `tracing` has no FATAL, so ERROR) from
+/// the function's configuration: when it holds a level it wins, as in
+/// `lambda_runtime`'s own subscriber, so the console setting is the one that
+/// counts. Otherwise `RUST_LOG` (`info`, or `target=level,...`), otherwise
+/// INFO. A value that is not a level counts as unset.
+pub fn log_filter(
+    lambda_level: Option<&str>,
+    rust_log: Option<&str>,
+) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let lambda = lambda_level.and_then(|v| match v.trim().to_ascii_uppercase().as_str() {
+        "TRACE" => Some(LevelFilter::TRACE),
+        "DEBUG" => Some(LevelFilter::DEBUG),
+        "INFO" => Some(LevelFilter::INFO),
+        "WARN" => Some(LevelFilter::WARN),
+        "ERROR" | "FATAL" => Some(LevelFilter::ERROR),
+        _ => None,
+    });
+    match lambda {
+        Some(level) => Targets::new().with_default(level),
+        None => rust_log
+            .and_then(|v| v.parse::<Targets>().ok())
+            .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO)),
+    }
 }
 
 /// A yes/no setting from the environment: `true`/`false` (also `1`/`0`,
@@ -111,5 +139,39 @@ mod flag_tests {
         assert!(super::flag("X", Some("1"), false).unwrap());
         let e = super::flag("REDACT_SECRETS", Some("maybe"), true).unwrap_err();
         assert!(e.to_string().contains("REDACT_SECRETS"));
+    }
+}
+
+#[cfg(test)]
+mod log_filter_tests {
+    use super::log_filter;
+    use tracing_subscriber::filter::LevelFilter;
+
+    #[test]
+    fn lambda_level_first_then_rust_log_then_info() {
+        let level = |lambda, rust_log| log_filter(lambda, rust_log).default_level();
+        assert_eq!(level(None, None), Some(LevelFilter::INFO));
+        assert_eq!(level(None, Some("debug")), Some(LevelFilter::DEBUG));
+        assert_eq!(level(Some("WARN"), Some("debug")), Some(LevelFilter::WARN));
+        assert_eq!(level(Some("TRACE"), None), Some(LevelFilter::TRACE));
+        assert_eq!(level(Some("FATAL"), None), Some(LevelFilter::ERROR));
+        assert_eq!(level(Some("error"), None), Some(LevelFilter::ERROR));
+        assert_eq!(
+            level(Some("verbose"), Some("warn")),
+            Some(LevelFilter::WARN)
+        );
+        assert_eq!(level(Some(""), None), Some(LevelFilter::INFO));
+        assert_eq!(level(None, Some("x=loud")), Some(LevelFilter::INFO));
+    }
+
+    #[test]
+    fn rust_log_keeps_its_per_target_levels() {
+        let f = log_filter(None, Some("warn,ingest_logs=debug"));
+        assert!(f.would_enable("ingest_logs", &tracing::Level::DEBUG));
+        assert!(!f.would_enable("ecs_lake", &tracing::Level::INFO));
+        // The console's level replaces them.
+        let f = log_filter(Some("INFO"), Some("warn,ingest_logs=debug"));
+        assert!(!f.would_enable("ingest_logs", &tracing::Level::DEBUG));
+        assert!(f.would_enable("ecs_lake", &tracing::Level::INFO));
     }
 }

@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use bytes::Bytes;
-use ecs_lake::compact::LakeFiles;
-use ecs_lake::lake::validate_key;
+use ecs_lake::lake::{LakeFiles, StoreErrorKind, validate_key};
 use ecs_lake::{LakeStore, StoreError};
 
 /// A lake under `s3://bucket/prefix`, written with `aws-sdk-s3`.
@@ -64,13 +64,7 @@ impl LakeStore for S3Store {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                StoreError::new(format!(
-                    "PUT s3://{}/{object_key}: {}",
-                    self.bucket,
-                    DisplayErrorContext(&e)
-                ))
-            })
+            .map_err(|e| s3_error("PUT", &self.bucket, &object_key, &e).with_key(key))
     }
 
     fn location(&self) -> String {
@@ -96,13 +90,8 @@ impl LakeFiles for S3Store {
             .send();
         let mut keys = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| {
-                StoreError::new(format!(
-                    "LIST s3://{}/{full}: {}",
-                    self.bucket,
-                    DisplayErrorContext(&e)
-                ))
-            })?;
+            let page =
+                page.map_err(|e| s3_error("LIST", &self.bucket, &full, &e).with_key(prefix))?;
             keys.extend(
                 page.contents()
                     .iter()
@@ -116,8 +105,6 @@ impl LakeFiles for S3Store {
     async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         validate_key(key)?;
         let object_key = self.object_key(key);
-        let err =
-            |e: String| StoreError::new(format!("GET s3://{}/{object_key}: {e}", self.bucket));
         let out = self
             .client
             .get_object()
@@ -125,8 +112,15 @@ impl LakeFiles for S3Store {
             .key(&object_key)
             .send()
             .await
-            .map_err(|e| err(DisplayErrorContext(&e).to_string()))?;
-        let body = out.body.collect().await.map_err(|e| err(e.to_string()))?;
+            .map_err(|e| s3_error("GET", &self.bucket, &object_key, &e).with_key(key))?;
+        // The body streams after the answer: a failure here is the connection's.
+        let body = out.body.collect().await.map_err(|e| {
+            StoreError::new(
+                StoreErrorKind::Unavailable,
+                format!("GET s3://{}/{object_key}: {e}", self.bucket),
+            )
+            .with_key(key)
+        })?;
         Ok(body.into_bytes())
     }
 
@@ -140,14 +134,80 @@ impl LakeFiles for S3Store {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| {
-                StoreError::new(format!(
-                    "DELETE s3://{}/{object_key}: {}",
-                    self.bucket,
-                    DisplayErrorContext(&e)
-                ))
-            })
+            .map_err(|e| s3_error("DELETE", &self.bucket, &object_key, &e).with_key(key))
     }
+}
+
+/// An aws-sdk-s3 failure as a [`StoreError`]: the kind from the service's
+/// error code and HTTP status, or from how the request failed; the message
+/// the operation, the object and the SDK's whole error chain.
+fn s3_error<E>(
+    op: &str,
+    bucket: &str,
+    object_key: &str,
+    e: &SdkError<E, HttpResponse>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let kind = match e {
+        SdkError::TimeoutError(_) => StoreErrorKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_timeout() => StoreErrorKind::Timeout,
+        SdkError::DispatchFailure(d) if d.is_io() => StoreErrorKind::Unavailable,
+        SdkError::ServiceError(s) => s3_kind(s.err().code(), Some(s.raw().status().as_u16())),
+        SdkError::ResponseError(r) => s3_kind(None, Some(r.raw().status().as_u16())),
+        _ => StoreErrorKind::Other,
+    };
+    StoreError::new(
+        kind,
+        format!(
+            "{op} s3://{bucket}/{object_key}: {}",
+            DisplayErrorContext(e)
+        ),
+    )
+}
+
+/// The kind of an S3 error answer: by its error code when S3 sent one (a
+/// HEAD or a 503 may come without a body), else by its HTTP status.
+fn s3_kind(code: Option<&str>, status: Option<u16>) -> StoreErrorKind {
+    match code {
+        Some("NoSuchKey" | "NoSuchBucket" | "NotFound") => StoreErrorKind::NotFound,
+        Some(
+            "AccessDenied"
+            | "AllAccessDisabled"
+            | "AccountProblem"
+            | "InvalidAccessKeyId"
+            | "SignatureDoesNotMatch"
+            | "ExpiredToken"
+            | "InvalidToken",
+        ) => StoreErrorKind::Denied,
+        Some("SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded") => {
+            StoreErrorKind::Throttled
+        }
+        Some("RequestTimeout") => StoreErrorKind::Timeout,
+        Some("InternalError" | "ServiceUnavailable") => StoreErrorKind::Unavailable,
+        _ => match status {
+            Some(404) => StoreErrorKind::NotFound,
+            Some(401 | 403) => StoreErrorKind::Denied,
+            // S3 answers 503 SlowDown when it throttles.
+            Some(429 | 503) => StoreErrorKind::Throttled,
+            Some(408) => StoreErrorKind::Timeout,
+            Some(500..=599) => StoreErrorKind::Unavailable,
+            _ => StoreErrorKind::Other,
+        },
+    }
+}
+
+/// A local file-system failure as a [`StoreError`] about `key`.
+fn io_error(what: &str, path: &Path, key: &str, e: &std::io::Error) -> StoreError {
+    use std::io::ErrorKind;
+    let kind = match e.kind() {
+        ErrorKind::NotFound => StoreErrorKind::NotFound,
+        ErrorKind::PermissionDenied | ErrorKind::ReadOnlyFilesystem => StoreErrorKind::Denied,
+        ErrorKind::TimedOut => StoreErrorKind::Timeout,
+        _ => StoreErrorKind::Other,
+    };
+    StoreError::new(kind, format!("{what} {}: {e}", path.display())).with_key(key)
 }
 
 /// A lake in a local directory. Writes go to a temporary file renamed into
@@ -171,9 +231,7 @@ impl LakeStore for LocalStore {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         validate_key(key)?;
         let path = self.root.join(key);
-        let err = |what: &str, e: std::io::Error| {
-            StoreError::new(format!("{what} {}: {e}", path.display()))
-        };
+        let err = |what: &str, e: std::io::Error| io_error(what, &path, key, &e);
         if let Some(dir) = path.parent() {
             tokio::fs::create_dir_all(dir)
                 .await
@@ -204,12 +262,12 @@ impl LakeFiles for LocalStore {
             let mut entries = match tokio::fs::read_dir(&d).await {
                 Ok(e) => e,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(StoreError::new(format!("listing {}: {e}", d.display()))),
+                Err(e) => return Err(io_error("listing", &d, prefix, &e)),
             };
             while let Some(entry) = entries
                 .next_entry()
                 .await
-                .map_err(|e| StoreError::new(format!("listing {}: {e}", d.display())))?
+                .map_err(|e| io_error("listing", &d, prefix, &e))?
             {
                 let path = entry.path();
                 let is_dir = entry.file_type().await.is_ok_and(|t| t.is_dir());
@@ -235,7 +293,7 @@ impl LakeFiles for LocalStore {
         tokio::fs::read(&path)
             .await
             .map(Bytes::from)
-            .map_err(|e| StoreError::new(format!("reading {}: {e}", path.display())))
+            .map_err(|e| io_error("reading", &path, key, &e))
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
@@ -245,7 +303,7 @@ impl LakeFiles for LocalStore {
             Ok(()) => Ok(()),
             // Deleting what is gone is done (a re-run after a crash).
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::new(format!("deleting {}: {e}", path.display()))),
+            Err(e) => Err(io_error("deleting", &path, key, &e)),
         }
     }
 }
@@ -314,5 +372,73 @@ mod tests {
         );
         assert!(store.put("../escape", Bytes::new()).await.is_err());
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[tokio::test]
+    async fn local_store_errors_keep_their_kind() {
+        let dir = std::env::temp_dir().join(format!("ecs-lake-kinds-{}", std::process::id()));
+        let store = LocalStore::new(&dir);
+        let e = store.get("t/dt=2026-11-20/gone.parquet").await.unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::NotFound);
+        assert_eq!(e.key.as_deref(), Some("t/dt=2026-11-20/gone.parquet"));
+        assert!(e.to_string().contains("gone.parquet"), "{e}");
+        let e = store.put("../escape", Bytes::new()).await.unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::InvalidKey);
+        // A directory where the object should be: neither missing nor denied.
+        std::fs::create_dir_all(dir.join("t/dir.parquet")).unwrap();
+        let e = store.get("t/dir.parquet").await.unwrap_err();
+        assert_eq!(e.kind, StoreErrorKind::Other, "{e}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn s3_error_codes_and_statuses() {
+        use StoreErrorKind::*;
+        let cases = [
+            (Some("NoSuchKey"), Some(404), NotFound),
+            (Some("NoSuchBucket"), Some(404), NotFound),
+            (None, Some(404), NotFound), // HEAD answers without a body
+            (Some("AccessDenied"), Some(403), Denied),
+            (Some("ExpiredToken"), Some(400), Denied),
+            (Some("InvalidAccessKeyId"), Some(403), Denied),
+            (None, Some(403), Denied),
+            (Some("SlowDown"), Some(503), Throttled),
+            (None, Some(503), Throttled),
+            (None, Some(429), Throttled),
+            (Some("RequestTimeout"), Some(400), Timeout),
+            (Some("InternalError"), Some(500), Unavailable),
+            (None, Some(502), Unavailable),
+            (Some("InvalidArgument"), Some(400), Other),
+            (None, None, Other),
+        ];
+        for (code, status, kind) in cases {
+            assert_eq!(s3_kind(code, status), kind, "{code:?} {status:?}");
+        }
+    }
+
+    #[test]
+    fn s3_service_errors_are_mapped_from_the_sdk_error() {
+        use aws_sdk_s3::error::ErrorMetadata;
+        use aws_sdk_s3::operation::get_object::GetObjectError;
+        use aws_sdk_s3::primitives::SdkBody;
+        let answer = |status: u16, code: &str| {
+            let err = GetObjectError::generic(ErrorMetadata::builder().code(code).build());
+            let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+            SdkError::service_error(err, raw)
+        };
+        let e = s3_error("GET", "lake", "p/k.parquet", &answer(404, "NoSuchKey"));
+        assert_eq!(e.kind, StoreErrorKind::NotFound);
+        assert!(e.message.starts_with("GET s3://lake/p/k.parquet: "), "{e}");
+        assert!(e.message.contains("NoSuchKey"), "{e}");
+        let e = s3_error("PUT", "lake", "k", &answer(503, "SlowDown"));
+        assert_eq!(e.kind, StoreErrorKind::Throttled);
+        let e = s3_error("PUT", "lake", "k", &answer(403, "AccessDenied"));
+        assert_eq!(e.kind, StoreErrorKind::Denied);
+        let timeout: SdkError<GetObjectError, HttpResponse> =
+            SdkError::timeout_error("attempt timed out");
+        assert_eq!(
+            s3_error("GET", "lake", "k", &timeout).kind,
+            StoreErrorKind::Timeout
+        );
     }
 }

@@ -1,11 +1,13 @@
 //! The `compact` Lambda's work: every table's closed days among the last
-//! `days_back`, each compacted with [`ecs_lake::compact::compact_partition`]
-//! (safe to re-run after a timeout or a crash: the next schedule finishes it).
+//! `days_back`, compacted by the core's one loop,
+//! [`ecs_lake::compact::compact_days`] (safe to re-run after a timeout or a
+//! crash: the next schedule finishes it).
 
-use ecs_lake::compact::{LakeFiles, compact_partition, days};
+use ecs_lake::compact::compact_days;
+use ecs_lake::lake::LakeFiles;
 use ecs_lake::schema::TABLES;
+use ecs_lake::time::day_before;
 use serde::Serialize;
-use tracing::{info, warn};
 
 /// What one invocation did.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -28,13 +30,9 @@ pub struct CompactFailed {
     pub first: String,
 }
 
-/// The UTC day `days` before `today` (YYYY-MM-DD), or `today` if it is not a date.
-fn day_before(today: &str, days: u32) -> String {
-    chrono::NaiveDate::parse_from_str(today, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.checked_sub_days(chrono::Days::new(u64::from(days))))
-        .map_or_else(|| today.to_owned(), |d| d.format("%Y-%m-%d").to_string())
-}
+/// Partitions compacted at a time: one, since each is read whole into the
+/// Lambda's memory.
+const CONCURRENCY: usize = 1;
 
 /// Compacts the days in `[today - days_back, today)` of every table.
 pub async fn compact_recent<S: LakeFiles>(
@@ -43,60 +41,29 @@ pub async fn compact_recent<S: LakeFiles>(
     days_back: u32,
 ) -> Result<Summary, CompactFailed> {
     let first = day_before(today, days_back);
-    let mut summary = Summary::default();
-    let mut failures = Vec::new();
-    for table in TABLES {
-        let table_days = match days(store, table).await {
-            Ok(d) => d,
-            Err(e) => {
-                failures.push(format!("{}: {e}", table.name));
-                continue;
-            }
-        };
-        for day in table_days
-            .iter()
-            .filter(|d| **d >= first && d.as_str() < today)
-        {
-            match compact_partition(store, table, day).await {
-                Ok(r) if r.skipped => summary.already_compact += 1,
-                Ok(r) => {
-                    info!(
-                        table = table.name,
-                        day,
-                        files_in = r.files_in,
-                        rows = r.rows_in,
-                        duplicates = r.duplicates,
-                        files_out = r.files_out.len(),
-                        "compacted"
-                    );
-                    summary.compacted += 1;
-                    summary.rows += r.rows_in - r.duplicates;
-                    summary.duplicates += r.duplicates;
-                    summary.files_in += r.files_in;
-                    summary.files_out += r.files_out.len();
-                }
-                Err(e) => {
-                    warn!(table = table.name, day, error = %e, "compaction failed");
-                    failures.push(format!("{} dt={day}: {e}", table.name));
-                }
-            }
-        }
+    let done = compact_days(
+        store,
+        TABLES,
+        |d| d >= first.as_str() && d < today,
+        CONCURRENCY,
+    )
+    .await;
+    if let Some(first) = done.failures.first() {
+        return Err(CompactFailed {
+            failures: done.failures.len(),
+            first: first.to_string(),
+        });
     }
-    match failures.first() {
-        None => Ok(summary),
-        Some(first) => Err(CompactFailed {
-            failures: failures.len(),
-            first: first.clone(),
-        }),
+    let mut summary = Summary {
+        already_compact: done.already_compact(),
+        ..Summary::default()
+    };
+    for r in done.compacted() {
+        summary.compacted += 1;
+        summary.rows += r.rows_in - r.duplicates;
+        summary.duplicates += r.duplicates;
+        summary.files_in += r.files_in;
+        summary.files_out += r.files_out.len();
     }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn day_before_crosses_months_and_years() {
-        assert_eq!(super::day_before("2026-03-01", 1), "2026-02-28");
-        assert_eq!(super::day_before("2027-01-02", 3), "2026-12-30");
-        assert_eq!(super::day_before("junk", 3), "junk");
-    }
+    Ok(summary)
 }

@@ -21,7 +21,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
         let store = Arc::clone(&store);
         async move {
-            let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+            let today = ecs_lake::time::today();
             let summary = compact_lambda::compact_recent(store.as_ref(), &today, days_back).await?;
             Ok::<_, Error>(summary)
         }

@@ -210,7 +210,9 @@ fn measure(kind: &Kind) -> Value {
         .map(|_| {
             let t = Instant::now();
             for p in &kind.payloads {
-                std::hint::black_box(ecs_lake::logs::decode_payload(p.as_bytes()).unwrap());
+                std::hint::black_box(
+                    ecs_lake::sources::logs::decode::decode_payload(p.as_bytes()).unwrap(),
+                );
             }
             t.elapsed().as_secs_f64()
         })
@@ -283,7 +285,7 @@ fn main() {
     }
     // For the handler's peak RSS: a 1 MB compressed payload, and one just
     // under the decoding limit.
-    let limit = ecs_lake::logs::MAX_DECODED_BYTES - 600 * 1024;
+    let limit = ecs_lake::sources::logs::decode::MAX_DECODED_BYTES - 600 * 1024;
     for (file, compressed, decoded) in [
         ("awslogs_1mb.json", 1_000_000, usize::MAX),
         ("awslogs_limit.json", usize::MAX, limit),

@@ -39,8 +39,10 @@
 //! `SpotInterruption` (current) or `TerminationNotice` (older).
 
 use std::fmt;
+use std::str::FromStr;
 
-use crate::lenient::Micros;
+use crate::schema::UnknownValue;
+use crate::time::Micros;
 
 /// Why ECS stopped a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -103,6 +105,11 @@ impl StopCause {
         }
     }
 
+    /// The stop cause stored as `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == name)
+    }
+
     /// True when ECS (not the process itself) initiated the stop, so that the
     /// process was sent SIGTERM and, after the stop timeout, SIGKILL.
     fn ecs_initiated(self) -> bool {
@@ -135,6 +142,11 @@ impl ExitKind {
             Self::Unknown => "unknown",
         }
     }
+
+    /// The exit kind stored as `name`, if it is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 impl fmt::Display for StopCause {
@@ -149,35 +161,22 @@ impl fmt::Display for ExitKind {
     }
 }
 
-/// Serde by the stable name stored in the lake, so the read side's rows and
-/// reports hold the enum and a misspelt name is an error, not a silent miss.
-macro_rules! by_name {
-    ($ty:ident) => {
-        impl $ty {
-            /// The variant whose stored name is `name`.
-            pub fn from_name(name: &str) -> Option<$ty> {
-                Self::ALL.into_iter().find(|v| v.as_str() == name)
-            }
-        }
-
-        impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-                $ty::from_name(&name).ok_or_else(|| {
-                    serde::de::Error::custom(format!("{name:?} is not a {}", stringify!($ty)))
-                })
-            }
-        }
-    };
+impl FromStr for StopCause {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::from_name(s).ok_or_else(|| UnknownValue::new("stop_cause", s))
+    }
 }
-by_name!(StopCause);
-by_name!(ExitKind);
+
+impl FromStr for ExitKind {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        Self::from_name(s).ok_or_else(|| UnknownValue::new("exit_kind", s))
+    }
+}
+
+crate::schema::serde_by_name!(StopCause);
+crate::schema::serde_by_name!(ExitKind);
 
 /// One container as the classifier sees it.
 #[derive(Debug, Clone, Copy, Default)]
@@ -390,7 +389,7 @@ mod tests {
     }
 
     use super::*;
-    use crate::lenient::parse_time;
+    use crate::time::parse_time;
 
     const OOM: &str = "OutOfMemoryError: Container killed due to memory usage";
 
@@ -480,6 +479,23 @@ mod tests {
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n"));
+    }
+
+    #[test]
+    fn every_name_parses_back() {
+        for c in StopCause::ALL {
+            assert_eq!(c.as_str().parse::<StopCause>(), Ok(c));
+            assert_eq!(StopCause::from_name(&c.to_string()), Some(c));
+        }
+        for k in ExitKind::ALL {
+            assert_eq!(k.as_str().parse::<ExitKind>(), Ok(k));
+            assert_eq!(ExitKind::from_name(&k.to_string()), Some(k));
+        }
+        assert!("OomKilled".parse::<StopCause>().is_err());
+        assert_eq!(
+            "137".parse::<ExitKind>().unwrap_err().to_string(),
+            "\"137\" is not a known exit_kind"
+        );
     }
 
     #[test]

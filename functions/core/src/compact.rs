@@ -19,6 +19,7 @@
 //! no row is ever only in memory.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::future::Future;
 
 use arrow::array::{Array, RecordBatch, new_null_array};
@@ -27,27 +28,18 @@ use arrow::datatypes::SchemaRef;
 use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
+use futures::StreamExt;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
+use tracing::{info, warn};
 
-use crate::lake::{LakeStore, StoreError};
+use crate::lake::{LakeFiles, StoreError};
 use crate::parquet_io;
 use crate::schema::TableDef;
-
-/// A store compaction can also list, read and delete in.
-pub trait LakeFiles: LakeStore {
-    /// Keys (relative to the lake root) under `prefix`, in any order.
-    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
-    fn get(&self, key: &str) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
-    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
 
 /// Output files aim at this many bytes (the input's compressed size is the
 /// estimate): inside the 64-256 MB that Athena and DataFusion read best.
 pub const TARGET_FILE_BYTES: usize = 128 << 20;
-
-/// Columns that differ between two deliveries of the same row.
-pub const INGEST_COLUMNS: &[&str] = &["ingested_at", "quarantined_at"];
 
 /// Prefix of the files compaction writes.
 pub const COMPACTED_PREFIX: &str = "compacted-";
@@ -62,6 +54,10 @@ pub enum CompactError {
     Arrow(#[from] ArrowError),
     #[error("encoding Parquet: {0}")]
     Encode(#[from] parquet::errors::ParquetError),
+    /// The task running the partition's compaction ended before it finished
+    /// (a panic, or its runtime shutting down).
+    #[error("compaction task ended early: {0}")]
+    Aborted(String),
 }
 
 /// What one partition's compaction did.
@@ -135,15 +131,15 @@ fn read(key: &str, bytes: Bytes, schema: &SchemaRef) -> Result<Vec<RecordBatch>,
 }
 
 /// Sorts by the table's sort columns and drops rows equal to an earlier one
-/// in every column but [`INGEST_COLUMNS`].
+/// in every column but the table's ingest time ([`TableDef::ingest_column`]).
 fn sort_and_dedupe(table: &TableDef, batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
-    let sorted = take_record_batch(batch, &crate::normalize::sort_order(table, batch)?)?;
+    let sorted = take_record_batch(batch, &table.sort_order(batch)?)?;
     let (fields, columns): (Vec<SortField>, Vec<_>) = sorted
         .schema()
         .fields()
         .iter()
         .zip(sorted.columns())
-        .filter(|(f, _)| !INGEST_COLUMNS.contains(&f.name().as_str()))
+        .filter(|(f, _)| f.name() != table.ingest_column)
         .map(|(f, c)| (SortField::new(f.data_type().clone()), c.clone()))
         .unzip();
     let rows = RowConverter::new(fields)?.convert_columns(&columns)?;
@@ -234,6 +230,160 @@ pub async fn compact_partition<S: LakeFiles>(
         report.deleted += 1;
     }
     Ok(report)
+}
+
+/// One day partition of one table.
+#[derive(Debug, Clone)]
+pub struct Partition {
+    pub table: &'static TableDef,
+    pub day: String,
+}
+
+/// A partition, or a whole table when `day` is `None` (its days could not
+/// be listed), that could not be compacted. The next run retries it.
+#[derive(Debug)]
+pub struct CompactFailure {
+    pub table: &'static str,
+    pub day: Option<String>,
+    pub error: CompactError,
+}
+
+impl fmt::Display for CompactFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.day {
+            Some(day) => write!(f, "{} dt={day}: {}", self.table, self.error),
+            None => write!(f, "{}: {}", self.table, self.error),
+        }
+    }
+}
+
+/// The partitions to compact, and the tables whose days could not be listed.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// In the order of the tables given, then by day.
+    pub partitions: Vec<Partition>,
+    /// Tables whose days could not be listed, with why.
+    pub unlisted: Vec<(&'static str, StoreError)>,
+}
+
+/// What a compaction run did.
+#[derive(Debug, Default)]
+pub struct CompactSummary {
+    /// One per partition compacted or found compact already, in plan order.
+    pub reports: Vec<CompactReport>,
+    /// In plan order: listing failures first, then partitions.
+    pub failures: Vec<CompactFailure>,
+}
+
+impl CompactSummary {
+    /// The partitions that were compacted (not already compact).
+    pub fn compacted(&self) -> impl Iterator<Item = &CompactReport> {
+        self.reports.iter().filter(|r| !r.skipped)
+    }
+
+    pub fn already_compact(&self) -> usize {
+        self.reports.iter().filter(|r| r.skipped).count()
+    }
+}
+
+/// Lists the days of each table and keeps those `which` accepts.
+pub async fn plan<S: LakeFiles>(
+    store: &S,
+    tables: &[&'static TableDef],
+    which: impl Fn(&str) -> bool,
+) -> Plan {
+    let mut plan = Plan::default();
+    for &table in tables {
+        match days(store, table).await {
+            Ok(days) => plan.partitions.extend(
+                days.into_iter()
+                    .filter(|d| which(d))
+                    .map(|day| Partition { table, day }),
+            ),
+            Err(e) => plan.unlisted.push((table.name, e)),
+        }
+    }
+    plan
+}
+
+/// Compacts the plan's partitions, `concurrency` at a time (each is read
+/// whole into memory: memory bounds this, not the store), each with
+/// `compact` (normally [`compact_partition`] on the store; a caller that
+/// wants the partitions on several cores spawns it on its runtime). Never
+/// fails as a whole: a failed partition is in the summary's failures, and
+/// the others go on. The plan's unlisted tables are failures too.
+pub async fn run<R, F>(plan: Plan, concurrency: usize, mut compact: R) -> CompactSummary
+where
+    R: FnMut(&'static TableDef, String) -> F,
+    F: Future<Output = Result<CompactReport, CompactError>>,
+{
+    let Plan {
+        partitions,
+        unlisted,
+    } = plan;
+    let mut failures: Vec<CompactFailure> = unlisted
+        .into_iter()
+        .map(|(table, e)| CompactFailure {
+            table,
+            day: None,
+            error: e.into(),
+        })
+        .collect();
+    let mut done: Vec<(usize, Partition, Result<CompactReport, CompactError>)> =
+        futures::stream::iter(partitions.into_iter().enumerate())
+            .map(|(i, p)| {
+                let work = compact(p.table, p.day.clone());
+                async move { (i, p, work.await) }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+    done.sort_by_key(|(i, _, _)| *i);
+    let mut reports = Vec::with_capacity(done.len());
+    for (_, Partition { table, day }, result) in done {
+        match result {
+            Ok(r) => {
+                if !r.skipped {
+                    info!(
+                        table = table.name,
+                        day,
+                        files_in = r.files_in,
+                        rows = r.rows_in,
+                        duplicates = r.duplicates,
+                        files_out = r.files_out.len(),
+                        "compacted"
+                    );
+                }
+                reports.push(r);
+            }
+            Err(error) => {
+                warn!(table = table.name, day, %error, "compaction failed");
+                failures.push(CompactFailure {
+                    table: table.name,
+                    day: Some(day),
+                    error,
+                });
+            }
+        }
+    }
+    CompactSummary { reports, failures }
+}
+
+/// The one compaction loop: every day of `tables` that `which` accepts,
+/// compacted with [`compact_partition`], `concurrency` partitions at a time
+/// on the caller's task. Used by the `compact` Lambda; `ecs-query compact`
+/// runs [`plan`] and [`run`] itself to spread partitions over cores.
+pub async fn compact_days<S: LakeFiles>(
+    store: &S,
+    tables: &[&'static TableDef],
+    which: impl Fn(&str) -> bool,
+    concurrency: usize,
+) -> CompactSummary {
+    let plan = plan(store, tables, which).await;
+    run(plan, concurrency, |table, day| async move {
+        compact_partition(store, table, &day).await
+    })
+    .await
 }
 
 fn hex(bytes: &[u8]) -> String {

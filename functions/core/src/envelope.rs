@@ -21,9 +21,8 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::ingest::{Input, InputKind};
-use crate::lenient;
-use crate::normalize::RowError;
+use crate::input::{Input, InputKind, RowError};
+use crate::time;
 
 /// Largest decompressed backfill file accepted (the CLI holds a file in memory).
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -205,7 +204,7 @@ pub fn looks_like_export(content: &[u8]) -> bool {
         .unwrap_or_default();
     let stamp = first.split(|&b| b == b' ').next().unwrap_or_default();
     first.len() > stamp.len()
-        && std::str::from_utf8(stamp).is_ok_and(|s| lenient::parse_time(s).is_ok())
+        && std::str::from_utf8(stamp).is_ok_and(|s| time::parse_time(s).is_ok())
 }
 
 /// Splits a CloudWatch Logs export into one input per non-empty line.

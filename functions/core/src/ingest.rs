@@ -1,78 +1,25 @@
 //! The ingest pipeline shared by the Lambdas and `ecs-query ingest`:
-//! inputs -> normalized rows -> sorted per-day Parquet parts -> store, plus
-//! quarantine, with an outcome for every input.
+//! inputs -> normalized rows ([`crate::normalize`]) -> sorted per-day
+//! Parquet parts -> store, plus quarantine, with an outcome for every input.
+//! The last stage: it depends on everything before it, nothing depends on it.
 //!
 //! Invariant (tested for every batch): every input ends up exactly once as
 //! `Written`, `Quarantined` or `Failed`; `Failed` means a write failed and the
 //! caller must redeliver it (SQS `batchItemFailures`), nothing else does.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tracing::{info, warn};
 
+use crate::input::{Input, InputKind, Options};
 use crate::lake::{InputDigest, LakeStore, input_digest, part_key};
-use crate::lenient::{Micros, date_of};
-use crate::normalize::{LogCounts, Normalizer, Options, RowError, TablePart, quarantine_batch};
+use crate::normalize::{Normalizer, TablePart, quarantine_batch};
 use crate::parquet_io;
+use crate::rows::LogCounts;
 use crate::schema::quarantine;
-
-/// One input: a unit of delivery that succeeds or fails as a whole
-/// (an SQS message, one event of a direct invocation, a CloudWatch Logs
-/// payload, a Kinesis record, one line of a file).
-#[derive(Debug, Clone)]
-pub struct Input {
-    /// Where it came from, for quarantine and logs: SQS message id, `file:line`.
-    pub id: String,
-    pub body: Bytes,
-    pub kind: InputKind,
-    /// Set when the input was already found unreadable before normalization
-    /// (e.g. an SQS record without a body); it goes straight to quarantine.
-    pub rejected: Option<RowError>,
-}
-
-/// What an input's body is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum InputKind {
-    /// One EventBridge ECS event, JSON.
-    #[default]
-    Event,
-    /// One CloudWatch Logs subscription payload: the base64 `awslogs.data` or
-    /// Kinesis `data`, raw gzip/zlib bytes, or the decoded JSON itself.
-    LogsPayload,
-    /// One line `<timestamp> <message>` of a CloudWatch Logs export.
-    ExportLine {
-        log_group: Arc<str>,
-        log_stream: Arc<str>,
-    },
-    /// A JSON array of [`crate::health::PolledHealth`] from the DescribeTasks poller.
-    HealthSamples,
-}
-
-impl Input {
-    /// An EventBridge event.
-    pub fn new(id: impl Into<String>, body: impl Into<Bytes>) -> Self {
-        Self::of(InputKind::Event, id, body)
-    }
-
-    pub fn of(kind: InputKind, id: impl Into<String>, body: impl Into<Bytes>) -> Self {
-        Self {
-            id: id.into(),
-            body: body.into(),
-            kind,
-            rejected: None,
-        }
-    }
-
-    pub fn rejected(id: impl Into<String>, body: impl Into<Bytes>, error: RowError) -> Self {
-        Self {
-            rejected: Some(error),
-            ..Self::new(id, body)
-        }
-    }
-}
+use crate::time::{Micros, date_of};
 
 /// What became of one input.
 #[derive(Debug, Clone, PartialEq, Eq)]

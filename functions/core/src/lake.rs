@@ -1,4 +1,6 @@
-//! Lake layout and the storage seam.
+//! Lake layout and the storage seam: [`LakeStore`] (put) for the writers,
+//! [`LakeFiles`] (list, get, delete) for compaction, and [`StoreError`],
+//! which keeps the kind of a failure (not found, denied, throttled, ...).
 //!
 //! Layout: `<prefix>/<table>/dt=YYYY-MM-DD/<source>-<hash>.parquet`, Hive style,
 //! so DataFusion, DuckDB and Athena (partition projection) prune by date.
@@ -30,18 +32,96 @@ pub trait LakeStore: Send + Sync {
     fn location(&self) -> String;
 }
 
-/// A failed write. The message says what failed and where.
+/// A store that can also list, read and delete: what compaction needs.
+pub trait LakeFiles: LakeStore {
+    /// Keys (relative to the lake root) under `prefix`, in any order.
+    fn list(&self, prefix: &str) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    fn get(&self, key: &str) -> impl Future<Output = Result<Bytes, StoreError>> + Send;
+    fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// What kind of failure a store reported, as far as the store can tell.
+/// Callers decide on it (a missing object is not a throttled one); the
+/// message says the rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StoreErrorKind {
+    /// No such object (S3 `NoSuchKey`/404, a missing file).
+    NotFound,
+    /// The caller may not do this (S3 `AccessDenied`/403, expired or invalid
+    /// credentials; a file permission).
+    Denied,
+    /// The store asked to slow down (S3 `SlowDown`/503, 429).
+    Throttled,
+    /// The request did not finish in time (an attempt timeout, the
+    /// invocation's deadline, S3 `RequestTimeout`).
+    Timeout,
+    /// The store could not be reached or failed on its side (connection
+    /// errors, S3 500/502/504).
+    Unavailable,
+    /// A key the lake refuses (see [`validate_key`]): a bug, not the store.
+    InvalidKey,
+    /// Anything else.
+    Other,
+}
+
+impl StoreErrorKind {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(self) -> bool {
+        matches!(self, Self::Throttled | Self::Timeout | Self::Unavailable)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotFound => "not found",
+            Self::Denied => "denied",
+            Self::Throttled => "throttled",
+            Self::Timeout => "timeout",
+            Self::Unavailable => "unavailable",
+            Self::InvalidKey => "invalid key",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for StoreErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed store operation: its kind, the lake key it was about (when it
+/// was about one), and a message saying what failed and where, with the
+/// store's own words (`GET s3://bucket/key: NoSuchKey: ...`).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("{message}")]
 pub struct StoreError {
+    pub kind: StoreErrorKind,
+    /// The lake key (relative to the root), or the prefix of a listing.
+    pub key: Option<String>,
     pub message: String,
 }
 
 impl StoreError {
-    pub fn new(message: impl Into<String>) -> Self {
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
         Self {
+            kind,
+            key: None,
             message: message.into(),
         }
+    }
+
+    /// The same error, about `key`.
+    pub fn with_key(mut self, key: impl Into<String>) -> Self {
+        self.key = Some(key.into());
+        self
+    }
+
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.kind == StoreErrorKind::NotFound
     }
 }
 
@@ -82,9 +162,13 @@ pub fn validate_key(key: &str) -> Result<(), StoreError> {
             .split('/')
             .any(|seg| seg.is_empty() || seg == "." || seg == "..");
     if bad {
-        return Err(StoreError::new(format!(
-            "refusing lake key {key:?}: keys are relative paths without '.', '..' or empty segments"
-        )));
+        return Err(StoreError::new(
+            StoreErrorKind::InvalidKey,
+            format!(
+                "refusing lake key {key:?}: keys are relative paths without '.', '..' or empty segments"
+            ),
+        )
+        .with_key(key));
     }
     Ok(())
 }
@@ -124,7 +208,9 @@ mod tests {
             "a\\b",
             "./a",
         ] {
-            assert!(validate_key(bad).is_err(), "{bad}");
+            let e = validate_key(bad).unwrap_err();
+            assert_eq!(e.kind, StoreErrorKind::InvalidKey, "{bad}");
+            assert_eq!(e.key.as_deref(), Some(bad));
         }
     }
 }

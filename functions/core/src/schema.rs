@@ -16,9 +16,11 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::array::{
     ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Float64Builder, Int32Builder,
-    Int64Builder, StringBuilder, TimestampMicrosecondBuilder,
+    Int64Builder, StringBuilder, TimestampMicrosecondBuilder, UInt32Array,
 };
+use arrow::compute::{SortColumn, lexsort_to_indices};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::error::ArrowError;
 use arrow::record_batch::RecordBatch;
 
 /// The Hive partition column every table is partitioned by (`dt=YYYY-MM-DD`, UTC).
@@ -69,8 +71,73 @@ pub struct TableDef {
     pub sort_by: &'static [&'static str],
     /// The column whose UTC date is the row's `dt` partition.
     pub time_column: &'static str,
+    /// When the row was ingested (`ingested_at`; the quarantine's
+    /// `received_at`): the one column in which two deliveries of the same
+    /// row differ, so deduplication ignores it.
+    pub ingest_column: &'static str,
     pub schema: fn() -> SchemaRef,
 }
+
+impl TableDef {
+    /// The row order of `batch` by this table's sort columns ([`TableDef::sort_by`]).
+    pub fn sort_order(&self, batch: &RecordBatch) -> Result<UInt32Array, ArrowError> {
+        let sort_columns = self
+            .sort_by
+            .iter()
+            .map(|name| {
+                Ok(SortColumn {
+                    values: batch
+                        .column_by_name(name)
+                        .cloned()
+                        .ok_or_else(|| ArrowError::SchemaError(format!("no column {name}")))?,
+                    options: None,
+                })
+            })
+            .collect::<Result<Vec<_>, ArrowError>>()?;
+        lexsort_to_indices(&sort_columns, None)
+    }
+}
+
+/// A value that is not among a column's known names: the error of parsing
+/// a stored name back into its enum (`StopCause`, `ExitKind`, `Signature`,
+/// `Level`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not a known {column}")]
+pub struct UnknownValue {
+    /// `table.column`, e.g. `logs.signature`.
+    pub column: &'static str,
+    pub value: String,
+}
+
+impl UnknownValue {
+    pub fn new(column: &'static str, value: &str) -> Self {
+        Self {
+            column,
+            value: value.to_owned(),
+        }
+    }
+}
+
+/// Serde for an enum stored in the lake by name (`as_str`, parsed with
+/// `FromStr`), so the read side's rows and reports hold the enum and a
+/// misspelt name is an error rather than a silent non-match.
+macro_rules! serde_by_name {
+    ($ty:ty) => {
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $ty {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                name.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_by_name;
 
 /// Builder types per [`Kind`]; used by [`table!`].
 pub trait KindBuilder {
@@ -117,7 +184,7 @@ macro_rules! nullable {
 macro_rules! table {
     (
         $(#[doc = $tdoc:literal])*
-        $module:ident = $name:literal, sort_by [$($sort:literal),*], time $time:literal {
+        $module:ident = $name:literal, sort_by [$($sort:literal),*], time $time:literal, ingest $ingest:literal {
             $( $col:ident : $kind:ident $null:ident => $doc:literal ),* $(,)?
         }
     ) => {
@@ -137,6 +204,7 @@ macro_rules! table {
                 columns: COLUMNS,
                 sort_by: &[$($sort),*],
                 time_column: $time,
+                ingest_column: $ingest,
                 schema,
             };
 
@@ -192,7 +260,7 @@ table! {
     /// reported it at that moment, with the stop classification once it stopped.
     /// Duplicates (at-least-once delivery) share `event_id`, and the same
     /// `task_arn` + `version`; the latest state of a task is its highest `version`.
-    task_events = "task_events", sort_by ["event_time", "cluster", "service"], time "event_time" {
+    task_events = "task_events", sort_by ["event_time", "cluster", "service"], time "event_time", ingest "ingested_at" {
         event_id: Str required => "EventBridge event id",
         event_time: Ts required => "EventBridge event time (UTC)",
         ingested_at: Ts required => "when this row was written",
@@ -240,7 +308,7 @@ table! {
 
 table! {
     /// One row per container per `ECS Task State Change` event.
-    container_events = "container_events", sort_by ["event_time", "cluster", "service"], time "event_time" {
+    container_events = "container_events", sort_by ["event_time", "cluster", "service"], time "event_time", ingest "ingested_at" {
         event_id: Str required => "EventBridge event id",
         event_time: Ts required => "EventBridge event time (UTC)",
         ingested_at: Ts required => "when this row was written",
@@ -274,7 +342,7 @@ table! {
 
 table! {
     /// One row per `ECS Deployment State Change` or `ECS Service Action` event.
-    service_events = "service_events", sort_by ["event_time", "cluster", "service"], time "event_time" {
+    service_events = "service_events", sort_by ["event_time", "cluster", "service"], time "event_time", ingest "ingested_at" {
         event_id: Str required => "EventBridge event id",
         event_time: Ts required => "EventBridge event time (UTC)",
         ingested_at: Ts required => "when this row was written",
@@ -297,7 +365,7 @@ table! {
 
 table! {
     /// One row per `ECS Container Instance State Change` event (EC2 hosts).
-    instance_events = "instance_events", sort_by ["event_time", "cluster"], time "event_time" {
+    instance_events = "instance_events", sort_by ["event_time", "cluster"], time "event_time", ingest "ingested_at" {
         event_id: Str required => "EventBridge event id",
         event_time: Ts required => "EventBridge event time (UTC)",
         ingested_at: Ts required => "when this row was written",
@@ -329,7 +397,7 @@ table! {
     /// Container every minute, plus Service and Cluster. Columns that a record
     /// type does not carry are null. Memory is MiB, CPU is CPU units, network and
     /// storage counters are bytes (cumulative as Container Insights reports them).
-    metrics = "metrics", sort_by ["time", "cluster", "task_id"], time "time" {
+    metrics = "metrics", sort_by ["time", "cluster", "task_id"], time "time", ingest "ingested_at" {
         time: Ts required => "Timestamp: the minute the record covers (UTC)",
         ingested_at: Ts required => "when this row was written",
         record_type: Str required => "Type: Task, Container, Service, Cluster (others kept as sent)",
@@ -386,7 +454,7 @@ table! {
     /// One row per application log event from a CloudWatch Logs subscription or
     /// export. Task and container come from the awslogs stream name
     /// (`prefix/container/task-id`) or from FireLens metadata in a JSON message.
-    logs = "logs", sort_by ["time", "log_group", "log_stream"], time "time" {
+    logs = "logs", sort_by ["time", "log_group", "log_stream"], time "time", ingest "ingested_at" {
         time: Ts required => "the log event's timestamp (UTC)",
         ingested_at: Ts required => "when this row was written",
         log_group: Str required => "log group",
@@ -409,7 +477,7 @@ table! {
     /// Health samples: one row per container health status seen, from task
     /// state change events, Container Insights (`UnHealthyContainerHealthStatus`)
     /// or the DescribeTasks poller. Transitions are derived by the query side.
-    health = "health", sort_by ["time", "cluster", "task_id"], time "time" {
+    health = "health", sort_by ["time", "cluster", "task_id"], time "time", ingest "ingested_at" {
         time: Ts required => "when the status was observed (UTC)",
         ingested_at: Ts required => "when this row was written",
         cluster: Str optional => "cluster name",
@@ -426,7 +494,7 @@ table! {
 table! {
     /// Every input that could not be normalized, kept whole with the reason.
     /// Stored under `_quarantine/`, partitioned by the day it was received.
-    quarantine = "_quarantine", sort_by ["received_at"], time "received_at" {
+    quarantine = "_quarantine", sort_by ["received_at"], time "received_at", ingest "received_at" {
         received_at: Ts required => "when the input was received",
         source: Str required => "which ingester saw it: events, logs, backfill",
         input_id: Str optional => "where it came from: SQS message id, Kinesis sequence number, file:line; `/<event id>` for one log event of a payload",
@@ -491,6 +559,29 @@ mod tests {
                     .ok(),
                 Some(Kind::Ts.data_type())
             );
+        }
+    }
+
+    #[test]
+    fn ingest_columns_are_required_timestamps() {
+        for t in TABLES {
+            let schema = (t.schema)();
+            let field = schema.field_with_name(t.ingest_column);
+            assert!(
+                field.is_ok_and(|f| !f.is_nullable() && f.data_type() == &Kind::Ts.data_type()),
+                "{}: {} is not a required timestamp",
+                t.name,
+                t.ingest_column
+            );
+            // Every other column is content: two deliveries agree on it.
+            let times = schema
+                .fields()
+                .iter()
+                .filter(|f| {
+                    ["ingested_at", "received_at", "quarantined_at"].contains(&f.name().as_str())
+                })
+                .count();
+            assert_eq!(times, 1, "{}: one ingest-time column", t.name);
         }
     }
 

@@ -317,7 +317,10 @@ fn binary_garbage_and_oversized_events_are_quarantined_with_reasons() {
     let mut n = Normalizer::new(0);
     n.push_event(0, &[0xff, 0xfe, 0x00, 0x9f, 0x92, 0x96, b'{']);
     let mut big = fixture("ecs_task_stopped_fargate_essential_exit2_fivexl.json");
-    big.extend(std::iter::repeat_n(b' ', ecs_lake::events::MAX_EVENT_BYTES));
+    big.extend(std::iter::repeat_n(
+        b' ',
+        ecs_lake::sources::events::MAX_EVENT_BYTES,
+    ));
     n.push_event(1, &big);
     n.push_event(
         2,
@@ -516,7 +519,7 @@ fn environment_values_in_overrides_are_never_stored() {
     {
         if let Some(env) = c.get_mut("environment").and_then(|e| e.as_array_mut()) {
             for v in env {
-                v["value"] = ecs_lake::events::REDACTED.into();
+                v["value"] = ecs_lake::redact::REDACTED.into();
             }
         }
     }

@@ -10,8 +10,9 @@ use std::io::{Read, Write};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use ecs_lake::logs::MAX_DECODED_BYTES;
-use ecs_lake::normalize::{LogCounts, Normalizer};
+use ecs_lake::normalize::Normalizer;
+use ecs_lake::rows::LogCounts;
+use ecs_lake::sources::logs::decode::MAX_DECODED_BYTES;
 use serde_json::{Value, json};
 
 mod common;

@@ -5,8 +5,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use ecs_lake::logs::redact_secrets;
 use ecs_lake::normalize::Normalizer;
+use ecs_lake::redact::redact_secrets;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -15,8 +15,8 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsMessage};
 use ecs_lake::envelope::sqs_input;
-use ecs_lake::lenient::Micros;
-use ecs_lake::normalize::RowError;
+use ecs_lake::input::RowError;
+use ecs_lake::time::Micros;
 use ecs_lake::{Input, LakeStore, Report, ingest};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ecs_lake::lenient::now_micros;
+use ecs_lake::time::now_micros;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::value::RawValue;
 

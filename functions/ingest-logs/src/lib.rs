@@ -14,12 +14,13 @@
 //!
 //! CONTROL_MESSAGE payloads (CloudWatch Logs checking that the destination is
 //! reachable) are counted and dropped. Decoding is bounded by
-//! [`ecs_lake::logs::MAX_DECODED_BYTES`] per payload. The handler never panics
+//! [`ecs_lake::sources::logs::decode::MAX_DECODED_BYTES`] per payload. The handler never panics
 //! on input and never reads the environment.
 
 use ecs_lake::envelope;
-use ecs_lake::lenient::Micros;
-use ecs_lake::normalize::{LogCounts, RowError};
+use ecs_lake::input::RowError;
+use ecs_lake::rows::LogCounts;
+use ecs_lake::time::Micros;
 use ecs_lake::{Input, LakeStore, Options, Report, ingest_with};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

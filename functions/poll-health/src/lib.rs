@@ -14,9 +14,9 @@
 
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 use ecs_lake::arn::{self, Arn};
-use ecs_lake::events::service_of;
-use ecs_lake::health::PolledHealth;
-use ecs_lake::lenient::Micros;
+use ecs_lake::sources::events::service_of;
+use ecs_lake::sources::health::PolledHealth;
+use ecs_lake::time::Micros;
 use ecs_lake::{Input, InputKind, LakeStore, Outcome, ingest};
 use serde::Serialize;
 use tracing::{info, warn};

@@ -35,7 +35,7 @@ async fn main() -> Result<(), Error> {
         );
         async move {
             let request: Request = serde_json::from_value(event.payload).unwrap_or_default();
-            let now = chrono::Utc::now().timestamp_micros();
+            let now = ecs_lake::time::now_micros();
             let period = period(&request, now)?;
             let selector = request
                 .service

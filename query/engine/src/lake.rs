@@ -24,6 +24,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::prelude::{SessionConfig, SessionContext};
+use ecs_lake::lake::StoreErrorKind;
 use ecs_lake::schema::{PARTITION_COLUMN, TABLES, TableDef};
 use ecs_lake::{LakeStore, StoreError};
 use ecs_lake_aws::LakeLocation;
@@ -226,11 +227,27 @@ impl LakeStore for LakeObjects {
             .put_opts(&path, PutPayload::from(body), options)
             .await
             .map(|_| ())
-            .map_err(|e| StoreError::new(format!("{}/{key}: {e}", self.location)))
+            .map_err(|e| {
+                StoreError::new(
+                    store_error_kind(&e),
+                    format!("{}/{key}: {e}", self.location),
+                )
+                .with_key(key)
+            })
     }
 
     fn location(&self) -> String {
         self.location.clone()
+    }
+}
+
+/// What kind of failure an object_store error is (its retries are spent).
+fn store_error_kind(e: &object_store::Error) -> StoreErrorKind {
+    match e {
+        object_store::Error::NotFound { .. } => StoreErrorKind::NotFound,
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => StoreErrorKind::Denied,
+        _ => StoreErrorKind::Other,
     }
 }
 

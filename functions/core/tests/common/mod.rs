@@ -6,7 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use arrow::array::RecordBatch;
 use arrow::util::display::array_value_to_string;
-use ecs_lake::normalize::{Normalizer, Quarantined, TablePart};
+use ecs_lake::input::Quarantined;
+use ecs_lake::normalize::{Normalizer, TablePart};
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!(

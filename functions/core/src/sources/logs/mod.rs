@@ -1,0 +1,161 @@
+//! CloudWatch Logs: subscription payloads and export lines into `metrics`,
+//! `logs` and `health` rows. Entry points: [`append_payload`],
+//! [`append_export_line`].
+//!
+//! A payload (`awslogs.data` of a Lambda subscription, or `data` of a Kinesis
+//! record) is base64 of a gzip (or zlib) JSON document holding a batch of log
+//! events from one log group and stream ([`decode`], [`payload`]). Decoding
+//! is bounded by [`decode::MAX_DECODED_BYTES`]: a payload that inflates past
+//! it is refused unread.
+//!
+//! Routing is by log group: events of `/aws/ecs/containerinsights/<cluster>/performance`
+//! are Container Insights performance records ([`insights`]); every other
+//! event is an application line ([`app`]) with a [`level`] and a crash
+//! [`signature`].
+//!
+//! What happens to what (the conservation invariant, see [`LogCounts`]):
+//! * CONTROL_MESSAGE payloads (CloudWatch Logs checking the destination) are
+//!   counted and dropped.
+//! * A payload that cannot be decoded (bad base64, corrupt or truncated gzip,
+//!   over the limit, not CloudWatch Logs JSON) is refused whole: the caller
+//!   quarantines it and counts it in `payloads_quarantined`.
+//! * A log event that cannot be read (a performance record that is not JSON,
+//!   a timestamp out of range) is quarantined on its own; the rest of the
+//!   payload is kept.
+//!
+//! [`LogCounts`]: crate::rows::LogCounts
+
+pub mod app;
+pub mod decode;
+pub mod insights;
+pub mod level;
+pub mod payload;
+pub mod signature;
+
+use payload::{LogsData, StreamCtx};
+
+use crate::input::{Options, Part, RowError, truncate};
+use crate::rows::Rows;
+use crate::time::{self, Micros};
+
+/// Normalizes one CloudWatch Logs payload into rows of `input`. `Err` when
+/// the payload cannot be decoded: the caller quarantines it whole. Log
+/// events that cannot be read are quarantined here, one by one.
+pub fn append_payload(
+    rows: &mut Rows,
+    input: u32,
+    body: &[u8],
+    options: Options,
+) -> Result<(), RowError> {
+    let decoded = decode::decode_payload(body)?;
+    let data: LogsData<'_> = serde_json::from_slice(&decoded)
+        .map_err(|e| RowError::new(format!("payload is not a CloudWatch Logs message: {e}")))?;
+    match data.message_type.as_ref() {
+        "CONTROL_MESSAGE" => {
+            rows.log_counts_mut().control_messages += 1;
+            Ok(())
+        }
+        "DATA_MESSAGE" => {
+            let events = data
+                .log_events
+                .ok_or_else(|| RowError::new("DATA_MESSAGE payload has no logEvents"))?;
+            rows.log_counts_mut().data_messages += 1;
+            let ctx = StreamCtx::new(&data.log_group, &data.log_stream, data.owner.as_deref());
+            for (i, e) in events.iter().enumerate() {
+                let id = e.id.as_deref().filter(|s| !s.is_empty());
+                let time = e
+                    .timestamp
+                    .ok_or("no timestamp")
+                    .and_then(|ms| time::millis_to_micros(ms).ok_or("timestamp out of range"));
+                log_event(rows, input, &ctx, i, id, time, &e.message, options);
+            }
+            Ok(())
+        }
+        other => Err(RowError::new(format!(
+            "messageType {:?} is neither DATA_MESSAGE nor CONTROL_MESSAGE",
+            truncate(other, 40)
+        ))),
+    }
+}
+
+/// Normalizes one line `<timestamp> <message>` of a CloudWatch Logs export
+/// into a row of `input`. `Err` when it cannot be read (counted as a
+/// quarantined log event): the caller quarantines the line.
+pub fn append_export_line(
+    rows: &mut Rows,
+    input: u32,
+    log_group: &str,
+    log_stream: &str,
+    line: &[u8],
+    options: Options,
+) -> Result<(), RowError> {
+    let ctx = StreamCtx::new(log_group, log_stream, None);
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_end_matches(['\r', '\n']);
+    let (stamp, message) = line.split_once(' ').unwrap_or((line, ""));
+    rows.log_counts_mut().log_events += 1;
+    let result = time::parse_time(stamp)
+        .map_err(|e| RowError::new(format!("export line does not start with a timestamp: {e}")))
+        .and_then(|time| append_event(rows, input, &ctx, None, time, message, options));
+    let counts = rows.log_counts_mut();
+    match result {
+        Ok(()) => counts.rows += 1,
+        Err(_) => counts.quarantined += 1,
+    }
+    result
+}
+
+/// One log event of a payload: a row, or quarantined on its own.
+#[allow(clippy::too_many_arguments)] // one event's fields, passed through
+fn log_event(
+    rows: &mut Rows,
+    input: u32,
+    ctx: &StreamCtx<'_>,
+    index: usize,
+    id: Option<&str>,
+    time: Result<Micros, &str>,
+    message: &str,
+    options: Options,
+) {
+    rows.log_counts_mut().log_events += 1;
+    let result = time
+        .map_err(|e| RowError::new(format!("log event: {e}")))
+        .and_then(|time| append_event(rows, input, ctx, id, time, message, options));
+    match result {
+        Ok(()) => rows.log_counts_mut().rows += 1,
+        Err(error) => {
+            rows.log_counts_mut().quarantined += 1;
+            let raw = serde_json::json!({
+                "logGroup": ctx.log_group,
+                "logStream": ctx.log_stream,
+                "id": id,
+                "time": time.ok(),
+                "message": message,
+            });
+            let part = Part {
+                id: id.map_or_else(|| format!("#{index}"), str::to_owned),
+                raw: raw.to_string().into_bytes(),
+            };
+            rows.reject_part(input, error, part);
+        }
+    }
+}
+
+/// Appends one log event as a `metrics` or `logs` row.
+fn append_event(
+    rows: &mut Rows,
+    input: u32,
+    ctx: &StreamCtx<'_>,
+    id: Option<&str>,
+    time: Micros,
+    message: &str,
+    options: Options,
+) -> Result<(), RowError> {
+    match ctx.performance_cluster {
+        Some(cluster) => insights::append(rows, input, ctx, cluster, id, time, message),
+        None => {
+            app::append(rows, input, ctx, id, time, message, options);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The sources: one module per kind of input, each with a pure entry point
+//! that takes the input's bytes (and what the input kind says about them)
+//! and appends rows to [`crate::rows::Rows`], or says why it cannot.
+//!
+//! A source never sees the pipeline: it does not know about other inputs,
+//! days, files or the store. An `Err` means nothing of the input was
+//! appended and the pipeline quarantines it whole; records that fail on
+//! their own inside a good input (a log event) are quarantined by the
+//! source with [`crate::rows::Rows::reject_part`].
+//!
+//! * [`events`] — EventBridge ECS events.
+//! * [`logs`] — CloudWatch Logs payloads and export lines.
+//! * [`health`] — health samples polled from DescribeTasks.
+
+pub mod events;
+pub mod health;
+pub mod logs;
