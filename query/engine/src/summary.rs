@@ -800,7 +800,7 @@ fn scope_on(scope: Scope, column: &str) -> Option<Expr> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use datafusion::datasource::MemTable;
@@ -810,7 +810,7 @@ mod tests {
 
     /// Every lake table registered empty, as `Lake::open` registers a table
     /// nothing was written to yet.
-    fn empty_lake() -> SessionContext {
+    pub(crate) fn empty_lake() -> SessionContext {
         let ctx = SessionContext::new();
         for table in schema::TABLES {
             let empty = MemTable::try_new(query_schema(table), vec![vec![]]).unwrap();
