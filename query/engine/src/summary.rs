@@ -10,11 +10,13 @@
 //! Derived, never stored: rebuilding them is re-running the plan, and the
 //! tests hold them to the simulator's ground truth.
 //!
-//! No column is named by a string literal, so a misspelled name fails to
-//! compile: a lake column is its table's generated constant, with each table's
-//! `col` module imported under the table's name (`task_events::stop_cause`
-//! reads as SQL's `task_events.stop_cause`), and the summaries' own columns
-//! are declared once below, in [`tasks_col`] and [`deployments_col`].
+//! Columns of the lake and of the summaries are named by constants, so that a
+//! misspelled name fails to compile: a lake column is its table's generated
+//! constant, each table's `col` module imported under the table's name
+//! (`task_events::stop_cause` reads as SQL's `task_events.stop_cause`), and
+//! the summaries' own are declared once, in [`tasks_col`] and
+//! [`deployments_col`]. A name one plan gives and reads a few lines on (a
+//! join side's rename) stays a literal.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
