@@ -9,6 +9,14 @@
 //!
 //! Derived, never stored: rebuilding them is re-running the plan, and the
 //! tests hold them to the simulator's ground truth.
+//!
+//! Columns of the lake and of the summaries are named by constants, so that a
+//! misspelled name fails to compile: a lake column is its table's generated
+//! constant, each table's `col` module imported under the table's name
+//! (`task_events::stop_cause` reads as SQL's `task_events.stop_cause`), and
+//! the summaries' own are declared once, in [`tasks_col`] and
+//! [`deployments_col`]. A name one plan gives and reads a few lines on (a
+//! join side's rename) stays a literal.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
@@ -20,6 +28,14 @@ use datafusion::functions_aggregate::expr_fn::{
 use datafusion::logical_expr::JoinType;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit, when};
 use ecs_lake::classify::{ExitKind, StopCause};
+use ecs_lake::schema::container_events::col as container_events;
+use ecs_lake::schema::health::col as health;
+use ecs_lake::schema::metrics::col as metrics;
+use ecs_lake::schema::service_events::col as service_events;
+use ecs_lake::schema::task_events::col as task_events;
+use ecs_lake::schema::{self, PARTITION_COLUMN, TableDef};
+
+use crate::lake::sql_name;
 
 /// The time range a question looks at: `[from, to)`, microseconds since the
 /// epoch, UTC. Both open: the whole lake.
@@ -57,18 +73,25 @@ impl Scope {
     pub fn predicate(&self, time_col: &str) -> Option<Expr> {
         let mut parts = Vec::new();
         if let Some(from) = self.from {
-            parts.push(col("dt").gt_eq(lit(day_of(from))));
+            parts.push(col(PARTITION_COLUMN).gt_eq(lit(day_of(from))));
             parts.push(col(time_col).gt_eq(ts(from)));
         }
         if let Some(to) = self.to {
-            parts.push(col("dt").lt_eq(lit(day_of(to - 1))));
+            parts.push(col(PARTITION_COLUMN).lt_eq(lit(day_of(to - 1))));
             parts.push(col(time_col).lt(ts(to)));
         }
         parts.into_iter().reduce(Expr::and)
     }
 }
 
-/// One lake table restricted to the window on its time column.
+/// One lake table restricted to the window on its declared time column.
+pub async fn scan_table(ctx: &SessionContext, table: &TableDef, scope: Scope) -> Result<DataFrame> {
+    scan(ctx, sql_name(table), table.time_column, scope).await
+}
+
+/// One registered table, by SQL name, restricted to the window on `time_col`.
+/// Prefer [`scan_table`], where the name and the time column cannot disagree;
+/// this form remains for the callers not yet moved to it (`diagnose`).
 pub async fn scan(
     ctx: &SessionContext,
     table: &str,
@@ -80,6 +103,12 @@ pub async fn scan(
         Some(p) => df.filter(p),
         None => Ok(df),
     }
+}
+
+/// `relation.column`: a column of a plan aliased as `relation` (`t.stop_cause`
+/// after `.alias("t")`), for `col` and for join keys.
+pub fn qualified(relation: &str, column: &str) -> String {
+    format!("{relation}.{column}")
 }
 
 /// Rows where `cond` holds, as an aggregate.
@@ -181,30 +210,179 @@ impl std::fmt::Display for DeploymentOutcome {
     }
 }
 
+/// Declares the columns of a summary: a name constant per column (its
+/// identifier, so the two cannot differ) and `ALL`, the declared names in the
+/// plan's order.
+macro_rules! columns {
+    (
+        $(#[doc = $doc:literal])*
+        $module:ident { $( $(#[doc = $cdoc:literal])* $column:ident ),* $(,)? }
+    ) => {
+        $(#[doc = $doc])*
+        #[allow(non_upper_case_globals)]
+        pub mod $module {
+            $( $(#[doc = $cdoc])* pub const $column: &str = stringify!($column); )*
+
+            /// Every column declared above, in the plan's order.
+            pub const ALL: &[&str] = &[$($column),*];
+        }
+    };
+}
+
+columns! {
+    /// The columns of the `tasks` summary (and view), in its order.
+    tasks_col {
+        /// When it stopped, else its latest event's time.
+        time,
+        /// Cluster name.
+        cluster,
+        /// Service name; null for standalone tasks.
+        service,
+        /// Task id (last segment of the task ARN).
+        task_id,
+        /// Task definition family.
+        family,
+        /// Task definition revision.
+        revision,
+        /// The deployment that started it (`ecs-svc/...`).
+        deployment_id,
+        /// startedBy.
+        started_by,
+        /// FARGATE, EC2 or EXTERNAL.
+        launch_type,
+        /// Availability zone.
+        availability_zone,
+        /// lastStatus of its latest state.
+        last_status,
+        /// Why ECS stopped it (classifier); null while it runs.
+        stop_cause,
+        /// How the deciding container's process ended (classifier).
+        exit_kind,
+        /// Exit code of the deciding container.
+        exit_code,
+        /// The deciding container: OOM-killed, else the one that exited by itself.
+        exit_container,
+        /// The deciding container's image, else one of the task's images.
+        image,
+        /// stoppedReason.
+        stopped_reason,
+        /// createdAt.
+        created_at,
+        /// startedAt.
+        started_at,
+        /// stoppingAt.
+        stopping_at,
+        /// stoppedAt.
+        stopped_at,
+        /// Task CPU units.
+        cpu,
+        /// Highest CPU used (Container Insights), CPU units.
+        cpu_peak,
+        /// `cpu_peak` against the task's CPU (else the reserved CPU), %.
+        cpu_peak_pct,
+        /// Task memory, else the highest memory reserved (Container Insights), MiB.
+        memory_limit,
+        /// Highest memory used (Container Insights), MiB.
+        memory_peak,
+        /// `memory_peak` against `memory_limit`, %.
+        memory_peak_pct,
+        /// First HEALTHY sample (from events or the poller, not Container Insights).
+        first_healthy_at,
+        /// First UNHEALTHY sample.
+        first_unhealthy_at,
+        /// Seconds from `started_at` to `first_healthy_at`.
+        seconds_to_healthy,
+        /// UNHEALTHY samples seen.
+        unhealthy_samples,
+        /// An UNHEALTHY sample was seen, or a failed health check stopped it.
+        health_check_failed,
+        /// detail.version of its latest state.
+        version,
+    }
+}
+
+columns! {
+    /// The columns of the `deployments` summary (and view), in its order,
+    /// except the counts by cause and kind that follow `stopped`: the
+    /// `stopped_column` of every stop cause, then the `exit_column` of every
+    /// exit kind.
+    deployments_col {
+        /// Deployment id (`ecs-svc/...`).
+        deployment_id,
+        /// Cluster name.
+        cluster,
+        /// Service name.
+        service,
+        /// Task definition family of its tasks.
+        family,
+        /// Task definition revision of its tasks.
+        revision,
+        /// Its first deployment event, else its first task's creation.
+        started_at,
+        /// When it completed or failed, else its last task's time.
+        ended_at,
+        /// How it ended: a [`DeploymentOutcome`](super::DeploymentOutcome).
+        outcome,
+        /// It is itself a circuit-breaker rollback.
+        is_rollback,
+        /// Tasks it started (in the window).
+        tasks,
+        /// Those tasks that stopped.
+        stopped,
+        /// Tasks the OOM killer ended.
+        oom_kills,
+        /// Tasks that failed a health check.
+        unhealthy,
+        /// Highest memory limit of its tasks, MiB.
+        memory_limit,
+        /// Median of its tasks' memory peaks, MiB.
+        memory_peak_p50,
+        /// 95th percentile of its tasks' memory peaks, MiB.
+        memory_peak_p95,
+        /// Highest memory peak of its tasks, MiB.
+        memory_peak_max,
+        /// Highest memory peak of its tasks against their limit, %.
+        memory_peak_max_pct,
+        /// Median seconds from a task's start to its first HEALTHY.
+        median_seconds_to_healthy,
+    }
+}
+
+/// The column of [`deployments`] counting the tasks stopped for `cause`.
+pub fn stopped_column(cause: StopCause) -> String {
+    format!("stopped_{}", cause.as_str())
+}
+
+/// The column of [`deployments`] counting the tasks whose deciding container
+/// ended as `kind`.
+pub fn exit_column(kind: ExitKind) -> String {
+    format!("exit_{}", kind.as_str())
+}
+
 /// The task_events columns kept for each task's latest state.
 const LATEST_COLUMNS: &[&str] = &[
-    "event_time",
-    "cluster",
-    "service",
-    "family",
-    "revision",
-    "deployment_id",
-    "started_by",
-    "launch_type",
-    "availability_zone",
-    "cpu",
-    "memory",
-    "last_status",
-    "stop_cause",
-    "exit_kind",
-    "exit_code",
-    "exit_container",
-    "stopped_reason",
-    "created_at",
-    "started_at",
-    "stopping_at",
-    "stopped_at",
-    "version",
+    task_events::event_time,
+    task_events::cluster,
+    task_events::service,
+    task_events::family,
+    task_events::revision,
+    task_events::deployment_id,
+    task_events::started_by,
+    task_events::launch_type,
+    task_events::availability_zone,
+    task_events::cpu,
+    task_events::memory,
+    task_events::last_status,
+    task_events::stop_cause,
+    task_events::exit_kind,
+    task_events::exit_code,
+    task_events::exit_container,
+    task_events::stopped_reason,
+    task_events::created_at,
+    task_events::started_at,
+    task_events::stopping_at,
+    task_events::stopped_at,
+    task_events::version,
 ];
 
 /// One row per task: its latest state (highest `detail.version`, duplicates
@@ -215,26 +393,30 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     // duplicates among them (at-least-once delivery) are the same event, so
     // any value of theirs is the value. Built from a join and plain
     // aggregates (no window, no ordered aggregate) so that the plan unparses
-    // to SQL that runs as is under `--show-sql`.
-    let events = scan(ctx, "task_events", "event_time", scope).await?;
+    // to SQL that runs as is under `--show-sql`. `newest_task_id` and
+    // `newest` are this join's own names.
+    let events = scan_table(ctx, &schema::task_events::DEF, scope).await?;
     let newest = events
         .clone()
         .aggregate(
-            vec![col("task_id")],
-            vec![max(coalesce(vec![col("version"), lit(0i64)])).alias("newest")],
+            vec![col(task_events::task_id)],
+            vec![max(coalesce(vec![col(task_events::version), lit(0i64)])).alias("newest")],
         )?
-        .select(vec![col("task_id").alias("newest_task_id"), col("newest")])?;
+        .select(vec![
+            col(task_events::task_id).alias("newest_task_id"),
+            col("newest"),
+        ])?;
     let latest = events
         .join_on(
             newest,
             JoinType::Inner,
             vec![
-                col("task_id").eq(col("newest_task_id")),
-                coalesce(vec![col("version"), lit(0i64)]).eq(col("newest")),
+                col(task_events::task_id).eq(col("newest_task_id")),
+                coalesce(vec![col(task_events::version), lit(0i64)]).eq(col("newest")),
             ],
         )?
         .aggregate(
-            vec![col("task_id")],
+            vec![col(task_events::task_id)],
             LATEST_COLUMNS
                 .iter()
                 .map(|c| max(col(*c)).alias(*c))
@@ -247,134 +429,167 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     // one container's. So no filter on `record_type` (a string column read
     // and compared for every minute of every container): Cluster and Service
     // records have no task id and join nothing.
-    let peaks = scan(ctx, "metrics", "time", scope)
+    let peaks = scan_table(ctx, &schema::metrics::DEF, scope)
         .await?
-        .filter(col("task_id").is_not_null())?
+        .filter(col(metrics::task_id).is_not_null())?
         .aggregate(
-            vec![col("task_id")],
+            vec![col(metrics::task_id)],
             vec![
-                max(col("memory_utilized")).alias("memory_peak"),
-                max(col("memory_reserved")).alias("memory_reserved"),
-                max(col("cpu_utilized")).alias("cpu_peak"),
-                max(col("cpu_reserved")).alias("cpu_reserved"),
+                max(col(metrics::memory_utilized)).alias(tasks_col::memory_peak),
+                max(col(metrics::memory_reserved)).alias(metrics::memory_reserved),
+                max(col(metrics::cpu_utilized)).alias(tasks_col::cpu_peak),
+                max(col(metrics::cpu_reserved)).alias(metrics::cpu_reserved),
             ],
         )?
         .alias("m")?;
 
-    let healthy = col("status")
+    let healthy = col(health::status)
         .eq(lit("HEALTHY"))
-        .and(col("source").not_eq(lit(ecs_lake::health::FROM_CONTAINER_INSIGHTS)));
-    let unhealthy = col("status").eq(lit("UNHEALTHY"));
-    let health = scan(ctx, "health", "time", scope)
+        .and(col(health::source).not_eq(lit(ecs_lake::health::FROM_CONTAINER_INSIGHTS)));
+    let unhealthy = col(health::status).eq(lit("UNHEALTHY"));
+    let samples = scan_table(ctx, &schema::health::DEF, scope)
         .await?
         .aggregate(
-            vec![col("task_id")],
+            vec![col(health::task_id)],
             vec![
-                min(when(healthy, col("time")).end()?).alias("first_healthy_at"),
-                min(when(unhealthy.clone(), col("time")).end()?).alias("first_unhealthy_at"),
-                count_if(unhealthy).alias("unhealthy_samples"),
+                min(when(healthy, col(health::time)).end()?).alias(tasks_col::first_healthy_at),
+                min(when(unhealthy.clone(), col(health::time)).end()?)
+                    .alias(tasks_col::first_unhealthy_at),
+                count_if(unhealthy).alias(tasks_col::unhealthy_samples),
             ],
         )?
         .alias("h")?;
 
-    let containers = scan(ctx, "container_events", "event_time", scope)
+    let containers = scan_table(ctx, &schema::container_events::DEF, scope)
         .await?
         .aggregate(
-            vec![col("task_id"), col("container_name")],
-            vec![max(col("image")).alias("image")],
+            vec![
+                col(container_events::task_id),
+                col(container_events::container_name),
+            ],
+            vec![max(col(container_events::image)).alias(container_events::image)],
         )?;
     let exit_image = containers.clone().alias("ci")?;
     let any_image = containers
-        .aggregate(vec![col("task_id")], vec![min(col("image")).alias("image")])?
+        .aggregate(
+            vec![col(container_events::task_id)],
+            vec![min(col(container_events::image)).alias(container_events::image)],
+        )?
         .alias("ti")?;
 
-    let health_stop = is_health_check_stop("t.stop_cause");
+    // The sides of the joins below, by the aliases given above.
+    let t = |c: &str| col(qualified("t", c));
+    let m = |c: &str| col(qualified("m", c));
+    let h = |c: &str| col(qualified("h", c));
+    let t_task_id = qualified("t", task_events::task_id);
+    let health_stop = is_health_check_stop(&qualified("t", task_events::stop_cause));
     let memory_limit = coalesce(vec![
-        cast(col("t.memory"), DataType::Int64),
-        col("m.memory_reserved"),
+        cast(t(task_events::memory), DataType::Int64),
+        m(metrics::memory_reserved),
     ]);
     latest
-        .join(peaks, JoinType::Left, &["task_id"], &["task_id"], None)?
-        .join(health, JoinType::Left, &["t.task_id"], &["task_id"], None)?
+        .join(
+            peaks,
+            JoinType::Left,
+            &[task_events::task_id],
+            &[metrics::task_id],
+            None,
+        )?
+        .join(
+            samples,
+            JoinType::Left,
+            &[t_task_id.as_str()],
+            &[health::task_id],
+            None,
+        )?
         .join(
             exit_image,
             JoinType::Left,
-            &["t.task_id", "t.exit_container"],
-            &["task_id", "container_name"],
+            &[
+                t_task_id.as_str(),
+                &qualified("t", task_events::exit_container),
+            ],
+            &[container_events::task_id, container_events::container_name],
             None,
         )?
         .join(
             any_image,
             JoinType::Left,
-            &["t.task_id"],
-            &["task_id"],
+            &[t_task_id.as_str()],
+            &[container_events::task_id],
             None,
         )?
         .select(vec![
-            coalesce(vec![col("t.stopped_at"), col("t.event_time")]).alias("time"),
-            col("t.cluster").alias("cluster"),
-            col("t.service").alias("service"),
-            col("t.task_id").alias("task_id"),
-            col("t.family").alias("family"),
-            col("t.revision").alias("revision"),
-            col("t.deployment_id").alias("deployment_id"),
-            col("t.started_by").alias("started_by"),
-            col("t.launch_type").alias("launch_type"),
-            col("t.availability_zone").alias("availability_zone"),
-            col("t.last_status").alias("last_status"),
-            col("t.stop_cause").alias("stop_cause"),
-            col("t.exit_kind").alias("exit_kind"),
-            col("t.exit_code").alias("exit_code"),
-            col("t.exit_container").alias("exit_container"),
-            coalesce(vec![col("ci.image"), col("ti.image")]).alias("image"),
-            col("t.stopped_reason").alias("stopped_reason"),
-            col("t.created_at").alias("created_at"),
-            col("t.started_at").alias("started_at"),
-            col("t.stopping_at").alias("stopping_at"),
-            col("t.stopped_at").alias("stopped_at"),
-            col("t.cpu").alias("cpu"),
-            col("m.cpu_peak").alias("cpu_peak"),
+            coalesce(vec![t(task_events::stopped_at), t(task_events::event_time)])
+                .alias(tasks_col::time),
+            t(task_events::cluster).alias(tasks_col::cluster),
+            t(task_events::service).alias(tasks_col::service),
+            t(task_events::task_id).alias(tasks_col::task_id),
+            t(task_events::family).alias(tasks_col::family),
+            t(task_events::revision).alias(tasks_col::revision),
+            t(task_events::deployment_id).alias(tasks_col::deployment_id),
+            t(task_events::started_by).alias(tasks_col::started_by),
+            t(task_events::launch_type).alias(tasks_col::launch_type),
+            t(task_events::availability_zone).alias(tasks_col::availability_zone),
+            t(task_events::last_status).alias(tasks_col::last_status),
+            t(task_events::stop_cause).alias(tasks_col::stop_cause),
+            t(task_events::exit_kind).alias(tasks_col::exit_kind),
+            t(task_events::exit_code).alias(tasks_col::exit_code),
+            t(task_events::exit_container).alias(tasks_col::exit_container),
+            coalesce(vec![
+                col(qualified("ci", container_events::image)),
+                col(qualified("ti", container_events::image)),
+            ])
+            .alias(tasks_col::image),
+            t(task_events::stopped_reason).alias(tasks_col::stopped_reason),
+            t(task_events::created_at).alias(tasks_col::created_at),
+            t(task_events::started_at).alias(tasks_col::started_at),
+            t(task_events::stopping_at).alias(tasks_col::stopping_at),
+            t(task_events::stopped_at).alias(tasks_col::stopped_at),
+            t(task_events::cpu).alias(tasks_col::cpu),
+            m(tasks_col::cpu_peak).alias(tasks_col::cpu_peak),
             pct(
-                col("m.cpu_peak"),
+                m(tasks_col::cpu_peak),
                 coalesce(vec![
-                    cast(col("t.cpu"), DataType::Float64),
-                    col("m.cpu_reserved"),
+                    cast(t(task_events::cpu), DataType::Float64),
+                    m(metrics::cpu_reserved),
                 ]),
             )
-            .alias("cpu_peak_pct"),
-            memory_limit.clone().alias("memory_limit"),
-            col("m.memory_peak").alias("memory_peak"),
-            pct(col("m.memory_peak"), memory_limit).alias("memory_peak_pct"),
-            col("h.first_healthy_at").alias("first_healthy_at"),
-            col("h.first_unhealthy_at").alias("first_unhealthy_at"),
-            seconds_between(col("h.first_healthy_at"), col("t.started_at"))
-                .alias("seconds_to_healthy"),
-            coalesce(vec![col("h.unhealthy_samples"), lit(0i64)]).alias("unhealthy_samples"),
-            col("h.first_unhealthy_at")
+            .alias(tasks_col::cpu_peak_pct),
+            memory_limit.clone().alias(tasks_col::memory_limit),
+            m(tasks_col::memory_peak).alias(tasks_col::memory_peak),
+            pct(m(tasks_col::memory_peak), memory_limit).alias(tasks_col::memory_peak_pct),
+            h(tasks_col::first_healthy_at).alias(tasks_col::first_healthy_at),
+            h(tasks_col::first_unhealthy_at).alias(tasks_col::first_unhealthy_at),
+            seconds_between(h(tasks_col::first_healthy_at), t(task_events::started_at))
+                .alias(tasks_col::seconds_to_healthy),
+            coalesce(vec![h(tasks_col::unhealthy_samples), lit(0i64)])
+                .alias(tasks_col::unhealthy_samples),
+            h(tasks_col::first_unhealthy_at)
                 .is_not_null()
                 .or(coalesce(vec![health_stop, lit(false)]))
-                .alias("health_check_failed"),
-            col("t.version").alias("version"),
+                .alias(tasks_col::health_check_failed),
+            t(task_events::version).alias(tasks_col::version),
         ])
 }
 
 /// The columns of [`tasks`] that say how a task ended, counted per group:
-/// `stopped_<cause>` for every stop cause and `exit_<kind>` for every exit kind.
+/// [`stopped_column`] for every stop cause and [`exit_column`] for every exit kind.
 pub fn breakdown() -> Vec<Expr> {
     let causes = StopCause::ALL.iter().map(|c| {
-        count_if(col("stop_cause").eq(lit(c.as_str()))).alias(format!("stopped_{}", c.as_str()))
+        count_if(col(tasks_col::stop_cause).eq(lit(c.as_str()))).alias(stopped_column(*c))
     });
-    let kinds = ExitKind::ALL.iter().map(|k| {
-        count_if(col("exit_kind").eq(lit(k.as_str()))).alias(format!("exit_{}", k.as_str()))
-    });
+    let kinds = ExitKind::ALL
+        .iter()
+        .map(|k| count_if(col(tasks_col::exit_kind).eq(lit(k.as_str()))).alias(exit_column(*k)));
     causes.chain(kinds).collect()
 }
 
 /// True for a task the OOM killer ended (the cause, or the exit of its container).
 pub fn is_oom() -> Expr {
-    col("stop_cause")
+    col(tasks_col::stop_cause)
         .eq(lit(StopCause::OomKilled.as_str()))
-        .or(col("exit_kind").eq(lit(ExitKind::SigkillOom.as_str())))
+        .or(col(tasks_col::exit_kind).eq(lit(ExitKind::SigkillOom.as_str())))
 }
 
 /// One row per deployment: from the service's deployment events (start, end,
@@ -384,26 +599,34 @@ pub fn is_oom() -> Expr {
 pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     const FAILED: &str = "SERVICE_DEPLOYMENT_FAILED";
     const COMPLETED: &str = "SERVICE_DEPLOYMENT_COMPLETED";
+    // An intermediate column keeps the lake's name when it carries a lake
+    // column through, takes the deployments' name when it computes one of
+    // theirs, and is a literal when this plan alone reads it (`failed`,
+    // `completed`, `rolled_back_id`, `rolled_back`, `first_task_at`,
+    // `last_task_at`).
+    //
     // Deployment events are few: read them all, so a deployment that started
     // before the window but whose tasks ran in it still has its outcome.
-    let events = scan(ctx, "service_events", "event_time", Scope::default())
+    let events = scan_table(ctx, &schema::service_events::DEF, Scope::default())
         .await?
-        .filter(col("deployment_id").is_not_null())?
+        .filter(col(service_events::deployment_id).is_not_null())?
         .aggregate(
-            vec![col("deployment_id")],
+            vec![col(service_events::deployment_id)],
             vec![
-                max(col("cluster")).alias("cluster"),
-                max(col("service")).alias("service"),
-                min(col("event_time")).alias("started_at"),
+                max(col(service_events::cluster)).alias(service_events::cluster),
+                max(col(service_events::service)).alias(service_events::service),
+                min(col(service_events::event_time)).alias(deployments_col::started_at),
                 max(when(
-                    col("event_name").in_list(vec![lit(FAILED), lit(COMPLETED)], false),
-                    col("event_time"),
+                    col(service_events::event_name)
+                        .in_list(vec![lit(FAILED), lit(COMPLETED)], false),
+                    col(service_events::event_time),
                 )
                 .end()?)
-                .alias("ended_at"),
-                bool_or(col("event_name").eq(lit(FAILED))).alias("failed"),
-                bool_or(col("event_name").eq(lit(COMPLETED))).alias("completed"),
-                bool_or(coalesce(vec![col("rollback"), lit(false)])).alias("is_rollback"),
+                .alias(deployments_col::ended_at),
+                bool_or(col(service_events::event_name).eq(lit(FAILED))).alias("failed"),
+                bool_or(col(service_events::event_name).eq(lit(COMPLETED))).alias("completed"),
+                bool_or(coalesce(vec![col(service_events::rollback), lit(false)]))
+                    .alias(deployments_col::is_rollback),
             ],
         )?
         .alias("ev")?;
@@ -411,135 +634,171 @@ pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame
     // rollback deployment of the same service right after it failed.
     let rollbacks = events
         .clone()
-        .filter(col("is_rollback"))?
-        .select(vec![col("cluster"), col("service"), col("started_at")])?
+        .filter(col(deployments_col::is_rollback))?
+        .select(vec![
+            col(service_events::cluster),
+            col(service_events::service),
+            col(deployments_col::started_at),
+        ])?
         .alias("r")?;
     let window = |secs: i64| lit(ScalarValue::new_interval_mdn(0, 0, secs * 1_000_000_000));
+    let f = |c: &str| col(qualified("f", c));
+    let r = |c: &str| col(qualified("r", c));
     let rolled_back = events
         .clone()
         .filter(col("failed"))?
         .select(vec![
-            col("deployment_id"),
-            col("cluster"),
-            col("service"),
-            col("ended_at"),
+            col(service_events::deployment_id),
+            col(service_events::cluster),
+            col(service_events::service),
+            col(deployments_col::ended_at),
         ])?
         .alias("f")?
         .join(
             rollbacks,
             JoinType::Inner,
-            &["f.cluster", "f.service"],
-            &["r.cluster", "r.service"],
+            &[
+                &qualified("f", service_events::cluster),
+                &qualified("f", service_events::service),
+            ],
+            &[
+                &qualified("r", service_events::cluster),
+                &qualified("r", service_events::service),
+            ],
             None,
         )?
         .filter(
-            col("r.started_at")
-                .gt_eq(col("f.ended_at") - window(60))
-                .and(col("r.started_at").lt_eq(col("f.ended_at") + window(900))),
+            r(deployments_col::started_at)
+                .gt_eq(f(deployments_col::ended_at) - window(60))
+                .and(
+                    r(deployments_col::started_at)
+                        .lt_eq(f(deployments_col::ended_at) + window(900)),
+                ),
         )?
-        .aggregate(vec![col("f.deployment_id")], vec![])?
-        .select(vec![col("f.deployment_id").alias("rolled_back_id")])?;
+        .aggregate(vec![f(service_events::deployment_id)], vec![])?
+        .select(vec![
+            f(service_events::deployment_id).alias("rolled_back_id"),
+        ])?;
     let events = events
         .join(
             rolled_back,
             JoinType::Left,
-            &["deployment_id"],
+            &[service_events::deployment_id],
             &["rolled_back_id"],
             None,
         )?
         .select(vec![
-            col("deployment_id"),
-            col("cluster"),
-            col("service"),
-            col("started_at"),
-            col("ended_at"),
+            col(service_events::deployment_id),
+            col(service_events::cluster),
+            col(service_events::service),
+            col(deployments_col::started_at),
+            col(deployments_col::ended_at),
             col("failed"),
             col("completed"),
-            col("is_rollback"),
+            col(deployments_col::is_rollback),
             col("rolled_back_id").is_not_null().alias("rolled_back"),
         ])?
         .alias("e")?;
 
     let mut task_aggs = vec![
-        max(col("cluster")).alias("cluster"),
-        max(col("service")).alias("service"),
-        max(col("family")).alias("family"),
-        max(col("revision")).alias("revision"),
-        min(coalesce(vec![col("created_at"), col("started_at")])).alias("first_task_at"),
-        max(col("time")).alias("last_task_at"),
-        count(col("task_id")).alias("tasks"),
-        count(col("stopped_at")).alias("stopped"),
+        max(col(tasks_col::cluster)).alias(deployments_col::cluster),
+        max(col(tasks_col::service)).alias(deployments_col::service),
+        max(col(tasks_col::family)).alias(deployments_col::family),
+        max(col(tasks_col::revision)).alias(deployments_col::revision),
+        min(coalesce(vec![
+            col(tasks_col::created_at),
+            col(tasks_col::started_at),
+        ]))
+        .alias("first_task_at"),
+        max(col(tasks_col::time)).alias("last_task_at"),
+        count(col(tasks_col::task_id)).alias(deployments_col::tasks),
+        count(col(tasks_col::stopped_at)).alias(deployments_col::stopped),
     ];
     task_aggs.extend(breakdown());
+    let peak = || col(tasks_col::memory_peak).sort(true, false);
     task_aggs.extend([
-        count_if(is_oom()).alias("oom_kills"),
-        count_if(col("health_check_failed")).alias("unhealthy"),
-        max(col("memory_limit")).alias("memory_limit"),
-        percentile_cont(col("memory_peak").sort(true, false), lit(0.5)).alias("memory_peak_p50"),
-        percentile_cont(col("memory_peak").sort(true, false), lit(0.95)).alias("memory_peak_p95"),
-        max(col("memory_peak")).alias("memory_peak_max"),
-        max(col("memory_peak_pct")).alias("memory_peak_max_pct"),
-        median(col("seconds_to_healthy")).alias("median_seconds_to_healthy"),
+        count_if(is_oom()).alias(deployments_col::oom_kills),
+        count_if(col(tasks_col::health_check_failed)).alias(deployments_col::unhealthy),
+        max(col(tasks_col::memory_limit)).alias(deployments_col::memory_limit),
+        percentile_cont(peak(), lit(0.5)).alias(deployments_col::memory_peak_p50),
+        percentile_cont(peak(), lit(0.95)).alias(deployments_col::memory_peak_p95),
+        max(col(tasks_col::memory_peak)).alias(deployments_col::memory_peak_max),
+        max(col(tasks_col::memory_peak_pct)).alias(deployments_col::memory_peak_max_pct),
+        median(col(tasks_col::seconds_to_healthy))
+            .alias(deployments_col::median_seconds_to_healthy),
     ]);
     let by_tasks = tasks(ctx, scope)
         .await?
-        .filter(col("deployment_id").is_not_null())?
-        .aggregate(vec![col("deployment_id")], task_aggs)?
+        .filter(col(tasks_col::deployment_id).is_not_null())?
+        .aggregate(vec![col(tasks_col::deployment_id)], task_aggs)?
         .alias("d")?;
 
+    let e = |c: &str| col(qualified("e", c));
+    let d = |c: &str| col(qualified("d", c));
     use DeploymentOutcome as O;
-    let outcome = when(col("e.rolled_back"), lit(O::RolledBack.as_str()))
-        .when(col("e.failed"), lit(O::Failed.as_str()))
-        .when(col("e.completed"), lit(O::Completed.as_str()))
+    let outcome = when(e("rolled_back"), lit(O::RolledBack.as_str()))
+        .when(e("failed"), lit(O::Failed.as_str()))
+        .when(e("completed"), lit(O::Completed.as_str()))
         .when(
-            col("e.deployment_id").is_not_null(),
+            e(service_events::deployment_id).is_not_null(),
             lit(O::InProgress.as_str()),
         )
         .otherwise(lit(O::Unknown.as_str()))?;
     let mut columns = vec![
-        coalesce(vec![col("e.deployment_id"), col("d.deployment_id")]).alias("deployment_id"),
-        coalesce(vec![col("e.cluster"), col("d.cluster")]).alias("cluster"),
-        coalesce(vec![col("e.service"), col("d.service")]).alias("service"),
-        col("d.family").alias("family"),
-        col("d.revision").alias("revision"),
-        coalesce(vec![col("e.started_at"), col("d.first_task_at")]).alias("started_at"),
-        coalesce(vec![col("e.ended_at"), col("d.last_task_at")]).alias("ended_at"),
-        outcome.alias("outcome"),
-        coalesce(vec![col("e.is_rollback"), lit(false)]).alias("is_rollback"),
+        coalesce(vec![
+            e(service_events::deployment_id),
+            d(tasks_col::deployment_id),
+        ])
+        .alias(deployments_col::deployment_id),
+        coalesce(vec![
+            e(service_events::cluster),
+            d(deployments_col::cluster),
+        ])
+        .alias(deployments_col::cluster),
+        coalesce(vec![
+            e(service_events::service),
+            d(deployments_col::service),
+        ])
+        .alias(deployments_col::service),
+        d(deployments_col::family).alias(deployments_col::family),
+        d(deployments_col::revision).alias(deployments_col::revision),
+        coalesce(vec![e(deployments_col::started_at), d("first_task_at")])
+            .alias(deployments_col::started_at),
+        coalesce(vec![e(deployments_col::ended_at), d("last_task_at")])
+            .alias(deployments_col::ended_at),
+        outcome.alias(deployments_col::outcome),
+        coalesce(vec![e(deployments_col::is_rollback), lit(false)])
+            .alias(deployments_col::is_rollback),
     ];
-    let counted = ["tasks", "stopped"]
+    let counted = [deployments_col::tasks, deployments_col::stopped]
         .into_iter()
         .map(str::to_owned)
-        .chain(
-            StopCause::ALL
-                .iter()
-                .map(|c| format!("stopped_{}", c.as_str())),
-        )
-        .chain(ExitKind::ALL.iter().map(|k| format!("exit_{}", k.as_str())))
-        .chain(["oom_kills".into(), "unhealthy".into()]);
-    columns.extend(counted.map(|c| coalesce(vec![col(format!("d.{c}")), lit(0i64)]).alias(c)));
+        .chain(StopCause::ALL.into_iter().map(stopped_column))
+        .chain(ExitKind::ALL.into_iter().map(exit_column))
+        .chain([deployments_col::oom_kills, deployments_col::unhealthy].map(str::to_owned));
+    columns.extend(counted.map(|c| coalesce(vec![d(&c), lit(0i64)]).alias(c)));
     columns.extend(
         [
-            "memory_limit",
-            "memory_peak_p50",
-            "memory_peak_p95",
-            "memory_peak_max",
-            "memory_peak_max_pct",
-            "median_seconds_to_healthy",
+            deployments_col::memory_limit,
+            deployments_col::memory_peak_p50,
+            deployments_col::memory_peak_p95,
+            deployments_col::memory_peak_max,
+            deployments_col::memory_peak_max_pct,
+            deployments_col::median_seconds_to_healthy,
         ]
-        .map(|c| col(format!("d.{c}")).alias(c)),
+        .map(|c| d(c).alias(c)),
     );
     let joined = events.join(
         by_tasks,
         JoinType::Full,
-        &["e.deployment_id"],
-        &["d.deployment_id"],
+        &[&qualified("e", service_events::deployment_id)],
+        &[&qualified("d", tasks_col::deployment_id)],
         None,
     )?;
     // In a window: the deployments with tasks in it, or that started in it.
-    let joined = match scope_on(scope, "e.started_at") {
+    let joined = match scope_on(scope, &qualified("e", deployments_col::started_at)) {
         Some(started_inside) => {
-            joined.filter(col("d.deployment_id").is_not_null().or(started_inside))?
+            joined.filter(d(tasks_col::deployment_id).is_not_null().or(started_inside))?
         }
         None => joined,
     };
@@ -556,4 +815,67 @@ fn scope_on(scope: Scope, column: &str) -> Option<Expr> {
         parts.push(col(column).lt(ts(to)));
     }
     parts.into_iter().reduce(Expr::and)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::sync::Arc;
+
+    use datafusion::datasource::MemTable;
+
+    use super::*;
+    use crate::lake::query_schema;
+
+    /// Every lake table registered empty, as `Lake::open` registers a table
+    /// nothing was written to yet.
+    pub(crate) fn empty_lake() -> SessionContext {
+        let ctx = SessionContext::new();
+        for table in schema::TABLES {
+            let empty = MemTable::try_new(query_schema(table), vec![vec![]]).unwrap();
+            ctx.register_table(sql_name(table), Arc::new(empty))
+                .unwrap();
+        }
+        ctx
+    }
+
+    fn columns_of(df: &DataFrame) -> Vec<String> {
+        df.schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect()
+    }
+
+    /// What callers read by the declared names is what the plans output: a
+    /// column the plan names differently, or one the declarations miss or
+    /// invent, fails here rather than in a caller's plan (or, inside a `when`
+    /// or a `coalesce`, nowhere).
+    #[tokio::test]
+    async fn summaries_output_exactly_the_declared_columns() {
+        let ctx = empty_lake();
+        let (head, tail) = deployments_col::ALL.split_at(
+            deployments_col::ALL
+                .iter()
+                .position(|c| *c == deployments_col::stopped)
+                .unwrap()
+                + 1,
+        );
+        let deployments_columns: Vec<String> = head
+            .iter()
+            .map(|c| c.to_string())
+            .chain(StopCause::ALL.map(stopped_column))
+            .chain(ExitKind::ALL.map(exit_column))
+            .chain(tail.iter().map(|c| c.to_string()))
+            .collect();
+        let day = Scope {
+            from: Some(0),
+            to: Some(86_400_000_000),
+        };
+        for scope in [Scope::default(), day] {
+            let tasks = tasks(&ctx, scope).await.unwrap();
+            assert_eq!(columns_of(&tasks), tasks_col::ALL, "{scope:?}");
+            let deployments = deployments(&ctx, scope).await.unwrap();
+            assert_eq!(columns_of(&deployments), deployments_columns, "{scope:?}");
+        }
+    }
 }

@@ -5,6 +5,11 @@
 //! duplicates removed), container exits, Container Insights memory condensed
 //! into buckets (the peak of each), health transitions, log lines with a
 //! crash signature, and the last log lines before the stop.
+//!
+//! Lake columns are their table's generated constants, each table's `col`
+//! module imported under the table's name as in [`crate::summary`]; the
+//! timeline's own columns and the few names an aggregate gives and the next
+//! projection reads (`at`, `peak`, ...) are this module's.
 
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{DataType, TimestampMicrosecondType};
@@ -12,9 +17,25 @@ use datafusion::common::ScalarValue;
 use datafusion::functions::expr_fn::{coalesce, concat, date_bin, starts_with};
 use datafusion::functions_aggregate::expr_fn::{max, min};
 use datafusion::prelude::{DataFrame, Expr, cast, col, lit, when};
+use ecs_lake::schema::container_events::col as container_events;
+use ecs_lake::schema::logs::col as logs;
+use ecs_lake::schema::metrics::col as metrics;
+use ecs_lake::schema::task_events::col as task_events;
+use ecs_lake::schema::{self, TableDef};
 
 use crate::error::{Error, Result};
-use crate::lake::Lake;
+use crate::lake::{Lake, sql_name};
+
+/// The timeline's columns: every projection of the union has them.
+const TIME: &str = "time";
+const KIND: &str = "kind";
+const EVENT: &str = "event";
+const DETAIL: &str = "detail";
+
+/// A whole lake table: a timeline reads one task, whenever it ran.
+async fn table(lake: &Lake, def: &TableDef) -> Result<DataFrame> {
+    Ok(lake.ctx.table(sql_name(def)).await?)
+}
 
 fn text(e: Expr) -> Expr {
     cast(e, DataType::Utf8)
@@ -26,23 +47,21 @@ fn or_empty(e: Expr) -> Expr {
 
 fn row(time: Expr, kind: &str, event: Expr, detail: Expr) -> Vec<Expr> {
     vec![
-        time.alias("time"),
-        lit(kind).alias("kind"),
-        text(event).alias("event"),
-        text(detail).alias("detail"),
+        time.alias(TIME),
+        lit(kind).alias(KIND),
+        text(event).alias(EVENT),
+        text(detail).alias(DETAIL),
     ]
 }
 
 /// Resolves a task id, ARN or unique id prefix to the task id.
 pub async fn resolve(lake: &Lake, task: &str) -> Result<String> {
     let wanted = task.rsplit('/').next().unwrap_or(task).to_owned();
-    let found = lake
-        .ctx
-        .table("task_events")
+    let found = table(lake, &schema::task_events::DEF)
         .await?
-        .filter(starts_with(col("task_id"), lit(wanted.as_str())))?
-        .aggregate(vec![col("task_id")], vec![])?
-        .sort(vec![col("task_id").sort(true, false)])?
+        .filter(starts_with(col(task_events::task_id), lit(wanted.as_str())))?
+        .aggregate(vec![col(task_events::task_id)], vec![])?
+        .sort(vec![col(task_events::task_id).sort(true, false)])?
         .limit(0, Some(4))?
         .collect()
         .await?;
@@ -69,16 +88,14 @@ pub async fn resolve(lake: &Lake, task: &str) -> Result<String> {
 
 /// The task's first and last event times (µs), to size the memory buckets.
 pub async fn lifetime(lake: &Lake, task_id: &str) -> Result<(i64, i64)> {
-    let b = lake
-        .ctx
-        .table("task_events")
+    let b = table(lake, &schema::task_events::DEF)
         .await?
-        .filter(col("task_id").eq(lit(task_id)))?
+        .filter(col(task_events::task_id).eq(lit(task_id)))?
         .aggregate(
             vec![],
             vec![
-                min(col("event_time")).alias("first"),
-                max(col("event_time")).alias("last"),
+                min(col(task_events::event_time)).alias("first"),
+                max(col(task_events::event_time)).alias("last"),
             ],
         )?
         .collect()
@@ -100,96 +117,100 @@ pub async fn plan(
     last_lines: usize,
 ) -> Result<DataFrame> {
     let ctx = &lake.ctx;
-    let this = || col("task_id").eq(lit(task_id));
+    // On each source's own task id column, though every one is `task_id`.
+    let this = |task_id_column: &str| col(task_id_column).eq(lit(task_id));
 
-    let states = ctx
-        .table("task_events")
+    // One row per version, its values under their task_events names.
+    let states = table(lake, &schema::task_events::DEF)
         .await?
-        .filter(this())?
+        .filter(this(task_events::task_id))?
         .aggregate(
-            vec![col("version")],
+            vec![col(task_events::version)],
             vec![
-                min(coalesce(vec![col("updated_at"), col("event_time")])).alias("at"),
-                max(col("last_status")).alias("last_status"),
-                max(col("desired_status")).alias("desired_status"),
-                max(col("health_status")).alias("health_status"),
-                max(col("stop_cause")).alias("stop_cause"),
-                max(col("exit_code")).alias("exit_code"),
-                max(col("exit_kind")).alias("exit_kind"),
-                max(col("stopped_reason")).alias("stopped_reason"),
-                max(col("family")).alias("family"),
-                max(col("revision")).alias("revision"),
-                max(col("deployment_id")).alias("deployment_id"),
+                min(coalesce(vec![
+                    col(task_events::updated_at),
+                    col(task_events::event_time),
+                ]))
+                .alias("at"),
+                max(col(task_events::last_status)).alias(task_events::last_status),
+                max(col(task_events::desired_status)).alias(task_events::desired_status),
+                max(col(task_events::health_status)).alias(task_events::health_status),
+                max(col(task_events::stop_cause)).alias(task_events::stop_cause),
+                max(col(task_events::exit_code)).alias(task_events::exit_code),
+                max(col(task_events::exit_kind)).alias(task_events::exit_kind),
+                max(col(task_events::stopped_reason)).alias(task_events::stopped_reason),
+                max(col(task_events::family)).alias(task_events::family),
+                max(col(task_events::revision)).alias(task_events::revision),
+                max(col(task_events::deployment_id)).alias(task_events::deployment_id),
             ],
         )?
         .select(row(
             col("at"),
             "task",
             concat(vec![
-                col("last_status"),
+                col(task_events::last_status),
                 lit(" (desired "),
-                or_empty(col("desired_status")),
+                or_empty(col(task_events::desired_status)),
                 lit(")"),
             ]),
             when(
-                col("stop_cause").is_not_null(),
+                col(task_events::stop_cause).is_not_null(),
                 concat(vec![
                     lit("stopped: "),
-                    col("stop_cause"),
+                    col(task_events::stop_cause),
                     lit(", exit "),
-                    or_empty(col("exit_code")),
+                    or_empty(col(task_events::exit_code)),
                     lit(" "),
-                    or_empty(col("exit_kind")),
+                    or_empty(col(task_events::exit_kind)),
                     lit(" — "),
-                    or_empty(col("stopped_reason")),
+                    or_empty(col(task_events::stopped_reason)),
                 ]),
             )
             .otherwise(concat(vec![
                 lit("health "),
-                coalesce(vec![col("health_status"), lit("-")]),
+                coalesce(vec![col(task_events::health_status), lit("-")]),
                 lit(", "),
-                or_empty(col("family")),
+                or_empty(col(task_events::family)),
                 lit(":"),
-                or_empty(col("revision")),
+                or_empty(col(task_events::revision)),
                 lit(" "),
-                or_empty(col("deployment_id")),
+                or_empty(col(task_events::deployment_id)),
             ]))?,
         ))?;
 
-    let exits = ctx
-        .table("container_events")
+    let exits = table(lake, &schema::container_events::DEF)
         .await?
         .filter(
-            this().and(
-                col("exit_code")
+            this(container_events::task_id).and(
+                col(container_events::exit_code)
                     .is_not_null()
-                    .or(col("reason").is_not_null()),
+                    .or(col(container_events::reason).is_not_null()),
             ),
         )?
         .aggregate(
-            vec![col("container_name")],
+            vec![col(container_events::container_name)],
             vec![
-                min(col("event_time")).alias("at"),
-                max(col("exit_code")).alias("exit_code"),
-                max(col("exit_kind")).alias("exit_kind"),
-                max(col("reason")).alias("reason"),
-                max(col("image")).alias("image"),
+                min(col(container_events::event_time)).alias("at"),
+                max(col(container_events::exit_code)).alias(container_events::exit_code),
+                max(col(container_events::exit_kind)).alias(container_events::exit_kind),
+                max(col(container_events::reason)).alias(container_events::reason),
+                max(col(container_events::image)).alias(container_events::image),
             ],
         )?
         .select(row(
             col("at"),
             "container",
             concat(vec![
-                col("container_name"),
+                col(container_events::container_name),
                 lit(" exited "),
-                or_empty(col("exit_code")),
+                or_empty(col(container_events::exit_code)),
             ]),
             concat(vec![
-                or_empty(col("exit_kind")),
+                or_empty(col(container_events::exit_kind)),
                 lit(" "),
-                or_empty(col("reason")),
+                or_empty(col(container_events::reason)),
                 lit(" "),
-                or_empty(col("image")),
+                or_empty(col(container_events::image)),
             ]),
         ))?;
 
@@ -198,15 +219,14 @@ pub async fn plan(
         0,
         bucket_minutes * 60 * 1_000_000_000,
     ));
-    let memory = ctx
-        .table("metrics")
+    let memory = table(lake, &schema::metrics::DEF)
         .await?
-        .filter(this().and(col("record_type").eq(lit("Task"))))?
+        .filter(this(metrics::task_id).and(col(metrics::record_type).eq(lit("Task"))))?
         .aggregate(
             vec![
                 date_bin(
                     bucket,
-                    col("time"),
+                    col(metrics::time),
                     lit(ScalarValue::TimestampMicrosecond(
                         Some(0),
                         Some("UTC".into()),
@@ -215,10 +235,10 @@ pub async fn plan(
                 .alias("bucket"),
             ],
             vec![
-                max(col("time")).alias("at"),
-                max(col("memory_utilized")).alias("peak"),
-                max(col("memory_reserved")).alias("limit"),
-                max(col("cpu_utilized")).alias("cpu"),
+                max(col(metrics::time)).alias("at"),
+                max(col(metrics::memory_utilized)).alias("peak"),
+                max(col(metrics::memory_reserved)).alias("limit"),
+                max(col(metrics::cpu_utilized)).alias("cpu"),
             ],
         )?
         .select(row(
@@ -240,10 +260,11 @@ pub async fn plan(
             ]),
         ))?;
 
-    let health = ctx
+    // A view in SQL text (views.rs), whose column names are literals there.
+    let transitions = ctx
         .table("health_transitions")
         .await?
-        .filter(this())?
+        .filter(this("task_id"))?
         .select(row(
             col("time"),
             "health",
@@ -260,36 +281,38 @@ pub async fn plan(
             ]),
         ))?;
 
-    let logs = ctx.table("logs").await?.filter(this())?;
-    let signatures = logs
+    let lines = table(lake, &schema::logs::DEF)
+        .await?
+        .filter(this(logs::task_id))?;
+    let signatures = lines
         .clone()
-        .filter(col("signature").is_not_null())?
+        .filter(col(logs::signature).is_not_null())?
         .select(row(
-            col("time"),
+            col(logs::time),
             "signature",
-            col("signature"),
-            col("message"),
+            col(logs::signature),
+            col(logs::message),
         ))?;
-    let last = logs
-        .filter(col("signature").is_null())?
-        .sort(vec![col("time").sort(false, false)])?
+    let last = lines
+        .filter(col(logs::signature).is_null())?
+        .sort(vec![col(logs::time).sort(false, false)])?
         .limit(0, Some(last_lines))?
         .select(row(
-            col("time"),
+            col(logs::time),
             "log",
-            coalesce(vec![col("level"), lit("")]),
-            col("message"),
+            coalesce(vec![col(logs::level), lit("")]),
+            col(logs::message),
         ))?;
 
     Ok(states
         .union(exits)?
         .union(memory)?
-        .union(health)?
+        .union(transitions)?
         .union(signatures)?
         .union(last)?
         .sort(vec![
-            col("time").sort(true, false),
-            col("kind").sort(true, false),
+            col(TIME).sort(true, false),
+            col(KIND).sort(true, false),
         ])?)
 }
 

@@ -7,6 +7,11 @@
 //! joined to their task), and grouped answers carry the correlated columns
 //! beside it: tasks, stops, OOM kills, stop-timeout kills, health-check
 //! failures and the memory peak against the limit.
+//!
+//! The bases' columns are named by constants, never literals: the summaries'
+//! ([`tasks_col`], [`deployments_col`]) and the `logs` table's (its `col`
+//! module imported as `logs`); the answer's own columns (the measures, `day`,
+//! `hour`, `container` on tasks) are named here, where they are made.
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::functions::expr_fn::{date_trunc, round};
@@ -15,9 +20,14 @@ use datafusion::functions_aggregate::expr_fn::{count, count_distinct, max, media
 use datafusion::logical_expr::{Like, SortExpr};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit, when};
 use ecs_lake::classify::{ExitKind, StopCause};
+use ecs_lake::schema;
+use ecs_lake::schema::logs::col as logs;
 
 use super::ast::{Dim, Filter, Metric, Query, Window};
-use crate::summary::{self, DeploymentOutcome, Scope, count_if, is_health_check_stop, is_oom};
+use crate::summary::{
+    self, DeploymentOutcome, Scope, count_if, deployments_col, is_health_check_stop, is_oom,
+    qualified, tasks_col,
+};
 
 /// A question the language can say but the lake cannot answer as asked.
 #[derive(Debug, thiserror::Error)]
@@ -84,8 +94,9 @@ impl Base {
 
     fn time(self) -> &'static str {
         match self {
-            Base::Deployments => "started_at",
-            _ => "time",
+            Base::Tasks => tasks_col::time,
+            Base::Deployments => deployments_col::started_at,
+            Base::Logs => logs::time,
         }
     }
 
@@ -102,29 +113,44 @@ impl Base {
 }
 
 /// The grouping columns of a dimension on a base, named for the output.
+///
+/// A column several bases have is named by its `tasks_col` constant: the
+/// deployments summary and the log-line base name the columns they share
+/// with the tasks summary alike, and [`Base::check`] has refused the
+/// dimensions a base lacks.
 fn group_columns(dim: Dim, base: Base) -> Vec<Expr> {
     let day = |unit: &str| date_trunc(lit(unit), col(base.time())).alias(unit);
     match dim {
-        Dim::Revision => vec![col("family"), col("revision")],
-        Dim::Family => vec![col("family")],
-        Dim::Service => vec![col("cluster"), col("service")],
-        Dim::Cluster => vec![col("cluster")],
-        Dim::Deployment => vec![col("service"), col("deployment_id"), col("revision")],
-        Dim::Container if base == Base::Tasks => vec![col("exit_container").alias("container")],
-        Dim::Container => vec![col("container")],
-        Dim::Cause => vec![col("stop_cause")],
-        Dim::ExitKind => vec![col("exit_kind")],
-        Dim::ExitCode => vec![col("exit_code")],
+        Dim::Revision => vec![col(tasks_col::family), col(tasks_col::revision)],
+        Dim::Family => vec![col(tasks_col::family)],
+        Dim::Service => vec![col(tasks_col::cluster), col(tasks_col::service)],
+        Dim::Cluster => vec![col(tasks_col::cluster)],
+        Dim::Deployment => vec![
+            col(tasks_col::service),
+            col(tasks_col::deployment_id),
+            col(tasks_col::revision),
+        ],
+        Dim::Container if base == Base::Tasks => {
+            vec![col(tasks_col::exit_container).alias("container")]
+        }
+        Dim::Container => vec![col(logs::container)],
+        Dim::Cause => vec![col(tasks_col::stop_cause)],
+        Dim::ExitKind => vec![col(tasks_col::exit_kind)],
+        Dim::ExitCode => vec![col(tasks_col::exit_code)],
         Dim::Day => vec![day("day")],
         Dim::Hour => vec![day("hour")],
-        Dim::Az => vec![col("availability_zone")],
-        Dim::LaunchType => vec![col("launch_type")],
-        Dim::Image => vec![col("image")],
-        Dim::Task => vec![col("task_id"), col("service"), col("revision")],
-        Dim::Status => vec![col("last_status")],
-        Dim::Signature => vec![col("signature")],
-        Dim::Level => vec![col("level")],
-        Dim::Outcome => vec![col("outcome")],
+        Dim::Az => vec![col(tasks_col::availability_zone)],
+        Dim::LaunchType => vec![col(tasks_col::launch_type)],
+        Dim::Image => vec![col(tasks_col::image)],
+        Dim::Task => vec![
+            col(tasks_col::task_id),
+            col(tasks_col::service),
+            col(tasks_col::revision),
+        ],
+        Dim::Status => vec![col(tasks_col::last_status)],
+        Dim::Signature => vec![col(logs::signature)],
+        Dim::Level => vec![col(logs::level)],
+        Dim::Outcome => vec![col(deployments_col::outcome)],
     }
 }
 
@@ -148,7 +174,8 @@ fn example(dim: Dim) -> &'static str {
     }
 }
 
-/// `where field = value` as a predicate on the base's columns.
+/// `where field = value` as a predicate on the base's columns, named as in
+/// [`group_columns`].
 fn condition(filter: &Filter, base: Base) -> Result<Expr, LowerError> {
     base.check(filter.field, "where")?;
     let v = filter.value.as_str();
@@ -165,30 +192,30 @@ fn condition(filter: &Filter, base: Base) -> Result<Expr, LowerError> {
                 let n: i32 = rev
                     .parse()
                     .map_err(|_| bad_value(filter, "family:revision"))?;
-                col("family")
+                col(tasks_col::family)
                     .eq(lit(family))
-                    .and(col("revision").eq(lit(n)))
+                    .and(col(tasks_col::revision).eq(lit(n)))
             }
-            None => int("revision")?,
+            None => int(tasks_col::revision)?,
         },
-        Dim::ExitCode => int("exit_code")?,
-        Dim::Family => text("family"),
-        Dim::Service => text("service"),
-        Dim::Cluster => text("cluster"),
-        Dim::Deployment => text("deployment_id"),
-        Dim::Container if base == Base::Tasks => text("exit_container"),
-        Dim::Container => text("container"),
-        Dim::Cause => lower("stop_cause"),
-        Dim::ExitKind => lower("exit_kind"),
-        Dim::Az => text("availability_zone"),
-        Dim::LaunchType => upper("launch_type"),
-        Dim::Image => text("image"),
+        Dim::ExitCode => int(tasks_col::exit_code)?,
+        Dim::Family => text(tasks_col::family),
+        Dim::Service => text(tasks_col::service),
+        Dim::Cluster => text(tasks_col::cluster),
+        Dim::Deployment => text(tasks_col::deployment_id),
+        Dim::Container if base == Base::Tasks => text(tasks_col::exit_container),
+        Dim::Container => text(logs::container),
+        Dim::Cause => lower(tasks_col::stop_cause),
+        Dim::ExitKind => lower(tasks_col::exit_kind),
+        Dim::Az => text(tasks_col::availability_zone),
+        Dim::LaunchType => upper(tasks_col::launch_type),
+        Dim::Image => text(tasks_col::image),
         // A task id, or its ARN.
-        Dim::Task => col("task_id").eq(lit(v.rsplit('/').next().unwrap_or(v))),
-        Dim::Status => upper("last_status"),
-        Dim::Signature => lower("signature"),
-        Dim::Level => lower("level"),
-        Dim::Outcome => lower("outcome"),
+        Dim::Task => col(tasks_col::task_id).eq(lit(v.rsplit('/').next().unwrap_or(v))),
+        Dim::Status => upper(tasks_col::last_status),
+        Dim::Signature => lower(logs::signature),
+        Dim::Level => lower(logs::level),
+        Dim::Outcome => lower(deployments_col::outcome),
         Dim::Day | Dim::Hour => {
             let unit = if filter.field == Dim::Day {
                 "day"
@@ -209,6 +236,13 @@ fn condition(filter: &Filter, base: Base) -> Result<Expr, LowerError> {
     })
 }
 
+/// Answer columns that [`sort_key`] ranks by, far from where they are made.
+const MEM_PEAK_PCT: &str = "mem_peak_pct";
+const CPU_PEAK_PCT: &str = "cpu_peak_pct";
+
+/// The log-line base's flag for a line of a task the OOM killer ended.
+const LINE_OF_OOM_KILLED_TASK: &str = "oom";
+
 fn r1(e: Expr) -> Expr {
     round(vec![cast(e, DataType::Float64), lit(1i64)])
 }
@@ -221,21 +255,21 @@ fn p(column: &str, fraction: f64) -> Expr {
 /// correlated ones not already among them.
 fn task_measures(metric: &Metric, per_task: bool) -> Vec<Expr> {
     let oom = count_if(is_oom()).alias("oom_kills");
-    let health_stop = is_health_check_stop("stop_cause");
-    let unhealthy = count_if(col("health_check_failed")).alias("unhealthy");
-    let stops = count(col("stopped_at")).alias("stops");
+    let health_stop = is_health_check_stop(tasks_col::stop_cause);
+    let unhealthy = count_if(col(tasks_col::health_check_failed)).alias("unhealthy");
+    let stops = count(col(tasks_col::stopped_at)).alias("stops");
     let mut headline = match metric {
         Metric::Exit(code) => {
-            vec![count_if(col("exit_code").eq(lit(*code))).alias(format!("exit_{code}"))]
+            vec![count_if(col(tasks_col::exit_code).eq(lit(*code))).alias(format!("exit_{code}"))]
         }
         Metric::Exits => vec![
-            count(col("exit_code")).alias("exits"),
-            count_if(col("exit_code").not_eq(lit(0i32))).alias("nonzero_exits"),
+            count(col(tasks_col::exit_code)).alias("exits"),
+            count_if(col(tasks_col::exit_code).not_eq(lit(0i32))).alias("nonzero_exits"),
         ],
         Metric::Stops => vec![stops.clone()],
         Metric::Oom => vec![oom.clone()],
         Metric::Restarts => vec![
-            count_if(col("stop_cause").in_list(
+            count_if(col(tasks_col::stop_cause).in_list(
                 vec![
                     lit(StopCause::EssentialContainerExited.as_str()),
                     lit(StopCause::OomKilled.as_str()),
@@ -247,53 +281,53 @@ fn task_measures(metric: &Metric, per_task: bool) -> Vec<Expr> {
         Metric::Unhealthy => vec![
             unhealthy.clone(),
             count_if(health_stop).alias("health_check_stops"),
-            sum(col("unhealthy_samples")).alias("unhealthy_samples"),
+            sum(col(tasks_col::unhealthy_samples)).alias("unhealthy_samples"),
         ],
         Metric::TimeToHealthy if per_task => {
-            vec![r1(max(col("seconds_to_healthy"))).alias("s_to_healthy")]
+            vec![r1(max(col(tasks_col::seconds_to_healthy))).alias("s_to_healthy")]
         }
         Metric::TimeToHealthy => vec![
-            r1(median(col("seconds_to_healthy"))).alias("p50_s_to_healthy"),
-            r1(p("seconds_to_healthy", 0.95)).alias("p95_s_to_healthy"),
-            r1(max(col("seconds_to_healthy"))).alias("max_s_to_healthy"),
-            count(col("seconds_to_healthy")).alias("healthy_tasks"),
+            r1(median(col(tasks_col::seconds_to_healthy))).alias("p50_s_to_healthy"),
+            r1(p(tasks_col::seconds_to_healthy, 0.95)).alias("p95_s_to_healthy"),
+            r1(max(col(tasks_col::seconds_to_healthy))).alias("max_s_to_healthy"),
+            count(col(tasks_col::seconds_to_healthy)).alias("healthy_tasks"),
         ],
         Metric::MemoryPeak if per_task => vec![
-            max(col("memory_peak")).alias("mem_peak_mib"),
-            max(col("memory_limit")).alias("mem_limit_mib"),
-            max(col("memory_peak_pct")).alias("mem_peak_pct"),
+            max(col(tasks_col::memory_peak)).alias("mem_peak_mib"),
+            max(col(tasks_col::memory_limit)).alias("mem_limit_mib"),
+            max(col(tasks_col::memory_peak_pct)).alias(MEM_PEAK_PCT),
         ],
         Metric::MemoryPeak => vec![
-            r1(p("memory_peak", 0.5)).alias("mem_peak_p50_mib"),
-            r1(p("memory_peak", 0.95)).alias("mem_peak_p95_mib"),
-            max(col("memory_peak")).alias("mem_peak_mib"),
-            max(col("memory_limit")).alias("mem_limit_mib"),
-            max(col("memory_peak_pct")).alias("mem_peak_pct"),
+            r1(p(tasks_col::memory_peak, 0.5)).alias("mem_peak_p50_mib"),
+            r1(p(tasks_col::memory_peak, 0.95)).alias("mem_peak_p95_mib"),
+            max(col(tasks_col::memory_peak)).alias("mem_peak_mib"),
+            max(col(tasks_col::memory_limit)).alias("mem_limit_mib"),
+            max(col(tasks_col::memory_peak_pct)).alias(MEM_PEAK_PCT),
         ],
         Metric::CpuPeak if per_task => vec![
-            r1(max(col("cpu_peak"))).alias("cpu_peak_units"),
-            max(col("cpu")).alias("cpu_units"),
-            max(col("cpu_peak_pct")).alias("cpu_peak_pct"),
+            r1(max(col(tasks_col::cpu_peak))).alias("cpu_peak_units"),
+            max(col(tasks_col::cpu)).alias("cpu_units"),
+            max(col(tasks_col::cpu_peak_pct)).alias(CPU_PEAK_PCT),
         ],
         Metric::CpuPeak => vec![
-            r1(p("cpu_peak", 0.5)).alias("cpu_peak_p50_units"),
-            r1(p("cpu_peak", 0.95)).alias("cpu_peak_p95_units"),
-            r1(max(col("cpu_peak"))).alias("cpu_peak_units"),
-            max(col("cpu")).alias("cpu_units"),
-            max(col("cpu_peak_pct")).alias("cpu_peak_pct"),
+            r1(p(tasks_col::cpu_peak, 0.5)).alias("cpu_peak_p50_units"),
+            r1(p(tasks_col::cpu_peak, 0.95)).alias("cpu_peak_p95_units"),
+            r1(max(col(tasks_col::cpu_peak))).alias("cpu_peak_units"),
+            max(col(tasks_col::cpu)).alias("cpu_units"),
+            max(col(tasks_col::cpu_peak_pct)).alias(CPU_PEAK_PCT),
         ],
         Metric::Deployments | Metric::Logs(_) => Vec::new(),
     };
     let correlated = [
-        count(col("task_id")).alias("tasks"),
+        count(col(tasks_col::task_id)).alias("tasks"),
         stops,
         oom,
-        count_if(col("exit_kind").eq(lit(ExitKind::SigkillAfterStopTimeout.as_str())))
+        count_if(col(tasks_col::exit_kind).eq(lit(ExitKind::SigkillAfterStopTimeout.as_str())))
             .alias("stop_timeout_kills"),
         unhealthy,
-        max(col("memory_peak")).alias("mem_peak_mib"),
-        max(col("memory_limit")).alias("mem_limit_mib"),
-        max(col("memory_peak_pct")).alias("mem_peak_pct"),
+        max(col(tasks_col::memory_peak)).alias("mem_peak_mib"),
+        max(col(tasks_col::memory_limit)).alias("mem_limit_mib"),
+        max(col(tasks_col::memory_peak_pct)).alias(MEM_PEAK_PCT),
     ];
     let names: Vec<String> = headline
         .iter()
@@ -310,46 +344,51 @@ fn task_measures(metric: &Metric, per_task: bool) -> Vec<Expr> {
 fn logs_measures() -> Vec<Expr> {
     vec![
         count(lit(1i64)).alias("lines"),
-        count_distinct(col("task_id")).alias("tasks"),
-        count_distinct(when(col("oom"), col("task_id")).end().unwrap_or(lit("")))
-            .alias("tasks_oom_killed"),
-        min(col("time")).alias("first_at"),
-        max(col("time")).alias("last_at"),
+        count_distinct(col(logs::task_id)).alias("tasks"),
+        count_distinct(
+            when(col(LINE_OF_OOM_KILLED_TASK), col(logs::task_id))
+                .end()
+                .unwrap_or(lit("")),
+        )
+        .alias("tasks_oom_killed"),
+        min(col(logs::time)).alias("first_at"),
+        max(col(logs::time)).alias("last_at"),
     ]
 }
 
 fn deployment_measures() -> Vec<Expr> {
     vec![
-        count(col("deployment_id")).alias("deployments"),
-        count_if(col("outcome").eq(lit(DeploymentOutcome::RolledBack.as_str())))
+        count(col(deployments_col::deployment_id)).alias("deployments"),
+        count_if(col(deployments_col::outcome).eq(lit(DeploymentOutcome::RolledBack.as_str())))
             .alias("rolled_back"),
-        count_if(col("outcome").eq(lit(DeploymentOutcome::Failed.as_str()))).alias("failed"),
-        sum(col("tasks")).alias("tasks"),
-        sum(col("oom_kills")).alias("oom_kills"),
-        sum(col("unhealthy")).alias("unhealthy"),
-        max(col("memory_peak_max_pct")).alias("mem_peak_pct"),
+        count_if(col(deployments_col::outcome).eq(lit(DeploymentOutcome::Failed.as_str())))
+            .alias("failed"),
+        sum(col(deployments_col::tasks)).alias("tasks"),
+        sum(col(deployments_col::oom_kills)).alias("oom_kills"),
+        sum(col(deployments_col::unhealthy)).alias("unhealthy"),
+        max(col(deployments_col::memory_peak_max_pct)).alias(MEM_PEAK_PCT),
     ]
 }
 
 /// The columns of `deployments` listed when no dimension is asked for.
 const DEPLOYMENT_LISTING: &[&str] = &[
-    "started_at",
-    "cluster",
-    "service",
-    "deployment_id",
-    "family",
-    "revision",
-    "outcome",
-    "is_rollback",
-    "ended_at",
-    "tasks",
-    "stopped",
-    "oom_kills",
-    "unhealthy",
-    "memory_limit",
-    "memory_peak_max",
-    "memory_peak_max_pct",
-    "median_seconds_to_healthy",
+    deployments_col::started_at,
+    deployments_col::cluster,
+    deployments_col::service,
+    deployments_col::deployment_id,
+    deployments_col::family,
+    deployments_col::revision,
+    deployments_col::outcome,
+    deployments_col::is_rollback,
+    deployments_col::ended_at,
+    deployments_col::tasks,
+    deployments_col::stopped,
+    deployments_col::oom_kills,
+    deployments_col::unhealthy,
+    deployments_col::memory_limit,
+    deployments_col::memory_peak_max,
+    deployments_col::memory_peak_max_pct,
+    deployments_col::median_seconds_to_healthy,
 ];
 
 /// Log lines in the window (containing `text`, case-insensitive, when
@@ -359,7 +398,7 @@ async fn logs_base(
     text: Option<&str>,
     scope: Scope,
 ) -> Result<DataFrame, LowerError> {
-    let mut lines = summary::scan(ctx, "logs", "time", scope).await?;
+    let mut lines = summary::scan_table(ctx, &schema::logs::DEF, scope).await?;
     if let Some(text) = text {
         let escaped = text
             .replace('\\', "\\\\")
@@ -367,7 +406,7 @@ async fn logs_base(
             .replace('_', "\\_");
         lines = lines.filter(Expr::Like(Like::new(
             false,
-            Box::new(col("message")),
+            Box::new(col(logs::message)),
             Box::new(lit(format!("%{escaped}%"))),
             Some('\\'),
             true,
@@ -375,53 +414,60 @@ async fn logs_base(
     }
     let lines = lines
         .select_columns(&[
-            "time",
-            "task_id",
-            "container",
-            "signature",
-            "level",
-            "cluster",
-            "family",
-            "revision",
+            logs::time,
+            logs::task_id,
+            logs::container,
+            logs::signature,
+            logs::level,
+            logs::cluster,
+            logs::family,
+            logs::revision,
         ])?
         .alias("l")?;
     let tasks = summary::tasks(ctx, scope).await?.alias("t")?;
-    let coalesced = |c: &str| {
-        datafusion::functions::expr_fn::coalesce(vec![col(format!("l.{c}")), col(format!("t.{c}"))])
-            .alias(c)
+    // The line's own columns keep the `logs` names, its task's the `tasks`
+    // names; where both have one (cluster, family, revision: the same names),
+    // the line's wins.
+    let from_line = |c: &str| col(qualified("l", c)).alias(c);
+    let coalesced = |line: &str, task: &str| {
+        datafusion::functions::expr_fn::coalesce(vec![
+            col(qualified("l", line)),
+            col(qualified("t", task)),
+        ])
+        .alias(line)
     };
-    let from_task = |c: &str| col(format!("t.{c}")).alias(c);
+    let from_task = |c: &str| col(qualified("t", c)).alias(c);
     Ok(lines
         .join(
             tasks,
             datafusion::logical_expr::JoinType::Left,
-            &["task_id"],
-            &["task_id"],
+            &[logs::task_id],
+            &[tasks_col::task_id],
             None,
         )?
         .select(vec![
-            col("l.time").alias("time"),
-            col("l.task_id").alias("task_id"),
-            col("l.container").alias("container"),
-            col("l.signature").alias("signature"),
-            col("l.level").alias("level"),
-            coalesced("cluster"),
-            coalesced("family"),
-            coalesced("revision"),
-            from_task("service"),
-            from_task("deployment_id"),
-            from_task("stop_cause"),
-            from_task("exit_kind"),
-            from_task("exit_code"),
-            from_task("availability_zone"),
-            from_task("launch_type"),
-            from_task("image"),
-            from_task("last_status"),
+            from_line(logs::time),
+            from_line(logs::task_id),
+            from_line(logs::container),
+            from_line(logs::signature),
+            from_line(logs::level),
+            coalesced(logs::cluster, tasks_col::cluster),
+            coalesced(logs::family, tasks_col::family),
+            coalesced(logs::revision, tasks_col::revision),
+            from_task(tasks_col::service),
+            from_task(tasks_col::deployment_id),
+            from_task(tasks_col::stop_cause),
+            from_task(tasks_col::exit_kind),
+            from_task(tasks_col::exit_code),
+            from_task(tasks_col::availability_zone),
+            from_task(tasks_col::launch_type),
+            from_task(tasks_col::image),
+            from_task(tasks_col::last_status),
             datafusion::functions::expr_fn::coalesce(vec![
-                col("t.stop_cause").eq(lit(StopCause::OomKilled.as_str())),
+                col(qualified("t", tasks_col::stop_cause)).eq(lit(StopCause::OomKilled.as_str())),
                 lit(false),
             ])
-            .alias("oom"),
+            .alias(LINE_OF_OOM_KILLED_TASK),
         ])?)
 }
 
@@ -455,8 +501,8 @@ pub async fn lower(ctx: &SessionContext, q: &Query, now: i64) -> Result<DataFram
     if base == Base::Deployments && groups.is_empty() {
         let mut listing = df.select_columns(DEPLOYMENT_LISTING)?;
         listing = listing.sort(vec![
-            col("started_at").sort(true, false),
-            col("deployment_id").sort(true, false),
+            col(deployments_col::started_at).sort(true, false),
+            col(deployments_col::deployment_id).sort(true, false),
         ])?;
         return Ok(match q.top {
             Some(n) => listing.limit(0, Some(n))?,
@@ -511,8 +557,46 @@ fn output_name(e: &Expr) -> String {
 /// The column answers are ranked by, when not the first measure.
 fn sort_key(metric: &Metric) -> Option<&'static str> {
     match metric {
-        Metric::MemoryPeak => Some("mem_peak_pct"),
-        Metric::CpuPeak => Some("cpu_peak_pct"),
+        Metric::MemoryPeak => Some(MEM_PEAK_PCT),
+        Metric::CpuPeak => Some(CPU_PEAK_PCT),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::summary::tests::empty_lake;
+
+    /// [`group_columns`] and [`condition`] name a column shared by several
+    /// bases by its `tasks_col` constant: every dimension a base accepts must
+    /// find its columns there, by and where.
+    #[tokio::test]
+    async fn every_dimension_of_a_base_finds_its_columns() {
+        let ctx = empty_lake();
+        for metric in [Metric::Stops, Metric::Deployments, Metric::Logs(None)] {
+            for &dim in Base::of(&metric).dims() {
+                let value = match dim {
+                    Dim::Revision | Dim::ExitCode => "42",
+                    Dim::Day => "2026-11-19",
+                    Dim::Hour => "2026-11-19T10:00",
+                    _ => "x",
+                };
+                let q = Query {
+                    metric: metric.clone(),
+                    by: vec![dim],
+                    window: Window::All,
+                    filters: vec![Filter {
+                        field: dim,
+                        negated: false,
+                        value: value.into(),
+                    }],
+                    top: None,
+                };
+                if let Err(e) = lower(&ctx, &q, 0).await {
+                    panic!("{metric:?} by and where {}: {e}", dim.name());
+                }
+            }
+        }
     }
 }
