@@ -247,7 +247,7 @@ pub fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Res
         writeln!(
             out,
             "  {:<18} {rows} rows",
-            ecs_query_engine::lake::sql_name_of(table)
+            ecs_lake::schema::sql_name_of(table)
         )?;
     }
     Ok(())

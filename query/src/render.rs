@@ -9,7 +9,7 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use ecs_lake::schema::{PARTITION_COLUMN, TABLES};
 
 use datafusion::prelude::DataFrame;
-use ecs_query_engine::lake::{Lake, sql_name, table_named};
+use ecs_query_engine::lake::{Lake, table_named};
 use ecs_query_engine::views::{VIEWS, View};
 
 use crate::cli::Format;
@@ -139,7 +139,7 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
         // The doc's first sentence, however it is wrapped.
         let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
         let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
-        writeln!(out, "{:<18} {}", sql_name(t), first)?;
+        writeln!(out, "{:<18} {}", t.sql_name(), first)?;
     }
     for v in VIEWS {
         let first = v.doc.find(". ").map_or(v.doc, |end| &v.doc[..=end]);
@@ -166,7 +166,7 @@ pub fn schema(table: Option<&str>, out: &mut dyn Write) -> Result<(), CliError> 
         if i > 0 {
             writeln!(out)?;
         }
-        writeln!(out, "{}", sql_name(t))?;
+        writeln!(out, "{}", t.sql_name())?;
         for line in t.doc.lines().map(str::trim).filter(|l| !l.is_empty()) {
             writeln!(out, "  {line}")?;
         }

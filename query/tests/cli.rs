@@ -570,7 +570,7 @@ fn demo_builds_a_lake_that_agrees_with_the_simulator() {
         .collect();
     let times: Vec<i64> = rows
         .iter()
-        .map(|r| ecs_lake::lenient::parse_time(r[0]).unwrap())
+        .map(|r| ecs_lake::time::parse_time(r[0]).unwrap())
         .collect();
     assert!(
         times.windows(2).all(|w| w[0] <= w[1]),

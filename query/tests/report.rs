@@ -13,6 +13,7 @@ use std::sync::OnceLock;
 
 mod common;
 use common::{block_on, lake_args};
+use ecs_lake::sources::logs::signature::Signature;
 use ecs_query::cli::DemoPreset;
 use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
@@ -126,7 +127,7 @@ fn weekly_figures_match_the_truth() {
     assert_eq!(
         api.top_signatures
             .iter()
-            .find(|(s, _)| s == "node_heap_oom")
+            .find(|(s, _)| *s == Signature::NodeHeapOom)
             .map(|x| x.1),
         Some(api.this_week.oom_kills as i64)
     );

@@ -35,14 +35,10 @@ fn hive_type(kind: Kind) -> &'static str {
     }
 }
 
-/// The name Athena sees: the quarantine directory is `_quarantine`, its table `quarantine`.
-fn sql_name(table: &TableDef) -> &'static str {
-    table.name.trim_start_matches('_')
-}
-
 /// CloudFormation logical id of a table: `task_events` -> `GlueTableTaskEvents`.
 fn logical_id(table: &TableDef) -> String {
-    let camel: String = sql_name(table)
+    let camel: String = table
+        .sql_name()
         .split('_')
         .filter(|w| !w.is_empty())
         .map(|w| {
@@ -77,7 +73,7 @@ fn glue_block() -> String {
         y += &format!(
             "  {id}:\n    Type: AWS::Glue::Table\n    Properties:\n      CatalogId: !Ref AWS::AccountId\n      DatabaseName: !Ref GlueDatabase\n      TableInput:\n        Name: {name}\n        Description: {desc}\n        TableType: EXTERNAL_TABLE\n        Parameters:\n          classification: parquet\n          projection.enabled: 'true'\n          projection.dt.type: date\n          projection.dt.format: yyyy-MM-dd\n          projection.dt.range: !Sub '${{ProjectionStartDate}},NOW'\n          projection.dt.interval: '1'\n          projection.dt.interval.unit: DAYS\n          storage.location.template: !Sub 's3://${{LakeBucket}}/${{LakePrefix}}/{dir}/dt=${{!dt}}/'\n        PartitionKeys:\n          - Name: {PARTITION_COLUMN}\n            Type: string\n        StorageDescriptor:\n          Location: !Sub 's3://${{LakeBucket}}/${{LakePrefix}}/{dir}/'\n          InputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat\n          OutputFormat: org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat\n          SerdeInfo:\n            SerializationLibrary: org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe\n          Columns:\n",
             id = logical_id(t),
-            name = sql_name(t),
+            name = t.sql_name(),
             dir = t.name,
             desc = yaml_string(&first_sentence),
         );
@@ -115,7 +111,7 @@ fn glue_tables_are_generated_from_the_rust_schemas() {
     // Every lake table has its Glue table, by name.
     for t in TABLES {
         assert!(
-            wanted.contains(&format!("        Name: {}\n", sql_name(t))),
+            wanted.contains(&format!("        Name: {}\n", t.sql_name())),
             "{}",
             t.name
         );

@@ -112,10 +112,6 @@ pub fn parse_int_str(v: &str) -> Result<Option<i64>, String> {
     })
 }
 
-/// `ecs_lake::lenient::parse_time` is read by `query/tests/cli.rs`; the
-/// function lives in [`crate::time`].
-pub use crate::time::parse_time;
-
 #[cfg(test)]
 mod tests {
     use super::*;

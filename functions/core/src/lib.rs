@@ -50,6 +50,3 @@ pub mod time;
 pub use ingest::{Outcome, Report, ingest, ingest_with};
 pub use input::{Input, InputKind, Options};
 pub use lake::{LakeStore, StoreError};
-/// `ecs_lake::health::FROM_CONTAINER_INSIGHTS` is read by `query/src/summary.rs`;
-/// the module is [`sources::health`].
-pub use sources::health;

@@ -78,7 +78,18 @@ pub struct TableDef {
     pub schema: fn() -> SchemaRef,
 }
 
+/// The SQL (and Glue) name of a stored table name: `_quarantine` is `quarantine`.
+pub fn sql_name_of(stored: &str) -> &str {
+    stored.trim_start_matches('_')
+}
+
 impl TableDef {
+    /// The name queries use (DataFusion, Athena): the stored name without a
+    /// leading underscore (the quarantine directory is `_quarantine`).
+    pub fn sql_name(&self) -> &'static str {
+        sql_name_of(self.name)
+    }
+
     /// The row order of `batch` by this table's sort columns ([`TableDef::sort_by`]).
     pub fn sort_order(&self, batch: &RecordBatch) -> Result<UInt32Array, ArrowError> {
         let sort_columns = self

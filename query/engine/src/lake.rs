@@ -81,22 +81,12 @@ impl LakeConfig {
     }
 }
 
-/// The SQL name of a lake table (the quarantine directory is `_quarantine`).
-pub fn sql_name(table: &TableDef) -> &'static str {
-    sql_name_of(table.name)
-}
-
-/// The SQL name for a stored table name.
-pub fn sql_name_of(stored: &str) -> &str {
-    stored.trim_start_matches('_')
-}
-
 /// The table called `name`, by its SQL name (`quarantine`) or stored name (`_quarantine`).
 pub fn table_named(name: &str) -> Result<&'static TableDef> {
     TABLES
         .iter()
         .copied()
-        .find(|t| sql_name(t) == name || t.name == name)
+        .find(|t| t.sql_name() == name || t.name == name)
         .ok_or_else(|| Error::NoSuchTable(name.to_owned()))
 }
 
@@ -288,7 +278,7 @@ async fn register(
     if url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.is_dir()) {
         // Nothing written to this table yet: an empty table with the right columns.
         let empty = MemTable::try_new(query_schema(table), vec![vec![]])?;
-        ctx.register_table(sql_name(table), Arc::new(empty))?;
+        ctx.register_table(table.sql_name(), Arc::new(empty))?;
         return Ok(());
     }
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
@@ -297,7 +287,7 @@ async fn register(
     let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
         .with_listing_options(options)
         .with_schema(read_schema(table));
-    ctx.register_table(sql_name(table), Arc::new(ListingTable::try_new(config)?))?;
+    ctx.register_table(table.sql_name(), Arc::new(ListingTable::try_new(config)?))?;
     Ok(())
 }
 

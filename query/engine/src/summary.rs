@@ -35,8 +35,6 @@ use ecs_lake::schema::service_events::col as service_events;
 use ecs_lake::schema::task_events::col as task_events;
 use ecs_lake::schema::{self, PARTITION_COLUMN, TableDef};
 
-use crate::lake::sql_name;
-
 /// The time range a question looks at: `[from, to)`, microseconds since the
 /// epoch, UTC. Both open: the whole lake.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -84,22 +82,11 @@ impl Scope {
     }
 }
 
-/// One lake table restricted to the window on its declared time column.
+/// One lake table restricted to the window on its declared time column
+/// (the table's name and time column come from one declaration).
 pub async fn scan_table(ctx: &SessionContext, table: &TableDef, scope: Scope) -> Result<DataFrame> {
-    scan(ctx, sql_name(table), table.time_column, scope).await
-}
-
-/// One registered table, by SQL name, restricted to the window on `time_col`.
-/// Prefer [`scan_table`], where the name and the time column cannot disagree;
-/// this form remains for the callers not yet moved to it (`diagnose`).
-pub async fn scan(
-    ctx: &SessionContext,
-    table: &str,
-    time_col: &str,
-    scope: Scope,
-) -> Result<DataFrame> {
-    let df = ctx.table(table).await?;
-    match scope.predicate(time_col) {
+    let df = ctx.table(table.sql_name()).await?;
+    match scope.predicate(table.time_column) {
         Some(p) => df.filter(p),
         None => Ok(df),
     }
@@ -445,7 +432,7 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
 
     let healthy = col(health::status)
         .eq(lit("HEALTHY"))
-        .and(col(health::source).not_eq(lit(ecs_lake::health::FROM_CONTAINER_INSIGHTS)));
+        .and(col(health::source).not_eq(lit(ecs_lake::sources::health::FROM_CONTAINER_INSIGHTS)));
     let unhealthy = col(health::status).eq(lit("UNHEALTHY"));
     let samples = scan_table(ctx, &schema::health::DEF, scope)
         .await?
@@ -832,7 +819,7 @@ pub(crate) mod tests {
         let ctx = SessionContext::new();
         for table in schema::TABLES {
             let empty = MemTable::try_new(query_schema(table), vec![vec![]]).unwrap();
-            ctx.register_table(sql_name(table), Arc::new(empty))
+            ctx.register_table(table.sql_name(), Arc::new(empty))
                 .unwrap();
         }
         ctx

@@ -24,7 +24,7 @@ use ecs_lake::schema::task_events::col as task_events;
 use ecs_lake::schema::{self, TableDef};
 
 use crate::error::{Error, Result};
-use crate::lake::{Lake, sql_name};
+use crate::lake::Lake;
 
 /// The timeline's columns: every projection of the union has them.
 const TIME: &str = "time";
@@ -34,7 +34,7 @@ const DETAIL: &str = "detail";
 
 /// A whole lake table: a timeline reads one task, whenever it ran.
 async fn table(lake: &Lake, def: &TableDef) -> Result<DataFrame> {
-    Ok(lake.ctx.table(sql_name(def)).await?)
+    Ok(lake.ctx.table(def.sql_name()).await?)
 }
 
 fn text(e: Expr) -> Expr {

@@ -26,6 +26,10 @@ use ecs_lake::classify::{ExitKind, StopCause};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+use ecs_lake::schema::task_events::col as task_events;
+use ecs_lake::schema::{self, logs::col as logs, metrics::col as metrics};
+use ecs_lake::sources::logs::signature::Signature;
+
 use crate::error::{Error, Result};
 use crate::summary::{self, DeploymentOutcome, Scope};
 
@@ -64,18 +68,21 @@ impl Selector {
         }
     }
 
+    /// The selection on the columns every scanned table shares with the
+    /// `tasks` summary (cluster, service, family).
     fn predicate(&self) -> Option<Expr> {
+        use summary::tasks_col as t;
         let parts = [
             self.cluster
                 .as_ref()
-                .map(|c| col("cluster").eq(lit(c.as_str()))),
+                .map(|c| col(t::cluster).eq(lit(c.as_str()))),
             self.service
                 .as_ref()
-                .map(|s| col("service").eq(lit(s.as_str()))),
+                .map(|s| col(t::service).eq(lit(s.as_str()))),
             self.standalone_family.as_ref().map(|f| {
-                col("family")
+                col(t::family)
                     .eq(lit(f.as_str()))
-                    .and(col("service").is_null())
+                    .and(col(t::service).is_null())
             }),
         ];
         parts.into_iter().flatten().reduce(Expr::and)
@@ -123,14 +130,13 @@ impl TaskRow {
 }
 
 /// A log signature's count on one revision.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignatureRow {
     pub cluster: Option<String>,
     pub service: Option<String>,
     pub family: Option<String>,
     pub revision: Option<i64>,
-    pub signature: String,
+    pub signature: Signature,
     pub lines: i64,
     pub tasks: i64,
 }
@@ -249,7 +255,7 @@ pub struct RevisionStats {
     pub first_stopped_reason: BTreeMap<StopCause, String>,
     /// Up to three task ids per stop cause and per exit kind.
     pub examples: Examples,
-    pub signatures: BTreeMap<String, i64>,
+    pub signatures: BTreeMap<Signature, i64>,
 }
 
 /// Example tasks (at most [`EXAMPLES`] each, earliest started first).
@@ -339,11 +345,11 @@ impl ServiceEvidence {
             .filter(|o| o.family == r.family && o.revision > r.revision)
             .min_by_key(|o| o.revision)
     }
-    pub fn signatures(&self) -> BTreeMap<String, i64> {
+    pub fn signatures(&self) -> BTreeMap<Signature, i64> {
         let mut all = BTreeMap::new();
         for r in &self.revisions {
             for (s, n) in &r.signatures {
-                *all.entry(s.clone()).or_insert(0) += n;
+                *all.entry(*s).or_insert(0) += n;
             }
         }
         all
@@ -363,7 +369,13 @@ async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>> {
     Ok(out)
 }
 
+/// A timestamp column as µs since the epoch, under its own name.
 fn micros(c: &str) -> Expr {
+    cast(col(c), DataType::Int64).alias(c)
+}
+
+/// An integer column widened to `Int64`, under its own name.
+fn int64(c: &str) -> Expr {
     cast(col(c), DataType::Int64).alias(c)
 }
 
@@ -373,78 +385,82 @@ pub async fn task_rows(
     scope: Scope,
     selector: &Selector,
 ) -> Result<Vec<TaskRow>> {
+    use summary::tasks_col as t;
     let mut tasks = summary::tasks(ctx, scope).await?;
     if let Some(p) = selector.predicate() {
         tasks = tasks.filter(p)?;
     }
     let tasks = tasks.select(vec![
-        col("cluster"),
-        col("service"),
-        col("task_id"),
-        col("family"),
-        cast(col("revision"), DataType::Int64).alias("revision"),
-        col("deployment_id"),
-        col("launch_type"),
-        col("stop_cause"),
-        col("exit_kind"),
-        cast(col("exit_code"), DataType::Int64).alias("exit_code"),
-        col("stopped_reason"),
-        col("image"),
-        micros("created_at"),
-        micros("started_at"),
-        micros("stopping_at"),
-        micros("stopped_at"),
-        cast(col("cpu"), DataType::Int64).alias("cpu"),
-        cast(col("memory_limit"), DataType::Int64).alias("memory_limit"),
-        cast(col("memory_peak"), DataType::Int64).alias("memory_peak"),
-        col("seconds_to_healthy"),
-        col("health_check_failed"),
+        col(t::cluster),
+        col(t::service),
+        col(t::task_id),
+        col(t::family),
+        int64(t::revision),
+        col(t::deployment_id),
+        col(t::launch_type),
+        col(t::stop_cause),
+        col(t::exit_kind),
+        int64(t::exit_code),
+        col(t::stopped_reason),
+        col(t::image),
+        micros(t::created_at),
+        micros(t::started_at),
+        micros(t::stopping_at),
+        micros(t::stopped_at),
+        int64(t::cpu),
+        int64(t::memory_limit),
+        int64(t::memory_peak),
+        col(t::seconds_to_healthy),
+        col(t::health_check_failed),
     ])?;
 
     // Memory over uptime, per task: Task records only (one per minute).
-    let mut metrics = summary::scan(ctx, "metrics", "time", scope).await?.filter(
-        col("record_type")
-            .eq(lit("Task"))
-            .and(col("task_id").is_not_null()),
-    )?;
+    let mut samples = summary::scan_table(ctx, &schema::metrics::DEF, scope)
+        .await?
+        .filter(
+            col(metrics::record_type)
+                .eq(lit("Task"))
+                .and(col(metrics::task_id).is_not_null()),
+        )?;
     if let Some(p) = selector.predicate() {
-        metrics = metrics.filter(p)?;
+        samples = samples.filter(p)?;
     }
+    // Join-side names, used only in this plan.
     let starts = tasks.clone().select(vec![
-        col("task_id").alias("start_task_id"),
-        col("started_at").alias("task_started_at"),
+        col(t::task_id).alias("start_task_id"),
+        col(t::started_at).alias("task_started_at"),
     ])?;
     let hours = cast(
-        cast(col("time"), DataType::Int64) - col("task_started_at"),
+        cast(col(metrics::time), DataType::Int64) - col("task_started_at"),
         DataType::Float64,
     ) / lit(3.6e9);
-    let mib = cast(col("memory_utilized"), DataType::Float64);
-    let slopes = metrics
+    let mib = cast(col(metrics::memory_utilized), DataType::Float64);
+    let slopes = samples
         .join(
             starts,
             JoinType::Inner,
-            &["task_id"],
+            &[metrics::task_id],
             &["start_task_id"],
             None,
         )?
         .aggregate(
-            vec![col("task_id")],
+            vec![col(metrics::task_id)],
             vec![
-                regr_slope(mib.clone(), hours.clone()).alias("slope_mib_per_hour"),
-                regr_intercept(mib, hours).alias("intercept_mib"),
-                count(col("memory_utilized")).alias("memory_samples"),
+                regr_slope(mib.clone(), hours.clone()).alias(SLOPE),
+                regr_intercept(mib, hours).alias(INTERCEPT),
+                count(col(metrics::memory_utilized)).alias(SAMPLES),
             ],
         )?
         .select(vec![
-            col("task_id").alias("slope_task_id"),
-            col("slope_mib_per_hour"),
-            col("intercept_mib"),
-            col("memory_samples"),
+            col(metrics::task_id).alias("slope_task_id"),
+            col(SLOPE),
+            col(INTERCEPT),
+            col(SAMPLES),
         ])?;
     let joined = tasks.join(
         slopes,
         JoinType::Left,
-        &["task_id"],
+        &[t::task_id],
         &["slope_task_id"],
         None,
     )?;
@@ -459,50 +475,61 @@ pub async fn task_rows(
     rows(joined.select(columns)?).await
 }
 
+/// [`TaskRow`]'s memory trend fields, as the slope plan names them.
+const SLOPE: &str = "slope_mib_per_hour";
+const INTERCEPT: &str = "intercept_mib";
+const SAMPLES: &str = "memory_samples";
+
 /// Log signatures per service and revision (logs joined to their tasks).
 pub async fn signature_rows(
     ctx: &SessionContext,
     scope: Scope,
     selector: &Selector,
 ) -> Result<Vec<SignatureRow>> {
-    let mut tasks = summary::scan(ctx, "task_events", "event_time", scope).await?;
+    let mut tasks = summary::scan_table(ctx, &schema::task_events::DEF, scope).await?;
     if let Some(p) = selector.predicate() {
         tasks = tasks.filter(p)?;
     }
     let tasks = tasks
         .aggregate(
-            vec![col("task_id")],
+            vec![col(task_events::task_id)],
             vec![
-                max(col("cluster")).alias("cluster"),
-                max(col("service")).alias("service"),
-                max(col("family")).alias("family"),
-                max(col("revision")).alias("revision"),
+                max(col(task_events::cluster)).alias(task_events::cluster),
+                max(col(task_events::service)).alias(task_events::service),
+                max(col(task_events::family)).alias(task_events::family),
+                max(col(task_events::revision)).alias(task_events::revision),
             ],
         )?
         .select(vec![
-            col("task_id").alias("t_task_id"),
-            col("cluster"),
-            col("service"),
-            col("family"),
-            col("revision"),
+            col(task_events::task_id).alias("t_task_id"),
+            col(task_events::cluster),
+            col(task_events::service),
+            col(task_events::family),
+            col(task_events::revision),
         ])?;
-    let logs = summary::scan(ctx, "logs", "time", scope)
+    let lines = summary::scan_table(ctx, &schema::logs::DEF, scope)
         .await?
-        .filter(col("signature").is_not_null())?
-        .select(vec![col("task_id"), col("signature")])?;
-    let df = logs
-        .join(tasks, JoinType::Inner, &["task_id"], &["t_task_id"], None)?
+        .filter(col(logs::signature).is_not_null())?
+        .select(vec![col(logs::task_id), col(logs::signature)])?;
+    let df = lines
+        .join(
+            tasks,
+            JoinType::Inner,
+            &[logs::task_id],
+            &["t_task_id"],
+            None,
+        )?
         .aggregate(
             vec![
-                col("cluster"),
-                col("service"),
-                col("family"),
-                cast(col("revision"), DataType::Int64).alias("revision"),
-                col("signature"),
+                col(task_events::cluster),
+                col(task_events::service),
+                col(task_events::family),
+                int64(task_events::revision),
+                col(logs::signature),
             ],
             vec![
-                count(col("task_id")).alias("lines"),
-                count_distinct(col("task_id")).alias("tasks"),
+                count(col(logs::task_id)).alias("lines"),
+                count_distinct(col(logs::task_id)).alias("tasks"),
             ],
         )?;
     rows(df).await
@@ -518,20 +545,21 @@ pub async fn deployment_rows(
     if let Some(p) = selector.predicate() {
         df = df.filter(p)?;
     }
+    use summary::deployments_col as d;
     let df = df.select(vec![
-        col("deployment_id"),
-        col("cluster"),
-        col("service"),
-        col("family"),
-        cast(col("revision"), DataType::Int64).alias("revision"),
-        micros("started_at"),
-        micros("ended_at"),
-        col("outcome"),
-        col("is_rollback"),
-        col("tasks"),
-        col("oom_kills"),
-        col("unhealthy"),
-        col("stopped_failed_to_start"),
+        col(d::deployment_id),
+        col(d::cluster),
+        col(d::service),
+        col(d::family),
+        int64(d::revision),
+        micros(d::started_at),
+        micros(d::ended_at),
+        col(d::outcome),
+        col(d::is_rollback),
+        col(d::tasks),
+        col(d::oom_kills),
+        col(d::unhealthy),
+        col(summary::stopped_column(StopCause::FailedToStart)),
     ])?;
     rows(df).await
 }

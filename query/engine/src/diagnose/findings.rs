@@ -14,6 +14,7 @@
 //! evidence is insufficient.
 
 use ecs_lake::classify::{ExitKind, StopCause};
+use ecs_lake::sources::logs::signature::Signature;
 use serde::Serialize;
 
 use super::evidence::{Growth, RevisionStats, STANDALONE, ServiceEvidence, Spread};
@@ -187,7 +188,7 @@ pub enum Title {
 #[serde(rename_all = "snake_case")]
 pub enum RuntimeSource {
     /// A crash signature in the logs.
-    Logs(String),
+    Logs(Signature),
     Image(String),
 }
 
@@ -435,10 +436,9 @@ const CRITICAL_HEALTH_SHARE_PCT: f64 = 10.0;
 fn runtime(svc: &ServiceEvidence, r: &RevisionStats) -> Option<(Runtime, RuntimeSource)> {
     // The revision's own log signatures first, then the service's.
     fn in_logs<'a>(
-        mut signatures: impl Iterator<Item = &'a String>,
+        mut signatures: impl Iterator<Item = &'a Signature>,
     ) -> Option<(Runtime, RuntimeSource)> {
-        signatures
-            .find_map(|s| Runtime::from_signature(s).map(|rt| (rt, RuntimeSource::Logs(s.clone()))))
+        signatures.find_map(|s| Runtime::from_signature(*s).map(|rt| (rt, RuntimeSource::Logs(*s))))
     }
     let from_logs = in_logs(r.signatures.keys()).or_else(|| in_logs(svc.signatures().keys()));
     from_logs.or_else(|| {

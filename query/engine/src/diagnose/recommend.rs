@@ -2,6 +2,7 @@
 //! CPU on Fargate, heap flags for recognisable runtimes, health-check
 //! timings. Pure functions, table-tested.
 
+use ecs_lake::sources::logs::signature::Signature;
 use serde::Serialize;
 
 /// Fargate's valid memory sizes (MiB) for a task CPU (units), per the
@@ -51,13 +52,15 @@ pub enum Runtime {
 
 impl Runtime {
     /// From a log signature (the strongest evidence: the runtime said so).
-    pub fn from_signature(signature: &str) -> Option<Runtime> {
+    pub fn from_signature(signature: Signature) -> Option<Runtime> {
         match signature {
-            "node_heap_oom" => Some(Runtime::Node),
-            "java_oom" => Some(Runtime::Jvm),
-            "python_memory_error" => Some(Runtime::Python),
-            "go_oom" => Some(Runtime::Go),
-            _ => None,
+            Signature::NodeHeapOom => Some(Runtime::Node),
+            Signature::JavaOom => Some(Runtime::Jvm),
+            Signature::PythonMemoryError => Some(Runtime::Python),
+            Signature::GoOom => Some(Runtime::Go),
+            Signature::RustPanic | Signature::Segfault | Signature::Sigterm | Signature::Killed => {
+                None
+            }
         }
     }
 
@@ -155,10 +158,10 @@ mod tests {
     #[test]
     fn runtimes_are_recognised() {
         assert_eq!(
-            Runtime::from_signature("node_heap_oom"),
+            Runtime::from_signature(Signature::NodeHeapOom),
             Some(Runtime::Node)
         );
-        assert_eq!(Runtime::from_signature("segfault"), None);
+        assert_eq!(Runtime::from_signature(Signature::Segfault), None);
         assert_eq!(
             Runtime::from_image("public.ecr.aws/docker/library/node:20-alpine"),
             Some(Runtime::Node)

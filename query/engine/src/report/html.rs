@@ -462,7 +462,7 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
         let rows: Vec<Vec<String>> = svc
             .top_signatures
             .iter()
-            .map(|(k, n)| vec![k.clone(), n.to_string()])
+            .map(|(k, n)| vec![k.to_string(), n.to_string()])
             .collect();
         s.push_str(&table(&["signature", "lines"], &rows, 1));
     }

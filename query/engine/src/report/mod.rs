@@ -14,6 +14,7 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate, TimeZone, Utc, Weekday};
 use ecs_lake::classify::{ExitKind, StopCause};
+use ecs_lake::sources::logs::signature::Signature;
 use serde::Serialize;
 
 use crate::diagnose::evidence::{self, DeploymentRow, Selector, ServiceEvidence, Spread};
@@ -227,7 +228,7 @@ pub struct ServiceReport {
     pub memory: Vec<Headroom>,
     pub time_to_healthy: Vec<(String, Option<Spread>)>,
     pub deployments: Vec<DeploymentRow>,
-    pub top_signatures: Vec<(String, i64)>,
+    pub top_signatures: Vec<(Signature, i64)>,
     pub findings: Vec<Finding>,
     #[serde(skip)]
     pub evidence: ServiceEvidence,
@@ -316,8 +317,8 @@ pub fn assemble(
                 merge(&mut stopped_by_cause, &r.by_cause);
                 merge(&mut exits_by_kind, &r.by_exit_kind);
             }
-            let mut top_signatures: Vec<(String, i64)> = svc.signatures().into_iter().collect();
-            top_signatures.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+            let mut top_signatures: Vec<(Signature, i64)> = svc.signatures().into_iter().collect();
+            top_signatures.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.as_str().cmp(b.0.as_str())));
             top_signatures.truncate(5);
             ServiceReport {
                 cluster: svc.cluster.clone(),
