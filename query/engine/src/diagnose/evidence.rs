@@ -359,9 +359,12 @@ impl ServiceEvidence {
 /// Collects a plan into rows of `T`, read from the Arrow batches by column
 /// name (a column `T` lacks is ignored; a field without a column is an error).
 async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>> {
-    let batches: Vec<RecordBatch> = df.collect().await?;
+    rows_of(&df.collect().await?)
+}
+
+fn rows_of<T: DeserializeOwned>(batches: &[RecordBatch]) -> Result<Vec<T>> {
     let mut out = Vec::new();
-    for b in &batches {
+    for b in batches {
         let rows: Vec<T> = serde_arrow::from_record_batch(b)
             .map_err(|e| Error::Internal(format!("reading evidence rows: {e}")))?;
         out.extend(rows);
@@ -761,7 +764,56 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, StringViewArray};
+    use datafusion::arrow::datatypes::{Field, Schema};
+
     use super::*;
+
+    /// One batch of `task_id`, `stop_cause`, `exit_kind` strings as the
+    /// summaries produce them (Utf8View).
+    fn batch(stop_cause: &str, exit_kind: &str) -> RecordBatch {
+        let column = |v: &str| Arc::new(StringViewArray::from(vec![v])) as ArrayRef;
+        let schema = Schema::new(
+            ["task_id", "stop_cause", "exit_kind"]
+                .map(|n| Field::new(n, DataType::Utf8View, true))
+                .to_vec(),
+        );
+        RecordBatch::try_new(
+            Arc::new(schema),
+            vec![column("t1"), column(stop_cause), column(exit_kind)],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn rows_carry_the_core_enums_and_refuse_unknown_names() {
+        let rows: Vec<TaskRow> = rows_of(&[batch("oom_killed", "sigkill_oom")]).unwrap();
+        assert_eq!(rows[0].stop_cause, Some(StopCause::OomKilled));
+        assert_eq!(rows[0].exit_kind, Some(ExitKind::SigkillOom));
+        // A name the classifier never writes (a typo, or a newer writer) is
+        // an error, not a task that silently counts as nothing.
+        let e = rows_of::<TaskRow>(&[batch("oom_kiled", "sigkill_oom")]).unwrap_err();
+        assert!(e.to_string().contains("oom_kiled"), "{e}");
+        assert!(rows_of::<TaskRow>(&[batch("oom_killed", "app_eror")]).is_err());
+    }
+
+    #[test]
+    fn deployment_outcomes_have_stable_names() {
+        for o in DeploymentOutcome::ALL {
+            assert_eq!(DeploymentOutcome::from_name(o.as_str()), Some(o));
+        }
+        assert_eq!(DeploymentOutcome::from_name("rolledback"), None);
+        let failed: Vec<_> = DeploymentOutcome::ALL
+            .into_iter()
+            .filter(|o| o.failed())
+            .collect();
+        assert_eq!(
+            failed,
+            [DeploymentOutcome::Failed, DeploymentOutcome::RolledBack]
+        );
+    }
 
     #[test]
     fn spread_interpolates_like_percentile_cont() {
