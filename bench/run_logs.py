@@ -102,7 +102,8 @@ subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ingest-logs", "
 print("\n| ingest-logs handler, one invocation | compressed | decoded JSON | log events | peak RSS | target |")
 print("|---|---:|---:|---:|---:|---:|")
 for b in big:
-    r = subprocess.run([os.path.join(root, "target", "release", "examples", "peak_rss"), b["file"]],
+    target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+    r = subprocess.run([os.path.join(target_dir, "release", "examples", "peak_rss"), b["file"]],
                        check=True, capture_output=True, text=True)
     m = json.loads(r.stdout)
     assert m["rows"] == b["events"], m

@@ -17,9 +17,7 @@ use crate::render;
 
 /// "Now" in microseconds: `--now`, else the clock.
 pub fn now(output: &OutputArgs) -> i64 {
-    output
-        .now
-        .unwrap_or_else(|| chrono::Utc::now().timestamp_micros())
+    output.now.unwrap_or_else(ecs_lake::time::now_micros)
 }
 
 /// Answers one question: rendered rows, or the SQL with `--show-sql`.

@@ -17,7 +17,7 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let store = open_store(lake_args).await?;
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let today = ecs_lake::time::today();
     let tables: Vec<_> = match &args.table {
         Some(name) => vec![ecs_query_engine::lake::table_named(name)?],
         None => TABLES.to_vec(),

@@ -173,7 +173,7 @@ pub async fn run(
         now: Some(output.now.unwrap_or(end * 1000)),
         ..output.clone()
     };
-    let now_text = ecs_query_engine::summary::day_time_of(output.now.unwrap_or_default());
+    let now_text = ecs_lake::time::date_time_of(output.now.unwrap_or_default());
     for (title, question) in QUESTIONS {
         writeln!(out, "\n{title}:  ecs-query --now {now_text} '{question}'")?;
         ask::answer(&lake, question, &output, out).await?;

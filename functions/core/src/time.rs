@@ -40,6 +40,14 @@ pub fn date_of(t: Micros) -> String {
         .to_string()
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` of a timestamp, as reports and findings print
+/// instants (empty when it is out of range).
+pub fn date_time_of(t: Micros) -> String {
+    DateTime::from_timestamp_micros(t)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
 /// The partition day `days` before `day` (`YYYY-MM-DD`), or `day` itself if
 /// it is not a date (then a range starting there selects what it would have).
 pub fn day_before(day: &str, days: u32) -> String {

@@ -34,6 +34,7 @@ use ecs_lake::schema::metrics::col as metrics;
 use ecs_lake::schema::service_events::col as service_events;
 use ecs_lake::schema::task_events::col as task_events;
 use ecs_lake::schema::{self, PARTITION_COLUMN, TableDef};
+use ecs_lake::time::date_of;
 
 /// The time range a question looks at: `[from, to)`, microseconds since the
 /// epoch, UTC. Both open: the whole lake.
@@ -51,31 +52,17 @@ pub fn ts(micros: i64) -> Expr {
     ))
 }
 
-/// `YYYY-MM-DD` of a UTC instant, as the `dt` partitions are named.
-pub fn day_of(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.format("%Y-%m-%d").to_string())
-        .unwrap_or_else(|| "0000-00-00".into())
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` of a UTC instant.
-pub fn day_time_of(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
-}
-
 impl Scope {
     /// The window as a predicate on `time_col`, with the matching `dt` range
     /// so whole days outside it are never listed or opened.
     pub fn predicate(&self, time_col: &str) -> Option<Expr> {
         let mut parts = Vec::new();
         if let Some(from) = self.from {
-            parts.push(col(PARTITION_COLUMN).gt_eq(lit(day_of(from))));
+            parts.push(col(PARTITION_COLUMN).gt_eq(lit(date_of(from))));
             parts.push(col(time_col).gt_eq(ts(from)));
         }
         if let Some(to) = self.to {
-            parts.push(col(PARTITION_COLUMN).lt_eq(lit(day_of(to - 1))));
+            parts.push(col(PARTITION_COLUMN).lt_eq(lit(date_of(to - 1))));
             parts.push(col(time_col).lt(ts(to)));
         }
         parts.into_iter().reduce(Expr::and)

@@ -23,7 +23,8 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::lake::Lake;
 use crate::lang::{Window, lower, parser};
-use crate::summary::{Scope, day_time_of};
+use crate::summary::Scope;
+use ecs_lake::time::date_time_of;
 use evidence::{DeploymentRow, RevisionStats, Selector, ServiceEvidence};
 use findings::Finding;
 
@@ -49,8 +50,8 @@ impl Diagnosis {
         Diagnosis {
             cluster: svc.cluster.clone(),
             service: svc.service.clone(),
-            from: scope.from.map(day_time_of),
-            to: scope.to.map(day_time_of),
+            from: scope.from.map(date_time_of),
+            to: scope.to.map(date_time_of),
             tasks: svc.tasks(),
             stopped: svc.stopped(),
             findings: findings::findings(svc),

@@ -11,7 +11,7 @@ use serde::{Serialize, Serializer};
 use super::findings::{
     Fact, Finding, MemoryNeed, OomPattern, Recommendation, RuntimeSource, StartFailure, Title,
 };
-use crate::summary::day_time_of;
+use ecs_lake::time::date_time_of;
 
 fn mib(v: f64) -> String {
     format!("{v:.0} MiB")
@@ -37,7 +37,7 @@ fn pct(part: usize, whole: usize) -> String {
 
 /// ` (first task 2026-11-20T06:00:00Z)`, or nothing.
 fn first_task(at: Option<i64>) -> String {
-    at.map(|t| format!(" (first task {})", day_time_of(t)))
+    at.map(|t| format!(" (first task {})", date_time_of(t)))
         .unwrap_or_default()
 }
 
@@ -317,7 +317,7 @@ impl Display for Fact {
             } => write!(
                 f,
                 "deployment {deployment_id} of {revision} started {}: {tasks} tasks, {failed_to_start} failed to start",
-                started_at.map(day_time_of).unwrap_or_default()
+                started_at.map(date_time_of).unwrap_or_default()
             ),
             Fact::StoppedReason { reason } => write!(f, "stopped reason: {reason}"),
             Fact::RolledBack => f.write_str(

@@ -8,7 +8,7 @@ use ecs_lake::classify::{ExitKind, StopCause};
 
 use super::{Figures, Headroom, Report, ServiceReport, by_name, delta};
 use crate::diagnose::findings::Finding;
-use crate::summary::day_time_of;
+use ecs_lake::time::date_time_of;
 
 /// Text made safe for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
@@ -429,7 +429,7 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
             .iter()
             .map(|d| {
                 vec![
-                    d.started_at.map(day_time_of).unwrap_or_default(),
+                    d.started_at.map(date_time_of).unwrap_or_default(),
                     d.deployment_id.clone(),
                     d.label(),
                     format!(

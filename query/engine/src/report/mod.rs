@@ -22,7 +22,8 @@ use crate::diagnose::findings::{self, Finding};
 use crate::diagnose::{finding_markdown, revision_table};
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::summary::{Scope, day_time_of};
+use crate::summary::Scope;
+use ecs_lake::time::date_time_of;
 
 pub const WEEK_US: i64 = 7 * 86_400_000_000;
 
@@ -57,8 +58,8 @@ impl Period {
         (to > from).then(|| Period {
             name: format!(
                 "{}..{}",
-                &day_time_of(from)[..10],
-                &day_time_of(to - 1)[..10]
+                &date_time_of(from)[..10],
+                &date_time_of(to - 1)[..10]
             ),
             from,
             to,
@@ -358,8 +359,8 @@ pub fn assemble(
         title: format!("ECS reliability report, {}", period.name),
         period: period.clone(),
         previous: previous.clone(),
-        from: day_time_of(period.from),
-        to: day_time_of(period.to),
+        from: date_time_of(period.from),
+        to: date_time_of(period.to),
         totals,
         previous_totals,
         services,
@@ -476,7 +477,7 @@ pub fn markdown(r: &Report) -> String {
                 let _ = writeln!(
                     s,
                     "| {} | {} | {} | {}{} | {} | {} | {} |",
-                    d.started_at.map(day_time_of).unwrap_or_default(),
+                    d.started_at.map(date_time_of).unwrap_or_default(),
                     d.deployment_id,
                     d.label(),
                     d.outcome,
@@ -522,13 +523,13 @@ mod tests {
     #[test]
     fn iso_weeks() {
         let w = Period::week("2026-W47").unwrap();
-        assert_eq!(day_time_of(w.from), "2026-11-16T00:00:00Z");
-        assert_eq!(day_time_of(w.to), "2026-11-23T00:00:00Z");
+        assert_eq!(date_time_of(w.from), "2026-11-16T00:00:00Z");
+        assert_eq!(date_time_of(w.to), "2026-11-23T00:00:00Z");
         assert_eq!(w.previous().name, "2026-W46");
-        assert_eq!(day_time_of(w.previous().from), "2026-11-09T00:00:00Z");
+        assert_eq!(date_time_of(w.previous().from), "2026-11-09T00:00:00Z");
         // Week 1 of 2027 starts on Monday 2027-01-04; 2026 has 53 weeks.
         assert_eq!(
-            day_time_of(Period::week("2027-W01").unwrap().from),
+            date_time_of(Period::week("2027-W01").unwrap().from),
             "2027-01-04T00:00:00Z"
         );
         assert_eq!(
