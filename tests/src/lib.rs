@@ -85,7 +85,58 @@ fn serve_loopback(
 pub struct S3Server {
     pub endpoint: String,
     pub root: tempfile::TempDir,
+    requests: std::sync::Arc<std::sync::Mutex<Vec<S3Request>>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// One request the test S3 endpoint answered: what a client cost it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Request {
+    pub method: String,
+    /// `/bucket/key` (path-style).
+    pub path: String,
+    /// The query string, e.g. `list-type=2&prefix=...`.
+    pub query: String,
+}
+
+impl S3Request {
+    /// A ListObjects(V2) request, and the prefix it lists.
+    pub fn list_prefix(&self) -> Option<String> {
+        if self.method != "GET" || !self.query.contains("list-type=2") {
+            return None;
+        }
+        let prefix = self
+            .query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("prefix="))
+            .unwrap_or("");
+        Some(percent_decode(prefix))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (bytes[i], bytes.get(i + 1..i + 3)) {
+            (b'%', Some(hex)) => match std::str::from_utf8(hex)
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                Some(b) => {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                None => out.push(b'%'),
+            },
+            (b'+', _) => out.push(b' '),
+            (b, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A failure the test S3 endpoint injects into a PUT.
@@ -187,11 +238,24 @@ impl S3Server {
             b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
             b.build()
         };
+        let requests: std::sync::Arc<std::sync::Mutex<Vec<S3Request>>> = Default::default();
+        let log = std::sync::Arc::clone(&requests);
         let (addr, stop) = serve_loopback(move |io| {
-            let (service, faults) = (service.clone(), std::sync::Arc::clone(&faults));
+            let (service, faults, log) = (
+                service.clone(),
+                std::sync::Arc::clone(&faults),
+                std::sync::Arc::clone(&log),
+            );
             let faulty =
                 hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
                     let (service, faults) = (service.clone(), std::sync::Arc::clone(&faults));
+                    if let Ok(mut log) = log.lock() {
+                        log.push(S3Request {
+                            method: req.method().to_string(),
+                            path: req.uri().path().to_owned(),
+                            query: req.uri().query().unwrap_or("").to_owned(),
+                        });
+                    }
                     async move {
                         let fault = (req.method() == http::Method::PUT)
                             .then(|| faults.on_put(req.uri().path()))
@@ -228,7 +292,19 @@ impl S3Server {
         Self {
             endpoint: format!("http://{addr}"),
             root,
+            requests,
             _shutdown: stop,
+        }
+    }
+
+    /// The requests answered since the start or the last [`S3Server::clear_requests`].
+    pub fn requests(&self) -> Vec<S3Request> {
+        self.requests.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+
+    pub fn clear_requests(&self) {
+        if let Ok(mut r) = self.requests.lock() {
+            r.clear();
         }
     }
 

@@ -18,11 +18,7 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use bytes::Bytes;
 use datafusion::arrow::datatypes::{DataType, Field, Schema};
-use datafusion::datasource::MemTable;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use ecs_lake::lake::StoreErrorKind;
 use ecs_lake::schema::{PARTITION_COLUMN, TABLES, TableDef};
@@ -35,6 +31,7 @@ use object_store::{CredentialProvider, ObjectStore, PutOptions, PutPayload};
 use url::Url;
 
 use crate::error::{Error, LakeErrorKind, Result};
+use crate::listing::LakeTable;
 
 /// Where the lake is and how to reach it: what a user configures.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -128,46 +125,47 @@ impl Lake {
         // (a column every table has) fails to parse.
         session.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
         let ctx = SessionContext::new_with_config(session);
-        let (base, objects, root): (Url, Arc<dyn ObjectStore>, ObjectPath) = match config
-            .parsed()?
-        {
-            LakeLocation::Local(dir) => {
-                let abs = std::fs::canonicalize(&dir)
-                    .map_err(|e| Error::lake(location, LakeErrorKind::NotFound, e.to_string()))?;
-                let base = Url::from_directory_path(&abs).map_err(|_| {
+        let (store_url, objects, root): (ObjectStoreUrl, Arc<dyn ObjectStore>, ObjectPath) =
+            match config.parsed()? {
+                LakeLocation::Local(dir) => {
+                    let abs = std::fs::canonicalize(&dir).map_err(|e| {
+                        Error::lake(location, LakeErrorKind::NotFound, e.to_string())
+                    })?;
+                    let root = ObjectPath::from_filesystem_path(&abs).map_err(|e| {
+                        Error::lake(location, LakeErrorKind::BadLocation, e.to_string())
+                    })?;
+                    // The runtime reads file:// through its own LocalFileSystem,
+                    // which names files exactly as this one lists them.
+                    (
+                        ObjectStoreUrl::local_filesystem(),
+                        Arc::new(LocalFileSystem::new()),
+                        root,
+                    )
+                }
+                LakeLocation::S3 { bucket, prefix } => {
+                    let store =
+                        s3_object_store(location, config.endpoint_url.as_deref(), sdk, &bucket)?;
+                    let bad_url = |e: url::ParseError| {
+                        Error::lake(location, LakeErrorKind::BadLocation, e.to_string())
+                    };
+                    let bucket_url = Url::parse(&format!("s3://{bucket}")).map_err(bad_url)?;
+                    ctx.register_object_store(&bucket_url, Arc::clone(&store));
+                    let store_url = ObjectStoreUrl::parse(bucket_url.as_str()).map_err(|e| {
+                        Error::lake(location, LakeErrorKind::BadLocation, e.to_string())
+                    })?;
+                    (store_url, store, ObjectPath::from(prefix.as_str()))
+                }
+            };
+        for table in TABLES {
+            let provider = LakeTable::new(table, store_url.clone(), Arc::clone(&objects), &root);
+            ctx.register_table(table.sql_name(), Arc::new(provider))
+                .map_err(|e| {
                     Error::lake(
                         location,
-                        LakeErrorKind::BadLocation,
-                        "not an absolute directory path",
+                        LakeErrorKind::Registration,
+                        format!("table {}: {e}", table.name),
                     )
                 })?;
-                let root = ObjectPath::from_filesystem_path(&abs).map_err(|e| {
-                    Error::lake(location, LakeErrorKind::BadLocation, e.to_string())
-                })?;
-                (base, Arc::new(LocalFileSystem::new()), root)
-            }
-            LakeLocation::S3 { bucket, prefix } => {
-                let store =
-                    s3_object_store(location, config.endpoint_url.as_deref(), sdk, &bucket)?;
-                let bad_url = |e: url::ParseError| {
-                    Error::lake(location, LakeErrorKind::BadLocation, e.to_string())
-                };
-                let bucket_url = Url::parse(&format!("s3://{bucket}")).map_err(bad_url)?;
-                ctx.register_object_store(&bucket_url, Arc::clone(&store));
-                let slash = if prefix.is_empty() { "" } else { "/" };
-                let base =
-                    Url::parse(&format!("s3://{bucket}/{prefix}{slash}")).map_err(bad_url)?;
-                (base, store, ObjectPath::from(prefix.as_str()))
-            }
-        };
-        for table in TABLES {
-            register(&ctx, &base, table).await.map_err(|e| {
-                Error::lake(
-                    location,
-                    LakeErrorKind::Registration,
-                    format!("table {}: {e}", table.name),
-                )
-            })?;
         }
         crate::views::register(&ctx).await.map_err(|e| {
             Error::lake(location, LakeErrorKind::Registration, format!("views: {e}"))
@@ -265,30 +263,6 @@ pub fn query_schema(table: &TableDef) -> Arc<Schema> {
         .collect();
     fields.push(Field::new(PARTITION_COLUMN, DataType::Utf8, false));
     Arc::new(Schema::new(fields))
-}
-
-async fn register(
-    ctx: &SessionContext,
-    base: &Url,
-    table: &'static TableDef,
-) -> datafusion::error::Result<()> {
-    let url = base
-        .join(&format!("{}/", table.name))
-        .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
-    if url.scheme() == "file" && url.to_file_path().is_ok_and(|p| !p.is_dir()) {
-        // Nothing written to this table yet: an empty table with the right columns.
-        let empty = MemTable::try_new(query_schema(table), vec![vec![]])?;
-        ctx.register_table(table.sql_name(), Arc::new(empty))?;
-        return Ok(());
-    }
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_owned(), DataType::Utf8)]);
-    let config = ListingTableConfig::new(ListingTableUrl::parse(url.as_str())?)
-        .with_listing_options(options)
-        .with_schema(read_schema(table));
-    ctx.register_table(table.sql_name(), Arc::new(ListingTable::try_new(config)?))?;
-    Ok(())
 }
 
 fn s3_object_store(

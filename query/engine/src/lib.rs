@@ -16,7 +16,9 @@
 //!
 //! * [`lake`] — opening a lake (local directory, or S3 through object_store
 //!   with credentials from aws-config); the declared schemas registered as
-//!   Hive-partitioned listing tables; [`lake::Lake::store`] to write back.
+//!   Hive-partitioned tables; [`lake::Lake::store`] to write back.
+//! * [`listing`] — a lake table as DataFusion reads it, listing only the
+//!   days of the question's window (and caching the listings a while).
 //! * [`views`] and [`summary`] — the derived views; the per-task and
 //!   per-deployment summaries as plans built for a window ([`summary::Scope`]).
 //! * [`lang`] — the query language (the `ecs-query-lang` crate) and its
@@ -33,6 +35,7 @@ pub mod diagnose;
 pub mod error;
 pub mod lake;
 pub mod lang;
+pub mod listing;
 pub mod report;
 pub mod summary;
 pub mod timeline;

@@ -1,0 +1,389 @@
+//! A lake table as DataFusion reads it: the table's declared schema, `dt`
+//! as its Hive partition column, and a listing bounded by the question's
+//! window.
+//!
+//! DataFusion's `ListingTable` lists a table's whole prefix unless a filter
+//! pins `dt` to one value: on S3 a `last 7d` question over a 90-day lake of
+//! small files would page through every key of every day. The windowed plans
+//! put `dt >= 'first day' AND dt <= 'last day'` on every scan ([`Scope`]);
+//! [`LakeTable::scan`] reads those bounds and lists only the `dt=` prefixes of
+//! the days between them, concurrently, each listing kept for
+//! [`LISTING_TTL`] in a process-wide cache (a long-lived process, such as a
+//! warm Lambda, lists again after that and sees new files). A scan without
+//! both bounds lists the table's prefix as before. Like DataFusion's listing
+//! table, the provider applies a plain comparison of `dt` with a day
+//! (`=`, `<`, `<=`, `>`, `>=`) itself, exactly, to the days it lists, so the
+//! plans are the same as before; any other filter on `dt` stays in the plan.
+//!
+//! Parquet footers are cached by DataFusion's own metadata cache, validated
+//! against each file's size and modification time.
+//!
+//! [`Scope`]: crate::summary::Scope
+
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
+use datafusion::catalog::Session;
+use datafusion::common::ScalarValue;
+use datafusion::datasource::TableProvider;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::object_store::ObjectStoreUrl;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::table_schema::TableSchemaBuilder;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::logical_expr::{BinaryExpr, Operator, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::prelude::Expr;
+use ecs_lake::schema::{PARTITION_COLUMN, TableDef};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectMeta, ObjectStore};
+
+use crate::lake::{query_schema, read_schema};
+
+/// How long a day's listing is reused within a process.
+pub const LISTING_TTL: Duration = Duration::from_secs(30);
+
+/// Day prefixes listed at once.
+const LIST_CONCURRENCY: usize = 16;
+
+/// A window longer than this lists the table's prefix instead of each day's.
+const MAX_LISTED_DAYS: i64 = 3660;
+
+/// One lake table, listed by day.
+#[derive(Debug)]
+pub struct LakeTable {
+    def: &'static TableDef,
+    schema: SchemaRef,
+    /// Where the runtime finds the store (`s3://bucket`, `file://`).
+    store_url: ObjectStoreUrl,
+    objects: Arc<dyn ObjectStore>,
+    /// `<prefix>/<table>`.
+    table_path: ObjectPath,
+}
+
+impl LakeTable {
+    pub fn new(
+        def: &'static TableDef,
+        store_url: ObjectStoreUrl,
+        objects: Arc<dyn ObjectStore>,
+        root: &ObjectPath,
+    ) -> LakeTable {
+        LakeTable {
+            def,
+            schema: query_schema(def),
+            store_url,
+            objects,
+            table_path: root.clone().join(def.name),
+        }
+    }
+
+    /// The files of the days in `[from, to]` (both `YYYY-MM-DD`), or of
+    /// every day when the window is unbounded or too long to list by day.
+    pub async fn files(&self, days: Option<(String, String)>) -> Result<Vec<(String, ObjectMeta)>> {
+        match days.and_then(|(from, to)| days_between(&from, &to)) {
+            Some(days) => {
+                let listed: Vec<Vec<(String, ObjectMeta)>> = futures::stream::iter(days)
+                    .map(|day| async move {
+                        let prefix = self
+                            .table_path
+                            .clone()
+                            .join(format!("{PARTITION_COLUMN}={day}").as_str());
+                        let files = list_cached(&self.store_url, &*self.objects, &prefix).await?;
+                        Ok::<_, DataFusionError>(
+                            files.iter().map(|m| (day.clone(), m.clone())).collect(),
+                        )
+                    })
+                    .buffered(LIST_CONCURRENCY)
+                    .try_collect()
+                    .await?;
+                Ok(listed.into_iter().flatten().collect())
+            }
+            None => {
+                let files = list_cached(&self.store_url, &*self.objects, &self.table_path).await?;
+                Ok(files
+                    .iter()
+                    .filter_map(|m| day_of_path(&m.location).map(|d| (d, m.clone())))
+                    .collect())
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for LakeTable {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // A plain `dt` comparison is applied to the listed days, exactly;
+        // the rest stay above the scan (and Parquet prunes row groups with them).
+        Ok(filters
+            .iter()
+            .map(|f| match dt_comparison(f) {
+                Some(_) => TableProviderFilterPushDown::Exact,
+                None => TableProviderFilterPushDown::Inexact,
+            })
+            .collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let comparisons: Vec<(Operator, String)> =
+            filters.iter().filter_map(dt_comparison).collect();
+        let mut files = self.files(day_bounds(filters)).await?;
+        files.retain(|(day, _)| comparisons.iter().all(|(op, v)| holds(day, *op, v)));
+        if files.is_empty() {
+            let schema = match projection {
+                Some(p) => Arc::new(self.schema.project(p)?),
+                None => Arc::clone(&self.schema),
+            };
+            return Ok(Arc::new(EmptyExec::new(schema)));
+        }
+        // Deterministic groups: by day and name, dealt round-robin.
+        files.sort_by(|a, b| a.1.location.cmp(&b.1.location));
+        let groups = state.config().target_partitions().max(1).min(files.len());
+        let mut grouped: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups];
+        for (i, (day, meta)) in files.into_iter().enumerate() {
+            grouped[i % groups].push(
+                PartitionedFile::from(meta)
+                    .with_partition_values(vec![ScalarValue::Utf8(Some(day))]),
+            );
+        }
+        let format = ParquetFormat::default();
+        let table_schema = TableSchemaBuilder::new(read_schema(self.def))
+            .with_table_partition_cols(vec![Arc::new(Field::new(
+                PARTITION_COLUMN,
+                DataType::Utf8,
+                false,
+            ))])
+            .build();
+        let config =
+            FileScanConfigBuilder::new(self.store_url.clone(), format.file_source(table_schema))
+                .with_file_groups(grouped.into_iter().map(FileGroup::new).collect())
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+        format.create_physical_plan(state, config).await
+    }
+}
+
+/// `dt <op> 'day'` (or `'day' <op> dt`, turned round), for `=`, `<`, `<=`,
+/// `>`, `>=`: the comparisons the provider applies itself.
+pub fn dt_comparison(e: &Expr) -> Option<(Operator, String)> {
+    let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e else {
+        return None;
+    };
+    let comparison = matches!(
+        op,
+        Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+    );
+    match (left.as_ref(), right.as_ref()) {
+        (Expr::Column(c), Expr::Literal(v, _)) if comparison && c.name == PARTITION_COLUMN => {
+            Some((*op, utf8(v)?.to_owned()))
+        }
+        (Expr::Literal(v, _), Expr::Column(c)) if comparison && c.name == PARTITION_COLUMN => {
+            Some((op.swap()?, utf8(v)?.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// `day <op> value`, as strings: `YYYY-MM-DD` orders as the days do.
+fn holds(day: &str, op: Operator, value: &str) -> bool {
+    match op {
+        Operator::Eq => day == value,
+        Operator::Lt => day < value,
+        Operator::LtEq => day <= value,
+        Operator::Gt => day > value,
+        Operator::GtEq => day >= value,
+        _ => true,
+    }
+}
+
+/// The days to list for a scan: from the `dt` comparisons among the filters
+/// (also inside conjunctions), the first and last day, if both are bounded.
+/// `>` and `<` keep their day: listing one day more loses nothing.
+pub fn day_bounds(filters: &[Expr]) -> Option<(String, String)> {
+    let (mut from, mut to): (Option<String>, Option<String>) = (None, None);
+    let mut conjuncts: Vec<&Expr> = filters.iter().collect();
+    while let Some(e) = conjuncts.pop() {
+        if let Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) = e
+        {
+            conjuncts.extend([left.as_ref(), right.as_ref()]);
+            continue;
+        }
+        let Some((op, day)) = dt_comparison(e) else {
+            continue;
+        };
+        if matches!(op, Operator::Gt | Operator::GtEq | Operator::Eq)
+            && from.as_ref().is_none_or(|f| day > *f)
+        {
+            from = Some(day.clone());
+        }
+        if matches!(op, Operator::Lt | Operator::LtEq | Operator::Eq)
+            && to.as_ref().is_none_or(|t| day < *t)
+        {
+            to = Some(day);
+        }
+    }
+    Some((from?, to?))
+}
+
+fn utf8(v: &ScalarValue) -> Option<&str> {
+    match v {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::Utf8View(Some(s))
+        | ScalarValue::LargeUtf8(Some(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Every day from `from` to `to` (inclusive), if both are dates and the span
+/// is short enough to list day by day.
+fn days_between(from: &str, to: &str) -> Option<Vec<String>> {
+    let parse = |d: &str| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok();
+    let (first, last) = (parse(from)?, parse(to)?);
+    let span = (last - first).num_days();
+    if span > MAX_LISTED_DAYS {
+        return None;
+    }
+    Some(
+        first
+            .iter_days()
+            .take_while(|d| *d <= last)
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .collect(),
+    )
+}
+
+/// The `dt=` value in a file's path.
+fn day_of_path(path: &ObjectPath) -> Option<String> {
+    path.parts()
+        .find_map(|p| p.as_ref().strip_prefix("dt=").map(str::to_owned))
+}
+
+/// Listings by store and prefix, each with when it was taken.
+type Listings = HashMap<(String, String), (Instant, Arc<Vec<ObjectMeta>>)>;
+
+static LISTINGS: LazyLock<Mutex<Listings>> = LazyLock::new(Default::default);
+
+/// The `.parquet` files under `prefix`, from the cache while it is fresh.
+async fn list_cached(
+    store_url: &ObjectStoreUrl,
+    objects: &dyn ObjectStore,
+    prefix: &ObjectPath,
+) -> Result<Arc<Vec<ObjectMeta>>> {
+    let key = (store_url.as_str().to_owned(), prefix.to_string());
+    if let Ok(cache) = LISTINGS.lock()
+        && let Some((at, files)) = cache.get(&key)
+        && at.elapsed() < LISTING_TTL
+    {
+        return Ok(Arc::clone(files));
+    }
+    let listed: Vec<ObjectMeta> = match objects
+        .list(Some(prefix))
+        .try_filter(|m| {
+            futures::future::ready(m.size > 0 && m.location.as_ref().ends_with(".parquet"))
+        })
+        .try_collect()
+        .await
+    {
+        Ok(files) => files,
+        // A table or day never written to: no files.
+        Err(object_store::Error::NotFound { .. }) => Vec::new(),
+        Err(e) => return Err(DataFusionError::ObjectStore(Box::new(e))),
+    };
+    let files = Arc::new(listed);
+    if let Ok(mut cache) = LISTINGS.lock() {
+        cache.insert(key, (Instant::now(), Arc::clone(&files)));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use datafusion::prelude::{col, lit};
+
+    use super::*;
+
+    #[test]
+    fn bounds_come_from_the_scopes_dt_range() {
+        let f = [
+            col("dt").gt_eq(lit("2026-11-15")),
+            col("time").gt_eq(lit(1)),
+            col("dt").lt_eq(lit("2026-11-22")),
+        ];
+        assert_eq!(
+            day_bounds(&f),
+            Some(("2026-11-15".into(), "2026-11-22".into()))
+        );
+        // Within one conjunction, reversed, and pinned to a day.
+        let f = [lit("2026-11-20")
+            .lt_eq(col("dt"))
+            .and(col("dt").lt(lit("2026-11-21")))];
+        assert_eq!(
+            day_bounds(&f),
+            Some(("2026-11-20".into(), "2026-11-21".into()))
+        );
+        let f = [col("dt").eq(lit("2026-11-20"))];
+        assert_eq!(
+            day_bounds(&f),
+            Some(("2026-11-20".into(), "2026-11-20".into()))
+        );
+        // One side only, or an OR: the whole table.
+        assert_eq!(day_bounds(&[col("dt").gt_eq(lit("2026-11-15"))]), None);
+        let either = col("dt")
+            .eq(lit("2026-11-01"))
+            .or(col("dt").eq(lit("2026-11-20")));
+        assert_eq!(day_bounds(&[either]), None);
+    }
+
+    #[test]
+    fn plain_dt_comparisons_are_applied_exactly() {
+        assert_eq!(
+            dt_comparison(&lit("2026-11-20").lt(col("dt"))),
+            Some((Operator::Gt, "2026-11-20".into()))
+        );
+        assert_eq!(dt_comparison(&col("dt").not_eq(lit("2026-11-20"))), None);
+        assert_eq!(dt_comparison(&col("time").gt(lit("2026-11-20"))), None);
+        assert!(holds("2026-11-21", Operator::Gt, "2026-11-20"));
+        assert!(!holds("2026-11-20", Operator::Gt, "2026-11-20"));
+        assert!(holds("2026-11-20", Operator::LtEq, "2026-11-20"));
+    }
+
+    #[test]
+    fn days_are_listed_one_by_one_up_to_ten_years() {
+        assert_eq!(
+            days_between("2026-02-27", "2026-03-01").unwrap(),
+            ["2026-02-27", "2026-02-28", "2026-03-01"]
+        );
+        assert_eq!(days_between("2026-03-01", "2026-02-27").unwrap().len(), 0);
+        assert_eq!(days_between("2016-01-01", "2026-12-31"), None);
+        assert_eq!(days_between("junk", "2026-12-31"), None);
+    }
+}

@@ -1,0 +1,102 @@
+//! Questions over an S3 lake list only the days they ask about: the
+//! simulator's lake in the in-process S3 endpoint (s3s), read by the engine
+//! through object_store, every request logged by the endpoint.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
+
+use std::collections::BTreeSet;
+
+use datafusion::arrow::util::pretty::pretty_format_batches;
+use ecs_lake_aws::{LocalStore, S3Store};
+use ecs_lake_tests::S3Server;
+use ecs_query_engine::{Lake, LakeConfig};
+
+mod common;
+use common::block_on;
+
+const HOURS: f64 = 96.0;
+const SEED: u64 = 3;
+const QUESTION: &str = "exit 137 by revision last 24h";
+
+/// The answer as text, and the days (`YYYY-MM-DD`) the window touches.
+async fn answer(lake: &Lake, now: i64) -> String {
+    let df = ecs_query_engine::ask::plan(lake, QUESTION, now)
+        .await
+        .unwrap();
+    pretty_format_batches(&df.collect().await.unwrap())
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_windowed_question_lists_only_its_days_and_answers_as_the_local_lake() {
+    block_on(|| async {
+        let preset = ecs_sim::Preset::fleet(HOURS);
+        let now = common::end_micros(&preset);
+        let server = S3Server::start(&["lake"]);
+        let s3 = S3Store::new(server.client(), "lake", "ecs");
+        ecs_lake_tests::ingest_simulation(&s3, &preset, SEED, 4).await;
+        let dir = tempfile::tempdir().unwrap();
+        ecs_lake_tests::ingest_simulation(&LocalStore::new(dir.path()), &preset, SEED, 4).await;
+
+        let lake = Lake::open_with_sdk(&LakeConfig::at("s3://lake/ecs"), &server.sdk_config())
+            .await
+            .unwrap();
+        server.clear_requests();
+        let on_s3 = answer(&lake, now).await;
+        let lists: Vec<String> = server
+            .requests()
+            .iter()
+            .filter_map(|r| r.list_prefix())
+            .collect();
+
+        // The window: the last 24 h before `now`, i.e. these days.
+        let days: BTreeSet<String> = [now - 86_400_000_000, now]
+            .iter()
+            .map(|t| ecs_lake::time::date_of(*t))
+            .collect();
+        let listed_tables: BTreeSet<&str> = lists
+            .iter()
+            .map(|p| p.split('/').nth(1).unwrap_or(""))
+            .collect();
+        assert!(listed_tables.contains("task_events"), "{lists:?}");
+        for prefix in &lists {
+            let parts: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
+            match parts[..] {
+                ["ecs", _table, day] => {
+                    let day = day.strip_prefix("dt=").expect("a day prefix");
+                    assert!(
+                        days.contains(day),
+                        "{prefix} is outside the window {days:?}"
+                    );
+                }
+                // Deployment events are read whole on purpose (few, and a
+                // deployment may have started before the window).
+                ["ecs", "service_events"] => {}
+                _ => panic!("listed {prefix:?}: a whole table for a windowed question"),
+            }
+        }
+        // The simulation spans five days; the question lists at most two per table.
+        let simulated_days = std::fs::read_dir(dir.path().join("task_events"))
+            .unwrap()
+            .count();
+        assert!(simulated_days >= 4, "{simulated_days}");
+
+        // The same answer as the same lake on a local disk.
+        let local = Lake::open(&LakeConfig::at(dir.path().to_str().unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(on_s3, answer(&local, now).await);
+        assert!(on_s3.contains("exit_137"), "{on_s3}");
+
+        // Asked again within the listing TTL: nothing is listed again.
+        server.clear_requests();
+        assert_eq!(answer(&lake, now).await, on_s3);
+        let again = server
+            .requests()
+            .iter()
+            .filter(|r| r.list_prefix().is_some())
+            .count();
+        assert_eq!(again, 0, "{:?}", server.requests());
+    });
+}
