@@ -60,6 +60,9 @@ fn a_windowed_question_lists_only_its_days_and_answers_as_the_local_lake() {
             .map(|p| p.split('/').nth(1).unwrap_or(""))
             .collect();
         assert!(listed_tables.contains("task_events"), "{lists:?}");
+        // Each day of each table listed once, though several scans read it.
+        let distinct: BTreeSet<&String> = lists.iter().collect();
+        assert_eq!(distinct.len(), lists.len(), "{lists:?}");
         for prefix in &lists {
             let parts: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
             match parts[..] {

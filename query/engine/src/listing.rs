@@ -9,7 +9,8 @@
 //! [`LakeTable::scan`] reads those bounds and lists only the `dt=` prefixes of
 //! the days between them, concurrently, each listing kept for
 //! [`LISTING_TTL`] in a process-wide cache (a long-lived process, such as a
-//! warm Lambda, lists again after that and sees new files). A scan without
+//! warm Lambda, lists again after that and sees new files; scans that ask
+//! for a day while it is being listed wait for that one listing). A scan without
 //! both bounds lists the table's prefix as before. Like DataFusion's listing
 //! table, the provider applies a plain comparison of `dt` with a day
 //! (`=`, `<`, `<=`, `>`, `>=`) itself, exactly, to the days it lists, so the
@@ -42,7 +43,8 @@ use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::prelude::Expr;
 use ecs_lake::schema::{PARTITION_COLUMN, TableDef};
-use futures::{StreamExt, TryStreamExt};
+use futures::future::{BoxFuture, Shared};
+use futures::{FutureExt, StreamExt, TryStreamExt};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
@@ -96,7 +98,7 @@ impl LakeTable {
                             .table_path
                             .clone()
                             .join(format!("{PARTITION_COLUMN}={day}").as_str());
-                        let files = list_cached(&self.store_url, &*self.objects, &prefix).await?;
+                        let files = list_cached(&self.store_url, &self.objects, &prefix).await?;
                         Ok::<_, DataFusionError>(
                             files.iter().map(|m| (day.clone(), m.clone())).collect(),
                         )
@@ -107,7 +109,7 @@ impl LakeTable {
                 Ok(listed.into_iter().flatten().collect())
             }
             None => {
-                let files = list_cached(&self.store_url, &*self.objects, &self.table_path).await?;
+                let files = list_cached(&self.store_url, &self.objects, &self.table_path).await?;
                 Ok(files
                     .iter()
                     .filter_map(|m| day_of_path(&m.location).map(|d| (d, m.clone())))
@@ -287,43 +289,86 @@ fn day_of_path(path: &ObjectPath) -> Option<String> {
         .find_map(|p| p.as_ref().strip_prefix("dt=").map(str::to_owned))
 }
 
-/// Listings by store and prefix, each with when it was taken.
-type Listings = HashMap<(String, String), (Instant, Arc<Vec<ObjectMeta>>)>;
+/// A listing, shared by every scan that asks for it while it is fresh
+/// (also while it is still running: two scans of one table in one plan list
+/// a day once).
+type Listing = Shared<BoxFuture<'static, Result<Arc<Vec<ObjectMeta>>, Arc<object_store::Error>>>>;
+
+/// Listings by store and prefix, each with when it was started.
+type Listings = HashMap<(String, String), (Instant, Listing)>;
 
 static LISTINGS: LazyLock<Mutex<Listings>> = LazyLock::new(Default::default);
 
 /// The `.parquet` files under `prefix`, from the cache while it is fresh.
 async fn list_cached(
     store_url: &ObjectStoreUrl,
-    objects: &dyn ObjectStore,
+    objects: &Arc<dyn ObjectStore>,
     prefix: &ObjectPath,
 ) -> Result<Arc<Vec<ObjectMeta>>> {
     let key = (store_url.as_str().to_owned(), prefix.to_string());
-    if let Ok(cache) = LISTINGS.lock()
-        && let Some((at, files)) = cache.get(&key)
-        && at.elapsed() < LISTING_TTL
-    {
-        return Ok(Arc::clone(files));
+    let listing = {
+        let mut cache = LISTINGS
+            .lock()
+            .map_err(|_| DataFusionError::Internal("the listing cache was poisoned".into()))?;
+        match cache.get(&key) {
+            Some((at, listing)) if at.elapsed() < LISTING_TTL => listing.clone(),
+            _ => {
+                let (objects, prefix) = (Arc::clone(objects), prefix.clone());
+                let listing = async move {
+                    list(&*objects, &prefix)
+                        .await
+                        .map(Arc::new)
+                        .map_err(Arc::new)
+                }
+                .boxed()
+                .shared();
+                cache.insert(key.clone(), (Instant::now(), listing.clone()));
+                listing
+            }
+        }
+    };
+    match listing.await {
+        Ok(files) => Ok(files),
+        Err(e) => {
+            // Not cached: the next scan lists again.
+            if let Ok(mut cache) = LISTINGS.lock() {
+                cache.remove(&key);
+            }
+            Err(DataFusionError::External(Box::new(ListingError(e))))
+        }
     }
-    let listed: Vec<ObjectMeta> = match objects
+}
+
+/// The `.parquet` files under `prefix` (none if it does not exist).
+async fn list(
+    objects: &dyn ObjectStore,
+    prefix: &ObjectPath,
+) -> object_store::Result<Vec<ObjectMeta>> {
+    let listed = objects
         .list(Some(prefix))
         .try_filter(|m| {
             futures::future::ready(m.size > 0 && m.location.as_ref().ends_with(".parquet"))
         })
         .try_collect()
-        .await
-    {
-        Ok(files) => files,
+        .await;
+    match listed {
         // A table or day never written to: no files.
-        Err(object_store::Error::NotFound { .. }) => Vec::new(),
-        Err(e) => return Err(DataFusionError::ObjectStore(Box::new(e))),
-    };
-    let files = Arc::new(listed);
-    if let Ok(mut cache) = LISTINGS.lock() {
-        cache.insert(key, (Instant::now(), Arc::clone(&files)));
+        Err(object_store::Error::NotFound { .. }) => Ok(Vec::new()),
+        other => other,
     }
-    Ok(files)
 }
+
+/// A failed listing, shared by the scans that waited for it.
+#[derive(Debug)]
+struct ListingError(Arc<object_store::Error>);
+
+impl std::fmt::Display for ListingError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "listing the lake: {}", self.0)
+    }
+}
+
+impl std::error::Error for ListingError {}
 
 #[cfg(test)]
 mod tests {
