@@ -85,6 +85,12 @@ pub fn qualified(relation: &str, column: &str) -> String {
     format!("{relation}.{column}")
 }
 
+/// The largest value of a column, under the column's own name: the
+/// aggregate that keeps a per-task (or per-group) attribute through a group by.
+pub fn max_of(column: &str) -> Expr {
+    max(col(column)).alias(column)
+}
+
 /// Rows where `cond` holds, as an aggregate.
 pub fn count_if(cond: Expr) -> Expr {
     sum(when(cond, lit(1i64))
@@ -410,9 +416,9 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
             vec![col(metrics::task_id)],
             vec![
                 max(col(metrics::memory_utilized)).alias(tasks_col::memory_peak),
-                max(col(metrics::memory_reserved)).alias(metrics::memory_reserved),
+                max_of(metrics::memory_reserved),
                 max(col(metrics::cpu_utilized)).alias(tasks_col::cpu_peak),
-                max(col(metrics::cpu_reserved)).alias(metrics::cpu_reserved),
+                max_of(metrics::cpu_reserved),
             ],
         )?
         .alias("m")?;
@@ -441,7 +447,7 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
                 col(container_events::task_id),
                 col(container_events::container_name),
             ],
-            vec![max(col(container_events::image)).alias(container_events::image)],
+            vec![max_of(container_events::image)],
         )?;
     let exit_image = containers.clone().alias("ci")?;
     let any_image = containers
@@ -587,8 +593,8 @@ pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame
         .aggregate(
             vec![col(service_events::deployment_id)],
             vec![
-                max(col(service_events::cluster)).alias(service_events::cluster),
-                max(col(service_events::service)).alias(service_events::service),
+                max_of(service_events::cluster),
+                max_of(service_events::service),
                 min(col(service_events::event_time)).alias(deployments_col::started_at),
                 max(when(
                     col(service_events::event_name)

@@ -25,6 +25,7 @@ use ecs_lake::schema::{self, TableDef};
 
 use crate::error::{Error, Result};
 use crate::lake::Lake;
+use crate::summary;
 
 /// The timeline's columns: every projection of the union has them.
 const TIME: &str = "time";
@@ -132,16 +133,16 @@ pub async fn plan(
                     col(task_events::event_time),
                 ]))
                 .alias("at"),
-                max(col(task_events::last_status)).alias(task_events::last_status),
-                max(col(task_events::desired_status)).alias(task_events::desired_status),
-                max(col(task_events::health_status)).alias(task_events::health_status),
-                max(col(task_events::stop_cause)).alias(task_events::stop_cause),
-                max(col(task_events::exit_code)).alias(task_events::exit_code),
-                max(col(task_events::exit_kind)).alias(task_events::exit_kind),
-                max(col(task_events::stopped_reason)).alias(task_events::stopped_reason),
-                max(col(task_events::family)).alias(task_events::family),
-                max(col(task_events::revision)).alias(task_events::revision),
-                max(col(task_events::deployment_id)).alias(task_events::deployment_id),
+                summary::max_of(task_events::last_status),
+                summary::max_of(task_events::desired_status),
+                summary::max_of(task_events::health_status),
+                summary::max_of(task_events::stop_cause),
+                summary::max_of(task_events::exit_code),
+                summary::max_of(task_events::exit_kind),
+                summary::max_of(task_events::stopped_reason),
+                summary::max_of(task_events::family),
+                summary::max_of(task_events::revision),
+                summary::max_of(task_events::deployment_id),
             ],
         )?
         .select(row(
@@ -191,10 +192,10 @@ pub async fn plan(
             vec![col(container_events::container_name)],
             vec![
                 min(col(container_events::event_time)).alias("at"),
-                max(col(container_events::exit_code)).alias(container_events::exit_code),
-                max(col(container_events::exit_kind)).alias(container_events::exit_kind),
-                max(col(container_events::reason)).alias(container_events::reason),
-                max(col(container_events::image)).alias(container_events::image),
+                summary::max_of(container_events::exit_code),
+                summary::max_of(container_events::exit_kind),
+                summary::max_of(container_events::reason),
+                summary::max_of(container_events::image),
             ],
         )?
         .select(row(

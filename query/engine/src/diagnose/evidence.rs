@@ -17,9 +17,7 @@ use std::collections::BTreeMap;
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::arrow::record_batch::RecordBatch;
-use datafusion::functions_aggregate::expr_fn::{
-    count, count_distinct, max, regr_intercept, regr_slope,
-};
+use datafusion::functions_aggregate::expr_fn::{count, count_distinct, regr_intercept, regr_slope};
 use datafusion::logical_expr::JoinType;
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit};
 use ecs_lake::classify::{ExitKind, StopCause};
@@ -66,6 +64,14 @@ impl Selector {
                 standalone_family: None,
             },
         }
+    }
+
+    /// `df` cut to the selected services (`df` itself when all are).
+    fn apply(&self, df: DataFrame) -> Result<DataFrame> {
+        Ok(match self.predicate() {
+            Some(p) => df.filter(p)?,
+            None => df,
+        })
     }
 
     /// The selection on the columns every scanned table shares with the
@@ -372,12 +378,8 @@ fn rows_of<T: DeserializeOwned>(batches: &[RecordBatch]) -> Result<Vec<T>> {
     Ok(out)
 }
 
-/// A timestamp column as µs since the epoch, under its own name.
-fn micros(c: &str) -> Expr {
-    cast(col(c), DataType::Int64).alias(c)
-}
-
-/// An integer column widened to `Int64`, under its own name.
+/// An integer column widened to `Int64`, or a timestamp as µs since the
+/// epoch, under its own name: what the rows' `i64` fields read.
 fn int64(c: &str) -> Expr {
     cast(col(c), DataType::Int64).alias(c)
 }
@@ -389,10 +391,7 @@ pub async fn task_rows(
     selector: &Selector,
 ) -> Result<Vec<TaskRow>> {
     use summary::tasks_col as t;
-    let mut tasks = summary::tasks(ctx, scope).await?;
-    if let Some(p) = selector.predicate() {
-        tasks = tasks.filter(p)?;
-    }
+    let tasks = selector.apply(summary::tasks(ctx, scope).await?)?;
     let tasks = tasks.select(vec![
         col(t::cluster),
         col(t::service),
@@ -406,10 +405,10 @@ pub async fn task_rows(
         int64(t::exit_code),
         col(t::stopped_reason),
         col(t::image),
-        micros(t::created_at),
-        micros(t::started_at),
-        micros(t::stopping_at),
-        micros(t::stopped_at),
+        int64(t::created_at),
+        int64(t::started_at),
+        int64(t::stopping_at),
+        int64(t::stopped_at),
         int64(t::cpu),
         int64(t::memory_limit),
         int64(t::memory_peak),
@@ -418,16 +417,15 @@ pub async fn task_rows(
     ])?;
 
     // Memory over uptime, per task: Task records only (one per minute).
-    let mut samples = summary::scan_table(ctx, &schema::metrics::DEF, scope)
-        .await?
-        .filter(
-            col(metrics::record_type)
-                .eq(lit("Task"))
-                .and(col(metrics::task_id).is_not_null()),
-        )?;
-    if let Some(p) = selector.predicate() {
-        samples = samples.filter(p)?;
-    }
+    let samples = selector.apply(
+        summary::scan_table(ctx, &schema::metrics::DEF, scope)
+            .await?
+            .filter(
+                col(metrics::record_type)
+                    .eq(lit("Task"))
+                    .and(col(metrics::task_id).is_not_null()),
+            )?,
+    )?;
     // Join-side names, used only in this plan.
     let starts = tasks.clone().select(vec![
         col(t::task_id).alias("start_task_id"),
@@ -489,18 +487,16 @@ pub async fn signature_rows(
     scope: Scope,
     selector: &Selector,
 ) -> Result<Vec<SignatureRow>> {
-    let mut tasks = summary::scan_table(ctx, &schema::task_events::DEF, scope).await?;
-    if let Some(p) = selector.predicate() {
-        tasks = tasks.filter(p)?;
-    }
+    let tasks =
+        selector.apply(summary::scan_table(ctx, &schema::task_events::DEF, scope).await?)?;
     let tasks = tasks
         .aggregate(
             vec![col(task_events::task_id)],
             vec![
-                max(col(task_events::cluster)).alias(task_events::cluster),
-                max(col(task_events::service)).alias(task_events::service),
-                max(col(task_events::family)).alias(task_events::family),
-                max(col(task_events::revision)).alias(task_events::revision),
+                summary::max_of(task_events::cluster),
+                summary::max_of(task_events::service),
+                summary::max_of(task_events::family),
+                summary::max_of(task_events::revision),
             ],
         )?
         .select(vec![
@@ -544,19 +540,16 @@ pub async fn deployment_rows(
     scope: Scope,
     selector: &Selector,
 ) -> Result<Vec<DeploymentRow>> {
-    let mut df = summary::deployments(ctx, scope).await?;
-    if let Some(p) = selector.predicate() {
-        df = df.filter(p)?;
-    }
     use summary::deployments_col as d;
+    let df = selector.apply(summary::deployments(ctx, scope).await?)?;
     let df = df.select(vec![
         col(d::deployment_id),
         col(d::cluster),
         col(d::service),
         col(d::family),
         int64(d::revision),
-        micros(d::started_at),
-        micros(d::ended_at),
+        int64(d::started_at),
+        int64(d::ended_at),
         col(d::outcome),
         col(d::is_rollback),
         col(d::tasks),
