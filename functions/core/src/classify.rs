@@ -38,10 +38,6 @@
 //! a 137 with no reason at all is not called an OOM; Spot arrives as
 //! `SpotInterruption` (current) or `TerminationNotice` (older).
 
-use std::fmt;
-use std::str::FromStr;
-
-use crate::schema::UnknownValue;
 use crate::time::Micros;
 
 /// Why ECS stopped a task.
@@ -105,11 +101,6 @@ impl StopCause {
         }
     }
 
-    /// The stop cause stored as `name`, if it is one.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.as_str() == name)
-    }
-
     /// True when ECS (not the process itself) initiated the stop, so that the
     /// process was sent SIGTERM and, after the stop timeout, SIGKILL.
     fn ecs_initiated(self) -> bool {
@@ -142,41 +133,10 @@ impl ExitKind {
             Self::Unknown => "unknown",
         }
     }
-
-    /// The exit kind stored as `name`, if it is one.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
 }
 
-impl fmt::Display for StopCause {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for ExitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for StopCause {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::from_name(s).ok_or_else(|| UnknownValue::new("stop_cause", s))
-    }
-}
-
-impl FromStr for ExitKind {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::from_name(s).ok_or_else(|| UnknownValue::new("exit_kind", s))
-    }
-}
-
-crate::schema::serde_by_name!(StopCause);
-crate::schema::serde_by_name!(ExitKind);
+crate::stored_name!(StopCause, "stop_cause");
+crate::stored_name!(ExitKind, "exit_kind");
 
 /// One container as the classifier sees it.
 #[derive(Debug, Clone, Copy, Default)]

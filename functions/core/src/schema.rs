@@ -129,26 +129,49 @@ impl UnknownValue {
     }
 }
 
-/// Serde for an enum stored in the lake by name (`as_str`, parsed with
-/// `FromStr`), so the read side's rows and reports hold the enum and a
-/// misspelt name is an error rather than a silent non-match.
-macro_rules! serde_by_name {
-    ($ty:ty) => {
-        impl serde::Serialize for $ty {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+/// The conversions of an enum stored by name (in a column, or in JSON):
+/// given its `ALL` and `as_str`, `from_name`, `Display`, `FromStr` (the
+/// error names `$column`) and serde by that name, so the read side holds the
+/// enum and a misspelt name is an error rather than a silent non-match.
+/// Used for `StopCause`, `ExitKind`, `Signature`, `Level` here and for the
+/// engine's own (`DeploymentOutcome`, `FindingKind`).
+#[macro_export]
+macro_rules! stored_name {
+    ($ty:ty, $column:literal) => {
+        impl $ty {
+            /// The variant stored as `name`, if it is one.
+            pub fn from_name(name: &str) -> Option<Self> {
+                Self::ALL.into_iter().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::std::str::FromStr for $ty {
+            type Err = $crate::schema::UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                Self::from_name(s).ok_or_else(|| $crate::schema::UnknownValue::new($column, s))
+            }
+        }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.serialize_str(self.as_str())
             }
         }
 
-        impl<'de> serde::Deserialize<'de> for $ty {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
-                name.parse().map_err(serde::de::Error::custom)
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let name = <::std::borrow::Cow<'de, str> as ::serde::Deserialize>::deserialize(d)?;
+                name.parse().map_err(::serde::de::Error::custom)
             }
         }
     };
 }
-pub(crate) use serde_by_name;
 
 /// Builder types per [`Kind`]; used by [`table!`].
 pub trait KindBuilder {

@@ -158,37 +158,13 @@ impl DeploymentOutcome {
         }
     }
 
-    /// The outcome called `name`, as the column holds it.
-    pub fn from_name(name: &str) -> Option<DeploymentOutcome> {
-        Self::ALL.into_iter().find(|o| o.as_str() == name)
-    }
-
     /// It failed, whether or not the circuit breaker rolled it back.
     pub fn failed(self) -> bool {
         matches!(self, Self::Failed | Self::RolledBack)
     }
 }
 
-impl serde::Serialize for DeploymentOutcome {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for DeploymentOutcome {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Self::from_name(&name).ok_or_else(|| {
-            serde::de::Error::custom(format!("{name:?} is not a deployment outcome"))
-        })
-    }
-}
-
-impl std::fmt::Display for DeploymentOutcome {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+ecs_lake::stored_name!(DeploymentOutcome, "deployments.outcome");
 
 /// Declares the columns of a summary: a name constant per column (its
 /// identifier, so the two cannot differ) and `ALL`, the declared names in the

@@ -41,8 +41,7 @@ impl Severity {
 }
 
 /// The rule a finding comes from: its stable name in JSON and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FindingKind {
     OomKills,
     StopTimeoutKills,
@@ -85,17 +84,9 @@ impl FindingKind {
             Self::NoMemoryData => "no_memory_data",
         }
     }
-
-    pub fn from_name(name: &str) -> Option<FindingKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
-    }
 }
 
-impl std::fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+ecs_lake::stored_name!(FindingKind, "finding kind");
 
 /// One finding: what, the evidence, and what to change.
 #[derive(Debug, Clone, PartialEq)]

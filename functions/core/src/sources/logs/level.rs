@@ -5,12 +5,8 @@
 //! lake stores one of six names, [`Level::as_str`].
 
 use std::borrow::Cow;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::Deserialize;
-
-use crate::schema::UnknownValue;
 
 /// A normalized log level.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,28 +40,9 @@ impl Level {
             Self::Fatal => "fatal",
         }
     }
-
-    /// The level stored as `name`, if it is one (only the stored names; see
-    /// [`level_name`] for the spellings producers use).
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|l| l.as_str() == name)
-    }
 }
 
-impl fmt::Display for Level {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Level {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::from_name(s).ok_or_else(|| UnknownValue::new("logs.level", s))
-    }
-}
-
-crate::schema::serde_by_name!(Level);
+crate::stored_name!(Level, "logs.level");
 
 /// Normalizes a level word as producers write it; `None` for words that are not levels.
 pub fn level_name(word: &str) -> Option<Level> {

@@ -5,13 +5,9 @@
 //! scale-in without reading the lines. The query side reads the column back
 //! through [`Signature`], never through string literals.
 
-use std::fmt;
-use std::str::FromStr;
 use std::sync::LazyLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-
-use crate::schema::UnknownValue;
 
 /// A known crash or memory line. [`Signature::as_str`] is what the lake stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -51,27 +47,9 @@ impl Signature {
             Self::Killed => "killed",
         }
     }
-
-    /// The signature stored as `name`, if it is one.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|s| s.as_str() == name)
-    }
 }
 
-impl fmt::Display for Signature {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Signature {
-    type Err = UnknownValue;
-    fn from_str(s: &str) -> Result<Self, UnknownValue> {
-        Self::from_name(s).ok_or_else(|| UnknownValue::new("logs.signature", s))
-    }
-}
-
-crate::schema::serde_by_name!(Signature);
+crate::stored_name!(Signature, "logs.signature");
 
 /// The lines each signature is recognized by. Matched ASCII
 /// case-insensitively; the leftmost match wins.
