@@ -79,6 +79,27 @@ fn a_windowed_question_lists_only_its_days_and_answers_as_the_local_lake() {
                 _ => panic!("listed {prefix:?}: a whole table for a windowed question"),
             }
         }
+        // Every file the Lambdas wrote (smaller than the 512 KiB footer
+        // read) is fetched whole, in one GET per scan that reads it: no
+        // footer read followed by a read of its columns.
+        let gets: Vec<ecs_lake_tests::S3Request> = server
+            .requests()
+            .into_iter()
+            .filter(|r| r.object_get().is_some())
+            .collect();
+        let mut small = 0;
+        for get in &gets {
+            let key = get.object_get().unwrap();
+            let size = std::fs::metadata(server.root.path().join("lake").join(&key))
+                .unwrap()
+                .len();
+            if size < 512 * 1024 {
+                assert_eq!(get.range, None, "{key} read in parts: {get:?}");
+                small += 1;
+            }
+        }
+        assert!(small > 0, "no small file read: {gets:?}");
+
         // The simulation spans five days; the question lists at most two per table.
         let simulated_days = std::fs::read_dir(dir.path().join("task_events"))
             .unwrap()

@@ -97,9 +97,20 @@ pub struct S3Request {
     pub path: String,
     /// The query string, e.g. `list-type=2&prefix=...`.
     pub query: String,
+    /// The `Range` header of a GET, e.g. `bytes=0-1023`.
+    pub range: Option<String>,
 }
 
 impl S3Request {
+    /// The key of an object GET (`/bucket/key` without the bucket), whole or ranged.
+    pub fn object_get(&self) -> Option<String> {
+        if self.method != "GET" || !self.query.is_empty() {
+            return None;
+        }
+        let (_, key) = self.path.trim_start_matches('/').split_once('/')?;
+        (!key.is_empty()).then(|| percent_decode(key))
+    }
+
     /// A ListObjects(V2) request, and the prefix it lists.
     pub fn list_prefix(&self) -> Option<String> {
         if self.method != "GET" || !self.query.contains("list-type=2") {
@@ -254,6 +265,11 @@ impl S3Server {
                             method: req.method().to_string(),
                             path: req.uri().path().to_owned(),
                             query: req.uri().query().unwrap_or("").to_owned(),
+                            range: req
+                                .headers()
+                                .get(http::header::RANGE)
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned),
                         });
                     }
                     async move {

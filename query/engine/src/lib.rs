@@ -36,6 +36,7 @@ pub mod error;
 pub mod lake;
 pub mod lang;
 pub mod listing;
+pub mod reader;
 pub mod report;
 pub mod summary;
 pub mod timeline;

@@ -16,8 +16,10 @@
 //! (`=`, `<`, `<=`, `>`, `>=`) itself, exactly, to the days it lists, so the
 //! plans are the same as before; any other filter on `dt` stays in the plan.
 //!
-//! Parquet footers are cached by DataFusion's own metadata cache, validated
-//! against each file's size and modification time.
+//! Each file is read by [`LakeReaderFactory`]: a small file in one request,
+//! a large one's footer from DataFusion's own metadata cache (validated
+//! against the file's size and modification time). On S3 a scan reads
+//! [`S3_READ_CONCURRENCY`] files at a time.
 //!
 //! [`Scope`]: crate::summary::Scope
 
@@ -31,11 +33,10 @@ use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::TableProvider;
-use datafusion::datasource::file_format::FileFormat;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::object_store::ObjectStoreUrl;
-use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::datasource::table_schema::TableSchemaBuilder;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{BinaryExpr, Operator, TableProviderFilterPushDown, TableType};
@@ -49,12 +50,17 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectMeta, ObjectStore};
 
 use crate::lake::{query_schema, read_schema};
+use crate::reader::LakeReaderFactory;
 
 /// How long a day's listing is reused within a process.
 pub const LISTING_TTL: Duration = Duration::from_secs(30);
 
 /// Day prefixes listed at once.
 const LIST_CONCURRENCY: usize = 16;
+
+/// Files read at once from S3 by one scan (the scan's partitions): enough
+/// to hide tens of milliseconds of latency per request on any core count.
+pub const S3_READ_CONCURRENCY: usize = 16;
 
 /// A window longer than this lists the table's prefix instead of each day's.
 const MAX_LISTED_DAYS: i64 = 3660;
@@ -162,9 +168,16 @@ impl TableProvider for LakeTable {
             };
             return Ok(Arc::new(EmptyExec::new(schema)));
         }
-        // Deterministic groups: by day and name, dealt round-robin.
+        // Deterministic groups: by day and name, dealt round-robin. Each
+        // group is read one file after another, so on S3 the number of
+        // groups is the number of files in flight: at least
+        // [`S3_READ_CONCURRENCY`], whatever the cores.
         files.sort_by(|a, b| a.1.location.cmp(&b.1.location));
-        let groups = state.config().target_partitions().max(1).min(files.len());
+        let mut groups = state.config().target_partitions().max(1);
+        if self.store_url.as_str().starts_with("s3://") {
+            groups = groups.max(S3_READ_CONCURRENCY);
+        }
+        let groups = groups.min(files.len());
         let mut grouped: Vec<Vec<PartitionedFile>> = vec![Vec::new(); groups];
         for (i, (day, meta)) in files.into_iter().enumerate() {
             grouped[i % groups].push(
@@ -172,7 +185,6 @@ impl TableProvider for LakeTable {
                     .with_partition_values(vec![ScalarValue::Utf8(Some(day))]),
             );
         }
-        let format = ParquetFormat::default();
         let table_schema = TableSchemaBuilder::new(read_schema(self.def))
             .with_table_partition_cols(vec![Arc::new(Field::new(
                 PARTITION_COLUMN,
@@ -180,13 +192,27 @@ impl TableProvider for LakeTable {
                 false,
             ))])
             .build();
-        let config =
-            FileScanConfigBuilder::new(self.store_url.clone(), format.file_source(table_schema))
-                .with_file_groups(grouped.into_iter().map(FileGroup::new).collect())
-                .with_projection_indices(projection.cloned())?
-                .with_limit(limit)
-                .build();
-        format.create_physical_plan(state, config).await
+        // As `ParquetFormat::create_physical_plan` builds it, with the
+        // session's Parquet options, but the lake's own reader factory.
+        let options = state.table_options().parquet.clone();
+        let hint = options.global.metadata_size_hint;
+        let runtime = state.runtime_env();
+        let readers = LakeReaderFactory::new(
+            runtime.object_store(&self.store_url)?,
+            runtime.cache_manager.get_file_metadata_cache(),
+        );
+        let mut source = ParquetSource::new(table_schema)
+            .with_table_parquet_options(options)
+            .with_parquet_file_reader_factory(Arc::new(readers));
+        if let Some(hint) = hint {
+            source = source.with_metadata_size_hint(hint);
+        }
+        let config = FileScanConfigBuilder::new(self.store_url.clone(), Arc::new(source))
+            .with_file_groups(grouped.into_iter().map(FileGroup::new).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+        Ok(DataSourceExec::from_data_source(config))
     }
 }
 
