@@ -49,7 +49,7 @@ fn is_numeric(schema: &Schema, i: usize) -> bool {
 /// Runs a plan and writes its rows in the requested format.
 pub async fn frame(df: DataFrame, format: Format, out: &mut dyn Write) -> Result<(), CliError> {
     let schema = df.schema().as_arrow().clone();
-    let batches = df.collect().await?;
+    let batches = ecs_query_engine::listing::collect(df).await?;
     self::batches(&schema, &batches, format, out)
 }
 

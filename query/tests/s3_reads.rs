@@ -23,7 +23,7 @@ async fn answer(lake: &Lake, now: i64) -> String {
     let df = ecs_query_engine::ask::plan(lake, QUESTION, now)
         .await
         .unwrap();
-    pretty_format_batches(&df.collect().await.unwrap())
+    pretty_format_batches(&ecs_query_engine::collect(df).await.unwrap())
         .unwrap()
         .to_string()
 }
@@ -122,5 +122,39 @@ fn a_windowed_question_lists_only_its_days_and_answers_as_the_local_lake() {
             .filter(|r| r.list_prefix().is_some())
             .count();
         assert_eq!(again, 0, "{:?}", server.requests());
+    });
+}
+
+/// Compaction replaces the files of a day (the open day every hour) while
+/// a process holds their listing: the next question still answers, from
+/// the compacted files, with the same rows.
+#[test]
+fn a_question_after_compaction_replaced_the_listed_files_answers_the_same() {
+    block_on(|| async {
+        let preset = ecs_sim::Preset::fleet(30.0);
+        let now = common::end_micros(&preset);
+        let server = S3Server::start(&["lake"]);
+        let s3 = S3Store::new(server.client(), "lake", "ecs");
+        ecs_lake_tests::ingest_simulation(&s3, &preset, SEED, 4).await;
+        let lake = Lake::open_with_sdk(&LakeConfig::at("s3://lake/ecs"), &server.sdk_config())
+            .await
+            .unwrap();
+        let before = answer(&lake, now).await;
+        assert!(before.contains("exit_137"), "{before}");
+
+        // Every partition, today's included, compacted: the listed files are gone.
+        let mut replaced = 0;
+        for table in ecs_lake::schema::TABLES {
+            for day in ecs_lake::compact::days(&s3, table).await.unwrap() {
+                let report = ecs_lake::compact::compact_partition(&s3, table, &day)
+                    .await
+                    .unwrap();
+                replaced += report.deleted;
+            }
+        }
+        assert!(replaced > 0);
+
+        // Within the listing TTL: the cached listing names deleted files.
+        assert_eq!(answer(&lake, now).await, before);
     });
 }

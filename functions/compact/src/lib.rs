@@ -1,7 +1,14 @@
-//! The `compact` Lambda's work: every table's closed days among the last
-//! `days_back`, compacted by the core's one loop,
+//! The `compact` Lambda's work, every hour: every table's days among the
+//! last `days_back` and the open day, compacted by the core's one loop,
 //! [`ecs_lake::compact::compact_days`] (safe to re-run after a timeout or a
 //! crash: the next schedule finishes it).
+//!
+//! The open day is where post-mortem questions look, and the Lambdas write
+//! it one small file per invocation: compacted every hour, it is one sorted
+//! file plus at most an hour of small ones. Each run merges the day so far
+//! again (the previous run's output with the files that came since), as the
+//! nightly compaction of a closed day does; a day already compact (the
+//! closed ones after their last merge) costs one listing.
 
 use ecs_lake::compact::compact_days;
 use ecs_lake::lake::LakeFiles;
@@ -34,7 +41,7 @@ pub struct CompactFailed {
 /// Lambda's memory.
 const CONCURRENCY: usize = 1;
 
-/// Compacts the days in `[today - days_back, today)` of every table.
+/// Compacts the days in `[today - days_back, today]` of every table.
 pub async fn compact_recent<S: LakeFiles>(
     store: &S,
     today: &str,
@@ -44,7 +51,7 @@ pub async fn compact_recent<S: LakeFiles>(
     let done = compact_days(
         store,
         TABLES,
-        |d| d >= first.as_str() && d < today,
+        |d| d >= first.as_str() && d <= today,
         CONCURRENCY,
     )
     .await;

@@ -1,5 +1,5 @@
 //! Lambda entry point: wires tracing and the store once, then compacts the
-//! recent closed days on each (scheduled) invocation with
+//! open day and the recent closed ones on each (hourly) invocation with
 //! [`compact_lambda::compact_recent`]. `COMPACT_DAYS` (default 3) is how many
 //! days back it looks, so a missed run is caught up by the next.
 

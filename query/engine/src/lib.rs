@@ -8,7 +8,7 @@
 //!  LakeConfig ──Lake::open──> Lake (DataFusion session: tables + views)
 //!                               │
 //!   "exit 137 by revision"      │   summary::{tasks, deployments}(Scope)
-//!    lang::parse ─> lang::lower ┴─> DataFrame ─> run, or ask::to_sql
+//!    lang::parse ─> lang::lower ┴─> DataFrame ─> collect, or ask::to_sql
 //!    timeline::timeline ────────────> DataFrame (one task, time order)
 //!    diagnose::evidence::gather ────> ServiceEvidence ─findings─> Diagnosis
 //!    report::build ─────────────────> Report ─> Markdown, HTML, JSON
@@ -18,7 +18,9 @@
 //!   with credentials from aws-config); the declared schemas registered as
 //!   Hive-partitioned tables; [`lake::Lake::store`] to write back.
 //! * [`listing`] — a lake table as DataFusion reads it, listing only the
-//!   days of the question's window (and caching the listings a while).
+//!   days of the question's window (and caching the listings a while);
+//!   [`collect`] runs a plan, once more if compaction replaced a listed file.
+//! * [`reader`] — how one Parquet file is read (a small one in one request).
 //! * [`views`] and [`summary`] — the derived views; the per-task and
 //!   per-deployment summaries as plans built for a window ([`summary::Scope`]).
 //! * [`lang`] — the query language (the `ecs-query-lang` crate) and its
@@ -44,3 +46,4 @@ pub mod views;
 
 pub use error::{Error, LakeErrorKind, Result};
 pub use lake::{Lake, LakeConfig};
+pub use listing::collect;

@@ -29,6 +29,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::{DataType, Field, SchemaRef};
 use datafusion::catalog::Session;
 use datafusion::common::ScalarValue;
@@ -42,7 +43,7 @@ use datafusion::error::{DataFusionError, Result};
 use datafusion::logical_expr::{BinaryExpr, Operator, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
-use datafusion::prelude::Expr;
+use datafusion::prelude::{DataFrame, Expr};
 use ecs_lake::schema::{PARTITION_COLUMN, TableDef};
 use futures::future::{BoxFuture, Shared};
 use futures::{FutureExt, StreamExt, TryStreamExt};
@@ -324,6 +325,42 @@ type Listing = Shared<BoxFuture<'static, Result<Arc<Vec<ObjectMeta>>, Arc<object
 type Listings = HashMap<(String, String), (Instant, Listing)>;
 
 static LISTINGS: LazyLock<Mutex<Listings>> = LazyLock::new(Default::default);
+
+/// Forgets every cached listing: the next scan of any day lists it again.
+pub fn forget_listings() {
+    if let Ok(mut cache) = LISTINGS.lock() {
+        cache.clear();
+    }
+}
+
+/// Runs a plan. Compaction replaces a day's files (the open day every
+/// hour): when a file listed for the plan is gone before it is read, the
+/// listings are forgotten and the plan runs once more on the files that
+/// replaced it, which hold the same rows.
+pub async fn collect(df: DataFrame) -> Result<Vec<RecordBatch>> {
+    match df.clone().collect().await {
+        Err(e) if vanished(&e) => {
+            tracing::info!(error = %e, "a listed file was replaced while the plan ran; listing again");
+            forget_listings();
+            df.collect().await
+        }
+        done => done,
+    }
+}
+
+/// Whether the error is, at its root, an object that was listed and is not there.
+fn vanished(e: &DataFusionError) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cause {
+        if let Some(object_store::Error::NotFound { .. }) =
+            err.downcast_ref::<object_store::Error>()
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
 
 /// The `.parquet` files under `prefix`, from the cache while it is fresh.
 async fn list_cached(

@@ -365,7 +365,7 @@ impl ServiceEvidence {
 /// Collects a plan into rows of `T`, read from the Arrow batches by column
 /// name (a column `T` lacks is ignored; a field without a column is an error).
 async fn rows<T: DeserializeOwned>(df: DataFrame) -> Result<Vec<T>> {
-    rows_of(&df.collect().await?)
+    rows_of(&crate::listing::collect(df).await?)
 }
 
 fn rows_of<T: DeserializeOwned>(batches: &[RecordBatch]) -> Result<Vec<T>> {
