@@ -18,7 +18,8 @@ pub async fn run(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let lake = Lake::open(&lake_args.config()).await?;
-    let (task_id, df) = timeline(&lake, &args.task, args.lines).await?;
+    let now = output.now.unwrap_or_else(ecs_lake::time::now_micros);
+    let (task_id, df) = timeline(&lake, &args.task, args.lines, now).await?;
     if output.show_sql {
         writeln!(out, "{}", to_sql(&df)?)?;
         return Ok(());

@@ -29,7 +29,7 @@ async fn answer(lake: &Lake, now: i64) -> String {
 }
 
 #[test]
-fn a_windowed_question_lists_only_its_days_and_answers_as_the_local_lake() {
+fn a_windowed_question_and_a_timeline_list_only_their_days_and_answer_as_the_local_lake() {
     block_on(|| async {
         let preset = ecs_sim::Preset::fleet(HOURS);
         let now = common::end_micros(&preset);
@@ -122,6 +122,60 @@ fn a_windowed_question_lists_only_its_days_and_answers_as_the_local_lake() {
             .filter(|r| r.list_prefix().is_some())
             .count();
         assert_eq!(again, 0, "{:?}", server.requests());
+
+        // A timeline of a task that stopped on the first day reads the days
+        // it lived, not the lake: its look-back lists days one by one, and
+        // the metrics, logs and health it reads are of its own days.
+        let first_oom = ecs_query_engine::ask::sql(
+            &local,
+            "SELECT task_id FROM tasks WHERE exit_code = 137 ORDER BY time LIMIT 1",
+        )
+        .await
+        .unwrap();
+        let batches = ecs_query_engine::collect(first_oom).await.unwrap();
+        let task = datafusion::arrow::util::display::array_value_to_string(batches[0].column(0), 0)
+            .unwrap();
+        server.clear_requests();
+        let (_, timeline) = ecs_query_engine::timeline::timeline(&lake, &task, 5, now)
+            .await
+            .unwrap();
+        let on_s3_timeline =
+            pretty_format_batches(&ecs_query_engine::collect(timeline).await.unwrap())
+                .unwrap()
+                .to_string();
+        let (_, local_timeline) = ecs_query_engine::timeline::timeline(&local, &task, 5, now)
+            .await
+            .unwrap();
+        let local_timeline =
+            pretty_format_batches(&ecs_query_engine::collect(local_timeline).await.unwrap())
+                .unwrap()
+                .to_string();
+        assert_eq!(on_s3_timeline, local_timeline);
+        assert!(on_s3_timeline.contains("exited 137"), "{on_s3_timeline}");
+        let stopped_day = on_s3_timeline
+            .lines()
+            .find(|l| l.contains("exited 137"))
+            .and_then(|l| l.split('|').nth(1))
+            .map(|t| t.trim()[..10].to_owned())
+            .unwrap();
+        for prefix in server.requests().iter().filter_map(|r| r.list_prefix()) {
+            let parts: Vec<&str> = prefix.trim_end_matches('/').split('/').collect();
+            match parts[..] {
+                ["ecs", "task_events", _] => {}
+                [
+                    "ecs",
+                    "metrics" | "logs" | "health" | "container_events",
+                    day,
+                ] => {
+                    let day = day.strip_prefix("dt=").unwrap();
+                    assert!(
+                        day <= stopped_day.as_str(),
+                        "{prefix}: after the task stopped on {stopped_day}"
+                    );
+                }
+                _ => panic!("listed {prefix:?} for one task's timeline"),
+            }
+        }
     });
 }
 

@@ -25,7 +25,7 @@ use datafusion::functions::expr_fn::coalesce;
 use datafusion::functions_aggregate::expr_fn::{
     bool_or, count, max, median, min, percentile_cont, sum,
 };
-use datafusion::logical_expr::JoinType;
+use datafusion::logical_expr::{ExprFunctionExt, JoinType};
 use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit, when};
 use ecs_lake::classify::{ExitKind, StopCause};
 use ecs_lake::schema::container_events::col as container_events;
@@ -834,4 +834,82 @@ pub(crate) mod tests {
             assert_eq!(columns_of(&deployments), deployments_columns, "{scope:?}");
         }
     }
+}
+
+columns! {
+    /// The columns of [`health_transitions`] (and its view), in its order.
+    transitions_col {
+        time, cluster, service, task_id, family, revision, container,
+        /// The status before; null for the first sample in the window.
+        from_status,
+        to_status,
+        /// `task_event`, `container_insights`, `poller` or `stop_reason:<cause>`.
+        source,
+    }
+}
+
+/// Health status changes per task and container in the window: from the
+/// health samples (task events, Container Insights, the poller) and from
+/// stops for failed ELB or container health checks (task level, source
+/// `stop_reason:<cause>`). The first sample of a task or container in the
+/// window has `from_status` null. The `health_transitions` view is this
+/// plan over the whole lake; a timeline builds it for one task's lifetime.
+pub async fn health_transitions(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
+    use transitions_col as out;
+    let samples = scan_table(ctx, &schema::health::DEF, scope)
+        .await?
+        .select(vec![
+            col(health::time).alias(out::time),
+            col(health::cluster).alias(out::cluster),
+            col(health::service).alias(out::service),
+            col(health::task_id).alias(out::task_id),
+            col(health::family).alias(out::family),
+            col(health::revision).alias(out::revision),
+            col(health::container).alias(out::container),
+            col(health::status).alias(out::to_status),
+            col(health::source).alias(out::source),
+        ])?;
+    let stops = scan_table(ctx, &schema::task_events::DEF, scope)
+        .await?
+        .filter(is_health_check_stop(task_events::stop_cause))?
+        .select(vec![
+            coalesce(vec![
+                col(task_events::stopping_at),
+                col(task_events::stopped_at),
+                col(task_events::event_time),
+            ])
+            .alias(out::time),
+            col(task_events::cluster).alias(out::cluster),
+            col(task_events::service).alias(out::service),
+            col(task_events::task_id).alias(out::task_id),
+            col(task_events::family).alias(out::family),
+            col(task_events::revision).alias(out::revision),
+            lit(ScalarValue::Utf8View(None)).alias(out::container),
+            cast(lit("UNHEALTHY"), DataType::Utf8View).alias(out::to_status),
+            cast(
+                datafusion::functions::expr_fn::concat(vec![
+                    lit("stop_reason:"),
+                    col(task_events::stop_cause),
+                ]),
+                DataType::Utf8View,
+            )
+            .alias(out::source),
+        ])?;
+    let from = datafusion::functions_window::expr_fn::lag(col(out::to_status), Some(1), None)
+        .partition_by(vec![col(out::task_id), col(out::container)])
+        .order_by(vec![
+            col(out::time).sort(true, false),
+            col(out::to_status).sort(true, false),
+        ])
+        .build()?
+        .alias(out::from_status);
+    samples
+        .union(stops)?
+        .window(vec![from])?
+        .filter(datafusion::logical_expr::binary_expr(
+            col(out::from_status),
+            datafusion::logical_expr::Operator::IsDistinctFrom,
+            col(out::to_status),
+        ))?
+        .select_columns(out::ALL)
 }

@@ -25,7 +25,7 @@ use ecs_lake::schema::{self, TableDef};
 
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::summary;
+use crate::summary::{self, Scope, transitions_col as transitions};
 
 /// The timeline's columns: every projection of the union has them.
 const TIME: &str = "time";
@@ -33,9 +33,43 @@ const KIND: &str = "kind";
 const EVENT: &str = "event";
 const DETAIL: &str = "detail";
 
-/// A whole lake table: a timeline reads one task, whenever it ran.
-async fn table(lake: &Lake, def: &TableDef) -> Result<DataFrame> {
-    Ok(lake.ctx.table(def.sql_name()).await?)
+/// How far back from `now` a task is looked for, in days: the last two
+/// first (where post-mortems look), then two weeks, then the whole lake.
+const LOOK_BACK_DAYS: [Option<i64>; 3] = [Some(2), Some(14), None];
+
+/// Each side of a task's lifetime that its timeline also reads: clocks
+/// differ, and log lines arrive after the stop.
+const MARGIN: i64 = 3_600 * 1_000_000;
+
+const DAY: i64 = 86_400 * 1_000_000;
+
+/// When a task lived, as its events tell it (µs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifetime {
+    /// Its creation (`createdAt`, which every task event carries), else its
+    /// first event.
+    pub first: i64,
+    /// Its stop, else its latest event.
+    pub last: i64,
+    /// Whether it stopped: a running task's timeline reads up to now.
+    pub stopped: bool,
+}
+
+impl Lifetime {
+    /// The window every scan of the timeline reads: the lifetime and a
+    /// margin, so the days listed are the days the task ran; a task still
+    /// running is read up to `now`.
+    pub fn scope(&self, now: i64) -> Scope {
+        let last = if self.stopped {
+            self.last
+        } else {
+            now.max(self.last)
+        };
+        Scope {
+            from: Some(self.first - MARGIN),
+            to: Some(last + MARGIN),
+        }
+    }
 }
 
 fn text(e: Expr) -> Expr {
@@ -55,74 +89,100 @@ fn row(time: Expr, kind: &str, event: Expr, detail: Expr) -> Vec<Expr> {
     ]
 }
 
-/// Resolves a task id, ARN or unique id prefix to the task id.
-pub async fn resolve(lake: &Lake, task: &str) -> Result<String> {
+/// Resolves a task id, ARN or unique id prefix to the task id and its
+/// lifetime, looking back from `now` over [`LOOK_BACK_DAYS`]: the most
+/// recent window with a match answers (a prefix is checked for ambiguity
+/// within it).
+pub async fn find(lake: &Lake, task: &str, now: i64) -> Result<(String, Lifetime)> {
     let wanted = task.rsplit('/').next().unwrap_or(task).to_owned();
-    let found = table(lake, &schema::task_events::DEF)
-        .await?
-        .filter(starts_with(col(task_events::task_id), lit(wanted.as_str())))?
-        .aggregate(vec![col(task_events::task_id)], vec![])?
-        .sort(vec![col(task_events::task_id).sort(true, false)])?
-        .limit(0, Some(4))?
-        .collect()
-        .await?;
-    let ids: Vec<String> = found
-        .iter()
-        .flat_map(|b| {
-            let a = b.column(0).as_string_view();
-            (0..a.len())
-                .map(|i| a.value(i).to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    match ids.as_slice() {
-        [] => Err(Error::NoSuchTask(task.to_owned())),
-        [one] => Ok(one.clone()),
-        _ if ids.contains(&wanted) => Ok(wanted),
-        many => Err(Error::AmbiguousTask {
-            prefix: wanted,
-            count: many.len(),
-            examples: many.join(", "),
-        }),
+    for days in LOOK_BACK_DAYS {
+        // Bounded on both sides, so only the window's days are listed; the
+        // last try reads the whole lake.
+        let scope = Scope {
+            from: days.map(|d| now - d * DAY),
+            to: days.map(|_| now + DAY),
+        };
+        let found = summary::scan_table(&lake.ctx, &schema::task_events::DEF, scope)
+            .await?
+            .filter(starts_with(col(task_events::task_id), lit(wanted.as_str())))?
+            .aggregate(
+                vec![col(task_events::task_id)],
+                vec![
+                    min(coalesce(vec![
+                        col(task_events::created_at),
+                        col(task_events::event_time),
+                    ]))
+                    .alias("first"),
+                    max(col(task_events::event_time)).alias("last"),
+                    max(coalesce(vec![
+                        col(task_events::stopped_at),
+                        when(
+                            col(task_events::last_status).eq(lit("STOPPED")),
+                            col(task_events::event_time),
+                        )
+                        .end()?,
+                    ]))
+                    .alias("stopped"),
+                ],
+            )?
+            .sort(vec![col(task_events::task_id).sort(true, false)])?
+            .limit(0, Some(4))?;
+        let found = crate::listing::collect(found).await?;
+        let mut tasks: Vec<(String, Lifetime)> = Vec::new();
+        for b in &found {
+            let ids = b.column(0).as_string_view();
+            let times = |i: usize| b.column(i).as_primitive::<TimestampMicrosecondType>();
+            let (first, last, stopped) = (times(1), times(2), times(3));
+            for row in 0..b.num_rows() {
+                let stop = (!stopped.is_null(row)).then(|| stopped.value(row));
+                tasks.push((
+                    ids.value(row).to_owned(),
+                    Lifetime {
+                        first: first.value(row),
+                        last: stop.map_or(last.value(row), |s| s.max(last.value(row))),
+                        stopped: stop.is_some(),
+                    },
+                ));
+            }
+        }
+        match tasks.as_slice() {
+            [] => continue,
+            [one] => return Ok(one.clone()),
+            many => {
+                if let Some(exact) = many.iter().find(|(id, _)| *id == wanted) {
+                    return Ok(exact.clone());
+                }
+                return Err(Error::AmbiguousTask {
+                    prefix: wanted,
+                    count: many.len(),
+                    examples: many
+                        .iter()
+                        .map(|(id, _)| id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        }
     }
+    Err(Error::NoSuchTask(task.to_owned()))
 }
 
-/// The task's first and last event times (µs), to size the memory buckets.
-pub async fn lifetime(lake: &Lake, task_id: &str) -> Result<(i64, i64)> {
-    let b = table(lake, &schema::task_events::DEF)
-        .await?
-        .filter(col(task_events::task_id).eq(lit(task_id)))?
-        .aggregate(
-            vec![],
-            vec![
-                min(col(task_events::event_time)).alias("first"),
-                max(col(task_events::event_time)).alias("last"),
-            ],
-        )?
-        .collect()
-        .await?;
-    let get = |i: usize| {
-        b.first()
-            .map(|b| b.column(i).as_primitive::<TimestampMicrosecondType>())
-            .filter(|a| !a.is_empty() && !a.is_null(0))
-            .map_or(0, |a| a.value(0))
-    };
-    Ok((get(0), get(1)))
-}
-
-/// The timeline plan for one resolved task id.
+/// The timeline plan for one resolved task id, every scan restricted to
+/// `scope` (the task's [`Lifetime::scope`]).
 pub async fn plan(
     lake: &Lake,
     task_id: &str,
+    scope: Scope,
     bucket_minutes: i64,
     last_lines: usize,
 ) -> Result<DataFrame> {
     let ctx = &lake.ctx;
+    let table = |def: &'static TableDef| summary::scan_table(ctx, def, scope);
     // On each source's own task id column, though every one is `task_id`.
     let this = |task_id_column: &str| col(task_id_column).eq(lit(task_id));
 
     // One row per version, its values under their task_events names.
-    let states = table(lake, &schema::task_events::DEF)
+    let states = table(&schema::task_events::DEF)
         .await?
         .filter(this(task_events::task_id))?
         .aggregate(
@@ -179,7 +239,7 @@ pub async fn plan(
             ]))?,
         ))?;
 
-    let exits = table(lake, &schema::container_events::DEF)
+    let exits = table(&schema::container_events::DEF)
         .await?
         .filter(
             this(container_events::task_id).and(
@@ -220,7 +280,7 @@ pub async fn plan(
         0,
         bucket_minutes * 60 * 1_000_000_000,
     ));
-    let memory = table(lake, &schema::metrics::DEF)
+    let memory = table(&schema::metrics::DEF)
         .await?
         .filter(this(metrics::task_id).and(col(metrics::record_type).eq(lit("Task"))))?
         .aggregate(
@@ -261,28 +321,26 @@ pub async fn plan(
             ]),
         ))?;
 
-    // A view in SQL text (views.rs), whose column names are literals there.
-    let transitions = ctx
-        .table("health_transitions")
+    let transitions = summary::health_transitions(ctx, scope)
         .await?
-        .filter(this("task_id"))?
+        .filter(this(transitions::task_id))?
         .select(row(
-            col("time"),
+            col(transitions::time),
             "health",
             concat(vec![
-                coalesce(vec![col("from_status"), lit("-")]),
+                coalesce(vec![col(transitions::from_status), lit("-")]),
                 lit(" -> "),
-                col("to_status"),
+                col(transitions::to_status),
             ]),
             concat(vec![
-                coalesce(vec![col("container"), lit("task")]),
+                coalesce(vec![col(transitions::container), lit("task")]),
                 lit(" ("),
-                col("source"),
+                col(transitions::source),
                 lit(")"),
             ]),
         ))?;
 
-    let lines = table(lake, &schema::logs::DEF)
+    let lines = table(&schema::logs::DEF)
         .await?
         .filter(this(logs::task_id))?;
     let signatures = lines
@@ -327,11 +385,24 @@ pub fn bucket_minutes(first: i64, last: i64) -> i64 {
         .unwrap_or(1440)
 }
 
-/// The timeline of a task given by id, ARN or unique id prefix: the resolved
-/// task id and the plan, showing `last_lines` log lines before the stop.
-pub async fn timeline(lake: &Lake, task: &str, last_lines: usize) -> Result<(String, DataFrame)> {
-    let task_id = resolve(lake, task).await?;
-    let (first, last) = lifetime(lake, &task_id).await?;
-    let df = plan(lake, &task_id, bucket_minutes(first, last), last_lines).await?;
+/// The timeline of a task given by id, ARN or unique id prefix (looked for
+/// back from `now`): the resolved task id and the plan, reading only the
+/// days the task lived, showing `last_lines` log lines before the stop.
+pub async fn timeline(
+    lake: &Lake,
+    task: &str,
+    last_lines: usize,
+    now: i64,
+) -> Result<(String, DataFrame)> {
+    let (task_id, life) = find(lake, task, now).await?;
+    let scope = life.scope(now);
+    let df = plan(
+        lake,
+        &task_id,
+        scope,
+        bucket_minutes(life.first, scope.to.unwrap_or(now) - MARGIN),
+        last_lines,
+    )
+    .await?;
     Ok((task_id, df))
 }

@@ -1,8 +1,8 @@
 //! Derived views over the lake's tables, registered with every opened lake,
 //! so `ecs-query sql` can use them like tables and `ecs-query tables` lists
-//! them. `tasks` and `deployments` are logical plans built in
-//! [`crate::summary`] (the query language builds the same plans for a
-//! window); the others are plain SQL.
+//! them. `tasks`, `deployments` and `health_transitions` are logical plans
+//! built in [`crate::summary`] (the query language and the timeline build the
+//! same plans for a window); the others are plain SQL.
 
 use datafusion::prelude::SessionContext;
 
@@ -13,6 +13,7 @@ pub enum Definition {
     Sql(&'static str),
     Tasks,
     Deployments,
+    HealthTransitions,
 }
 
 /// One documented view.
@@ -49,20 +50,7 @@ pub static VIEWS: &[View] = &[
               (task events, Container Insights, the poller) and from stops for failed \
               ELB or container health checks (task level, source `stop_reason:<cause>`). \
               The first sample of a task or container has from_status null.",
-        definition: Definition::Sql(
-            "WITH samples AS ( \
-                SELECT \"time\", cluster, service, task_id, family, revision, container, status, source FROM health \
-                UNION ALL \
-                SELECT coalesce(stopping_at, stopped_at, event_time) AS \"time\", cluster, service, task_id, family, revision, \
-                       CAST(NULL AS VARCHAR), 'UNHEALTHY', concat('stop_reason:', stop_cause) \
-                FROM task_events WHERE stop_cause IN ('elb_health_check', 'container_health_check') \
-              ), ordered AS ( \
-                SELECT *, lag(status) OVER (PARTITION BY task_id, container ORDER BY \"time\", status) AS from_status \
-                FROM samples \
-              ) \
-              SELECT \"time\", cluster, service, task_id, family, revision, container, from_status, status AS to_status, source \
-              FROM ordered WHERE from_status IS DISTINCT FROM status",
-        ),
+        definition: Definition::HealthTransitions,
     },
     View {
         name: "time_to_healthy",
@@ -89,6 +77,9 @@ pub async fn register(ctx: &SessionContext) -> datafusion::error::Result<()> {
             Definition::Sql(sql) => ctx.sql(sql).await?,
             Definition::Tasks => summary::tasks(ctx, Scope::default()).await?,
             Definition::Deployments => summary::deployments(ctx, Scope::default()).await?,
+            Definition::HealthTransitions => {
+                summary::health_transitions(ctx, Scope::default()).await?
+            }
         };
         ctx.register_table(v.name, plan.into_view())?;
     }
