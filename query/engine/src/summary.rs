@@ -548,6 +548,13 @@ pub fn is_oom() -> Expr {
         .or(col(tasks_col::exit_kind).eq(lit(ExitKind::SigkillOom.as_str())))
 }
 
+const DAY: i64 = 86_400 * 1_000_000;
+
+/// How long before a window a deployment whose tasks ran in it may have
+/// started (a stuck deployment runs until its circuit breaker or a person
+/// stops it): its events are read from this far back.
+pub const DEPLOYMENT_LOOK_BACK: i64 = 14 * DAY;
+
 /// One row per deployment: from the service's deployment events (start, end,
 /// outcome, whether the circuit breaker rolled it back) and from its tasks
 /// (revision, starts and stops by cause, exits by kind, OOM kills, memory
@@ -561,9 +568,14 @@ pub async fn deployments(ctx: &SessionContext, scope: Scope) -> Result<DataFrame
     // `completed`, `rolled_back_id`, `rolled_back`, `first_task_at`,
     // `last_task_at`).
     //
-    // Deployment events are few: read them all, so a deployment that started
-    // before the window but whose tasks ran in it still has its outcome.
-    let events = scan_table(ctx, &schema::service_events::DEF, Scope::default())
+    // Deployment events from DEPLOYMENT_LOOK_BACK before the window to a day
+    // after it: a deployment that started before the window but whose tasks
+    // ran in it still has its start and outcome.
+    let around = Scope {
+        from: scope.from.map(|t| t - DEPLOYMENT_LOOK_BACK),
+        to: scope.to.map(|t| t + DAY),
+    };
+    let events = scan_table(ctx, &schema::service_events::DEF, around)
         .await?
         .filter(col(service_events::deployment_id).is_not_null())?
         .aggregate(
