@@ -6,7 +6,7 @@ use std::io::Write;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::Schema;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use ecs_lake::schema::{PARTITION_COLUMN, TABLES};
+use ecs_lake::schema::{DERIVED, PARTITION_COLUMN, TABLES};
 
 use datafusion::prelude::DataFrame;
 use ecs_query_engine::lake::{Lake, table_named};
@@ -140,6 +140,11 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
         let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
         let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
         writeln!(out, "{:<18} {}", t.sql_name(), first)?;
+    }
+    for t in DERIVED {
+        let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
+        let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
+        writeln!(out, "{:<18} (derived) {}", t.sql_name(), first)?;
     }
     for v in VIEWS {
         let first = v.doc.find(". ").map_or(v.doc, |end| &v.doc[..=end]);

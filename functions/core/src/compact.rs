@@ -11,6 +11,11 @@
 //! 3. **write** the outputs, named after the set of inputs, then
 //! 4. **delete** the inputs that are not outputs.
 //!
+//! Compacting a `metrics` day also writes the day's per-task peaks
+//! ([`crate::peaks`]) after step 3, named after the run, and deletes the
+//! peaks of earlier runs after step 4; a day already compact whose peaks are
+//! missing is compacted again (which rebuilds them).
+//!
 //! Killed after 3, the next run reads the outputs *and* the leftover inputs,
 //! and step 2 removes the rows they share; killed during 3, the partial
 //! outputs are inputs of the next run like any other file. Either way the
@@ -35,7 +40,8 @@ use tracing::{info, warn};
 
 use crate::lake::{LakeFiles, StoreError};
 use crate::parquet_io;
-use crate::schema::TableDef;
+use crate::peaks;
+use crate::schema::{self, TableDef};
 
 /// Output files aim at this many bytes (the input's compressed size is the
 /// estimate): inside the 64-256 MB that Athena and DataFusion read best.
@@ -183,7 +189,21 @@ pub async fn compact_partition<S: LakeFiles>(
             .map(|(id, _)| id.to_owned())
     };
     let first_run = keys.first().and_then(run_id);
-    if keys.is_empty() || (first_run.is_some() && keys.iter().all(|k| run_id(k) == first_run)) {
+    let derives_peaks = table.name == schema::metrics::NAME;
+    let peaks_prefix = partition_prefix(&schema::task_peaks::DEF, day);
+    let peaks_keys: Vec<String> = if derives_peaks {
+        store.list(&peaks_prefix).await?
+    } else {
+        Vec::new()
+    };
+    if keys.is_empty()
+        || (first_run.is_some()
+            && keys.iter().all(|k| run_id(k) == first_run)
+            && (!derives_peaks
+                || first_run
+                    .as_deref()
+                    .is_some_and(|run| peaks_keys.contains(&peaks::key(day, run)))))
+    {
         report.skipped = true;
         return Ok(report);
     }
@@ -225,9 +245,22 @@ pub async fn compact_partition<S: LakeFiles>(
         report.files_out.push(key);
         start += len;
     }
+    // The day's per-task peaks, named after this run: written after the
+    // outputs and before the inputs go, so a reader that finds this run's
+    // peaks beside exactly this run's files may use them.
+    let peaks_key = derives_peaks.then(|| peaks::key(day, &id));
+    if let Some(key) = &peaks_key {
+        let batch = peaks::of_metrics(&rows, crate::time::now_micros())?;
+        store
+            .put(key, Bytes::from(parquet_io::encode(&batch)?))
+            .await?;
+    }
     for key in keys.iter().filter(|k| !report.files_out.contains(k)) {
         store.delete(key).await?;
         report.deleted += 1;
+    }
+    for key in peaks_keys.iter().filter(|k| Some(*k) != peaks_key.as_ref()) {
+        store.delete(key).await?;
     }
     Ok(report)
 }

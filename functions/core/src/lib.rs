@@ -41,6 +41,7 @@ pub mod lake;
 pub mod lenient;
 pub mod normalize;
 pub mod parquet_io;
+pub mod peaks;
 pub mod redact;
 pub mod rows;
 pub mod schema;

@@ -539,6 +539,30 @@ table! {
     }
 }
 
+table! {
+    /// Derived, never ingested: one row per task and day of `metrics`, the
+    /// day's peaks over the task's Task and Container records, written by
+    /// compaction beside each compacted `metrics` day and named after the same
+    /// run (`compacted-<run>-peaks.parquet`). A reader uses a day's peaks only
+    /// while that day's metrics are exactly that run's files, else it reads
+    /// the metrics themselves; compacting the day again rebuilds them.
+    task_peaks = "task_peaks", sort_by ["task_id"], time "last_time", ingest "compacted_at" {
+        task_id: Str required => "task id",
+        first_time: Ts required => "the task's first sample that day",
+        last_time: Ts required => "the task's last sample that day",
+        samples: I64 required => "Task and Container records that day",
+        memory_peak: I64 optional => "max MemoryUtilized, MiB",
+        memory_reserved: I64 optional => "max MemoryReserved, MiB",
+        cpu_peak: F64 optional => "max CpuUtilized, CPU units",
+        cpu_reserved: F64 optional => "max CpuReserved, CPU units",
+        compacted_at: Ts required => "when compaction wrote the row",
+    }
+}
+
+/// Tables derived from others at compaction, rebuilt by compacting again;
+/// not ingested, not compacted themselves.
+pub static DERIVED: &[&TableDef] = &[&task_peaks::DEF];
+
 /// Every table, in documentation order.
 pub static TABLES: &[&TableDef] = &[
     &task_events::DEF,

@@ -21,7 +21,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::datasource::object_store::ObjectStoreUrl;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use ecs_lake::lake::StoreErrorKind;
-use ecs_lake::schema::{PARTITION_COLUMN, TABLES, TableDef};
+use ecs_lake::schema::{DERIVED, PARTITION_COLUMN, TABLES, TableDef};
 use ecs_lake::{LakeStore, StoreError};
 use ecs_lake_aws::LakeLocation;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
@@ -156,7 +156,7 @@ impl Lake {
                     (store_url, store, ObjectPath::from(prefix.as_str()))
                 }
             };
-        for table in TABLES {
+        for table in TABLES.iter().chain(DERIVED) {
             let provider = LakeTable::new(table, store_url.clone(), Arc::clone(&objects), &root);
             ctx.register_table(table.sql_name(), Arc::new(provider))
                 .map_err(|e| {

@@ -13,8 +13,9 @@
 //! for a day while it is being listed wait for that one listing). A scan without
 //! both bounds lists the table's prefix as before. Like DataFusion's listing
 //! table, the provider applies a plain comparison of `dt` with a day
-//! (`=`, `<`, `<=`, `>`, `>=`) itself, exactly, to the days it lists, so the
-//! plans are the same as before; any other filter on `dt` stays in the plan.
+//! (`=`, `<>`, `<`, `<=`, `>`, `>=`), `dt [NOT] IN (days)` and `OR`s of them
+//! itself, exactly, to the days it lists ([`DayFilter`]); any other filter on
+//! `dt` stays in the plan.
 //!
 //! Each file is read by [`LakeReaderFactory`]: a small file in one request,
 //! a large one's footer from DataFusion's own metadata cache (validated
@@ -67,7 +68,7 @@ pub const S3_READ_CONCURRENCY: usize = 16;
 const MAX_LISTED_DAYS: i64 = 3660;
 
 /// One lake table, listed by day.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct LakeTable {
     def: &'static TableDef,
     schema: SchemaRef,
@@ -144,7 +145,7 @@ impl TableProvider for LakeTable {
         // the rest stay above the scan (and Parquet prunes row groups with them).
         Ok(filters
             .iter()
-            .map(|f| match dt_comparison(f) {
+            .map(|f| match day_filter(f) {
                 Some(_) => TableProviderFilterPushDown::Exact,
                 None => TableProviderFilterPushDown::Inexact,
             })
@@ -158,10 +159,9 @@ impl TableProvider for LakeTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let comparisons: Vec<(Operator, String)> =
-            filters.iter().filter_map(dt_comparison).collect();
+        let day_filters: Vec<DayFilter> = filters.iter().filter_map(day_filter).collect();
         let mut files = self.files(day_bounds(filters)).await?;
-        files.retain(|(day, _)| comparisons.iter().all(|(op, v)| holds(day, *op, v)));
+        files.retain(|(day, _)| day_filters.iter().all(|f| f.holds(day)));
         if files.is_empty() {
             let schema = match projection {
                 Some(p) => Arc::new(self.schema.project(p)?),
@@ -225,7 +225,12 @@ pub fn dt_comparison(e: &Expr) -> Option<(Operator, String)> {
     };
     let comparison = matches!(
         op,
-        Operator::Eq | Operator::Lt | Operator::LtEq | Operator::Gt | Operator::GtEq
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
     );
     match (left.as_ref(), right.as_ref()) {
         (Expr::Column(c), Expr::Literal(v, _)) if comparison && c.name == PARTITION_COLUMN => {
@@ -238,10 +243,73 @@ pub fn dt_comparison(e: &Expr) -> Option<(Operator, String)> {
     }
 }
 
+/// A filter on `dt` alone that the provider applies to the days it lists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DayFilter {
+    /// `dt <op> 'day'`.
+    Compare(Operator, String),
+    /// `dt [NOT] IN ('day', ...)`: the summaries pick days this way.
+    In { days: Vec<String>, negated: bool },
+    /// Either of two (the optimizer writes a short `IN` list as `OR`s).
+    Or(Box<DayFilter>, Box<DayFilter>),
+}
+
+impl DayFilter {
+    pub fn holds(&self, day: &str) -> bool {
+        match self {
+            DayFilter::Compare(op, value) => holds(day, *op, value),
+            DayFilter::In { days, negated } => days.iter().any(|d| d == day) != *negated,
+            DayFilter::Or(a, b) => a.holds(day) || b.holds(day),
+        }
+    }
+}
+
+/// The filter, if it is one the provider applies exactly: a plain `dt`
+/// comparison ([`dt_comparison`]), `dt [NOT] IN` a list of day literals, or
+/// an `OR` of those.
+pub fn day_filter(e: &Expr) -> Option<DayFilter> {
+    if let Some((op, day)) = dt_comparison(e) {
+        return Some(DayFilter::Compare(op, day));
+    }
+    if let Expr::BinaryExpr(BinaryExpr {
+        left,
+        op: Operator::Or,
+        right,
+    }) = e
+    {
+        return Some(DayFilter::Or(
+            Box::new(day_filter(left)?),
+            Box::new(day_filter(right)?),
+        ));
+    }
+    let Expr::InList(list) = e else {
+        return None;
+    };
+    let Expr::Column(c) = list.expr.as_ref() else {
+        return None;
+    };
+    if c.name != PARTITION_COLUMN {
+        return None;
+    }
+    let days = list
+        .list
+        .iter()
+        .map(|v| match v {
+            Expr::Literal(v, _) => utf8(v).map(str::to_owned),
+            _ => None,
+        })
+        .collect::<Option<Vec<String>>>()?;
+    Some(DayFilter::In {
+        days,
+        negated: list.negated,
+    })
+}
+
 /// `day <op> value`, as strings: `YYYY-MM-DD` orders as the days do.
 fn holds(day: &str, op: Operator, value: &str) -> bool {
     match op {
         Operator::Eq => day == value,
+        Operator::NotEq => day != value,
         Operator::Lt => day < value,
         Operator::LtEq => day <= value,
         Operator::Gt => day > value,
@@ -477,11 +545,30 @@ mod tests {
             dt_comparison(&lit("2026-11-20").lt(col("dt"))),
             Some((Operator::Gt, "2026-11-20".into()))
         );
-        assert_eq!(dt_comparison(&col("dt").not_eq(lit("2026-11-20"))), None);
+        assert_eq!(
+            dt_comparison(&col("dt").not_eq(lit("2026-11-20"))),
+            Some((Operator::NotEq, "2026-11-20".into()))
+        );
+        let either = day_filter(
+            &col("dt")
+                .eq(lit("2026-11-20"))
+                .or(col("dt").eq(lit("2026-11-22"))),
+        )
+        .unwrap();
+        assert!(either.holds("2026-11-22") && !either.holds("2026-11-21"));
         assert_eq!(dt_comparison(&col("time").gt(lit("2026-11-20"))), None);
         assert!(holds("2026-11-21", Operator::Gt, "2026-11-20"));
         assert!(!holds("2026-11-20", Operator::Gt, "2026-11-20"));
         assert!(holds("2026-11-20", Operator::LtEq, "2026-11-20"));
+        let days = vec![lit("2026-11-20"), lit("2026-11-22")];
+        let not_in = day_filter(&col("dt").in_list(days.clone(), true)).unwrap();
+        assert!(!not_in.holds("2026-11-20") && not_in.holds("2026-11-21"));
+        let in_list = day_filter(&col("dt").in_list(days, false)).unwrap();
+        assert!(in_list.holds("2026-11-22") && !in_list.holds("2026-11-21"));
+        assert_eq!(
+            day_filter(&col("dt").in_list(vec![col("time")], false)),
+            None
+        );
     }
 
     #[test]

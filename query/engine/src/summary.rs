@@ -36,6 +36,8 @@ use ecs_lake::schema::task_events::col as task_events;
 use ecs_lake::schema::{self, PARTITION_COLUMN, TableDef};
 use ecs_lake::time::date_of;
 
+use crate::listing::LakeTable;
+
 /// The time range a question looks at: `[from, to)`, microseconds since the
 /// epoch, UTC. Both open: the whole lake.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -385,19 +387,7 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     // one container's. So no filter on `record_type` (a string column read
     // and compared for every minute of every container): Cluster and Service
     // records have no task id and join nothing.
-    let peaks = scan_table(ctx, &schema::metrics::DEF, scope)
-        .await?
-        .filter(col(metrics::task_id).is_not_null())?
-        .aggregate(
-            vec![col(metrics::task_id)],
-            vec![
-                max(col(metrics::memory_utilized)).alias(tasks_col::memory_peak),
-                max_of(metrics::memory_reserved),
-                max(col(metrics::cpu_utilized)).alias(tasks_col::cpu_peak),
-                max_of(metrics::cpu_reserved),
-            ],
-        )?
-        .alias("m")?;
+    let peaks = task_peaks(ctx, scope).await?.alias("m")?;
 
     let healthy = col(health::status)
         .eq(lit("HEALTHY"))
@@ -554,6 +544,109 @@ const DAY: i64 = 86_400 * 1_000_000;
 /// started (a stuck deployment runs until its circuit breaker or a person
 /// stops it): its events are read from this far back.
 pub const DEPLOYMENT_LOOK_BACK: i64 = 14 * DAY;
+
+/// Each task's memory and CPU maxima (used and reserved) in the window:
+/// `task_id`, `memory_peak`, `memory_reserved`, `cpu_peak`, `cpu_reserved`.
+///
+/// For the days the window covers whole whose `task_peaks` are current
+/// ([`current_peak_days`]), from those per-day maxima (a row per task and
+/// day); for the rest (the window's partial first and last days, days not
+/// compacted yet), from the metrics themselves.
+pub async fn task_peaks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
+    let days = current_peak_days(ctx, scope).await?;
+    let mut raw = scan_table(ctx, &schema::metrics::DEF, scope)
+        .await?
+        .filter(col(metrics::task_id).is_not_null())?;
+    let day_list = || days.iter().map(|d| lit(d.as_str())).collect::<Vec<_>>();
+    if !days.is_empty() {
+        raw = raw.filter(col(PARTITION_COLUMN).in_list(day_list(), true))?;
+    }
+    let raw = raw.aggregate(
+        vec![col(metrics::task_id)],
+        vec![
+            max(col(metrics::memory_utilized)).alias(tasks_col::memory_peak),
+            max_of(metrics::memory_reserved),
+            max(col(metrics::cpu_utilized)).alias(tasks_col::cpu_peak),
+            max_of(metrics::cpu_reserved),
+        ],
+    )?;
+    if days.is_empty() {
+        return Ok(raw);
+    }
+    use schema::task_peaks::col as peaks;
+    let maxima = || {
+        vec![
+            max_of(peaks::memory_peak),
+            max_of(peaks::memory_reserved),
+            max_of(peaks::cpu_peak),
+            max_of(peaks::cpu_reserved),
+        ]
+    };
+    ctx.table(schema::task_peaks::DEF.sql_name())
+        .await?
+        .filter(col(PARTITION_COLUMN).in_list(day_list(), false))?
+        .aggregate(vec![col(peaks::task_id)], maxima())?
+        .union(raw)?
+        .aggregate(vec![col(peaks::task_id)], maxima())
+}
+
+/// The days inside `scope` whose `task_peaks` may stand for their metrics:
+/// days the window covers whole, whose metrics files are all one compaction
+/// run's outputs (`compacted-<run>-NNN.parquet`) and which have that run's
+/// peaks (`compacted-<run>-peaks.parquet`). Listed through the lake tables'
+/// listing cache, so the metrics scan that follows lists nothing again.
+pub async fn current_peak_days(ctx: &SessionContext, scope: Scope) -> Result<Vec<String>> {
+    let (Some(metrics), Some(peaks)) = (
+        lake_table(ctx, &schema::metrics::DEF).await?,
+        lake_table(ctx, &schema::task_peaks::DEF).await?,
+    ) else {
+        return Ok(Vec::new());
+    };
+    let bounds = match (scope.from, scope.to) {
+        (Some(from), Some(to)) => Some((date_of(from), date_of(to - 1))),
+        _ => None,
+    };
+    let (metric_files, peak_files) =
+        futures::try_join!(metrics.files(bounds.clone()), peaks.files(bounds))?;
+    let name = |m: &object_store::ObjectMeta| m.location.filename().unwrap_or("").to_owned();
+    let mut runs: std::collections::BTreeMap<String, Option<String>> = Default::default();
+    for (day, meta) in &metric_files {
+        let run = name(meta)
+            .strip_prefix(ecs_lake::compact::COMPACTED_PREFIX)
+            .and_then(|rest| rest.split_once('-'))
+            .map(|(run, _)| run.to_owned());
+        let entry = runs.entry(day.clone()).or_insert_with(|| run.clone());
+        if *entry != run {
+            *entry = None;
+        }
+    }
+    let whole = |day: &str| {
+        let start = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_micros());
+        start.is_some_and(|start| {
+            scope.from.is_none_or(|from| start >= from)
+                && scope.to.is_none_or(|to| start + DAY <= to)
+        })
+    };
+    Ok(runs
+        .into_iter()
+        .filter_map(|(day, run)| {
+            let current = ecs_lake::peaks::key(&day, &run?);
+            let file = current.rsplit('/').next().unwrap_or("");
+            (whole(&day) && peak_files.iter().any(|(d, m)| *d == day && name(m) == file))
+                .then_some(day)
+        })
+        .collect())
+}
+
+/// The lake table registered for `def`, if it is one (a test may register
+/// something else under the name).
+async fn lake_table(ctx: &SessionContext, def: &TableDef) -> Result<Option<LakeTable>> {
+    let provider = ctx.table_provider(def.sql_name()).await?;
+    Ok(provider.downcast_ref::<LakeTable>().cloned())
+}
 
 /// One row per deployment: from the service's deployment events (start, end,
 /// outcome, whether the circuit breaker rolled it back) and from its tasks
@@ -798,7 +891,7 @@ pub(crate) mod tests {
     /// nothing was written to yet.
     pub(crate) fn empty_lake() -> SessionContext {
         let ctx = SessionContext::new();
-        for table in schema::TABLES {
+        for table in schema::TABLES.iter().chain(schema::DERIVED) {
             let empty = MemTable::try_new(query_schema(table), vec![vec![]]).unwrap();
             ctx.register_table(table.sql_name(), Arc::new(empty))
                 .unwrap();
