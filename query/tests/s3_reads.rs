@@ -28,6 +28,16 @@ async fn answer(lake: &Lake, now: i64) -> String {
         .to_string()
 }
 
+/// One task's timeline as text.
+async fn timeline(lake: &Lake, task: &str, now: i64) -> String {
+    let (_, df) = ecs_query_engine::timeline::timeline(lake, task, 5, now)
+        .await
+        .unwrap();
+    pretty_format_batches(&ecs_query_engine::collect(df).await.unwrap())
+        .unwrap()
+        .to_string()
+}
+
 #[test]
 fn a_windowed_question_and_a_timeline_list_only_their_days_and_answer_as_the_local_lake() {
     block_on(|| async {
@@ -136,20 +146,8 @@ fn a_windowed_question_and_a_timeline_list_only_their_days_and_answer_as_the_loc
         let task = datafusion::arrow::util::display::array_value_to_string(batches[0].column(0), 0)
             .unwrap();
         server.clear_requests();
-        let (_, timeline) = ecs_query_engine::timeline::timeline(&lake, &task, 5, now)
-            .await
-            .unwrap();
-        let on_s3_timeline =
-            pretty_format_batches(&ecs_query_engine::collect(timeline).await.unwrap())
-                .unwrap()
-                .to_string();
-        let (_, local_timeline) = ecs_query_engine::timeline::timeline(&local, &task, 5, now)
-            .await
-            .unwrap();
-        let local_timeline =
-            pretty_format_batches(&ecs_query_engine::collect(local_timeline).await.unwrap())
-                .unwrap()
-                .to_string();
+        let on_s3_timeline = timeline(&lake, &task, now).await;
+        let local_timeline = timeline(&local, &task, now).await;
         assert_eq!(on_s3_timeline, local_timeline);
         assert!(on_s3_timeline.contains("exited 137"), "{on_s3_timeline}");
         let stopped_day = on_s3_timeline
