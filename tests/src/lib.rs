@@ -6,6 +6,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+pub mod bench_s3;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +53,7 @@ fn serve_loopback(
     serve: impl Fn(TokioIo<tokio::net::TcpStream>) + Send + 'static,
 ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let (addr_tx, addr_rx) = std::sync::mpsc::channel::<SocketAddr>();
-    let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -65,19 +67,61 @@ fn serve_loopback(
             addr_tx
                 .send(listener.local_addr().expect("addr"))
                 .expect("send addr");
-            loop {
-                tokio::select! {
-                    accepted = listener.accept() => {
-                        if let Ok((socket, _)) = accepted {
-                            serve(TokioIo::new(socket));
-                        }
-                    }
-                    _ = &mut stop_rx => break,
-                }
-            }
+            accept_until(listener, serve, async {
+                let _ = stop_rx.await;
+            })
+            .await;
         });
     });
     (addr_rx.recv().expect("server address"), stop_tx)
+}
+
+/// Hands each connection accepted on `listener` to `serve`, until `stop` completes.
+pub async fn accept_until(
+    listener: tokio::net::TcpListener,
+    serve: impl Fn(TokioIo<tokio::net::TcpStream>),
+    stop: impl std::future::Future<Output = ()>,
+) {
+    let mut stop = std::pin::pin!(stop);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((socket, _)) = accepted {
+                    serve(TokioIo::new(socket));
+                }
+            }
+            () = &mut stop => break,
+        }
+    }
+}
+
+/// Serves one connection (HTTP/1.1 or HTTP/2) with `service`, on a task of
+/// the current runtime.
+pub fn spawn_connection<S, B>(io: TokioIo<tokio::net::TcpStream>, service: S)
+where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = ConnBuilder::new(TokioExecutor::new())
+        .serve_connection(io, service)
+        .into_owned();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+}
+
+/// An S3 service over `s3` behind SigV4, accepting the test credentials
+/// ([`ACCESS_KEY`], [`SECRET_KEY`]).
+pub fn s3_service(s3: impl s3s::S3) -> s3s::service::S3Service {
+    let mut b = S3ServiceBuilder::new(s3);
+    b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+    b.build()
 }
 
 /// A real S3 endpoint on 127.0.0.1, backed by a temporary directory, running
@@ -243,12 +287,7 @@ impl S3Server {
         for b in buckets {
             std::fs::create_dir_all(root.path().join(b)).expect("bucket dir");
         }
-        let fs = s3s_fs::FileSystem::new(root.path()).expect("s3s-fs");
-        let service = {
-            let mut b = S3ServiceBuilder::new(fs);
-            b.set_auth(SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-            b.build()
-        };
+        let service = s3_service(s3s_fs::FileSystem::new(root.path()).expect("s3s-fs"));
         let requests: std::sync::Arc<std::sync::Mutex<Vec<S3Request>>> = Default::default();
         let log = std::sync::Arc::clone(&requests);
         let (addr, stop) = serve_loopback(move |io| {
@@ -298,12 +337,7 @@ impl S3Server {
                         }
                     }
                 });
-            let conn = ConnBuilder::new(TokioExecutor::new())
-                .serve_connection(io, faulty)
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
+            spawn_connection(io, faulty);
         });
         Self {
             endpoint: format!("http://{addr}"),
@@ -502,12 +536,7 @@ impl JsonApiServer {
                             .body(Full::new(Bytes::from(answer)))
                     }
                 });
-            let conn = ConnBuilder::new(TokioExecutor::new())
-                .serve_connection(io, service)
-                .into_owned();
-            tokio::spawn(async move {
-                let _ = conn.await;
-            });
+            spawn_connection(io, service);
         });
         Self {
             endpoint: format!("http://{addr}"),
