@@ -251,6 +251,22 @@ pub struct DemoArgs {
     /// Build the lake only (for benchmarks and bigger lakes).
     #[arg(long)]
     pub no_questions: bool,
+
+    /// How the simulator's output is cut into ingest calls, each of which
+    /// writes one Parquet file per table and day it touches.
+    #[arg(long, value_enum, default_value_t = DemoFiles::Chunks)]
+    pub files: DemoFiles,
+}
+
+/// How `demo` cuts the simulator's output into ingest calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DemoFiles {
+    /// Calls of about 64 MB of input: few, large files; the quickest to build.
+    Chunks,
+    /// One call per Lambda invocation, as production writes the lake: ECS
+    /// events in SQS batches of at most 100 within a 20 s window (of event
+    /// time), each CloudWatch Logs payload alone. Many small files (for benchmarks).
+    AsLambdas,
 }
 
 /// The simulator's presets.

@@ -11,7 +11,7 @@ use ecs_sim::{DeploymentTruth, Preset, Sink, TaskTruth, simulate_into};
 
 use crate::ask;
 use crate::backfill::{Totals, ingest_inputs, open_store, print_totals};
-use crate::cli::{DemoArgs, DemoPreset, LakeArgs, OutputArgs};
+use crate::cli::{DemoArgs, DemoFiles, DemoPreset, LakeArgs, OutputArgs};
 use crate::error::CliError;
 use ecs_query_engine::Lake;
 
@@ -37,9 +37,11 @@ pub const QUESTIONS: &[(&str, &str)] = &[
     ),
 ];
 
-/// Simulator output cut into chunks of about [`CHUNK_BYTES`], sent from the
-/// simulation thread to the ingest loop, so a simulation of any size streams
-/// into the lake with bounded memory.
+/// Simulator output cut into ingest calls, sent from the simulation thread
+/// to the ingest loop, so a simulation of any size streams into the lake
+/// with bounded memory. One call writes one file per table and day it
+/// touches: by default calls of about [`CHUNK_BYTES`]; with
+/// `--files as-lambdas` one per Lambda invocation ([`Spill`]).
 struct Chunker {
     tx: tokio::sync::mpsc::Sender<Vec<Input>>,
     buf: Vec<Input>,
@@ -47,11 +49,47 @@ struct Chunker {
     events: usize,
     payloads: usize,
     tasks: usize,
+    /// `--files as-lambdas`: the ECS events, waiting to be cut into SQS batches.
+    spill: Option<Spill>,
+    /// SQS batches sent (`--files as-lambdas`).
+    batches: usize,
 }
 
 const CHUNK_BYTES: usize = 64 << 20;
 
+/// What the simulation sent.
+struct Counts {
+    events: usize,
+    payloads: usize,
+    tasks: usize,
+    batches: usize,
+}
+
+/// Events per SQS batch (the template's `BatchSize`).
+const SQS_BATCH: usize = 100;
+/// The SQS event source's batching window (`MaximumBatchingWindowInSeconds`),
+/// taken on event time: a batch closes at [`SQS_BATCH`] events or once this
+/// much time has passed since its first event.
+const SQS_WINDOW_MS: i64 = 20_000;
+const DAY_MS: i64 = 86_400_000;
+
 impl Chunker {
+    fn new(tx: tokio::sync::mpsc::Sender<Vec<Input>>, files: DemoFiles) -> std::io::Result<Self> {
+        Ok(Self {
+            tx,
+            buf: Vec::new(),
+            bytes: 0,
+            events: 0,
+            payloads: 0,
+            tasks: 0,
+            spill: match files {
+                DemoFiles::Chunks => None,
+                DemoFiles::AsLambdas => Some(Spill::new()?),
+            },
+            batches: 0,
+        })
+    }
+
     fn push(&mut self, input: Input) {
         self.bytes += input.body.len();
         self.buf.push(input);
@@ -63,18 +101,48 @@ impl Chunker {
     fn flush(&mut self) {
         self.bytes = 0;
         let chunk = std::mem::take(&mut self.buf);
+        self.send(chunk);
+    }
+
+    fn send(&self, chunk: Vec<Input>) {
         // The receiver only goes away when ingest failed; what is left is moot.
         if !chunk.is_empty() {
             let _ = self.tx.blocking_send(chunk);
         }
     }
+
+    /// Sends what is left: the last chunk, or every SQS batch.
+    fn finish(&mut self) -> std::io::Result<()> {
+        self.flush();
+        let Some(spill) = self.spill.take() else {
+            return Ok(());
+        };
+        let mut batch = Vec::with_capacity(SQS_BATCH);
+        let mut first_ms = 0;
+        spill.replay(|ms, input| {
+            if !batch.is_empty() && (batch.len() == SQS_BATCH || ms - first_ms >= SQS_WINDOW_MS) {
+                self.batches += 1;
+                self.send(std::mem::replace(&mut batch, Vec::with_capacity(SQS_BATCH)));
+            }
+            if batch.is_empty() {
+                first_ms = ms;
+            }
+            batch.push(input);
+        })?;
+        self.batches += usize::from(!batch.is_empty());
+        self.send(batch);
+        Ok(())
+    }
 }
 
 impl Sink for Chunker {
     fn event(&mut self, json: String) {
-        let input = Input::new(format!("sim:event:{}", self.events), json.into_bytes());
+        let id = format!("sim:event:{}", self.events);
         self.events += 1;
-        self.push(input);
+        match &mut self.spill {
+            Some(spill) => spill.push(&id, json),
+            None => self.push(Input::new(id, json.into_bytes())),
+        }
     }
     fn log_payload(&mut self, data: String) {
         let input = Input::of(
@@ -83,12 +151,96 @@ impl Sink for Chunker {
             data.into_bytes(),
         );
         self.payloads += 1;
-        self.push(input);
+        // Each CloudWatch Logs subscription payload is one invocation.
+        if self.spill.is_some() {
+            self.send(vec![input]);
+        } else {
+            self.push(input);
+        }
     }
     fn task(&mut self, _: TaskTruth) {
         self.tasks += 1;
     }
     fn deployment(&mut self, _: DeploymentTruth) {}
+}
+
+/// ECS events on their way to SQS batches. SQS batches what arrives within
+/// a window across the whole fleet, but the simulator delivers a service's
+/// tasks one after the other, each task's events in time order (up to its
+/// duplicate and swapped deliveries), not the fleet's events in time order.
+/// So events wait on disk, one file per day of event time (the EventBridge
+/// `time` field), and are replayed a day at a time, sorted, at the end:
+/// memory holds one day of events.
+struct Spill {
+    dir: tempfile::TempDir,
+    days: std::collections::BTreeMap<i64, std::io::BufWriter<std::fs::File>>,
+    error: Option<std::io::Error>,
+}
+
+/// The one field of an EventBridge event the batching needs.
+#[derive(serde::Deserialize)]
+struct EventTime<'a> {
+    time: &'a str,
+}
+
+impl Spill {
+    fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            dir: tempfile::Builder::new()
+                .prefix("ecs-query-demo-events")
+                .tempdir()?,
+            days: Default::default(),
+            error: None,
+        })
+    }
+
+    /// Writes `<ms> <id> <json>` to the event's day (JSON text has no raw newline).
+    fn push(&mut self, id: &str, json: String) {
+        // An event without a time (the simulator always sends one) goes first.
+        let ms = serde_json::from_str::<EventTime>(&json)
+            .ok()
+            .and_then(|e| ecs_lake::time::parse_time(e.time).ok())
+            .map_or(0, |us| us.div_euclid(1000));
+        let day = ms.div_euclid(DAY_MS);
+        let written = match self.days.entry(day) {
+            std::collections::btree_map::Entry::Occupied(e) => Ok(e.into_mut()),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                std::fs::File::create(self.dir.path().join(day.to_string()))
+                    .map(|f| e.insert(std::io::BufWriter::new(f)))
+            }
+        }
+        .and_then(|w| writeln!(w, "{ms} {id} {json}"));
+        if let Err(e) = written {
+            self.error.get_or_insert(e);
+        }
+    }
+
+    /// Every event in time order (stable: delivery order within a millisecond).
+    fn replay(self, mut each: impl FnMut(i64, Input)) -> std::io::Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        for (day, mut w) in self.days {
+            w.flush()?;
+            drop(w);
+            let path = self.dir.path().join(day.to_string());
+            let text = std::fs::read_to_string(&path)?;
+            let mut events: Vec<(i64, &str, &str)> = text
+                .lines()
+                .filter_map(|line| {
+                    let (ms, rest) = line.split_once(' ')?;
+                    let (id, json) = rest.split_once(' ')?;
+                    Some((ms.parse().ok()?, id, json))
+                })
+                .collect();
+            events.sort_by_key(|(ms, _, _)| *ms);
+            for (ms, id, json) in events {
+                each(ms, Input::new(id.to_owned(), json.as_bytes().to_vec()));
+            }
+            std::fs::remove_file(&path)?;
+        }
+        Ok(())
+    }
 }
 
 pub async fn run(
@@ -104,22 +256,29 @@ pub async fn run(
         DemoPreset::Churn => Preset::churn(args.copies, args.hours),
     };
     let store = open_store(lake_args).await?;
-    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Input>>(2);
+    // A few chunks in flight: two of 64 MB, or many invocations' worth.
+    let in_flight = match args.files {
+        DemoFiles::Chunks => 2,
+        DemoFiles::AsLambdas => 256,
+    };
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<Input>>(in_flight);
+    let mut chunker = Chunker::new(tx, args.files).map_err(|e| {
+        CliError::Internal(format!("cannot create a directory for the ECS events: {e}"))
+    })?;
     let simulation = {
         let preset = preset.clone();
         let seed = args.seed;
         std::thread::spawn(move || {
-            let mut chunker = Chunker {
-                tx,
-                buf: Vec::new(),
-                bytes: 0,
-                events: 0,
-                payloads: 0,
-                tasks: 0,
-            };
             simulate_into(&preset, seed, &mut chunker);
-            chunker.flush();
-            (chunker.events, chunker.payloads, chunker.tasks)
+            let finished = chunker.finish();
+            // Without its sender (dropped with the chunker), the ingest loop ends.
+            let counts = Counts {
+                events: chunker.events,
+                payloads: chunker.payloads,
+                tasks: chunker.tasks,
+                batches: chunker.batches,
+            };
+            (counts, finished)
         })
     };
     // Chunks are normalized and written concurrently, one per core.
@@ -145,15 +304,26 @@ pub async fn run(
             first: e.to_string(),
         })?);
     }
-    let (events, payloads, tasks) = simulation.join().map_err(|_| CliError::Usage {
+    let (counts, finished) = simulation.join().map_err(|_| CliError::Usage {
         message: "the simulator failed".into(),
         hint: "this is a bug: please report it with the preset and seed",
     })?;
+    finished
+        .map_err(|e| CliError::Internal(format!("ECS events on their way to SQS batches: {e}")))?;
     writeln!(
         out,
-        "Simulated preset {} (seed {}): {tasks} tasks over {} hours, {events} ECS events, {payloads} CloudWatch Logs payloads.",
-        preset.name, args.seed, args.hours,
+        "Simulated preset {} (seed {}): {} tasks over {} hours, {} ECS events, {} CloudWatch Logs payloads.",
+        preset.name, args.seed, counts.tasks, args.hours, counts.events, counts.payloads,
     )?;
+    if args.files == DemoFiles::AsLambdas {
+        writeln!(
+            out,
+            "Ingested as the Lambdas are invoked: {} SQS batches (<= {SQS_BATCH} events within {} s), {} CloudWatch Logs payloads.",
+            counts.batches,
+            SQS_WINDOW_MS / 1000,
+            counts.payloads,
+        )?;
+    }
     print_totals(&totals, &lake_args.lake, out)?;
     if let Some(first) = totals.failed.first() {
         return Err(CliError::WriteFailed {
