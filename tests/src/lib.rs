@@ -87,6 +87,10 @@ pub async fn accept_until(
         tokio::select! {
             accepted = listener.accept() => {
                 if let Ok((socket, _)) = accepted {
+                    // Answers go out as written: with Nagle's algorithm a body
+                    // written after its headers waits for the client's delayed
+                    // ACK (40 ms on Linux).
+                    let _ = socket.set_nodelay(true);
                     serve(TokioIo::new(socket));
                 }
             }
