@@ -52,6 +52,11 @@ fn a_windowed_question_and_a_timeline_list_only_their_days_and_answer_as_the_loc
         let lake = Lake::open_with_sdk(&LakeConfig::at("s3://lake/ecs"), &server.sdk_config())
             .await
             .unwrap();
+        // Files in flight: more partitions than cores on S3.
+        assert_eq!(
+            lake.ctx.copied_config().target_partitions(),
+            ecs_query_engine::listing::S3_READ_CONCURRENCY
+        );
         server.clear_requests();
         let on_s3 = answer(&lake, now).await;
         let lists: Vec<String> = server

@@ -124,6 +124,13 @@ impl Lake {
         // trailing comma before `CLUSTER BY`, so `SELECT task_id, cluster FROM ...`
         // (a column every table has) fails to parse.
         session.options_mut().sql_parser.dialect = datafusion::config::Dialect::PostgreSQL;
+        // On S3 a partition waits on one request at a time: more partitions
+        // than cores, unless the user chose.
+        if matches!(config.parsed()?, LakeLocation::S3 { .. })
+            && std::env::var_os("DATAFUSION_EXECUTION_TARGET_PARTITIONS").is_none()
+        {
+            session.options_mut().execution.target_partitions = crate::listing::S3_READ_CONCURRENCY;
+        }
         let ctx = SessionContext::new_with_config(session);
         let (store_url, objects, root): (ObjectStoreUrl, Arc<dyn ObjectStore>, ObjectPath) =
             match config.parsed()? {
