@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use ecs_query::cli::{DemoArgs, DemoPreset, Format, LakeArgs, OutputArgs};
+use ecs_query::cli::{DemoArgs, DemoFiles, DemoPreset, Format, LakeArgs, OutputArgs};
 use ecs_sim::Preset;
 
 pub fn lake_args(dir: &Path) -> LakeArgs {
@@ -43,6 +43,7 @@ pub fn build_lake(preset: DemoPreset, hours: f64, seed: u64) -> std::path::PathB
             preset,
             copies: 10,
             no_questions: true,
+            files: DemoFiles::Chunks,
         },
         &output(Format::Csv, 0),
         &mut std::io::sink(),
