@@ -369,9 +369,13 @@ pub async fn plan(
         .union(transitions)?
         .union(signatures)?
         .union(last)?
+        // Every column: rows at one instant come out in one order whatever
+        // the partitions (32 on S3).
         .sort(vec![
             col(TIME).sort(true, false),
             col(KIND).sort(true, false),
+            col(EVENT).sort(true, false),
+            col(DETAIL).sort(true, false),
         ])?)
 }
 
