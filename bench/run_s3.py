@@ -425,6 +425,13 @@ def requests_cell(r):
     return f"{r['list']} / {r['get']} / {r['head']}"
 
 
+def in_flight(r, seconds):
+    """Requests in flight: mean over the run (endpoint time summed / wall time), and the most at once."""
+    if "request_ms" not in r or seconds <= 0:
+        return "-"
+    return f"{r['request_ms'] / 1000 / seconds:.1f} / {r['max_in_flight']}"
+
+
 def mb(r):
     return f"{r['bytes'] / 1e6:.1f}"
 
@@ -458,9 +465,9 @@ def question_table(bucket, title, timeline_task):
     counts, files, today_files, size = lake_stats(bucket)
     print(f"\n{title} (`s3://{bucket}/`): {counts['task_events']:,} task events, {counts['metrics']:,} metric "
           f"records, {files:,} files ({today_files:,} in today's partitions), {size:,} MB\n")
-    print("| question | ecs-query | DuckDB | ours: LIST / GET / HEAD | ours MB | DuckDB: LIST / GET / HEAD "
-          "| DuckDB MB | same answer |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| question | ecs-query | DuckDB | ours: LIST / GET / HEAD | ours MB | ours in flight (mean / max) "
+          "| DuckDB: LIST / GET / HEAD | DuckDB MB | DuckDB in flight | same answer |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     asks = [(q, [q]) for q in QUESTIONS]
     if timeline_task:
         asks.append((f"timeline {timeline_task[:12]}", ["timeline", timeline_task]))
@@ -468,12 +475,12 @@ def question_table(bucket, title, timeline_task):
         t_ours, r_ours, text, n_ours = measure(lambda: ours(bucket, args))
         try:
             t_duck, r_duck, rows, n_duck = time_duck(bucket, for_duckdb(sql_of(bucket, args)))
-            duck = [ms(t_duck, n_duck), requests_cell(r_duck), mb(r_duck)]
+            duck = [ms(t_duck, n_duck), requests_cell(r_duck), mb(r_duck), in_flight(r_duck, t_duck)]
             verdict = "yes" if same(text, rows) else "NO"
         except Exception as e:  # noqa: BLE001 - report, don't stop
-            duck, verdict = ["fails: " + str(e).splitlines()[0][:80], "-", "-"], "-"
+            duck, verdict = ["fails: " + str(e).splitlines()[0][:80], "-", "-", "-"], "-"
         print(f"| `{label}` | {ms(t_ours, n_ours)} | {duck[0]} | {requests_cell(r_ours)} | {mb(r_ours)} | "
-              f"{duck[1]} | {duck[2]} | {verdict} |", flush=True)
+              f"{in_flight(r_ours, t_ours)} | {duck[1]} | {duck[2]} | {duck[3]} | {verdict} |", flush=True)
 
 
 def window_table(bucket, label):

@@ -13,10 +13,12 @@
 //! port). Counters, as JSON, at paths no S3 client uses (no latency, not counted):
 //!
 //! - `GET /__bench/stats`: `{"list", "get", "get_range", "head", "put", "other",
-//!   "errors", "bytes", "latency_ms"}`: requests by kind (a GET with `list-type=2`
-//!   or of a bucket is a LIST; `get_range` counts the GETs with a Range header,
-//!   also in `get`), responses with status >= 400, and the bytes of the
-//!   responses' bodies (their Content-Length);
+//!   "errors", "bytes", "request_ms", "max_in_flight", "latency_ms"}`: requests by
+//!   kind (a GET with `list-type=2` or of a bucket is a LIST; `get_range` counts
+//!   the GETs with a Range header, also in `get`), responses with status >= 400,
+//!   the bytes of the responses' bodies (their Content-Length), the time requests
+//!   spent in the endpoint until their headers were answered, summed (over a
+//!   client's wall time: its mean requests in flight), and the most in flight at once;
 //! - `POST /__bench/reset`: zeroes them, answering what they were.
 //!
 //! On SIGINT or SIGTERM it prints the totals on one line and exits.
@@ -58,6 +60,9 @@ struct Stats {
     other: AtomicU64,
     errors: AtomicU64,
     bytes: AtomicU64,
+    request_us: AtomicU64,
+    in_flight: AtomicU64,
+    max_in_flight: AtomicU64,
 }
 
 impl Stats {
@@ -89,6 +94,12 @@ impl Stats {
             "other": read(&self.other),
             "errors": read(&self.errors),
             "bytes": read(&self.bytes),
+            "request_ms": read(&self.request_us) / 1000,
+            "max_in_flight": if reset {
+                self.max_in_flight.swap(self.in_flight.load(Ordering::Relaxed), Ordering::Relaxed)
+            } else {
+                self.max_in_flight.load(Ordering::Relaxed)
+            },
             "latency_ms": latency_ms,
         })
     }
@@ -173,8 +184,17 @@ async fn run(args: Args) -> std::io::Result<()> {
                         );
                         let ranged = req.headers().contains_key(http::header::RANGE);
                         let what = verbose.then(|| format!("{} {}", req.method(), req.uri()));
+                        let began = std::time::Instant::now();
+                        let now_in_flight = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+                        stats
+                            .max_in_flight
+                            .fetch_max(now_in_flight, Ordering::Relaxed);
                         tokio::time::sleep(latency).await;
-                        let response: Response = hyper::service::Service::call(&s3, req).await?;
+                        let answered = hyper::service::Service::call(&s3, req).await;
+                        stats.in_flight.fetch_sub(1, Ordering::Relaxed);
+                        let took = u64::try_from(began.elapsed().as_micros()).unwrap_or(u64::MAX);
+                        stats.request_us.fetch_add(took, Ordering::Relaxed);
+                        let response: Response = answered?;
                         let bytes = body_bytes(&response);
                         stats.counter(kind).fetch_add(1, Ordering::Relaxed);
                         if kind == RequestKind::Get && ranged {
