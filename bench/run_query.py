@@ -23,9 +23,6 @@ epoch_us), in-process from Python (no process start: in its favour) over views
 all cores, median of RUNS after one warm-up; both answers are compared.
 Prints Markdown; paste it into bench/RESULTS.md with the date and machine.
 """
-import csv
-import datetime
-import io
 import os
 import platform
 import re
@@ -34,20 +31,13 @@ import subprocess
 import sys
 import time
 
+from common import QUESTIONS, for_duckdb, option, same  # bench/common.py
+
 argv = sys.argv[1:]
 
 
-def option(name, default):
-    if name in argv:
-        i = argv.index(name)
-        value = argv[i + 1]
-        del argv[i:i + 2]
-        return value
-    return default
-
-
-days = int(option("--days", "90"))
-runs = int(option("--runs", "5"))
+days = int(option(argv, "--days", "90"))
+runs = int(option(argv, "--runs", "5"))
 rebuild = "--rebuild" in argv
 argv = [a for a in argv if not a.startswith("--")]
 copies = int(argv[0]) if argv else 20
@@ -124,11 +114,6 @@ def duck(lake_dir):
     return con
 
 
-def for_duckdb(sql):
-    """DuckDB has no CAST(TIMESTAMPTZ AS BIGINT) (microseconds in DataFusion): epoch_us."""
-    return re.sub(r"CAST\(([\w.]+_at) AS BIGINT\)", r"epoch_us(\1)", sql.strip().rstrip(";"))
-
-
 def time_duck(con, sql):
     con.execute(sql).fetchall()
     samples = []
@@ -139,43 +124,6 @@ def time_duck(con, sql):
     return statistics.median(samples), rows
 
 
-def norm(value):
-    """One spelling for both sides: numbers to 0.1, times to the microsecond since the epoch."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, datetime.datetime):
-        return str(round(value.timestamp() * 1e6))
-    try:
-        return f"{float(value):.1f}"
-    except (TypeError, ValueError):
-        pass
-    try:
-        t = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        return str(round(t.timestamp() * 1e6))
-    except ValueError:
-        return str(value)
-
-
-def close(a, b):
-    """Equal, or numbers within 0.1: an interpolated percentile rounded to
-    0.1 may land either side of a half (189.65 -> 189.6 or 189.7)."""
-    if a == b:
-        return True
-    try:
-        return abs(float(a) - float(b)) <= 0.1 + 1e-9
-    except ValueError:
-        return False
-
-
-def same(csv_text, rows):
-    ours_rows = sorted(tuple(norm(v) for v in r) for r in list(csv.reader(io.StringIO(csv_text)))[1:])
-    duck_rows = sorted(tuple(norm(v) for v in r) for r in rows)
-    return len(ours_rows) == len(duck_rows) and all(
-        len(a) == len(b) and all(close(x, y) for x, y in zip(a, b)) for a, b in zip(ours_rows, duck_rows))
-
-
 def stats(lake_dir):
     con = duck(lake_dir)
     counts = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("task_events", "metrics")}
@@ -184,16 +132,7 @@ def stats(lake_dir):
     return counts, files, size
 
 
-QUESTIONS = [
-    "exit 137 by revision last 7d",
-    "oom by service last 24h",
-    "stops by cause last 7d",
-    "unhealthy by deployment last 7d",
-    "memory peak by revision last 7d",
-    "restarts by day last 14d",
-    "deployments last 7d",
-    "top 10 tasks by memory peak last 24h",
-]
+QUESTIONS = QUESTIONS[:5] + ["restarts by day last 14d"] + QUESTIONS[5:]
 
 def show_sql(lake_dir, q):
     return subprocess.run([binary, "--lake", lake_dir, "--now", now, "--show-sql", q],

@@ -39,9 +39,7 @@ import io
 import json
 import os
 import platform
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import threading
@@ -67,24 +65,16 @@ def in_venv():
 
 in_venv()
 import duckdb  # noqa: E402
+from common import QUESTIONS, for_duckdb, option, same  # noqa: E402 (bench/common.py)
 
 argv = sys.argv[1:]
 
 
-def option(name, default):
-    if name in argv:
-        i = argv.index(name)
-        value = argv[i + 1]
-        del argv[i:i + 2]
-        return value
-    return default
-
-
-days = int(option("--days", "90"))
-runs = int(option("--runs", "3"))
-latency_ms = int(option("--latency-ms", "20"))
-slow_s = float(option("--slow", "60"))
-variants = option("--variants", "ingested,nightly,intraday").split(",")
+days = int(option(argv, "--days", "90"))
+runs = int(option(argv, "--runs", "3"))
+latency_ms = int(option(argv, "--latency-ms", "20"))
+slow_s = float(option(argv, "--slow", "60"))
+variants = option(argv, "--variants", "ingested,nightly,intraday").split(",")
 rebuild = "--rebuild" in argv
 argv = [a for a in argv if not a.startswith("--")]
 copies = int(argv[0]) if argv else 10
@@ -348,13 +338,6 @@ def duck_connect(bucket):
     return con
 
 
-def for_duckdb(sql):
-    """DuckDB has no CAST(TIMESTAMPTZ AS BIGINT) (microseconds in DataFusion): epoch_us; and
-    DataFusion's date_bin(stride, time, origin) is DuckDB's time_bucket."""
-    sql = re.sub(r"CAST\(([\w.]+_at) AS BIGINT\)", r"epoch_us(\1)", sql.strip().rstrip(";"))
-    return re.sub(r"\bdate_bin\(", "time_bucket(", sql)
-
-
 def duck_once(bucket, sql, timeout_s=600):
     """One run in a new in-process database; returns (seconds, requests, rows)."""
     con = duck_connect(bucket)
@@ -381,46 +364,6 @@ def time_duck(bucket, sql):
     return took, reqs, rows, len(samples)
 
 
-def norm(value):
-    """One spelling for both sides: numbers to 0.1, times to the microsecond since the epoch."""
-    if value is None or value == "":
-        return ""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, datetime.datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=datetime.timezone.utc)
-        return str(round(value.timestamp() * 1e6))
-    try:
-        return f"{float(value):.1f}"
-    except (TypeError, ValueError):
-        pass
-    try:
-        t = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=datetime.timezone.utc)
-        return str(round(t.timestamp() * 1e6))
-    except ValueError:
-        return str(value)
-
-
-def close(a, b):
-    """Equal, or numbers within 0.1 (an interpolated percentile rounded either side of a half)."""
-    if a == b:
-        return True
-    try:
-        return abs(float(a) - float(b)) <= 0.1 + 1e-9
-    except ValueError:
-        return False
-
-
-def same(csv_text, rows):
-    ours_rows = sorted(tuple(norm(v) for v in r) for r in list(csv.reader(io.StringIO(csv_text)))[1:])
-    duck_rows = sorted(tuple(norm(v) for v in r) for r in rows)
-    return len(ours_rows) == len(duck_rows) and all(
-        len(a) == len(b) and all(close(x, y) for x, y in zip(a, b)) for a, b in zip(ours_rows, duck_rows))
-
-
 def requests_cell(r):
     return f"{r['list']} / {r['get']} / {r['head']}"
 
@@ -440,15 +383,6 @@ def ms(seconds, n):
     return f"{seconds * 1000:,.0f} ms" + ("" if n == runs else f" ({n} run{'s' if n > 1 else ''})")
 
 
-QUESTIONS = [
-    "exit 137 by revision last 7d",
-    "oom by service last 24h",
-    "stops by cause last 7d",
-    "unhealthy by deployment last 7d",
-    "memory peak by revision last 7d",
-    "deployments last 7d",
-    "top 10 tasks by memory peak last 24h",
-]
 
 
 def oom_task(bucket):
