@@ -33,6 +33,16 @@ pub fn end_micros(p: &Preset) -> i64 {
 /// A lake in a new temporary directory, built through the same path as
 /// `ecs-query demo` (the simulator's payloads through the ingest code).
 pub fn build_lake(preset: DemoPreset, hours: f64, seed: u64) -> std::path::PathBuf {
+    build_lake_with(preset, hours, seed, DemoFiles::Chunks)
+}
+
+/// [`build_lake`] with the inputs cut into ingest calls as `files` says.
+pub fn build_lake_with(
+    preset: DemoPreset,
+    hours: f64,
+    seed: u64,
+    files: DemoFiles,
+) -> std::path::PathBuf {
     let dir = tempfile::tempdir().unwrap().keep();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(ecs_query::demo::run(
@@ -43,7 +53,7 @@ pub fn build_lake(preset: DemoPreset, hours: f64, seed: u64) -> std::path::PathB
             preset,
             copies: 10,
             no_questions: true,
-            files: DemoFiles::Chunks,
+            files,
         },
         &output(Format::Csv, 0),
         &mut std::io::sink(),
