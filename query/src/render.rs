@@ -135,16 +135,15 @@ pub fn batches(
 
 /// `ecs-query tables`.
 pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
-    for t in TABLES {
+    let tables = TABLES
+        .iter()
+        .map(|t| (t, ""))
+        .chain(DERIVED.iter().map(|t| (t, "(derived) ")));
+    for (t, kind) in tables {
         // The doc's first sentence, however it is wrapped.
         let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
         let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
-        writeln!(out, "{:<18} {}", t.sql_name(), first)?;
-    }
-    for t in DERIVED {
-        let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
-        let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
-        writeln!(out, "{:<18} (derived) {}", t.sql_name(), first)?;
+        writeln!(out, "{:<18} {kind}{}", t.sql_name(), first)?;
     }
     for v in VIEWS {
         let first = v.doc.find(". ").map_or(v.doc, |end| &v.doc[..=end]);

@@ -80,6 +80,15 @@ pub struct CompactReport {
     pub skipped: bool,
 }
 
+/// The compaction run that wrote a file, from its name
+/// (`compacted-<run>-NNN.parquet`, `compacted-<run>-peaks.parquet`).
+pub fn run_of(file_name: &str) -> Option<&str> {
+    file_name
+        .strip_prefix(COMPACTED_PREFIX)?
+        .split_once('-')
+        .map(|(run, _)| run)
+}
+
 /// The partition's prefix: `<table>/dt=<day>/`.
 pub fn partition_prefix(table: &TableDef, day: &str) -> String {
     format!("{}/dt={day}/", table.name)
@@ -182,12 +191,7 @@ pub async fn compact_partition<S: LakeFiles>(
         ..Default::default()
     };
     // Done already when every file is an output of one compaction run.
-    let run_id = |k: &String| {
-        k.strip_prefix(&prefix)?
-            .strip_prefix(COMPACTED_PREFIX)?
-            .split_once('-')
-            .map(|(id, _)| id.to_owned())
-    };
+    let run_id = |k: &String| k.strip_prefix(&prefix).and_then(run_of).map(str::to_owned);
     let first_run = keys.first().and_then(run_id);
     let derives_peaks = table.name == schema::metrics::NAME;
     let peaks_prefix = partition_prefix(&schema::task_peaks::DEF, day);

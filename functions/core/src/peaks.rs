@@ -21,13 +21,14 @@ use arrow::error::ArrowError;
 
 use crate::schema::{metrics, task_peaks};
 
+/// The name of a compaction run's peaks file.
+pub fn file_name(run: &str) -> String {
+    format!("{}{run}-peaks.parquet", crate::compact::COMPACTED_PREFIX)
+}
+
 /// The peaks file of a compaction run's outputs for one day.
 pub fn key(day: &str, run: &str) -> String {
-    format!(
-        "{}/dt={day}/{}{run}-peaks.parquet",
-        task_peaks::NAME,
-        crate::compact::COMPACTED_PREFIX
-    )
+    format!("{}/dt={day}/{}", task_peaks::NAME, file_name(run))
 }
 
 #[derive(Default)]

@@ -538,7 +538,8 @@ pub fn is_oom() -> Expr {
         .or(col(tasks_col::exit_kind).eq(lit(ExitKind::SigkillOom.as_str())))
 }
 
-const DAY: i64 = 86_400 * 1_000_000;
+/// One day, µs.
+pub const DAY: i64 = 86_400 * 1_000_000;
 
 /// How long before a window a deployment whose tasks ran in it may have
 /// started (a stuck deployment runs until its circuit breaker or a person
@@ -611,10 +612,7 @@ pub async fn current_peak_days(ctx: &SessionContext, scope: Scope) -> Result<Vec
     let name = |m: &object_store::ObjectMeta| m.location.filename().unwrap_or("").to_owned();
     let mut runs: std::collections::BTreeMap<String, Option<String>> = Default::default();
     for (day, meta) in &metric_files {
-        let run = name(meta)
-            .strip_prefix(ecs_lake::compact::COMPACTED_PREFIX)
-            .and_then(|rest| rest.split_once('-'))
-            .map(|(run, _)| run.to_owned());
+        let run = ecs_lake::compact::run_of(&name(meta)).map(str::to_owned);
         let entry = runs.entry(day.clone()).or_insert_with(|| run.clone());
         if *entry != run {
             *entry = None;
@@ -633,8 +631,7 @@ pub async fn current_peak_days(ctx: &SessionContext, scope: Scope) -> Result<Vec
     Ok(runs
         .into_iter()
         .filter_map(|(day, run)| {
-            let current = ecs_lake::peaks::key(&day, &run?);
-            let file = current.rsplit('/').next().unwrap_or("");
+            let file = ecs_lake::peaks::file_name(&run?);
             (whole(&day) && peak_files.iter().any(|(d, m)| *d == day && name(m) == file))
                 .then_some(day)
         })

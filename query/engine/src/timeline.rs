@@ -25,7 +25,7 @@ use ecs_lake::schema::{self, TableDef};
 
 use crate::error::{Error, Result};
 use crate::lake::Lake;
-use crate::summary::{self, Scope, transitions_col as transitions};
+use crate::summary::{self, DAY, Scope, transitions_col as transitions};
 
 /// The timeline's columns: every projection of the union has them.
 const TIME: &str = "time";
@@ -40,8 +40,6 @@ const LOOK_BACK_DAYS: [Option<i64>; 3] = [Some(2), Some(14), None];
 /// Each side of a task's lifetime that its timeline also reads: clocks
 /// differ, and log lines arrive after the stop.
 const MARGIN: i64 = 3_600 * 1_000_000;
-
-const DAY: i64 = 86_400 * 1_000_000;
 
 /// When a task lived, as its events tell it (µs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
