@@ -11,10 +11,10 @@
 //! 3. **write** the outputs, named after the set of inputs, then
 //! 4. **delete** the inputs that are not outputs.
 //!
-//! Compacting a `metrics` day also writes the day's per-task peaks
-//! ([`crate::peaks`]) after step 3, named after the run, and deletes the
-//! peaks of earlier runs after step 4; a day already compact whose peaks are
-//! missing is compacted again (which rebuilds them).
+//! Compacting a `metrics` or `health` day also writes the day's derived
+//! per-task table ([`crate::derived`]) after step 3, named after the run, and
+//! deletes the derived files of earlier runs after step 4; a day already
+//! compact whose derived file is missing is compacted again (which rebuilds it).
 //!
 //! Killed after 3, the next run reads the outputs *and* the leftover inputs,
 //! and step 2 removes the rows they share; killed during 3, the partial
@@ -38,10 +38,10 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
+use crate::derived;
 use crate::lake::{LakeFiles, StoreError};
 use crate::parquet_io;
-use crate::peaks;
-use crate::schema::{self, TableDef};
+use crate::schema::TableDef;
 
 /// Output files aim at this many bytes (the input's compressed size is the
 /// estimate): inside the 64-256 MB that Athena and DataFusion read best.
@@ -81,7 +81,7 @@ pub struct CompactReport {
 }
 
 /// The compaction run that wrote a file, from its name
-/// (`compacted-<run>-NNN.parquet`, `compacted-<run>-peaks.parquet`).
+/// (`compacted-<run>-NNN.parquet`, `compacted-<run>-peaks.parquet`, ...).
 pub fn run_of(file_name: &str) -> Option<&str> {
     file_name
         .strip_prefix(COMPACTED_PREFIX)?
@@ -193,20 +193,19 @@ pub async fn compact_partition<S: LakeFiles>(
     // Done already when every file is an output of one compaction run.
     let run_id = |k: &String| k.strip_prefix(&prefix).and_then(run_of).map(str::to_owned);
     let first_run = keys.first().and_then(run_id);
-    let derives_peaks = table.name == schema::metrics::NAME;
-    let peaks_prefix = partition_prefix(&schema::task_peaks::DEF, day);
-    let peaks_keys: Vec<String> = if derives_peaks {
-        store.list(&peaks_prefix).await?
-    } else {
-        Vec::new()
+    let derived = derived::of_source(table.name);
+    let derived_keys: Vec<String> = match derived {
+        Some(d) => store.list(&partition_prefix(d.table, day)).await?,
+        None => Vec::new(),
     };
     if keys.is_empty()
         || (first_run.is_some()
             && keys.iter().all(|k| run_id(k) == first_run)
-            && (!derives_peaks
-                || first_run
+            && derived.is_none_or(|d| {
+                first_run
                     .as_deref()
-                    .is_some_and(|run| peaks_keys.contains(&peaks::key(day, run)))))
+                    .is_some_and(|run| derived_keys.contains(&d.key(day, run)))
+            }))
     {
         report.skipped = true;
         return Ok(report);
@@ -249,12 +248,12 @@ pub async fn compact_partition<S: LakeFiles>(
         report.files_out.push(key);
         start += len;
     }
-    // The day's per-task peaks, named after this run: written after the
-    // outputs and before the inputs go, so a reader that finds this run's
-    // peaks beside exactly this run's files may use them.
-    let peaks_key = derives_peaks.then(|| peaks::key(day, &id));
-    if let Some(key) = &peaks_key {
-        let batch = peaks::of_metrics(&rows, crate::time::now_micros())?;
+    // The day's derived per-task rows, named after this run: written after
+    // the outputs and before the inputs go, so a reader that finds this run's
+    // derived file beside exactly this run's files may use it.
+    let derived_key = derived.map(|d| d.key(day, &id));
+    if let (Some(d), Some(key)) = (derived, &derived_key) {
+        let batch = d.derive(&rows, crate::time::now_micros())?;
         store
             .put(key, Bytes::from(parquet_io::encode(&batch)?))
             .await?;
@@ -263,7 +262,10 @@ pub async fn compact_partition<S: LakeFiles>(
         store.delete(key).await?;
         report.deleted += 1;
     }
-    for key in peaks_keys.iter().filter(|k| Some(*k) != peaks_key.as_ref()) {
+    for key in derived_keys
+        .iter()
+        .filter(|k| Some(*k) != derived_key.as_ref())
+    {
         store.delete(key).await?;
     }
     Ok(report)

@@ -34,6 +34,7 @@
 pub mod arn;
 pub mod classify;
 pub mod compact;
+pub mod derived;
 pub mod envelope;
 pub mod ingest;
 pub mod input;
@@ -41,7 +42,6 @@ pub mod lake;
 pub mod lenient;
 pub mod normalize;
 pub mod parquet_io;
-pub mod peaks;
 pub mod redact;
 pub mod rows;
 pub mod schema;

@@ -559,9 +559,27 @@ table! {
     }
 }
 
+table! {
+    /// Derived, never ingested: one row per task and day of `health`, the
+    /// day's first observations and UNHEALTHY count, written by compaction
+    /// beside each compacted `health` day and named after the same run
+    /// (`compacted-<run>-health.parquet`). Used like `task_peaks`: only while
+    /// that day's health rows are exactly that run's files.
+    task_health = "task_health", sort_by ["task_id"], time "last_time", ingest "compacted_at" {
+        task_id: Str required => "task id",
+        first_time: Ts required => "the task's first health observation that day",
+        last_time: Ts required => "the task's last health observation that day",
+        samples: I64 required => "health observations that day",
+        first_healthy_at: Ts optional => "first HEALTHY that day, not counting Container Insights",
+        first_unhealthy_at: Ts optional => "first UNHEALTHY that day",
+        unhealthy_samples: I64 required => "UNHEALTHY observations that day",
+        compacted_at: Ts required => "when compaction wrote the row",
+    }
+}
+
 /// Tables derived from others at compaction, rebuilt by compacting again;
-/// not ingested, not compacted themselves.
-pub static DERIVED: &[&TableDef] = &[&task_peaks::DEF];
+/// not ingested, not compacted themselves (see `crate::derived`).
+pub static DERIVED: &[&TableDef] = &[&task_peaks::DEF, &task_health::DEF];
 
 /// Every table, in documentation order.
 pub static TABLES: &[&TableDef] = &[

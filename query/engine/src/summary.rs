@@ -389,22 +389,7 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     // records have no task id and join nothing.
     let peaks = task_peaks(ctx, scope).await?.alias("m")?;
 
-    let healthy = col(health::status)
-        .eq(lit("HEALTHY"))
-        .and(col(health::source).not_eq(lit(ecs_lake::sources::health::FROM_CONTAINER_INSIGHTS)));
-    let unhealthy = col(health::status).eq(lit("UNHEALTHY"));
-    let samples = scan_table(ctx, &schema::health::DEF, scope)
-        .await?
-        .aggregate(
-            vec![col(health::task_id)],
-            vec![
-                min(when(healthy, col(health::time)).end()?).alias(tasks_col::first_healthy_at),
-                min(when(unhealthy.clone(), col(health::time)).end()?)
-                    .alias(tasks_col::first_unhealthy_at),
-                count_if(unhealthy).alias(tasks_col::unhealthy_samples),
-            ],
-        )?
-        .alias("h")?;
+    let samples = task_health(ctx, scope).await?.alias("h")?;
 
     let containers = scan_table(ctx, &schema::container_events::DEF, scope)
         .await?
@@ -550,30 +535,10 @@ pub const DEPLOYMENT_LOOK_BACK: i64 = 14 * DAY;
 /// `task_id`, `memory_peak`, `memory_reserved`, `cpu_peak`, `cpu_reserved`.
 ///
 /// For the days the window covers whole whose `task_peaks` are current
-/// ([`current_peak_days`]), from those per-day maxima (a row per task and
+/// ([`current_derived_days`]), from those per-day maxima (a row per task and
 /// day); for the rest (the window's partial first and last days, days not
 /// compacted yet), from the metrics themselves.
 pub async fn task_peaks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
-    let days = current_peak_days(ctx, scope).await?;
-    let mut raw = scan_table(ctx, &schema::metrics::DEF, scope)
-        .await?
-        .filter(col(metrics::task_id).is_not_null())?;
-    let day_list = || days.iter().map(|d| lit(d.as_str())).collect::<Vec<_>>();
-    if !days.is_empty() {
-        raw = raw.filter(col(PARTITION_COLUMN).in_list(day_list(), true))?;
-    }
-    let raw = raw.aggregate(
-        vec![col(metrics::task_id)],
-        vec![
-            max(col(metrics::memory_utilized)).alias(tasks_col::memory_peak),
-            max_of(metrics::memory_reserved),
-            max(col(metrics::cpu_utilized)).alias(tasks_col::cpu_peak),
-            max_of(metrics::cpu_reserved),
-        ],
-    )?;
-    if days.is_empty() {
-        return Ok(raw);
-    }
     use schema::task_peaks::col as peaks;
     let maxima = || {
         vec![
@@ -583,23 +548,99 @@ pub async fn task_peaks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame>
             max_of(peaks::cpu_reserved),
         ]
     };
-    ctx.table(schema::task_peaks::DEF.sql_name())
-        .await?
-        .filter(col(PARTITION_COLUMN).in_list(day_list(), false))?
-        .aggregate(vec![col(peaks::task_id)], maxima())?
-        .union(raw)?
-        .aggregate(vec![col(peaks::task_id)], maxima())
+    let raw = |frame: DataFrame| {
+        frame
+            .filter(col(metrics::task_id).is_not_null())?
+            .aggregate(
+                vec![col(metrics::task_id)],
+                vec![
+                    max(col(metrics::memory_utilized)).alias(tasks_col::memory_peak),
+                    max_of(metrics::memory_reserved),
+                    max(col(metrics::cpu_utilized)).alias(tasks_col::cpu_peak),
+                    max_of(metrics::cpu_reserved),
+                ],
+            )
+    };
+    let per_task = |frame: DataFrame| frame.aggregate(vec![col(peaks::task_id)], maxima());
+    raw_and_derived(ctx, &ecs_lake::derived::TASK_PEAKS, scope, raw, per_task).await
 }
 
-/// The days inside `scope` whose `task_peaks` may stand for their metrics:
-/// days the window covers whole, whose metrics files are all one compaction
+/// Each task's health in the window: `task_id`, `first_healthy_at` (not
+/// counting Container Insights), `first_unhealthy_at`, `unhealthy_samples`.
+///
+/// From `task_health` for the days it is current ([`current_derived_days`]),
+/// from the health rows for the rest, as [`task_peaks`].
+pub async fn task_health(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
+    use schema::task_health::col as derived_health;
+    let raw = |frame: DataFrame| {
+        let healthy = col(health::status).eq(lit("HEALTHY")).and(
+            col(health::source).not_eq(lit(ecs_lake::sources::health::FROM_CONTAINER_INSIGHTS)),
+        );
+        let unhealthy = col(health::status).eq(lit("UNHEALTHY"));
+        frame.aggregate(
+            vec![col(health::task_id)],
+            vec![
+                min(when(healthy, col(health::time)).end()?).alias(tasks_col::first_healthy_at),
+                min(when(unhealthy.clone(), col(health::time)).end()?)
+                    .alias(tasks_col::first_unhealthy_at),
+                count_if(unhealthy).alias(tasks_col::unhealthy_samples),
+            ],
+        )
+    };
+    let firsts = || {
+        vec![
+            min(col(derived_health::first_healthy_at)).alias(tasks_col::first_healthy_at),
+            min(col(derived_health::first_unhealthy_at)).alias(tasks_col::first_unhealthy_at),
+            sum(col(derived_health::unhealthy_samples)).alias(tasks_col::unhealthy_samples),
+        ]
+    };
+    let per_task = |frame: DataFrame| frame.aggregate(vec![col(derived_health::task_id)], firsts());
+    raw_and_derived(ctx, &ecs_lake::derived::TASK_HEALTH, scope, raw, per_task).await
+}
+
+/// A per-task aggregate over `scope` from a derived table where it is
+/// current and from its source elsewhere: `raw` aggregates the source's rows
+/// of the other days; `per_task` aggregates the derived rows of the current
+/// days to the same columns (same names, same order), and then the union of
+/// both, by task.
+async fn raw_and_derived(
+    ctx: &SessionContext,
+    table: &ecs_lake::derived::Derived,
+    scope: Scope,
+    raw: impl FnOnce(DataFrame) -> Result<DataFrame>,
+    per_task: impl Fn(DataFrame) -> Result<DataFrame>,
+) -> Result<DataFrame> {
+    let days = current_derived_days(ctx, table, scope).await?;
+    let mut source = scan_table(ctx, table.source, scope).await?;
+    let day_list = || days.iter().map(|d| lit(d.as_str())).collect::<Vec<_>>();
+    if !days.is_empty() {
+        source = source.filter(col(PARTITION_COLUMN).in_list(day_list(), true))?;
+    }
+    let source = raw(source)?;
+    if days.is_empty() {
+        return Ok(source);
+    }
+    let rows = ctx
+        .table(table.table.sql_name())
+        .await?
+        .filter(col(PARTITION_COLUMN).in_list(day_list(), false))?;
+    per_task(per_task(rows)?.union(source)?)
+}
+
+/// The days inside `scope` whose derived table may stand for its source:
+/// days the window covers whole, whose source files are all one compaction
 /// run's outputs (`compacted-<run>-NNN.parquet`) and which have that run's
-/// peaks (`compacted-<run>-peaks.parquet`). Listed through the lake tables'
-/// listing cache, so the metrics scan that follows lists nothing again.
-pub async fn current_peak_days(ctx: &SessionContext, scope: Scope) -> Result<Vec<String>> {
-    let (Some(metrics), Some(peaks)) = (
-        lake_table(ctx, &schema::metrics::DEF).await?,
-        lake_table(ctx, &schema::task_peaks::DEF).await?,
+/// derived file (e.g. `compacted-<run>-peaks.parquet`). Listed through the
+/// lake tables' listing cache, so the source scan that follows lists nothing
+/// again.
+pub async fn current_derived_days(
+    ctx: &SessionContext,
+    table: &ecs_lake::derived::Derived,
+    scope: Scope,
+) -> Result<Vec<String>> {
+    let (Some(source), Some(derived)) = (
+        lake_table(ctx, table.source).await?,
+        lake_table(ctx, table.table).await?,
     ) else {
         return Ok(Vec::new());
     };
@@ -607,11 +648,11 @@ pub async fn current_peak_days(ctx: &SessionContext, scope: Scope) -> Result<Vec
         (Some(from), Some(to)) => Some((date_of(from), date_of(to - 1))),
         _ => None,
     };
-    let (metric_files, peak_files) =
-        futures::try_join!(metrics.files(bounds.clone()), peaks.files(bounds))?;
+    let (source_files, derived_files) =
+        futures::try_join!(source.files(bounds.clone()), derived.files(bounds))?;
     let name = |m: &object_store::ObjectMeta| m.location.filename().unwrap_or("").to_owned();
     let mut runs: std::collections::BTreeMap<String, Option<String>> = Default::default();
-    for (day, meta) in &metric_files {
+    for (day, meta) in &source_files {
         let run = ecs_lake::compact::run_of(&name(meta)).map(str::to_owned);
         let entry = runs.entry(day.clone()).or_insert_with(|| run.clone());
         if *entry != run {
@@ -631,9 +672,12 @@ pub async fn current_peak_days(ctx: &SessionContext, scope: Scope) -> Result<Vec
     Ok(runs
         .into_iter()
         .filter_map(|(day, run)| {
-            let file = ecs_lake::peaks::file_name(&run?);
-            (whole(&day) && peak_files.iter().any(|(d, m)| *d == day && name(m) == file))
-                .then_some(day)
+            let file = table.file_name(&run?);
+            (whole(&day)
+                && derived_files
+                    .iter()
+                    .any(|(d, m)| *d == day && name(m) == file))
+            .then_some(day)
         })
         .collect())
 }
