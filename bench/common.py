@@ -19,6 +19,11 @@ QUESTIONS = [
 ]
 
 
+# The lake's tables: as ingested, and derived by compaction (none before it).
+DERIVED = ["task_peaks", "task_health"]
+TABLES = ["task_events", "container_events", "service_events", "metrics", "health", "logs"] + DERIVED
+
+
 def option(argv, name, default):
     """The value after `name` in argv (both removed), or default."""
     if name in argv:

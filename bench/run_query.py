@@ -18,9 +18,12 @@ For each question, ours is the wall time of the release `ecs-query` process
 (start, plan, read, answer, print CSV), the median of RUNS. DuckDB runs the SQL
 that `ecs-query --show-sql` prints for the same question (DataFusion's
 unparser; DuckDB lacks CAST(TIMESTAMPTZ AS BIGINT), so those casts become
-epoch_us), in-process from Python (no process start: in its favour) over views
-`read_parquet('<lake>/<table>/*/*.parquet', hive_partitioning = true)`, with
-all cores, median of RUNS after one warm-up; both answers are compared.
+epoch_us) over views `read_parquet('<lake>/<table>/*/*.parquet',
+hive_partitioning = true)`, with all cores, median of RUNS after one warm-up,
+twice: its CLI (PyPI `duckdb-cli`) as a new process per run like ours (start,
+views, query, CSV out), and in-process from Python (no process start, the
+views and the open database kept warm between runs: in its favour); the
+in-process answers are compared with ours.
 Prints Markdown; paste it into bench/RESULTS.md with the date and machine.
 """
 import os
@@ -31,7 +34,7 @@ import subprocess
 import sys
 import time
 
-from common import QUESTIONS, for_duckdb, option, same  # bench/common.py
+from common import DERIVED, QUESTIONS, TABLES, for_duckdb, option, same  # bench/common.py
 
 argv = sys.argv[1:]
 
@@ -47,8 +50,11 @@ out = os.path.join(root, "bench", "out")
 os.makedirs(out, exist_ok=True)
 binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "ecs-query")
 subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ecs-query"], cwd=root, check=True)
-subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "duckdb"],
-               check=True)
+# DuckDB twice: in-process from Python, and its CLI as a process per run (as ours is).
+subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                "duckdb==1.4.4", "duckdb-cli==1.4.4"], check=True)
+DUCKDB_CLI = os.path.join(os.path.dirname(sys.executable), "duckdb")
+os.chmod(DUCKDB_CLI, 0o755)  # the wheel's script may come without its execute bit
 import duckdb  # noqa: E402
 
 START_MS = 1_795_046_400_000  # the simulator's presets start 2026-11-19T00:00:00Z
@@ -65,7 +71,6 @@ if rebuild or not os.path.isdir(lake):
     build_note = f"built in {time.perf_counter() - t0:.0f} s: " + " / ".join(
         l.strip() for l in res.stdout.splitlines() if "rows" in l or "ECS events" in l)
 
-TABLES = ["task_events", "container_events", "service_events", "metrics", "health", "logs", "task_peaks"]
 
 
 def window_lake(n):
@@ -103,15 +108,34 @@ def time_ours(lake_dir, question):
 
 def duck(lake_dir):
     con = duckdb.connect()
+    con.execute(views(lake_dir))
+    return con
+
+
+def views(lake_dir):
+    """The statements that make the lake's tables DuckDB views."""
+    out = []
     for table in TABLES:
-        # A table with no day in a window lake: the full lake's columns, no rows.
         has_files = any(fs for _, _, fs in os.walk(os.path.join(lake_dir, table), followlinks=True))
         if not has_files and not os.path.isdir(os.path.join(lake, table)):
-            continue  # task_peaks before compaction: no question reads it
+            continue  # a derived table before compaction: no question reads it
         source = lake_dir if has_files else lake
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{source}/{table}/*/*.parquet', "
-                    f"hive_partitioning = true){'' if has_files else ' WHERE false'}")
-    return con
+        out.append(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{source}/{table}/*/*.parquet', "
+                   f"hive_partitioning = true){'' if has_files else ' WHERE false'};")
+    return "\n".join(out)
+
+
+def time_duck_cli(lake_dir, sql):
+    """The DuckDB CLI as a new process per run: start, views, query, CSV out."""
+    script = f"{views(lake_dir)}\n{sql};\n"
+    run = lambda: subprocess.run([DUCKDB_CLI, "-csv"], input=script, check=True, capture_output=True, text=True)
+    run()
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        run()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
 
 
 def time_duck(con, sql):
@@ -141,25 +165,25 @@ def show_sql(lake_dir, q):
 
 def raw_sql(lake_dir, q):
     """The question's SQL over the raw tables only: as planned with the
-    lake's task_peaks out of sight (the plan any engine would run without
-    the summary compaction writes)."""
-    peaks = os.path.join(lake_dir, "task_peaks")
-    hidden = peaks + ".hidden"
-    if not os.path.exists(peaks):
-        return show_sql(lake_dir, q)
-    os.rename(peaks, hidden)
+    lake's derived tables out of sight (the plan any engine would run without
+    the per-task tables compaction writes)."""
+    hidden = [os.path.join(lake_dir, t) for t in DERIVED if os.path.exists(os.path.join(lake_dir, t))]
+    for path in hidden:
+        os.rename(path, path + ".hidden")
     try:
         return show_sql(lake_dir, q)
     finally:
-        os.rename(hidden, peaks)
+        for path in hidden:
+            os.rename(path + ".hidden", path)
 
 
 def question_table(lake_dir, title):
     counts, files, size = stats(lake_dir)
     print(f"\n{title}: {counts['task_events']:,} task events, {counts['metrics']:,} metric records, "
           f"{files:,} files, {size:,} MB\n")
-    print("| question | ecs-query (process) | DuckDB, same SQL (in-process) | DuckDB, SQL on the raw tables | same answer |")
-    print("|---|---:|---:|---:|---|")
+    print("| question | ecs-query (process) | DuckDB CLI, same SQL (process) | DuckDB, same SQL (in-process) "
+          "| DuckDB, SQL on the raw tables (in-process) | same answer |")
+    print("|---|---:|---:|---:|---:|---|")
     con = duck(lake_dir)
     for q in QUESTIONS:
         sql = show_sql(lake_dir, q)
@@ -176,7 +200,11 @@ def question_table(lake_dir, title):
                 verdicts.append("-")
         if raw == sql:
             cells[1] = "(same)"
-        print(f"| `{q}` | {t_ours * 1000:.0f} ms | {cells[0]} | {cells[1]} | {' / '.join(verdicts)} |")
+        try:
+            cli = f"{time_duck_cli(lake_dir, for_duckdb(sql)) * 1000:.0f} ms"
+        except subprocess.CalledProcessError as e:
+            cli = "fails: " + (e.stderr.strip().splitlines() or ["?"])[0][:60]
+        print(f"| `{q}` | {t_ours * 1000:.0f} ms | {cli} | {cells[0]} | {cells[1]} | {' / '.join(verdicts)} |")
 
 
 print(f"Lake: {copies} copies of the fleet, {days} days, now = {now}; {build_note}")
@@ -200,7 +228,7 @@ print("\nCost follows the window, not the lake's age (`exit 137 by revision last
 print("| lake | task events | metric records | files | ecs-query | DuckDB |")
 print("|---|---:|---:|---:|---:|---:|")
 q = "exit 137 by revision last 7d"
-for n in (7, 30, days):
+for n in sorted({7, 30, days}):
     path = window_lake(n)
     counts, files, _ = stats(path)
     sql = subprocess.run([binary, "--lake", path, "--now", now, "--show-sql", q],

@@ -65,7 +65,7 @@ def in_venv():
 
 in_venv()
 import duckdb  # noqa: E402
-from common import QUESTIONS, for_duckdb, option, same  # noqa: E402 (bench/common.py)
+from common import QUESTIONS, TABLES, for_duckdb, option, same  # noqa: E402 (bench/common.py)
 
 argv = sys.argv[1:]
 
@@ -105,7 +105,6 @@ DAY_MS = 86_400_000
 end_ms = START_MS + days * DAY_MS
 now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(end_ms / 1000))
 today = time.strftime("%Y-%m-%d", time.gmtime((end_ms - 1) / 1000))
-TABLES = ["task_events", "container_events", "service_events", "metrics", "health", "logs", "task_peaks"]
 S3_ROOT = os.path.join(OUT, "s3")
 os.makedirs(S3_ROOT, exist_ok=True)
 base = f"lake-{copies}x{days}d"
@@ -331,7 +330,7 @@ def duck_connect(bucket):
             # No day of this table in this lake: its columns (from any lake on disk), no rows, no request.
             others = [f for d in sorted(os.listdir(S3_ROOT)) for f in parquet_files(os.path.join(S3_ROOT, d, table))[:1]]
             if not others:
-                continue  # task_peaks before any compaction: no question reads it
+                continue  # a derived table before any compaction: no question reads it
             one = others[0]
             con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet('{one}', hive_partitioning = true) "
                         "LIMIT 0")
