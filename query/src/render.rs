@@ -139,15 +139,22 @@ pub fn tables(out: &mut dyn Write) -> Result<(), CliError> {
         .iter()
         .map(|t| (t, ""))
         .chain(DERIVED.iter().map(|t| (t, "(derived) ")));
+    let width = TABLES
+        .iter()
+        .chain(DERIVED)
+        .map(|t| t.sql_name().len())
+        .chain(VIEWS.iter().map(|v| v.name.len()))
+        .max()
+        .unwrap_or(0);
     for (t, kind) in tables {
         // The doc's first sentence, however it is wrapped.
         let doc = t.doc.split_whitespace().collect::<Vec<_>>().join(" ");
         let first = doc.find(". ").map_or(doc.as_str(), |end| &doc[..=end]);
-        writeln!(out, "{:<18} {kind}{}", t.sql_name(), first)?;
+        writeln!(out, "{:<width$} {kind}{}", t.sql_name(), first)?;
     }
     for v in VIEWS {
         let first = v.doc.find(". ").map_or(v.doc, |end| &v.doc[..=end]);
-        writeln!(out, "{:<18} (view) {}", v.name, first)?;
+        writeln!(out, "{:<width$} (view) {}", v.name, first)?;
     }
     Ok(())
 }

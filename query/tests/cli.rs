@@ -651,3 +651,110 @@ fn secrets_in_log_messages_are_redacted_unless_kept() {
         "{kept}"
     );
 }
+
+/// A document of `tests/fixtures/aws-config/` (see its SOURCES.md).
+fn config_fixture(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/aws-config")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn ingest_task_definitions_as_the_cli_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let mut files = Vec::new();
+    let mut save = |name: &str, text: String| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        files.push(path.display().to_string());
+    };
+    // As the AWS CLI prints them: v2 (ISO-8601 with offsets), v1 (epoch
+    // seconds), and delete-task-definitions' list.
+    for name in [
+        "describe_task_definition_ec2_wordpress_mysql_cli_v2_awscli-docs.json",
+        "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
+        "delete_task_definitions_fargate_awslogs_cli_v2_awscli-docs.json",
+    ] {
+        save(name, config_fixture(name));
+    }
+    // Recorded boto3 answers (placebo): the response is under `data`. The
+    // 2019 one predates registeredAt; the 2023 one writes registeredAt as a
+    // placebo datetime object, which no CLI prints: quarantined, with why.
+    let unwrap = |name: &str| {
+        let doc: serde_json::Value = serde_json::from_str(&config_fixture(name)).unwrap();
+        doc["data"].to_string()
+    };
+    save(
+        "c7n-2019.json",
+        unwrap("describe_task_definition_ec2_host_awslogs_2019_placebo_cloud-custodian.json"),
+    );
+    save(
+        "c7n-2023.json",
+        unwrap("describe_task_definition_fargate_awsvpc_awslogs_placebo_cloud-custodian.json"),
+    );
+
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("written      4"), "{out}");
+    assert!(out.contains("quarantined  1"), "{out}");
+
+    let sql = |query: &str| {
+        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", query]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    // Values read off the documents.
+    assert_eq!(
+        sql(
+            "SELECT family, revision, status, network_mode, requires_compatibilities, cpu, memory, \
+             CAST(registered_at AS VARCHAR) AS registered_at, CAST(deregistered_at AS VARCHAR) AS deregistered_at, containers \
+             FROM task_definitions ORDER BY family"
+        ),
+        "family,revision,status,network_mode,requires_compatibilities,cpu,memory,registered_at,deregistered_at,containers\n\
+         api,17,ACTIVE,awsvpc,FARGATE,512,1024,2026-11-26T00:00:00.123Z,,2\n\
+         c7n,1,ACTIVE,host,,,,,,1\n\
+         curltest,1,DELETE_IN_PROGRESS,awsvpc,FARGATE,256,512,2021-09-10T12:56:24.704Z,2023-03-14T15:20:59.419Z,1\n\
+         hello_world,8,ACTIVE,,,,,2024-06-21T16:15:12.669Z,,2\n"
+    );
+    assert_eq!(
+        sql(
+            "SELECT family, container_name, essential, memory, memory_reservation, health_check_interval, \
+             health_check_timeout, health_check_retries, health_check_start_period, stop_timeout, ulimits, \
+             log_group, node_max_old_space_mib, heap_settings, environment_names, secrets \
+             FROM container_definitions ORDER BY family, container_name"
+        ),
+        "family,container_name,essential,memory,memory_reservation,health_check_interval,health_check_timeout,\
+         health_check_retries,health_check_start_period,stop_timeout,ulimits,log_group,node_max_old_space_mib,\
+         heap_settings,environment_names,secrets\n\
+         api,api,true,1024,768,30,5,3,,30,nofile=65536:65536,/ecs/api,1536,NODE_OPTIONS=--max-old-space-size=1536,\
+         \"NODE_OPTIONS,DATABASE_URL\",STRIPE_KEY=arn:aws:secretsmanager:eu-west-1:111122223333:secret:prod/stripe-AbCdEf\n\
+         api,log-router,false,,50,,,,,,,,,,,\n\
+         c7n,default,true,1,,,,,,,,/aws/batch/job,,,,\n\
+         curltest,ctest,true,,,,,,,,,/ecs/curltest,,,,\n\
+         hello_world,mysql,true,500,,,,,,,,,,,MYSQL_ROOT_PASSWORD,\n\
+         hello_world,wordpress,true,500,,,,,,,,,,,,\n"
+    );
+    // No environment value reaches the lake: not in a column, not in `raw`.
+    assert_eq!(
+        sql("SELECT count(*) AS n FROM task_definitions \
+             WHERE raw LIKE '%hunter2%' OR raw LIKE '%\"password\"%' OR raw LIKE '%enable-source-maps%'"),
+        "n\n0\n"
+    );
+    assert_eq!(
+        sql(
+            "SELECT count(*) AS n FROM task_definitions WHERE raw LIKE '%\"value\":\"<redacted>\"%'"
+        ),
+        "n\n2\n"
+    );
+    // The document no CLI prints is in quarantine, saying which field.
+    let reason = sql("SELECT reason FROM quarantine");
+    assert!(
+        reason.contains("taskDefinition.registeredAt is an object, not a time"),
+        "{reason}"
+    );
+}

@@ -14,7 +14,7 @@ use arrow::error::ArrowError;
 use crate::input::{Input, InputKind, Options, Quarantined, RowError};
 use crate::rows::{LogCounts, Rows, TableRows};
 use crate::schema::{TableDef, quarantine};
-use crate::sources::{events, health, logs};
+use crate::sources::{config, events, health, logs};
 use crate::time::{self, Micros};
 
 /// Rows of one table for one day, sorted, with the inputs they came from.
@@ -29,14 +29,16 @@ pub struct TablePart {
 
 /// Normalizes a batch of inputs into every table's rows.
 pub struct Normalizer {
-    rows: Rows,
+    /// On the heap: one builder per column of every table is tens of KB,
+    /// which the futures holding a normalizer would otherwise carry.
+    rows: Box<Rows>,
     options: Options,
 }
 
 impl Normalizer {
     pub fn new(ingested_at: Micros) -> Self {
         Self {
-            rows: Rows::new(ingested_at),
+            rows: Box::new(Rows::new(ingested_at)),
             options: Options::default(),
         }
     }
@@ -45,7 +47,7 @@ impl Normalizer {
     /// bytes in all (see [`Rows::with_capacity`]).
     pub fn with_capacity(ingested_at: Micros, events: usize, bytes: usize) -> Self {
         Self {
-            rows: Rows::with_capacity(ingested_at, events, bytes),
+            rows: Box::new(Rows::with_capacity(ingested_at, events, bytes)),
             options: Options::default(),
         }
     }
@@ -76,9 +78,21 @@ impl Normalizer {
         }
     }
 
-    /// Normalizes one EventBridge event; a bad one is quarantined, never an error.
+    /// Normalizes one EventBridge event; a bad one is quarantined, never an
+    /// error. A JSON document that is not an event but a configuration
+    /// answer the user holds (`aws ecs describe-task-definition` output, see
+    /// [`config`]) is read as that.
     pub fn push_event(&mut self, input: u32, raw: &[u8]) {
-        if let Err(error) = events::append(&mut self.rows, input, raw) {
+        let Err(error) = events::append(&mut self.rows, input, raw) else {
+            return;
+        };
+        let result = match serde_json::from_slice::<serde_json::Value>(raw) {
+            Ok(doc) if error.detail_type.is_none() && config::is_config_document(&doc) => {
+                config::append(&mut self.rows, input, &doc)
+            }
+            _ => Err(error),
+        };
+        if let Err(error) = result {
             self.reject(input, error);
         }
     }

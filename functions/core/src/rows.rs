@@ -15,7 +15,8 @@ use arrow::error::ArrowError;
 
 use crate::input::{Part, Quarantined, RowError};
 use crate::schema::{
-    TableDef, container_events, health, instance_events, logs, metrics, service_events, task_events,
+    TableDef, container_definitions, container_events, health, instance_events, logs, metrics,
+    service_events, task_definitions, task_events,
 };
 use crate::time::Micros;
 
@@ -86,6 +87,8 @@ pub struct Rows {
     metrics: Table<metrics::Builder>,
     logs: Table<logs::Builder>,
     health: Table<health::Builder>,
+    task_definitions: Table<task_definitions::Builder>,
+    container_definitions: Table<container_definitions::Builder>,
     quarantined: Vec<Quarantined>,
     log_counts: LogCounts,
 }
@@ -102,6 +105,8 @@ impl Rows {
             metrics: Table::default(),
             logs: Table::default(),
             health: Table::default(),
+            task_definitions: Table::default(),
+            container_definitions: Table::default(),
             quarantined: Vec::new(),
             log_counts: LogCounts::default(),
         }
@@ -157,6 +162,25 @@ impl Rows {
         let b = self.logs.row(input);
         b.ingested_at.append_value(self.ingested_at);
         b
+    }
+
+    /// Like [`Rows::task_event`], for `task_definitions`.
+    pub fn task_definition(&mut self, input: u32) -> &mut task_definitions::Builder {
+        let b = self.task_definitions.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `container_definitions`.
+    pub fn container_definition(&mut self, input: u32) -> &mut container_definitions::Builder {
+        let b = self.container_definitions.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// When this batch's rows are written.
+    pub fn ingested_at(&self) -> Micros {
+        self.ingested_at
     }
 
     /// Appends one `health` row (three sources derive them, so it is one call).
@@ -236,6 +260,16 @@ impl Rows {
             done(&metrics::DEF, self.metrics, metrics::Builder::finish)?,
             done(&logs::DEF, self.logs, logs::Builder::finish)?,
             done(&health::DEF, self.health, health::Builder::finish)?,
+            done(
+                &task_definitions::DEF,
+                self.task_definitions,
+                task_definitions::Builder::finish,
+            )?,
+            done(
+                &container_definitions::DEF,
+                self.container_definitions,
+                container_definitions::Builder::finish,
+            )?,
         ];
         Ok((tables, self.quarantined))
     }

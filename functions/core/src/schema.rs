@@ -526,6 +526,72 @@ table! {
 }
 
 table! {
+    /// One row per task definition revision, as `DescribeTaskDefinition` (or
+    /// `aws ecs describe-task-definition`, `register-task-definition`) returned
+    /// it when the lake first saw it. Environment values are never stored:
+    /// `raw` keeps their names, and the heap settings read from them are in
+    /// `container_definitions`; secrets keep only their `valueFrom` ARN.
+    task_definitions = "task_definitions", sort_by ["family", "revision"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "when the definition was read (the document's time, else when it was ingested)",
+        ingested_at: Ts required => "when this row was written",
+        source: Str required => "describe_task_definition (the API or its CLI output) or backfill",
+        task_definition_arn: Str required => "taskDefinitionArn",
+        family: Str required => "task definition family",
+        revision: I32 required => "revision",
+        status: Str optional => "ACTIVE, INACTIVE or DELETE_IN_PROGRESS",
+        network_mode: Str optional => "awsvpc, bridge, host or none (null: the default, bridge on EC2)",
+        requires_compatibilities: Str optional => "requiresCompatibilities, comma-separated (EC2, FARGATE, EXTERNAL)",
+        cpu: I64 optional => "task-level CPU units",
+        memory: I64 optional => "task-level memory, MiB",
+        task_role_arn: Str optional => "taskRoleArn",
+        execution_role_arn: Str optional => "executionRoleArn",
+        registered_at: Ts optional => "registeredAt",
+        registered_by: Str optional => "registeredBy",
+        deregistered_at: Ts optional => "deregisteredAt",
+        containers: I32 required => "number of container definitions",
+        raw: Str required => "the task definition, JSON, environment values redacted",
+    }
+}
+
+table! {
+    /// One row per container of a task definition revision (see
+    /// `task_definitions`): the limits, health check, timeouts and the runtime
+    /// heap settings found in its environment, parsed into numbers.
+    container_definitions = "container_definitions", sort_by ["family", "revision", "container_name"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "as in task_definitions",
+        ingested_at: Ts required => "when this row was written",
+        task_definition_arn: Str required => "taskDefinitionArn",
+        family: Str required => "task definition family",
+        revision: I32 required => "revision",
+        container_name: Str required => "container name",
+        image: Str optional => "image",
+        essential: Bool optional => "essential (ECS's default when absent: true)",
+        cpu: I64 optional => "container CPU units",
+        memory: I64 optional => "hard memory limit, MiB (the kernel kills the container above it)",
+        memory_reservation: I64 optional => "soft memory limit, MiB",
+        health_check_command: Str optional => "healthCheck.command, space-separated",
+        health_check_interval: I64 optional => "healthCheck.interval, s (ECS's default when absent: 30)",
+        health_check_timeout: I64 optional => "healthCheck.timeout, s (default 5)",
+        health_check_retries: I64 optional => "healthCheck.retries (default 3)",
+        health_check_start_period: I64 optional => "healthCheck.startPeriod, s (absent: no grace)",
+        stop_timeout: I64 optional => "stopTimeout, s (absent: 30 on Fargate, the agent's ECS_CONTAINER_STOP_TIMEOUT on EC2)",
+        start_timeout: I64 optional => "startTimeout, s",
+        init_process_enabled: Bool optional => "linuxParameters.initProcessEnabled",
+        restart_policy: Bool optional => "restartPolicy.enabled",
+        ulimits: Str optional => "ulimits as name=soft:hard, comma-separated",
+        log_driver: Str optional => "logConfiguration.logDriver",
+        log_group: Str optional => "the awslogs-group option",
+        environment_names: Str optional => "environment variable names, comma-separated (values are not stored)",
+        secrets: Str optional => "secrets as NAME=valueFrom ARN, comma-separated",
+        heap_settings: Str optional => "the heap flags found in the environment, e.g. NODE_OPTIONS=--max-old-space-size=1536 (only those tokens)",
+        node_max_old_space_mib: I64 optional => "--max-old-space-size in NODE_OPTIONS, MiB",
+        java_xmx_mib: I64 optional => "-Xmx in JAVA_TOOL_OPTIONS, JDK_JAVA_OPTIONS or JAVA_OPTS, MiB",
+        java_max_ram_percentage: F64 optional => "-XX:MaxRAMPercentage in the same variables, %",
+        go_memlimit_mib: I64 optional => "GOMEMLIMIT, MiB",
+    }
+}
+
+table! {
     /// Every input that could not be normalized, kept whole with the reason.
     /// Stored under `_quarantine/`, partitioned by the day it was received.
     quarantine = "_quarantine", sort_by ["received_at"], time "received_at", ingest "received_at" {
@@ -590,6 +656,8 @@ pub static TABLES: &[&TableDef] = &[
     &metrics::DEF,
     &logs::DEF,
     &health::DEF,
+    &task_definitions::DEF,
+    &container_definitions::DEF,
     &quarantine::DEF,
 ];
 

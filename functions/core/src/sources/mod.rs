@@ -11,7 +11,10 @@
 //! * [`events`] — EventBridge ECS events.
 //! * [`logs`] — CloudWatch Logs payloads and export lines.
 //! * [`health`] — health samples polled from DescribeTasks.
+//! * [`config`] — the account's configuration as the ECS API and the AWS CLI
+//!   print it (task definitions).
 
+pub mod config;
 pub mod events;
 pub mod health;
 pub mod logs;

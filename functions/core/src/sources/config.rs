@@ -1,0 +1,614 @@
+//! The account's own configuration, as the ECS API answers and the AWS CLI
+//! prints it: task definitions (`DescribeTaskDefinition`,
+//! `aws ecs describe-task-definition`, `register-task-definition`,
+//! `delete-task-definitions`) become `task_definitions` and
+//! `container_definitions` rows.
+//!
+//! What a user holds is read as it is: one `{"taskDefinition": {...}}`
+//! answer, a `{"taskDefinitions": [...]}` list, or a bare task definition;
+//! `registeredAt` as the CLI v1 prints it (epoch seconds, a float) or as v2
+//! does (ISO-8601 with an offset).
+//!
+//! Secrets are never stored: every environment value is replaced by
+//! [`REDACTED`] in `raw` and is in no column; what the diagnosis needs from
+//! the environment, the runtime heap settings, is parsed into numbers first
+//! ([`Heap`]), and only the flags themselves are kept (`heap_settings`).
+//! `secrets` keep their `valueFrom` ARN, which names a secret without
+//! holding it.
+
+use serde_json::{Map, Value};
+
+use crate::input::RowError;
+use crate::rows::Rows;
+use crate::time::{self, Micros};
+
+/// What an environment value becomes in `raw`.
+pub const REDACTED: &str = "<redacted>";
+
+/// Where a row says it came from.
+pub const SOURCE_DESCRIBE: &str = "describe_task_definition";
+
+/// True when a JSON document (already parsed) is one this module reads: a
+/// task definition, or an answer holding task definitions.
+pub fn is_config_document(doc: &Value) -> bool {
+    let Some(o) = doc.as_object() else {
+        return false;
+    };
+    o.contains_key("taskDefinition")
+        || o.contains_key("taskDefinitions")
+        || (o.contains_key("taskDefinitionArn") && o.contains_key("containerDefinitions"))
+}
+
+/// Appends the task definitions of one document (see [`is_config_document`]).
+/// A document whose task definitions cannot all be read is refused whole.
+pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> {
+    let defs: Vec<&Value> = match doc {
+        Value::Object(o) if o.contains_key("taskDefinition") => vec![&o["taskDefinition"]],
+        Value::Object(o) if o.contains_key("taskDefinitions") => match &o["taskDefinitions"] {
+            Value::Array(list) => list.iter().collect(),
+            other => {
+                return Err(error(format!(
+                    "taskDefinitions is {}, not a list",
+                    kind(other)
+                )));
+            }
+        },
+        other => vec![other],
+    };
+    if defs.is_empty() {
+        return Err(error("the document lists no task definition".into()));
+    }
+    let read: Vec<TaskDefinition> = defs
+        .into_iter()
+        .map(TaskDefinition::read)
+        .collect::<Result<_, _>>()?;
+    let captured_at = rows.ingested_at();
+    for def in read {
+        def.append(rows, input, captured_at);
+    }
+    Ok(())
+}
+
+fn error(reason: String) -> RowError {
+    RowError::new(format!("task definition: {reason}"))
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Typed access to one JSON object's fields, with errors that name the field.
+struct Fields<'a> {
+    o: &'a Map<String, Value>,
+    at: String,
+}
+
+impl<'a> Fields<'a> {
+    fn of(v: &'a Value, at: impl Into<String>) -> Result<Self, RowError> {
+        let at = at.into();
+        match v.as_object() {
+            Some(o) => Ok(Self { o, at }),
+            None => Err(error(format!("{at} is {}, not an object", kind(v)))),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.o.get(key).filter(|v| !v.is_null())
+    }
+
+    fn str(&self, key: &str) -> Result<Option<&'a str>, RowError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(error(format!(
+                "{}.{key} is {}, not a string",
+                self.at,
+                kind(v)
+            ))),
+        }
+    }
+
+    fn required_str(&self, key: &str) -> Result<&'a str, RowError> {
+        self.str(key)?
+            .ok_or_else(|| error(format!("{} has no {key}", self.at)))
+    }
+
+    /// An integer, also as ECS writes some (task `cpu` and `memory` are
+    /// strings: "1024").
+    fn int(&self, key: &str) -> Result<Option<i64>, RowError> {
+        let bad = |v: &Value| error(format!("{}.{key} is {v}, not a whole number", self.at));
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_i64()
+                .map(Some)
+                .ok_or_else(|| bad(&Value::Number(n.clone()))),
+            Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+            Some(v @ Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(v)),
+            Some(v) => Err(bad(v)),
+        }
+    }
+
+    fn bool(&self, key: &str) -> Result<Option<bool>, RowError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(v) => Err(error(format!(
+                "{}.{key} is {}, not a boolean",
+                self.at,
+                kind(v)
+            ))),
+        }
+    }
+
+    fn list(&self, key: &str) -> Result<&'a [Value], RowError> {
+        match self.get(key) {
+            None => Ok(&[]),
+            Some(Value::Array(a)) => Ok(a),
+            Some(v) => Err(error(format!(
+                "{}.{key} is {}, not a list",
+                self.at,
+                kind(v)
+            ))),
+        }
+    }
+
+    fn object(&self, key: &str) -> Result<Option<Fields<'a>>, RowError> {
+        self.get(key)
+            .map(|v| Fields::of(v, format!("{}.{key}", self.at)))
+            .transpose()
+    }
+
+    /// A time as the CLI v1 prints it (epoch seconds, maybe fractional) or as
+    /// v2 and the API reference do (RFC 3339).
+    fn time(&self, key: &str) -> Result<Option<Micros>, RowError> {
+        match self.get(key) {
+            None => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .filter(|s| s.abs() < 1.0e12)
+                .map(|s| Some((s * 1_000_000.0).round() as Micros))
+                .ok_or_else(|| error(format!("{}.{key} is {n}, not epoch seconds", self.at))),
+            Some(Value::String(s)) => time::parse_time(s)
+                .map(Some)
+                .map_err(|e| error(format!("{}.{key}: {e}", self.at))),
+            Some(v) => Err(error(format!(
+                "{}.{key} is {}, not a time",
+                self.at,
+                kind(v)
+            ))),
+        }
+    }
+}
+
+/// One task definition, read and redacted, ready to append.
+struct TaskDefinition {
+    arn: String,
+    family: String,
+    revision: i32,
+    status: Option<String>,
+    network_mode: Option<String>,
+    requires_compatibilities: Option<String>,
+    cpu: Option<i64>,
+    memory: Option<i64>,
+    task_role_arn: Option<String>,
+    execution_role_arn: Option<String>,
+    registered_at: Option<Micros>,
+    registered_by: Option<String>,
+    deregistered_at: Option<Micros>,
+    containers: Vec<Container>,
+    raw: String,
+}
+
+struct Container {
+    name: String,
+    image: Option<String>,
+    essential: Option<bool>,
+    cpu: Option<i64>,
+    memory: Option<i64>,
+    memory_reservation: Option<i64>,
+    health_check: Option<HealthCheck>,
+    stop_timeout: Option<i64>,
+    start_timeout: Option<i64>,
+    init_process_enabled: Option<bool>,
+    restart_policy: Option<bool>,
+    ulimits: Option<String>,
+    log_driver: Option<String>,
+    log_group: Option<String>,
+    environment_names: Option<String>,
+    secrets: Option<String>,
+    heap: Heap,
+}
+
+struct HealthCheck {
+    command: Option<String>,
+    interval: Option<i64>,
+    timeout: Option<i64>,
+    retries: Option<i64>,
+    start_period: Option<i64>,
+}
+
+fn joined(items: Vec<String>) -> Option<String> {
+    (!items.is_empty()).then(|| items.join(","))
+}
+
+impl TaskDefinition {
+    fn read(v: &Value) -> Result<Self, RowError> {
+        let f = Fields::of(v, "taskDefinition")?;
+        let arn = f.required_str("taskDefinitionArn")?;
+        let (arn_family, arn_revision) = crate::arn::task_definition(arn).ok_or_else(|| {
+            error(format!(
+                "taskDefinitionArn {arn:?} is not a task definition ARN"
+            ))
+        })?;
+        let family = f.str("family")?.unwrap_or(arn_family);
+        let revision = match f.int("revision")? {
+            Some(r) => {
+                i32::try_from(r).map_err(|_| error(format!("revision {r} is out of range")))?
+            }
+            None => arn_revision,
+        };
+        let containers = f
+            .list("containerDefinitions")?
+            .iter()
+            .enumerate()
+            .map(|(i, c)| Container::read(c, i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let compat: Vec<String> = f
+            .list("requiresCompatibilities")?
+            .iter()
+            .filter_map(|c| c.as_str().map(str::to_owned))
+            .collect();
+        Ok(Self {
+            arn: arn.to_owned(),
+            family: family.to_owned(),
+            revision,
+            status: f.str("status")?.map(str::to_owned),
+            network_mode: f.str("networkMode")?.map(str::to_owned),
+            requires_compatibilities: joined(compat),
+            cpu: f.int("cpu")?,
+            memory: f.int("memory")?,
+            task_role_arn: f.str("taskRoleArn")?.map(str::to_owned),
+            execution_role_arn: f.str("executionRoleArn")?.map(str::to_owned),
+            registered_at: f.time("registeredAt")?,
+            registered_by: f.str("registeredBy")?.map(str::to_owned),
+            deregistered_at: f.time("deregisteredAt")?,
+            containers,
+            raw: redacted(v).to_string(),
+        })
+    }
+
+    fn append(self, rows: &mut Rows, input: u32, captured_at: Micros) {
+        let t = rows.task_definition(input);
+        t.captured_at.append_value(captured_at);
+        t.source.append_value(SOURCE_DESCRIBE);
+        t.task_definition_arn.append_value(&self.arn);
+        t.family.append_value(&self.family);
+        t.revision.append_value(self.revision);
+        t.status.append_option(self.status.as_deref());
+        t.network_mode.append_option(self.network_mode.as_deref());
+        t.requires_compatibilities
+            .append_option(self.requires_compatibilities.as_deref());
+        t.cpu.append_option(self.cpu);
+        t.memory.append_option(self.memory);
+        t.task_role_arn.append_option(self.task_role_arn.as_deref());
+        t.execution_role_arn
+            .append_option(self.execution_role_arn.as_deref());
+        t.registered_at.append_option(self.registered_at);
+        t.registered_by.append_option(self.registered_by.as_deref());
+        t.deregistered_at.append_option(self.deregistered_at);
+        t.containers
+            .append_value(i32::try_from(self.containers.len()).unwrap_or(i32::MAX));
+        t.raw.append_value(&self.raw);
+        for c in self.containers {
+            let b = rows.container_definition(input);
+            b.captured_at.append_value(captured_at);
+            b.task_definition_arn.append_value(&self.arn);
+            b.family.append_value(&self.family);
+            b.revision.append_value(self.revision);
+            b.container_name.append_value(&c.name);
+            b.image.append_option(c.image.as_deref());
+            b.essential.append_option(c.essential);
+            b.cpu.append_option(c.cpu);
+            b.memory.append_option(c.memory);
+            b.memory_reservation.append_option(c.memory_reservation);
+            let hc = c.health_check.as_ref();
+            b.health_check_command
+                .append_option(hc.and_then(|h| h.command.as_deref()));
+            b.health_check_interval
+                .append_option(hc.and_then(|h| h.interval));
+            b.health_check_timeout
+                .append_option(hc.and_then(|h| h.timeout));
+            b.health_check_retries
+                .append_option(hc.and_then(|h| h.retries));
+            b.health_check_start_period
+                .append_option(hc.and_then(|h| h.start_period));
+            b.stop_timeout.append_option(c.stop_timeout);
+            b.start_timeout.append_option(c.start_timeout);
+            b.init_process_enabled.append_option(c.init_process_enabled);
+            b.restart_policy.append_option(c.restart_policy);
+            b.ulimits.append_option(c.ulimits.as_deref());
+            b.log_driver.append_option(c.log_driver.as_deref());
+            b.log_group.append_option(c.log_group.as_deref());
+            b.environment_names
+                .append_option(c.environment_names.as_deref());
+            b.secrets.append_option(c.secrets.as_deref());
+            b.heap_settings.append_option(c.heap.settings());
+            b.node_max_old_space_mib
+                .append_option(c.heap.node_max_old_space_mib);
+            b.java_xmx_mib.append_option(c.heap.java_xmx_mib);
+            b.java_max_ram_percentage
+                .append_option(c.heap.java_max_ram_percentage);
+            b.go_memlimit_mib.append_option(c.heap.go_memlimit_mib);
+        }
+    }
+}
+
+impl Container {
+    fn read(v: &Value, i: usize) -> Result<Self, RowError> {
+        let f = Fields::of(v, format!("containerDefinitions[{i}]"))?;
+        let name = f.required_str("name")?.to_owned();
+        let health_check = f
+            .object("healthCheck")?
+            .map(|h| -> Result<HealthCheck, RowError> {
+                let command: Vec<&str> = h
+                    .list("command")?
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .collect();
+                Ok(HealthCheck {
+                    command: (!command.is_empty()).then(|| command.join(" ")),
+                    interval: h.int("interval")?,
+                    timeout: h.int("timeout")?,
+                    retries: h.int("retries")?,
+                    start_period: h.int("startPeriod")?,
+                })
+            })
+            .transpose()?;
+        let mut ulimits = Vec::new();
+        for (j, u) in f.list("ulimits")?.iter().enumerate() {
+            let u = Fields::of(u, format!("{}.ulimits[{j}]", f.at))?;
+            ulimits.push(format!(
+                "{}={}:{}",
+                u.required_str("name")?,
+                u.int("softLimit")?.map_or("?".into(), |n| n.to_string()),
+                u.int("hardLimit")?.map_or("?".into(), |n| n.to_string()),
+            ));
+        }
+        let log = f.object("logConfiguration")?;
+        let log_group = match &log {
+            Some(l) => l
+                .object("options")?
+                .map(|o| o.str("awslogs-group"))
+                .transpose()?
+                .flatten(),
+            None => None,
+        };
+        let mut names = Vec::new();
+        let mut heap = Heap::default();
+        for (j, e) in f.list("environment")?.iter().enumerate() {
+            let e = Fields::of(e, format!("{}.environment[{j}]", f.at))?;
+            let name = e.required_str("name")?;
+            if let Some(value) = e.str("value")? {
+                heap.read(name, value);
+            }
+            names.push(name.to_owned());
+        }
+        let mut secrets = Vec::new();
+        for (j, s) in f.list("secrets")?.iter().enumerate() {
+            let s = Fields::of(s, format!("{}.secrets[{j}]", f.at))?;
+            secrets.push(format!(
+                "{}={}",
+                s.required_str("name")?,
+                s.str("valueFrom")?.unwrap_or("")
+            ));
+        }
+        Ok(Self {
+            name,
+            image: f.str("image")?.map(str::to_owned),
+            essential: f.bool("essential")?,
+            cpu: f.int("cpu")?,
+            memory: f.int("memory")?,
+            memory_reservation: f.int("memoryReservation")?,
+            health_check,
+            stop_timeout: f.int("stopTimeout")?,
+            start_timeout: f.int("startTimeout")?,
+            init_process_enabled: f
+                .object("linuxParameters")?
+                .map(|l| l.bool("initProcessEnabled"))
+                .transpose()?
+                .flatten(),
+            restart_policy: f
+                .object("restartPolicy")?
+                .map(|r| r.bool("enabled"))
+                .transpose()?
+                .flatten(),
+            ulimits: joined(ulimits),
+            log_driver: log
+                .as_ref()
+                .map(|l| l.str("logDriver"))
+                .transpose()?
+                .flatten()
+                .map(str::to_owned),
+            log_group: log_group.map(str::to_owned),
+            environment_names: joined(names),
+            secrets: joined(secrets),
+            heap,
+        })
+    }
+}
+
+/// A copy of a task definition with every environment value replaced by
+/// [`REDACTED`] (names kept).
+fn redacted(v: &Value) -> Value {
+    let mut v = v.clone();
+    if let Some(containers) = v
+        .get_mut("containerDefinitions")
+        .and_then(Value::as_array_mut)
+    {
+        for c in containers {
+            if let Some(env) = c.get_mut("environment").and_then(Value::as_array_mut) {
+                for e in env {
+                    if let Some(value) = e.get_mut("value") {
+                        *value = Value::String(REDACTED.to_owned());
+                    }
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The runtime heap settings a container's environment carries, parsed.
+/// The last occurrence of a flag wins, as in the runtimes.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Heap {
+    /// `--max-old-space-size` in `NODE_OPTIONS`, MiB.
+    pub node_max_old_space_mib: Option<i64>,
+    /// `-Xmx` in `JAVA_TOOL_OPTIONS`, `JDK_JAVA_OPTIONS` or `JAVA_OPTS`, MiB.
+    pub java_xmx_mib: Option<i64>,
+    /// `-XX:MaxRAMPercentage` in the same variables, %.
+    pub java_max_ram_percentage: Option<f64>,
+    /// `GOMEMLIMIT`, MiB.
+    pub go_memlimit_mib: Option<i64>,
+    /// The flags as found, `NAME=flag`, and nothing else of the values.
+    flags: Vec<String>,
+}
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+impl Heap {
+    /// Reads one environment variable.
+    pub fn read(&mut self, name: &str, value: &str) {
+        match name {
+            "NODE_OPTIONS" => {
+                for token in value.split_whitespace() {
+                    let Some((flag, n)) = token.split_once('=') else {
+                        continue;
+                    };
+                    if matches!(flag, "--max-old-space-size" | "--max_old_space_size")
+                        && let Ok(n) = n.parse::<f64>()
+                    {
+                        self.node_max_old_space_mib = Some(n as i64);
+                        self.flags.push(format!("{name}={token}"));
+                    }
+                }
+            }
+            "JAVA_TOOL_OPTIONS" | "JDK_JAVA_OPTIONS" | "JAVA_OPTS" => {
+                for token in value.split_whitespace() {
+                    if let Some(size) = token.strip_prefix("-Xmx")
+                        && let Some(bytes) = java_size(size)
+                    {
+                        self.java_xmx_mib = Some((bytes / MIB) as i64);
+                        self.flags.push(format!("{name}={token}"));
+                    } else if let Some(p) = token.strip_prefix("-XX:MaxRAMPercentage=")
+                        && let Ok(p) = p.parse::<f64>()
+                    {
+                        self.java_max_ram_percentage = Some(p);
+                        self.flags.push(format!("{name}={token}"));
+                    }
+                }
+            }
+            "GOMEMLIMIT" => {
+                if let Some(bytes) = go_size(value.trim()) {
+                    self.go_memlimit_mib = Some((bytes / MIB) as i64);
+                    self.flags.push(format!("{name}={}", value.trim()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The flags found, space-separated; `None` when there were none.
+    pub fn settings(&self) -> Option<String> {
+        (!self.flags.is_empty()).then(|| self.flags.join(" "))
+    }
+}
+
+/// A JVM size (`-Xmx512m`, `2g`, `1048576`, `4096k`) in bytes.
+fn java_size(s: &str) -> Option<f64> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: f64 = digits.parse().ok()?;
+    let scale = match unit {
+        "" => 1.0,
+        "k" | "K" => 1024.0,
+        "m" | "M" => MIB,
+        "g" | "G" => MIB * 1024.0,
+        "t" | "T" => MIB * MIB,
+        _ => return None,
+    };
+    Some(n * scale)
+}
+
+/// A Go memory limit (`GOMEMLIMIT=1536MiB`, `2GiB`, `1073741824`, `off`) in bytes.
+fn go_size(s: &str) -> Option<f64> {
+    let (digits, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: f64 = digits.parse().ok()?;
+    let scale = match unit {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => MIB,
+        "GiB" => MIB * 1024.0,
+        "TiB" => MIB * MIB,
+        _ => return None,
+    };
+    Some(n * scale)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn heap(vars: &[(&str, &str)]) -> Heap {
+        let mut h = Heap::default();
+        for (n, v) in vars {
+            h.read(n, v);
+        }
+        h
+    }
+
+    #[test]
+    fn heap_flags_are_read_from_each_runtime_and_the_last_wins() {
+        let h = heap(&[(
+            "NODE_OPTIONS",
+            "--enable-source-maps --max-old-space-size=1024 --max_old_space_size=1536",
+        )]);
+        assert_eq!(h.node_max_old_space_mib, Some(1536));
+        assert_eq!(
+            h.settings().as_deref(),
+            Some("NODE_OPTIONS=--max-old-space-size=1024 NODE_OPTIONS=--max_old_space_size=1536")
+        );
+        let h = heap(&[
+            (
+                "JAVA_TOOL_OPTIONS",
+                "-Dfoo=secret -Xmx2g -XX:MaxRAMPercentage=75.0",
+            ),
+            ("JAVA_OPTS", "-Xmx768m"),
+        ]);
+        assert_eq!(h.java_xmx_mib, Some(768));
+        assert_eq!(h.java_max_ram_percentage, Some(75.0));
+        assert!(!h.settings().unwrap_or_default().contains("secret"));
+        assert_eq!(
+            heap(&[("JAVA_OPTS", "-Xmx4194304k")]).java_xmx_mib,
+            Some(4096)
+        );
+        assert_eq!(
+            heap(&[("GOMEMLIMIT", "1536MiB")]).go_memlimit_mib,
+            Some(1536)
+        );
+        assert_eq!(heap(&[("GOMEMLIMIT", "2GiB")]).go_memlimit_mib, Some(2048));
+        assert_eq!(heap(&[("GOMEMLIMIT", "off")]), Heap::default());
+        assert_eq!(heap(&[("JAVA_OPTS", "-Xmx12q")]).java_xmx_mib, None);
+        assert_eq!(
+            heap(&[("API_KEY", "--max-old-space-size=9")]),
+            Heap::default()
+        );
+    }
+}
