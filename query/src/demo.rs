@@ -304,6 +304,15 @@ pub async fn run(
             first: e.to_string(),
         })?);
     }
+    // The fleet's task definitions, as a user would backfill them from
+    // `aws ecs describe-task-definition` outputs.
+    let documents: Vec<Input> = preset
+        .task_definition_documents()
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| Input::new(format!("sim:task-definition:{i}"), doc.to_string()))
+        .collect();
+    ingest_inputs(&store, "demo", &documents, Default::default(), &mut totals).await;
     let (counts, finished) = simulation.join().map_err(|_| CliError::Usage {
         message: "the simulator failed".into(),
         hint: "this is a bug: please report it with the preset and seed",

@@ -102,6 +102,9 @@ pub struct Revision {
     /// The image cannot be pulled: tasks fail to start and the deployment
     /// circuit breaker rolls back to the previous revision.
     pub pull_fails: bool,
+    /// `NODE_OPTIONS=--max-old-space-size=<MiB>` in the task definition:
+    /// the V8 heap cap (none: V8's default, above any limit here).
+    pub node_heap_cap_mib: Option<i32>,
 }
 
 /// A crash: the container exits with `exit_code` after an exponentially
@@ -125,9 +128,17 @@ impl Revision {
             ignores_sigterm: false,
             crash: None,
             pull_fails: false,
+            node_heap_cap_mib: None,
         }
     }
 }
+
+/// The container health check of every simulated service (no `startPeriod`):
+/// interval and timeout in seconds, and retries. ECS's defaults, as most
+/// task definitions leave them.
+pub const HEALTH_CHECK_INTERVAL_S: i64 = 30;
+pub const HEALTH_CHECK_TIMEOUT_S: i64 = 5;
+pub const HEALTH_CHECK_RETRIES: i64 = 3;
 
 /// A service and its deployments.
 #[derive(Debug, Clone, PartialEq)]
@@ -174,6 +185,73 @@ pub struct Preset {
 }
 
 impl Preset {
+    /// Every task definition revision the preset runs, as
+    /// `aws ecs describe-task-definition` (CLI v2) prints it, consistent with
+    /// what the simulation does: the task's CPU and memory, the container's
+    /// hard limit (the task's memory), the image, the health check the
+    /// simulation applies, and the revision's heap setting. Registered an
+    /// hour before the deployment that rolls it out.
+    pub fn task_definition_documents(&self) -> Vec<serde_json::Value> {
+        let mut docs = Vec::new();
+        for svc in &self.services {
+            for (offset_h, rev) in &svc.deployments {
+                let registered_ms = self.start_ms + (offset_h * 3_600_000.0) as i64 - 3_600_000;
+                let mut environment = vec![json!({"name": "PORT", "value": "8080"})];
+                if let Some(mib) = rev.node_heap_cap_mib {
+                    environment.push(json!({
+                        "name": "NODE_OPTIONS",
+                        "value": format!("--enable-source-maps --max-old-space-size={mib}"),
+                    }));
+                }
+                let health_check = svc.schedule.is_none().then(|| {
+                    json!({
+                        "command": ["CMD-SHELL", "curl -f http://localhost:8080/health || exit 1"],
+                        "interval": HEALTH_CHECK_INTERVAL_S,
+                        "timeout": HEALTH_CHECK_TIMEOUT_S,
+                        "retries": HEALTH_CHECK_RETRIES,
+                    })
+                });
+                let mut container = json!({
+                    "name": svc.container,
+                    "image": format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:{}", svc.family, rev.image_tag),
+                    "cpu": 0,
+                    "memory": svc.memory_mib,
+                    "essential": true,
+                    "environment": environment,
+                    "logConfiguration": {
+                        "logDriver": "awslogs",
+                        "options": {
+                            "awslogs-group": format!("/ecs/{}", svc.family),
+                            "awslogs-region": REGION,
+                            "awslogs-stream-prefix": "ecs",
+                        },
+                    },
+                });
+                if let Some(h) = health_check {
+                    container["healthCheck"] = h;
+                }
+                docs.push(json!({
+                    "taskDefinition": {
+                        "taskDefinitionArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{}:{}", svc.family, rev.revision),
+                        "containerDefinitions": [container],
+                        "family": svc.family,
+                        "executionRoleArn": format!("arn:aws:iam::{ACCOUNT}:role/ecsTaskExecutionRole"),
+                        "networkMode": "awsvpc",
+                        "revision": rev.revision,
+                        "status": "ACTIVE",
+                        "requiresCompatibilities": ["FARGATE"],
+                        "cpu": svc.cpu.to_string(),
+                        "memory": svc.memory_mib.to_string(),
+                        "registeredAt": iso(registered_ms).replace('Z', "+00:00"),
+                        "registeredBy": format!("arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci"),
+                    },
+                    "tags": [],
+                }));
+            }
+        }
+        docs
+    }
+
     /// The case users bring most: a Node.js API (task 512 CPU / 1024 MiB).
     /// Revision 41 is healthy; revision 42, deployed after a day, leaks memory
     /// until its container is OOM-killed (exit 137 at 100% of the limit), and
@@ -202,6 +280,9 @@ impl Preset {
                                 mib_per_hour: 75.0,
                             },
                             health_failure_rate: 0.5,
+                            // Set with the release: above the 1024 MiB limit,
+                            // so the kernel, not V8, ends the leak.
+                            node_heap_cap_mib: Some(1536),
                             ..Revision::steady(42, "v1.42.0", 0.0, 75.0)
                         },
                     ),
@@ -968,7 +1049,7 @@ fn task_end(
     if fails_health {
         // Health check: 30 s interval, 3 retries, 30 s grace: the target group
         // marks it unhealthy after grace + 3 failed checks.
-        let at_ms = started_ms + 30_000 + 3 * 30_000;
+        let at_ms = started_ms + 30_000 + HEALTH_CHECK_RETRIES * HEALTH_CHECK_INTERVAL_S * 1000;
         if at_ms < until {
             return End::ElbUnhealthy { at_ms };
         }
