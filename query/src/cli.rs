@@ -130,6 +130,15 @@ pub enum Command {
     /// revision before. E.g. `ecs-query diagnose api last 7d`.
     Diagnose(DiagnoseArgs),
 
+    /// What changed in the task definition between two revisions.
+    ///
+    /// E.g. `ecs-query diff api:41 api:42`: task CPU and memory, containers
+    /// added or removed, image, limits, heap settings, health check,
+    /// timeouts, ulimits, environment and secret names. Needs both task
+    /// definitions in the lake (`ecs-query ingest` of
+    /// `aws ecs describe-task-definition` output).
+    Diff(DiffArgs),
+
     /// The weekly reliability report: per cluster and service, stops by
     /// cause, exits by kind, OOM kills and memory headroom by revision,
     /// health checks, deployments, log signatures, week-over-week change and
@@ -195,6 +204,14 @@ pub struct DiagnoseArgs {
 
     /// Window: `last 7d` (the default), `since 2026-11-16 [until 2026-11-22]`.
     pub window: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The earlier revision, family:revision (e.g. api:41).
+    pub from: String,
+    /// The later revision, family:revision (e.g. api:42).
+    pub to: String,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! `ecs-query diagnose <service> [window]`: the findings of
 //! [`ecs_query_engine::diagnose`] for one service, as Markdown (also on a
-//! terminal) or JSON.
+//! terminal) or JSON; and `ecs-query diff A B`, what changed in the
+//! configuration the findings quote.
 
 use std::io::Write;
 
@@ -8,7 +9,7 @@ use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::diagnose::{diagnose, markdown, scope_of};
 
-use crate::cli::{DiagnoseArgs, Format, LakeArgs, OutputArgs};
+use crate::cli::{DiagnoseArgs, DiffArgs, Format, LakeArgs, OutputArgs};
 use crate::error::CliError;
 
 pub async fn run(
@@ -38,6 +39,28 @@ pub async fn run(
                 out.write_all(markdown(d).as_bytes())?;
             }
         }
+    }
+    Ok(())
+}
+
+/// `ecs-query diff <from> <to>`: Markdown, or JSON with `-f json`.
+pub async fn diff(
+    lake_args: &LakeArgs,
+    args: &DiffArgs,
+    output: &OutputArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use ecs_query_engine::config;
+    let lake = Lake::open(&lake_args.config()).await?;
+    let all = config::containers(&lake.ctx).await?;
+    let changes = config::diff(&all, &args.from, &args.to)?;
+    match output.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &changes)
+                .map_err(|e| CliError::Internal(format!("writing JSON: {e}")))?;
+            writeln!(out)?;
+        }
+        _ => out.write_all(config::diff_markdown(&args.from, &args.to, &changes).as_bytes())?,
     }
     Ok(())
 }

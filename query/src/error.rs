@@ -80,6 +80,10 @@ fn hint(e: &EngineError) -> Option<&'static str> {
         }
         EngineError::AmbiguousTask { .. } => "give more of the task id",
         EngineError::NoSuchTable(_) => "`ecs-query tables` lists the tables",
+        EngineError::NotARevision(_) => "name revisions as family:revision, e.g. api:41 api:42",
+        EngineError::NoTaskDefinition(_) => {
+            "add it from the AWS CLI: aws ecs describe-task-definition --task-definition <family:revision> > td.json && ecs-query ingest td.json"
+        }
         EngineError::Write { .. } => "check the lake location and that you may write to it",
         EngineError::Internal(_) => "please report it with the command that failed",
         // The language's errors carry their own hints; DataFusion's and

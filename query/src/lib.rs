@@ -57,6 +57,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Compact(args) => compact::run(&cli.lake, &args, out).await,
         Command::Timeline(args) => timeline::run(&cli.lake, &args, &cli.output, out).await,
         Command::Diagnose(args) => diagnose::run(&cli.lake, &args, &cli.output, out).await,
+        Command::Diff(args) => diagnose::diff(&cli.lake, &args, &cli.output, out).await,
         Command::Report(args) => report::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {

@@ -454,3 +454,166 @@ fn memory_spikes_to_the_limit_are_sized_not_called_a_leak() {
     // The JVM, recognised from the image, gets its heap flag.
     assert!(all.contains("MaxRAMPercentage=75"), "{all}");
 }
+
+#[test]
+fn findings_quote_the_task_definition_and_say_when_it_is_missing() {
+    let p = preset();
+    let api = p.services.iter().find(|s| s.name == "api").unwrap();
+    let (_, leaking) = api
+        .deployments
+        .iter()
+        .find(|(_, r)| r.revision == 42)
+        .unwrap();
+    let cap = leaking
+        .node_heap_cap_mib
+        .expect("the leaking revision sets a heap cap");
+    let flag = format!("NODE_OPTIONS=--max-old-space-size={cap}");
+
+    let d = diagnosis("api");
+    let oom = find(&d, FindingKind::OomKills, "api:42");
+    assert!(
+        oom.evidence.contains(&Fact::ConfiguredMemory {
+            revision: "api:42".into(),
+            container: api.container.clone(),
+            limit_mib: Some(i64::from(api.memory_mib)),
+            reservation_mib: None,
+            heap_cap_mib: Some(i64::from(cap)),
+            heap_flag: Some(flag.clone()),
+        }),
+        "{:#?}",
+        oom.evidence
+    );
+    let said = text(oom);
+    assert!(
+        said.contains(&format!(
+            "{flag} caps the heap at {cap} MiB, above the {} MiB limit",
+            api.memory_mib
+        )),
+        "{said}"
+    );
+    assert!(
+        oom.recommendations.iter().any(|r| matches!(
+            r,
+            Recommendation::CapHeap { current: Some(c), limit_mib, .. }
+                if *c == flag && *limit_mib == i64::from(api.memory_mib)
+        )),
+        "{said}"
+    );
+
+    let health = find(&d, FindingKind::HealthChecks, "api:42");
+    assert!(
+        health.evidence.contains(&Fact::ContainerHealthCheck {
+            container: api.container.clone(),
+            interval_s: ecs_sim::HEALTH_CHECK_INTERVAL_S,
+            timeout_s: ecs_sim::HEALTH_CHECK_TIMEOUT_S,
+            retries: ecs_sim::HEALTH_CHECK_RETRIES,
+            start_period_s: None,
+            deadline_s: ecs_sim::HEALTH_CHECK_INTERVAL_S * ecs_sim::HEALTH_CHECK_RETRIES,
+        }),
+        "{:#?}",
+        health.evidence
+    );
+    assert!(!health.evidence.contains(&Fact::HealthSettingsUnknown));
+
+    // The same lake without the task definitions: the findings say so and
+    // tell how to add them, and infer the rest as before.
+    let bare = tempfile::tempdir().unwrap();
+    for entry in std::fs::read_dir(lake_dir()).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name != "task_definitions" && name != "container_definitions" {
+            std::os::unix::fs::symlink(entry.path(), bare.path().join(&name)).unwrap();
+        }
+    }
+    let without = block_on(|| async {
+        let lake = Lake::open(&lake_args(bare.path()).config()).await.unwrap();
+        diagnose::diagnose(&lake, &Selector::parse("api"), scope())
+            .await
+            .unwrap()
+            .remove(0)
+    });
+    let oom = find(&without, FindingKind::OomKills, "api:42");
+    assert!(oom.evidence.contains(&Fact::ConfigNotInLake {
+        revision: "api:42".into()
+    }));
+    assert!(
+        text(oom).contains("aws ecs describe-task-definition --task-definition api:42"),
+        "{}",
+        text(oom)
+    );
+    assert!(
+        oom.recommendations
+            .iter()
+            .any(|r| matches!(r, Recommendation::CapHeap { current: None, .. }))
+    );
+    let health = find(&without, FindingKind::HealthChecks, "api:42");
+    assert!(health.evidence.contains(&Fact::HealthSettingsUnknown));
+}
+
+#[test]
+fn diff_names_what_changed_between_revisions_as_configured() {
+    let p = preset();
+    let api = p.services.iter().find(|s| s.name == "api").unwrap();
+    let rev = |n: i32| {
+        &api.deployments
+            .iter()
+            .find(|(_, r)| r.revision == n)
+            .unwrap()
+            .1
+    };
+    let image = |n: i32| {
+        format!(
+            "111122223333.dkr.ecr.eu-west-1.amazonaws.com/{}:{}",
+            api.family,
+            rev(n).image_tag
+        )
+    };
+    let cap = rev(42).node_heap_cap_mib.unwrap();
+    assert_eq!(rev(41).node_heap_cap_mib, None);
+
+    let all = block_on(|| async {
+        let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
+        ecs_query_engine::config::containers(&lake.ctx)
+            .await
+            .unwrap()
+    });
+    let changes = ecs_query_engine::config::diff(&all, "api:41", "api:42").unwrap();
+    let c = &api.container;
+    assert_eq!(
+        changes,
+        vec![
+            ecs_query_engine::config::Change {
+                scope: c.clone(),
+                setting: "image".into(),
+                from: Some(image(41)),
+                to: Some(image(42)),
+            },
+            ecs_query_engine::config::Change {
+                scope: c.clone(),
+                setting: "heap settings (environment)".into(),
+                from: None,
+                to: Some(format!("NODE_OPTIONS=--max-old-space-size={cap}")),
+            },
+            ecs_query_engine::config::Change {
+                scope: c.clone(),
+                setting: "environment (names)".into(),
+                from: Some("PORT".into()),
+                to: Some("PORT,NODE_OPTIONS".into()),
+            },
+        ]
+    );
+    // The OOM finding on the regressing revision carries the same changes.
+    let d = diagnosis("api");
+    let oom = find(&d, FindingKind::OomKills, "api:42");
+    assert!(oom.evidence.contains(&Fact::ConfigChanged {
+        from: "api:41".into(),
+        to: "api:42".into(),
+        changes,
+    }));
+    // A revision the lake does not hold is an error that says how to add it.
+    let err = ecs_query_engine::config::diff(&all, "api:41", "api:99").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the task definition of api:99 is not in the lake"
+    );
+}

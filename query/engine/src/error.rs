@@ -56,6 +56,12 @@ pub enum Error {
     #[error("no table named {0:?}")]
     NoSuchTable(String),
 
+    #[error("{0:?} is not a task definition revision (family:revision)")]
+    NotARevision(String),
+
+    #[error("the task definition of {0} is not in the lake")]
+    NoTaskDefinition(String),
+
     #[error("query failed: {0}")]
     Query(#[from] datafusion::error::DataFusionError),
 

@@ -33,6 +33,7 @@
 //! * [`error`] — what went wrong, without terminal advice: callers add their own.
 
 pub mod ask;
+pub mod config;
 pub mod diagnose;
 pub mod error;
 pub mod lake;

@@ -262,6 +262,9 @@ pub struct RevisionStats {
     /// Up to three task ids per stop cause and per exit kind.
     pub examples: Examples,
     pub signatures: BTreeMap<Signature, i64>,
+    /// The revision's containers as configured, when its task definition is
+    /// in the lake (`task_definitions`, `container_definitions`); empty if not.
+    pub config: Vec<crate::config::ContainerConfig>,
 }
 
 /// Example tasks (at most [`EXAMPLES`] each, earliest started first).
@@ -569,7 +572,16 @@ pub async fn gather(
     let tasks = task_rows(ctx, scope, selector).await?;
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;
-    Ok(assemble(tasks, signatures, deployments))
+    let mut services = assemble(tasks, signatures, deployments);
+    let config = crate::config::containers(ctx).await?;
+    for r in services.iter_mut().flat_map(|s| s.revisions.iter_mut()) {
+        r.config = config
+            .iter()
+            .filter(|c| c.family == r.family && Some(c.revision) == r.revision)
+            .cloned()
+            .collect();
+    }
+    Ok(services)
 }
 
 /// The service a task belongs to: its service, or `standalone:<family>`.
@@ -752,6 +764,7 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
         first_stopped_reason,
         examples,
         signatures: BTreeMap::new(),
+        config: Vec::new(),
     }
 }
 

@@ -181,6 +181,8 @@ pub enum RuntimeSource {
     /// A crash signature in the logs.
     Logs(Signature),
     Image(String),
+    /// A heap flag in the task definition's environment.
+    TaskDefinition(String),
 }
 
 /// One piece of evidence, with its figures. Times are µs since the epoch,
@@ -188,6 +190,38 @@ pub enum RuntimeSource {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "fact", rename_all = "snake_case")]
 pub enum Fact {
+    /// The revision's memory as configured (its task definition is in the lake).
+    ConfiguredMemory {
+        revision: String,
+        container: String,
+        limit_mib: Option<i64>,
+        reservation_mib: Option<i64>,
+        /// The heap cap the environment sets, MiB, and its flag.
+        heap_cap_mib: Option<i64>,
+        heap_flag: Option<String>,
+    },
+    /// What changed in the configuration from the revision before (both
+    /// task definitions in the lake).
+    ConfigChanged {
+        from: String,
+        to: String,
+        changes: Vec<crate::config::Change>,
+    },
+    /// The revision's task definition is not in the lake: the findings
+    /// infer from observations only.
+    ConfigNotInLake {
+        revision: String,
+    },
+    /// The container health check as configured, and the time it gives a
+    /// starting task: startPeriod + interval x retries.
+    ContainerHealthCheck {
+        container: String,
+        interval_s: i64,
+        timeout_s: i64,
+        retries: i64,
+        start_period_s: Option<i64>,
+        deadline_s: i64,
+    },
     OomKills {
         oom_kills: usize,
         tasks: usize,
@@ -374,6 +408,8 @@ pub enum Recommendation {
     CapHeap {
         runtime: Runtime,
         limit_mib: i64,
+        /// The flag the task definition sets now, to replace.
+        current: Option<String>,
     },
     RollBackUntilFixed {
         to: String,
@@ -431,8 +467,19 @@ fn runtime(svc: &ServiceEvidence, r: &RevisionStats) -> Option<(Runtime, Runtime
     ) -> Option<(Runtime, RuntimeSource)> {
         signatures.find_map(|s| Runtime::from_signature(*s).map(|rt| (rt, RuntimeSource::Logs(*s))))
     }
+    let configured = r.config.iter().find_map(|c| {
+        let (_, flag) = c.heap_cap()?;
+        let runtime = if c.node_max_old_space_mib.is_some() {
+            Runtime::Node
+        } else if c.java_xmx_mib.is_some() {
+            Runtime::Jvm
+        } else {
+            Runtime::Go
+        };
+        Some((runtime, RuntimeSource::TaskDefinition(flag)))
+    });
     let from_logs = in_logs(r.signatures.keys()).or_else(|| in_logs(svc.signatures().keys()));
-    from_logs.or_else(|| {
+    from_logs.or(configured).or_else(|| {
         r.images
             .iter()
             .find_map(|i| Runtime::from_image(i).map(|rt| (rt, RuntimeSource::Image(i.clone()))))
@@ -445,6 +492,46 @@ fn deployments_of(svc: &ServiceEvidence, r: &RevisionStats) -> Vec<String> {
         .filter(|d| d.revision == r.revision && d.family.as_deref() == Some(r.family.as_str()))
         .map(|d| d.deployment_id.clone())
         .collect()
+}
+
+/// What changed in the configuration from `before` to `r`, when both task
+/// definitions are in the lake and something did.
+fn config_changed(before: &RevisionStats, r: &RevisionStats) -> Option<Fact> {
+    let both: Vec<crate::config::ContainerConfig> =
+        before.config.iter().chain(&r.config).cloned().collect();
+    let changes = crate::config::diff(&both, &before.label, &r.label).ok()?;
+    (!changes.is_empty()).then(|| Fact::ConfigChanged {
+        from: before.label.clone(),
+        to: r.label.clone(),
+        changes,
+    })
+}
+
+/// The revision's memory as its task definition configures it: the
+/// essential container with a heap cap, else the one with the largest limit;
+/// or that the task definition is not in the lake.
+fn memory_config(r: &RevisionStats) -> Fact {
+    let essential = r.config.iter().filter(|c| c.essential != Some(false));
+    let chosen = essential
+        .clone()
+        .find(|c| c.heap_cap().is_some())
+        .or_else(|| essential.max_by_key(|c| c.limit_mib()));
+    match chosen {
+        Some(c) => {
+            let heap = c.heap_cap();
+            Fact::ConfiguredMemory {
+                revision: r.label.clone(),
+                container: c.container_name.clone(),
+                limit_mib: c.limit_mib(),
+                reservation_mib: c.memory_reservation,
+                heap_cap_mib: heap.as_ref().map(|h| h.0),
+                heap_flag: heap.map(|h| h.1),
+            }
+        }
+        None => Fact::ConfigNotInLake {
+            revision: r.label.clone(),
+        },
+    }
 }
 
 fn memory_peaks(r: &RevisionStats, peak: Spread) -> Fact {
@@ -570,11 +657,18 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     } else {
         recommendations.push(Recommendation::MeasureBeforeSizing);
     }
+    let configured = memory_config(r);
+    evidence.push(configured.clone());
+    let current_flag = match &configured {
+        Fact::ConfiguredMemory { heap_flag, .. } => heap_flag.clone(),
+        _ => None,
+    };
     if let (Some((runtime, seen_in)), Some(limit)) = (runtime(svc, r), limit) {
         evidence.push(Fact::Runtime { runtime, seen_in });
         recommendations.push(Recommendation::CapHeap {
             runtime,
             limit_mib: limit,
+            current: current_flag,
         });
     }
     if let Some(p) = svc.previous(r) {
@@ -597,6 +691,7 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             evidence.push(Fact::RegressionStarted {
                 revision: r.label.clone(),
             });
+            evidence.extend(config_changed(p, r));
             if fixed.is_none() {
                 recommendations.push(Recommendation::RollBackUntilFixed {
                     to: p.label.clone(),
@@ -691,7 +786,22 @@ fn health_checks(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             recommendations.push(Recommendation::CheckHealthCheck);
         }
     }
-    evidence.push(Fact::HealthSettingsUnknown);
+    match r
+        .config
+        .iter()
+        .find_map(|c| Some((c, c.health_check_deadline_s()?)))
+    {
+        Some((c, deadline_s)) => evidence.push(Fact::ContainerHealthCheck {
+            container: c.container_name.clone(),
+            interval_s: c.health_check_interval.unwrap_or(30),
+            timeout_s: c.health_check_timeout.unwrap_or(5),
+            retries: c.health_check_retries.unwrap_or(3),
+            start_period_s: c.health_check_start_period,
+            deadline_s,
+        }),
+        None if r.config.is_empty() => evidence.push(Fact::HealthSettingsUnknown),
+        None => {}
+    }
     if let Some(p) = svc.previous(r) {
         evidence.push(Fact::RevisionBeforeHealth {
             revision: p.label.clone(),

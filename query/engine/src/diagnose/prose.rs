@@ -193,6 +193,9 @@ impl Display for Fact {
                 let why = match seen_in {
                     RuntimeSource::Logs(signature) => format!("the logs show `{signature}`"),
                     RuntimeSource::Image(image) => format!("the image is {image}"),
+                    RuntimeSource::TaskDefinition(flag) => {
+                        format!("the task definition sets {flag}")
+                    }
                 };
                 write!(f, "runtime: {} ({why})", runtime.name())
             }
@@ -263,6 +266,64 @@ impl Display for Fact {
             Fact::NeverHealthy { revision } => {
                 write!(f, "no task of {revision} ever reported HEALTHY")
             }
+            Fact::ConfiguredMemory {
+                revision,
+                container,
+                limit_mib,
+                reservation_mib,
+                heap_cap_mib,
+                heap_flag,
+            } => {
+                write!(
+                    f,
+                    "{revision} configures container {container} with a {} limit",
+                    limit_mib.map_or_else(|| "no memory".into(), |l| format!("{l} MiB"))
+                )?;
+                if let Some(r) = reservation_mib {
+                    write!(f, " and a {r} MiB reservation")?;
+                }
+                match (heap_cap_mib, heap_flag, limit_mib) {
+                    (Some(h), Some(flag), Some(l)) if h >= l => write!(
+                        f,
+                        "; {flag} caps the heap at {h} MiB, above the {l} MiB limit: the kernel kills the container (exit 137) before the runtime can fail with its own heap error"
+                    ),
+                    (Some(h), Some(flag), _) => write!(f, "; {flag} caps the heap at {h} MiB"),
+                    _ => f.write_str("; no heap cap in its environment"),
+                }
+            }
+            Fact::ConfigChanged { from, to, changes } => {
+                let said: Vec<String> = changes
+                    .iter()
+                    .map(|c| {
+                        let v = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+                        format!("{} {} {} -> {}", c.scope, c.setting, v(&c.from), v(&c.to))
+                    })
+                    .collect();
+                write!(
+                    f,
+                    "what changed from {from} to {to} (`ecs-query diff {from} {to}`): {}",
+                    said.join("; ")
+                )
+            }
+            Fact::ConfigNotInLake { revision } => {
+                let file = revision.replace(':', "-");
+                write!(
+                    f,
+                    "the task definition of {revision} is not in the lake, so these figures are inferred from what the tasks did: `aws ecs describe-task-definition --task-definition {revision} > {file}.json && ecs-query ingest {file}.json` adds it"
+                )
+            }
+            Fact::ContainerHealthCheck {
+                container,
+                interval_s,
+                timeout_s,
+                retries,
+                start_period_s,
+                deadline_s,
+            } => write!(
+                f,
+                "container {container}'s health check gives a starting task {deadline_s} s: {} + interval {interval_s} s x {retries} retries (timeout {timeout_s} s); the service's `healthCheckGracePeriodSeconds` is not in the lake yet",
+                start_period_s.map_or_else(|| "startPeriod unset (0 s)".into(), |s| format!("startPeriod {s} s"))
+            ),
             Fact::HealthSettingsUnknown => f.write_str(
                 "the start period and grace period are not in ECS events: compare the figures with the task definition's `healthCheck.startPeriod` and the service's `healthCheckGracePeriodSeconds`",
             ),
@@ -401,10 +462,18 @@ impl Display for Recommendation {
             Recommendation::MeasureBeforeSizing => f.write_str(
                 "No memory samples for these tasks (Container Insights off?): the evidence is insufficient to size memory; enable Container Insights before changing the limit.",
             ),
-            Recommendation::CapHeap { runtime, limit_mib } => write!(
+            Recommendation::CapHeap {
+                runtime,
+                limit_mib,
+                current,
+            } => write!(
                 f,
-                "Cap the heap below the container limit so the runtime collects harder and fails with its own error and stack instead of a SIGKILL: {}.",
-                runtime.heap_setting(*limit_mib)
+                "Cap the heap below the container limit so the runtime collects harder and fails with its own error and stack instead of a SIGKILL: {}{}.",
+                runtime.heap_setting(*limit_mib),
+                current
+                    .as_ref()
+                    .map(|c| format!(", in place of {c}"))
+                    .unwrap_or_default()
             ),
             Recommendation::RollBackUntilFixed { to } => write!(
                 f,

@@ -1,0 +1,272 @@
+//! The account's configuration as the lake recorded it
+//! (`task_definitions`, `container_definitions`): each revision's containers
+//! as configured, for the diagnosis to quote, and what changed between two
+//! revisions (`ecs-query diff api:41 api:42`).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use datafusion::prelude::SessionContext;
+
+/// One container of a task definition revision as configured (the latest
+/// capture in `container_definitions`), with its task's CPU and memory.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ContainerConfig {
+    pub family: String,
+    pub revision: i64,
+    pub container_name: String,
+    pub image: Option<String>,
+    pub essential: Option<bool>,
+    pub cpu: Option<i64>,
+    /// Hard limit, MiB.
+    pub memory: Option<i64>,
+    pub memory_reservation: Option<i64>,
+    pub health_check_command: Option<String>,
+    pub health_check_interval: Option<i64>,
+    pub health_check_timeout: Option<i64>,
+    pub health_check_retries: Option<i64>,
+    pub health_check_start_period: Option<i64>,
+    pub stop_timeout: Option<i64>,
+    pub start_timeout: Option<i64>,
+    pub init_process_enabled: Option<bool>,
+    pub ulimits: Option<String>,
+    pub log_group: Option<String>,
+    pub environment_names: Option<String>,
+    pub secrets: Option<String>,
+    pub heap_settings: Option<String>,
+    pub node_max_old_space_mib: Option<i64>,
+    pub java_xmx_mib: Option<i64>,
+    pub go_memlimit_mib: Option<i64>,
+    /// The task's memory, MiB, CPU units and network mode.
+    pub task_memory: Option<i64>,
+    pub task_cpu: Option<i64>,
+    pub network_mode: Option<String>,
+}
+
+impl ContainerConfig {
+    /// The memory the kernel enforces on this container: its own hard limit,
+    /// else the task's.
+    pub fn limit_mib(&self) -> Option<i64> {
+        self.memory.or(self.task_memory)
+    }
+
+    /// The heap cap the environment sets, MiB, and the flag that sets it.
+    pub fn heap_cap(&self) -> Option<(i64, String)> {
+        let settings = self.heap_settings.clone().unwrap_or_default();
+        let flag = |needle: &str| {
+            settings
+                .split_whitespace()
+                .rfind(|f| f.contains(needle))
+                .unwrap_or(needle)
+                .to_owned()
+        };
+        self.node_max_old_space_mib
+            .map(|m| (m, flag("old")))
+            .or_else(|| self.java_xmx_mib.map(|m| (m, flag("-Xmx"))))
+            .or_else(|| self.go_memlimit_mib.map(|m| (m, flag("GOMEMLIMIT"))))
+    }
+
+    /// Seconds the container health check gives a starting task before it
+    /// is UNHEALTHY: startPeriod + interval x retries (ECS's defaults for
+    /// what is unset: 0, 30 s, 3). `None` without a health check.
+    pub fn health_check_deadline_s(&self) -> Option<i64> {
+        let has_check = self.health_check_command.is_some() || self.health_check_interval.is_some();
+        has_check.then(|| {
+            self.health_check_start_period.unwrap_or(0)
+                + self.health_check_interval.unwrap_or(30) * self.health_check_retries.unwrap_or(3)
+        })
+    }
+}
+
+/// Every container definition in the lake, the latest capture of each
+/// (a revision read on several days has a row per day).
+pub async fn containers(ctx: &SessionContext) -> Result<Vec<ContainerConfig>> {
+    let df = ctx
+        .sql(
+            "SELECT c.family, CAST(c.revision AS BIGINT) AS revision, c.container_name, c.image, \
+             c.essential, c.cpu, c.memory, c.memory_reservation, c.health_check_command, \
+             c.health_check_interval, c.health_check_timeout, c.health_check_retries, \
+             c.health_check_start_period, c.stop_timeout, c.start_timeout, c.init_process_enabled, \
+             c.ulimits, c.log_group, c.environment_names, c.secrets, c.heap_settings, \
+             c.node_max_old_space_mib, c.java_xmx_mib, c.go_memlimit_mib, \
+             t.memory AS task_memory, t.cpu AS task_cpu, t.network_mode \
+             FROM (SELECT *, row_number() OVER (PARTITION BY task_definition_arn, container_name \
+                   ORDER BY captured_at DESC) AS newest FROM container_definitions) c \
+             LEFT JOIN (SELECT task_definition_arn, memory, cpu, network_mode, row_number() OVER \
+                   (PARTITION BY task_definition_arn ORDER BY captured_at DESC) AS newest \
+                   FROM task_definitions) t \
+               ON c.task_definition_arn = t.task_definition_arn AND t.newest = 1 \
+             WHERE c.newest = 1 ORDER BY c.family, revision, c.container_name",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in crate::listing::collect(df).await? {
+        let rows: Vec<ContainerConfig> = serde_arrow::from_record_batch(&b)
+            .map_err(|e| Error::Internal(format!("reading container definitions: {e}")))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// `family:revision` split, e.g. `api:42`.
+pub fn parse_revision(label: &str) -> Option<(&str, i64)> {
+    let (family, revision) = label.rsplit_once(':')?;
+    Some((family, revision.parse().ok()?))
+}
+
+/// One configured value that differs between two revisions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Change {
+    /// `task` or the container's name.
+    pub scope: String,
+    /// The setting, as the task definition names it (`memory`, `healthCheck.startPeriod`, ...).
+    pub setting: String,
+    pub from: Option<String>,
+    pub to: Option<String>,
+}
+
+/// What changed in the configuration from revision `from` to `to` (both
+/// `family:revision`): task CPU, memory and network mode; containers added
+/// or removed; and per container the image, limits, health check, timeouts,
+/// heap settings, ulimits, log group, and environment and secret names.
+/// Errors when a revision's task definition is not in the lake.
+pub fn diff(all: &[ContainerConfig], from: &str, to: &str) -> Result<Vec<Change>> {
+    let of = |label: &str| -> Result<Vec<&ContainerConfig>> {
+        let (family, revision) =
+            parse_revision(label).ok_or_else(|| Error::NotARevision(label.to_owned()))?;
+        let containers: Vec<&ContainerConfig> = all
+            .iter()
+            .filter(|c| c.family == family && c.revision == revision)
+            .collect();
+        if containers.is_empty() {
+            return Err(Error::NoTaskDefinition(label.to_owned()));
+        }
+        Ok(containers)
+    };
+    let (a, b) = (of(from)?, of(to)?);
+    let mut changes = Vec::new();
+    let mut change = |scope: &str, setting: &str, x: Option<String>, y: Option<String>| {
+        if x != y {
+            changes.push(Change {
+                scope: scope.to_owned(),
+                setting: setting.to_owned(),
+                from: x,
+                to: y,
+            });
+        }
+    };
+    let s = |v: &Option<i64>| v.map(|v| v.to_string());
+    change("task", "cpu", s(&a[0].task_cpu), s(&b[0].task_cpu));
+    change("task", "memory", s(&a[0].task_memory), s(&b[0].task_memory));
+    change(
+        "task",
+        "networkMode",
+        a[0].network_mode.clone(),
+        b[0].network_mode.clone(),
+    );
+    let names = |list: &[&ContainerConfig]| -> Vec<String> {
+        list.iter().map(|c| c.container_name.clone()).collect()
+    };
+    for name in names(&a).iter().filter(|n| !names(&b).contains(n)) {
+        change(name, "container", Some("present".into()), None);
+    }
+    for name in names(&b).iter().filter(|n| !names(&a).contains(n)) {
+        change(name, "container", None, Some("present".into()));
+    }
+    for x in &a {
+        let Some(y) = b.iter().find(|y| y.container_name == x.container_name) else {
+            continue;
+        };
+        let n = x.container_name.as_str();
+        let flag = |v: &Option<bool>| v.map(|v| v.to_string());
+        change(n, "image", x.image.clone(), y.image.clone());
+        change(n, "essential", flag(&x.essential), flag(&y.essential));
+        change(n, "cpu", s(&x.cpu), s(&y.cpu));
+        change(n, "memory", s(&x.memory), s(&y.memory));
+        change(
+            n,
+            "memoryReservation",
+            s(&x.memory_reservation),
+            s(&y.memory_reservation),
+        );
+        change(
+            n,
+            "heap settings (environment)",
+            x.heap_settings.clone(),
+            y.heap_settings.clone(),
+        );
+        change(
+            n,
+            "healthCheck.command",
+            x.health_check_command.clone(),
+            y.health_check_command.clone(),
+        );
+        change(
+            n,
+            "healthCheck.interval",
+            s(&x.health_check_interval),
+            s(&y.health_check_interval),
+        );
+        change(
+            n,
+            "healthCheck.timeout",
+            s(&x.health_check_timeout),
+            s(&y.health_check_timeout),
+        );
+        change(
+            n,
+            "healthCheck.retries",
+            s(&x.health_check_retries),
+            s(&y.health_check_retries),
+        );
+        change(
+            n,
+            "healthCheck.startPeriod",
+            s(&x.health_check_start_period),
+            s(&y.health_check_start_period),
+        );
+        change(n, "stopTimeout", s(&x.stop_timeout), s(&y.stop_timeout));
+        change(n, "startTimeout", s(&x.start_timeout), s(&y.start_timeout));
+        change(
+            n,
+            "linuxParameters.initProcessEnabled",
+            flag(&x.init_process_enabled),
+            flag(&y.init_process_enabled),
+        );
+        change(n, "ulimits", x.ulimits.clone(), y.ulimits.clone());
+        change(
+            n,
+            "logConfiguration awslogs-group",
+            x.log_group.clone(),
+            y.log_group.clone(),
+        );
+        change(
+            n,
+            "environment (names)",
+            x.environment_names.clone(),
+            y.environment_names.clone(),
+        );
+        change(n, "secrets", x.secrets.clone(), y.secrets.clone());
+    }
+    Ok(changes)
+}
+
+/// The changes as a Markdown table (or a sentence when there are none).
+pub fn diff_markdown(from: &str, to: &str, changes: &[Change]) -> String {
+    if changes.is_empty() {
+        return format!("{from} and {to} are configured alike (as far as the lake records).\n");
+    }
+    let mut s = format!("| where | setting | {from} | {to} |\n|---|---|---|---|\n");
+    let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+    for c in changes {
+        s.push_str(&format!(
+            "| {} | {} | {} | {} |\n",
+            c.scope,
+            c.setting,
+            cell(&c.from),
+            cell(&c.to)
+        ));
+    }
+    s
+}
