@@ -124,12 +124,13 @@ fn weekly_figures_match_the_truth() {
         assert_eq!(svc.previous_week.tasks, 0, "{name}");
     }
     let api = &r.services[0];
+    // Kernel OOM kills leave no heap message (the heap cap is above the limit).
+    assert!(api.this_week.oom_kills > 0);
     assert_eq!(
         api.top_signatures
             .iter()
-            .find(|(s, _)| *s == Signature::NodeHeapOom)
-            .map(|x| x.1),
-        Some(api.this_week.oom_kills as i64)
+            .find(|(s, _)| *s == Signature::NodeHeapOom),
+        None
     );
     assert!(api.findings.iter().any(|f| f.kind == FindingKind::OomKills));
     let headroom = api.memory.iter().find(|m| m.revision == "api:42").unwrap();

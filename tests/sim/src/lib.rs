@@ -1459,16 +1459,12 @@ fn task_payloads(
         ));
     }
     match t.end {
-        // The leaking Node.js app runs out of heap as the container hits its
-        // limit; a spike's kill comes from the kernel, with no last words.
-        End::OomKilled { at_ms } if matches!(rev.memory, Memory::Leak { .. }) => {
-            lines.push((at_ms - 2_000, "<--- Last few GCs --->".to_owned()));
-            lines.push((
-                at_ms - 1_000,
-                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
-                    .to_owned(),
-            ));
-        }
+        // An OOM kill is the kernel's: the container crossed its memory limit
+        // before the runtime reached its own heap cap (none, or one above the
+        // limit, as api:42's), and a SIGKILL leaves no last words. Node's
+        // "JavaScript heap out of memory" comes only from a heap cap below
+        // the limit, and ends in an abort (exit 134) with no OutOfMemoryError:
+        // no revision simulates that yet.
         End::Crashed {
             at_ms,
             exit_code: 0,
