@@ -576,6 +576,7 @@ fn diff_names_what_changed_between_revisions_as_configured() {
     let cap = rev(42).node_heap_cap_mib.unwrap();
     assert_eq!(rev(41).node_heap_cap_mib, None);
 
+    lake_dir(); // built outside the runtime below
     let all = block_on(|| async {
         let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
         ecs_query_engine::config::containers(&lake.ctx)
@@ -620,5 +621,47 @@ fn diff_names_what_changed_between_revisions_as_configured() {
     assert_eq!(
         err.to_string(),
         "the task definition of api:99 is not in the lake"
+    );
+}
+
+#[test]
+fn time_to_healthy_counts_only_tasks_that_started_in_the_window() {
+    // A window that opens 30 h in, while api:42's tasks (which live about
+    // 8 h) are running: their first HEALTHY inside the window is not their
+    // start-up, and must not count as one.
+    let p = preset();
+    let from = p.start_ms * 1000 + 30 * 3_600_000_000;
+    let window = Scope {
+        from: Some(from),
+        to: Some(common::end_micros(&p) + 1),
+    };
+    lake_dir(); // built outside the runtime below
+    let d = block_on(|| async {
+        let lake = Lake::open(&lake_args(lake_dir()).config()).await.unwrap();
+        diagnose::diagnose(&lake, &Selector::parse("api"), window)
+            .await
+            .unwrap()
+            .remove(0)
+    });
+    let r = d.revisions.iter().find(|r| r.label == "api:42").unwrap();
+    let seen = r
+        .time_to_healthy
+        .expect("tasks started in the window got healthy");
+    let slowest = truth()
+        .tasks
+        .iter()
+        .filter(|t| t.service == "api" && t.revision == 42)
+        .filter_map(|t| t.time_to_healthy_s)
+        .fold(0.0, f64::max);
+    assert!(slowest > 0.0);
+    // Health is sampled from events and the poller: within a minute of the truth.
+    assert!(
+        seen.max <= slowest + 60.0,
+        "max {} s to healthy, the simulator's slowest {slowest} s",
+        seen.max
+    );
+    assert!(
+        seen.n < r.tasks,
+        "tasks that started before the window are not counted"
     );
 }

@@ -248,7 +248,9 @@ columns! {
         first_healthy_at,
         /// First UNHEALTHY sample.
         first_unhealthy_at,
-        /// Seconds from `started_at` to `first_healthy_at`.
+        /// Seconds from `started_at` to `first_healthy_at`, for tasks that
+        /// started in the window (null for the others: their first HEALTHY
+        /// came before it).
         seconds_to_healthy,
         /// UNHEALTHY samples seen.
         unhealthy_samples,
@@ -413,6 +415,12 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
     let m = |c: &str| col(qualified("m", c));
     let h = |c: &str| col(qualified("h", c));
     let t_task_id = qualified("t", task_events::task_id);
+    // A task that started before the window had its first HEALTHY before it
+    // too: the first one inside the window says nothing of its start-up.
+    let started_in_window = |e: Expr| match scope.from {
+        Some(from) => when(t(task_events::started_at).gt_eq(ts(from)), e).end(),
+        None => Ok(e),
+    };
     let health_stop = is_health_check_stop(&qualified("t", task_events::stop_cause));
     let memory_limit = coalesce(vec![
         cast(t(task_events::memory), DataType::Int64),
@@ -492,8 +500,11 @@ pub async fn tasks(ctx: &SessionContext, scope: Scope) -> Result<DataFrame> {
             pct(m(tasks_col::memory_peak), memory_limit).alias(tasks_col::memory_peak_pct),
             h(tasks_col::first_healthy_at).alias(tasks_col::first_healthy_at),
             h(tasks_col::first_unhealthy_at).alias(tasks_col::first_unhealthy_at),
-            seconds_between(h(tasks_col::first_healthy_at), t(task_events::started_at))
-                .alias(tasks_col::seconds_to_healthy),
+            started_in_window(seconds_between(
+                h(tasks_col::first_healthy_at),
+                t(task_events::started_at),
+            ))?
+            .alias(tasks_col::seconds_to_healthy),
             coalesce(vec![h(tasks_col::unhealthy_samples), lit(0i64)])
                 .alias(tasks_col::unhealthy_samples),
             h(tasks_col::first_unhealthy_at)
