@@ -665,3 +665,120 @@ fn time_to_healthy_counts_only_tasks_that_started_in_the_window() {
         "tasks that started before the window are not counted"
     );
 }
+
+/// Runs a patch's `jq` edit (its second command) on a describe-task-definition
+/// answer's `taskDefinition`, as the command does; `None` without jq (CI
+/// installs it and sets ECS_REQUIRE_JQ=1, which makes it required).
+fn apply_jq(commands: &[String], task_definition: &serde_json::Value) -> Option<serde_json::Value> {
+    let jq = commands
+        .iter()
+        .find(|c| c.starts_with("jq '"))
+        .expect("a jq command");
+    let filter = jq
+        .strip_prefix("jq '")
+        .and_then(|c| c.strip_suffix("' td.json > td-new.json"))
+        .expect("jq '<filter>' td.json > td-new.json");
+    let run = std::process::Command::new("jq")
+        .arg(filter)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn();
+    let mut child = match run {
+        Ok(child) => child,
+        Err(e) if std::env::var_os("ECS_REQUIRE_JQ").is_none() => {
+            eprintln!("skipped: jq not runnable ({e})");
+            return None;
+        }
+        Err(e) => panic!("jq is required (ECS_REQUIRE_JQ): {e}"),
+    };
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(task_definition.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "jq failed on: {filter}");
+    Some(serde_json::from_slice(&out.stdout).unwrap())
+}
+
+#[test]
+fn patches_apply_the_recommendations_to_the_task_definition() {
+    let p = preset();
+    let api = p.services.iter().find(|s| s.name == "api").unwrap();
+    let d = diagnosis("api");
+    let oom = find(&d, FindingKind::OomKills, "api:42");
+    let heap = oom
+        .patches
+        .iter()
+        .find(|p| p.what.starts_with("NODE_OPTIONS"))
+        .unwrap_or_else(|| panic!("{:#?}", oom.patches));
+    // 75% of the 1024 MiB limit, rounded up to 32 MiB.
+    let want = format!(
+        "--max-old-space-size={}",
+        (api.memory_mib * 3 / 4 + 31) / 32 * 32
+    );
+    assert_eq!(
+        heap.fragment,
+        serde_json::json!({"containerDefinitions": [{"name": api.container, "environment": [{"name": "NODE_OPTIONS", "value": want}]}]})
+    );
+    assert_eq!(
+        heap.commands.last().unwrap(),
+        "aws ecs update-service --cluster prod --service api --task-definition api"
+    );
+    let health = find(&d, FindingKind::HealthChecks, "api:42");
+    let start = health
+        .patches
+        .iter()
+        .find(|p| p.what.contains("startPeriod"))
+        .unwrap_or_else(|| panic!("{:#?}", health.patches));
+
+    // Applied to api:42 as describe-task-definition returns it: the flag is
+    // replaced inside NODE_OPTIONS (its other flag kept), the start period
+    // set, the read-only fields gone, everything else as it was.
+    let document = p
+        .task_definition_documents()
+        .into_iter()
+        .find(|d| d["taskDefinition"]["revision"] == 42 && d["taskDefinition"]["family"] == "api")
+        .unwrap();
+    let current = &document["taskDefinition"];
+    let Some(patched) = apply_jq(&heap.commands, current) else {
+        return;
+    };
+    let env = &patched["containerDefinitions"][0]["environment"];
+    let node_options = env
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "NODE_OPTIONS")
+        .unwrap();
+    assert_eq!(
+        node_options["value"],
+        format!("--enable-source-maps {want}")
+    );
+    for gone in [
+        "taskDefinitionArn",
+        "revision",
+        "status",
+        "registeredAt",
+        "registeredBy",
+    ] {
+        assert!(patched.get(gone).is_none(), "{gone} left in {patched}");
+    }
+    assert_eq!(patched["memory"], current["memory"]);
+    assert_eq!(
+        patched["containerDefinitions"][0]["image"],
+        current["containerDefinitions"][0]["image"]
+    );
+    let started = apply_jq(&start.commands, current).unwrap();
+    let seconds = start.fragment["healthCheckGracePeriodSeconds"].clone();
+    assert_eq!(
+        started["containerDefinitions"][0]["healthCheck"]["startPeriod"],
+        seconds
+    );
+    assert_eq!(
+        started["containerDefinitions"][0]["healthCheck"]["interval"],
+        ecs_sim::HEALTH_CHECK_INTERVAL_S
+    );
+}

@@ -102,6 +102,9 @@ pub struct Finding {
     pub evidence: Vec<Fact>,
     pub recommendations: Vec<Recommendation>,
     pub example_tasks: Vec<String>,
+    /// The recommendations as changes to apply, where the task definition
+    /// is in the lake ([`super::patch`]).
+    pub patches: Vec<super::patch::Patch>,
 }
 
 impl Finding {
@@ -557,6 +560,7 @@ pub fn findings(svc: &ServiceEvidence) -> Vec<Finding> {
     out.extend(failed_deployments(svc));
     if svc.stopped() > 0 && svc.revisions.iter().all(|r| r.memory_peak.is_none()) {
         out.push(Finding {
+            patches: Vec::new(),
             severity: Severity::Info,
             kind: FindingKind::NoMemoryData,
             title: Title::NoMemoryData,
@@ -567,6 +571,9 @@ pub fn findings(svc: &ServiceEvidence) -> Vec<Finding> {
             recommendations: vec![Recommendation::EnableContainerInsights],
             example_tasks: Vec::new(),
         });
+    }
+    for f in &mut out {
+        f.patches = super::patch::patches(svc, f);
     }
     out.sort_by(|a, b| a.severity.cmp(&b.severity).then(b.impact.cmp(&a.impact)));
     out
@@ -700,6 +707,7 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
         }
     }
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Critical,
         kind: FindingKind::OomKills,
         title: Title::OomKills {
@@ -732,6 +740,7 @@ fn stop_timeout(r: &RevisionStats) -> Option<Finding> {
         evidence.push(memory_peaks(r, s));
     }
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Warning,
         kind: FindingKind::StopTimeoutKills,
         title: Title::StopTimeoutKills {
@@ -821,6 +830,7 @@ fn health_checks(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
         }
     }
     Some(Finding {
+        patches: Vec::new(),
         severity: if share >= CRITICAL_HEALTH_SHARE_PCT {
             Severity::Critical
         } else {
@@ -915,6 +925,7 @@ fn crash_loop(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     };
     recommendations.push(last);
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Critical,
         kind: FindingKind::CrashLoop,
         title,
@@ -933,6 +944,7 @@ fn segfaults(r: &RevisionStats) -> Option<Finding> {
         return None;
     }
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Warning,
         kind: FindingKind::Segfaults,
         title: Title::Segfaults {
@@ -985,6 +997,7 @@ fn failed_deployments(svc: &ServiceEvidence) -> Vec<Finding> {
                 recommendations.push(Recommendation::CircuitBreaker);
             }
             Finding {
+                patches: Vec::new(),
                 severity: Severity::Critical,
                 kind: FindingKind::FailedDeployment,
                 title: Title::FailedDeployment {
@@ -1015,6 +1028,7 @@ fn start_failures(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     }
     let reason = r.first_stopped_reason.get(&StopCause::FailedToStart);
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Warning,
         kind: FindingKind::StartFailures,
         title: Title::StartFailures {
@@ -1044,6 +1058,7 @@ fn spot(r: &RevisionStats) -> Option<Finding> {
         return None;
     }
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Info,
         kind: FindingKind::SpotInterruptions,
         title: Title::SpotInterruptions {
@@ -1069,6 +1084,7 @@ fn headroom(r: &RevisionStats) -> Option<Finding> {
         return None;
     }
     Some(Finding {
+        patches: Vec::new(),
         severity: Severity::Warning,
         kind: FindingKind::MemoryHeadroom,
         title: Title::MemoryHeadroom {

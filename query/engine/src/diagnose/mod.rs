@@ -12,6 +12,7 @@
 
 pub mod evidence;
 pub mod findings;
+pub mod patch;
 pub mod prose;
 pub mod recommend;
 
@@ -117,6 +118,15 @@ pub fn finding_markdown(n: usize, f: &Finding, heading: &str) -> String {
         for r in &f.recommendations {
             let _ = writeln!(s, "- {r}");
         }
+    }
+    for p in &f.patches {
+        let _ = writeln!(
+            s,
+            "\nPatch ({}):\n\n```json\n{}\n```\n\n```sh\n{}\n```",
+            p.what,
+            serde_json::to_string_pretty(&p.fragment).unwrap_or_default(),
+            p.commands.join("\n")
+        );
     }
     if !f.example_tasks.is_empty() {
         let ids: Vec<String> = f.example_tasks.iter().map(|t| format!("`{t}`")).collect();

@@ -607,7 +607,7 @@ impl<T: Serialize + Display> Serialize for AllWithText<'_, T> {
 /// and its sentence (`text`).
 impl Serialize for Finding {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("Finding", 10)?;
+        let mut st = s.serialize_struct("Finding", 11)?;
         st.serialize_field("severity", &self.severity)?;
         st.serialize_field("kind", &self.kind)?;
         st.serialize_field("title", &self.title_text())?;
@@ -618,6 +618,7 @@ impl Serialize for Finding {
         st.serialize_field("evidence", &AllWithText(&self.evidence))?;
         st.serialize_field("recommendations", &AllWithText(&self.recommendations))?;
         st.serialize_field("example_tasks", &self.example_tasks)?;
+        st.serialize_field("patches", &self.patches)?;
         st.end()
     }
 }

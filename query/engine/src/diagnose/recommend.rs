@@ -96,6 +96,18 @@ impl Runtime {
         }
     }
 
+    /// The environment variable and the flag in it that cap the heap for a
+    /// container limit (about 75% of it); `None` for Python, which has none.
+    pub fn heap_variable(self, limit_mib: i64) -> Option<(&'static str, String)> {
+        let heap = round_up(limit_mib * 3 / 4, 32).min(limit_mib);
+        match self {
+            Runtime::Node => Some(("NODE_OPTIONS", format!("--max-old-space-size={heap}"))),
+            Runtime::Jvm => Some(("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0".to_owned())),
+            Runtime::Go => Some(("GOMEMLIMIT", format!("{heap}MiB"))),
+            Runtime::Python => None,
+        }
+    }
+
     /// The heap setting that makes the runtime collect (or fail with its own
     /// out-of-memory error and stack) before the container's limit kills it.
     pub fn heap_setting(self, limit_mib: i64) -> String {
