@@ -179,6 +179,26 @@ fn markdown_and_json_carry_every_service_and_finding() {
             assert!(md.contains(&f.title.to_string()), "{}", f.title);
         }
     }
+    // The fleet's task definitions are in the lake: the api OOM finding's
+    // patches are in all three renderings.
+    let html = String::from_utf8(files[1].1.clone()).unwrap();
+    let patched = r.services[0]
+        .findings
+        .iter()
+        .find(|f| !f.patches.is_empty())
+        .expect("a finding with patches");
+    for p in &patched.patches {
+        assert!(md.contains(&format!("Patch ({})", p.what)), "{}", p.what);
+        let in_html = ecs_query_engine::report::html::esc(&p.what);
+        assert!(
+            html.contains(&format!("<summary>Patch: {in_html}</summary>")),
+            "{in_html}"
+        );
+        assert!(
+            json.to_string()
+                .contains(&serde_json::to_string(&p.what).unwrap())
+        );
+    }
 }
 
 /// Chromium, when installed (`.ci/run` installs it and sets ECS_REQUIRE_CHROMIUM).

@@ -344,6 +344,15 @@ fn finding(f: &Finding) -> String {
         }
         s.push_str("</ul>");
     }
+    for p in &f.patches {
+        let _ = write!(
+            s,
+            "<details><summary>Patch: {}</summary><pre><code>{}</code></pre><pre><code>{}</code></pre></details>",
+            esc(&p.what),
+            esc(&serde_json::to_string_pretty(&p.fragment).unwrap_or_default()),
+            esc(&p.commands.join("\n"))
+        );
+    }
     if !f.example_tasks.is_empty() {
         let ids: Vec<String> = f
             .example_tasks
