@@ -115,6 +115,43 @@ pub fn parse_revision(label: &str) -> Option<(&str, i64)> {
     Some((family, revision.parse().ok()?))
 }
 
+/// A container setting `diff` compares: its name as the task definition
+/// spells it, and its value in words.
+type Setting = (&'static str, fn(&ContainerConfig) -> Option<String>);
+
+fn number(v: Option<i64>) -> Option<String> {
+    v.map(|v| v.to_string())
+}
+
+fn flag(v: Option<bool>) -> Option<String> {
+    v.map(|v| v.to_string())
+}
+
+const CONTAINER_SETTINGS: &[Setting] = &[
+    ("image", |c| c.image.clone()),
+    ("essential", |c| flag(c.essential)),
+    ("cpu", |c| number(c.cpu)),
+    ("memory", |c| number(c.memory)),
+    ("memoryReservation", |c| number(c.memory_reservation)),
+    ("heap settings (environment)", |c| c.heap_settings.clone()),
+    ("healthCheck.command", |c| c.health_check_command.clone()),
+    ("healthCheck.interval", |c| number(c.health_check_interval)),
+    ("healthCheck.timeout", |c| number(c.health_check_timeout)),
+    ("healthCheck.retries", |c| number(c.health_check_retries)),
+    ("healthCheck.startPeriod", |c| {
+        number(c.health_check_start_period)
+    }),
+    ("stopTimeout", |c| number(c.stop_timeout)),
+    ("startTimeout", |c| number(c.start_timeout)),
+    ("linuxParameters.initProcessEnabled", |c| {
+        flag(c.init_process_enabled)
+    }),
+    ("ulimits", |c| c.ulimits.clone()),
+    ("logConfiguration awslogs-group", |c| c.log_group.clone()),
+    ("environment (names)", |c| c.environment_names.clone()),
+    ("secrets", |c| c.secrets.clone()),
+];
+
 /// One configured value that differs between two revisions.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Change {
@@ -156,9 +193,13 @@ pub fn diff(all: &[ContainerConfig], from: &str, to: &str) -> Result<Vec<Change>
             });
         }
     };
-    let s = |v: &Option<i64>| v.map(|v| v.to_string());
-    change("task", "cpu", s(&a[0].task_cpu), s(&b[0].task_cpu));
-    change("task", "memory", s(&a[0].task_memory), s(&b[0].task_memory));
+    change("task", "cpu", number(a[0].task_cpu), number(b[0].task_cpu));
+    change(
+        "task",
+        "memory",
+        number(a[0].task_memory),
+        number(b[0].task_memory),
+    );
     change(
         "task",
         "networkMode",
@@ -178,76 +219,9 @@ pub fn diff(all: &[ContainerConfig], from: &str, to: &str) -> Result<Vec<Change>
         let Some(y) = b.iter().find(|y| y.container_name == x.container_name) else {
             continue;
         };
-        let n = x.container_name.as_str();
-        let flag = |v: &Option<bool>| v.map(|v| v.to_string());
-        change(n, "image", x.image.clone(), y.image.clone());
-        change(n, "essential", flag(&x.essential), flag(&y.essential));
-        change(n, "cpu", s(&x.cpu), s(&y.cpu));
-        change(n, "memory", s(&x.memory), s(&y.memory));
-        change(
-            n,
-            "memoryReservation",
-            s(&x.memory_reservation),
-            s(&y.memory_reservation),
-        );
-        change(
-            n,
-            "heap settings (environment)",
-            x.heap_settings.clone(),
-            y.heap_settings.clone(),
-        );
-        change(
-            n,
-            "healthCheck.command",
-            x.health_check_command.clone(),
-            y.health_check_command.clone(),
-        );
-        change(
-            n,
-            "healthCheck.interval",
-            s(&x.health_check_interval),
-            s(&y.health_check_interval),
-        );
-        change(
-            n,
-            "healthCheck.timeout",
-            s(&x.health_check_timeout),
-            s(&y.health_check_timeout),
-        );
-        change(
-            n,
-            "healthCheck.retries",
-            s(&x.health_check_retries),
-            s(&y.health_check_retries),
-        );
-        change(
-            n,
-            "healthCheck.startPeriod",
-            s(&x.health_check_start_period),
-            s(&y.health_check_start_period),
-        );
-        change(n, "stopTimeout", s(&x.stop_timeout), s(&y.stop_timeout));
-        change(n, "startTimeout", s(&x.start_timeout), s(&y.start_timeout));
-        change(
-            n,
-            "linuxParameters.initProcessEnabled",
-            flag(&x.init_process_enabled),
-            flag(&y.init_process_enabled),
-        );
-        change(n, "ulimits", x.ulimits.clone(), y.ulimits.clone());
-        change(
-            n,
-            "logConfiguration awslogs-group",
-            x.log_group.clone(),
-            y.log_group.clone(),
-        );
-        change(
-            n,
-            "environment (names)",
-            x.environment_names.clone(),
-            y.environment_names.clone(),
-        );
-        change(n, "secrets", x.secrets.clone(), y.secrets.clone());
+        for (setting, value) in CONTAINER_SETTINGS {
+            change(&x.container_name, setting, value(x), value(y));
+        }
     }
     Ok(changes)
 }

@@ -160,6 +160,15 @@ impl<'a> Fields<'a> {
         }
     }
 
+    /// The objects of a list, each with its place for errors (`key[i]`).
+    fn objects(&self, key: &str) -> Result<Vec<Fields<'a>>, RowError> {
+        self.list(key)?
+            .iter()
+            .enumerate()
+            .map(|(i, v)| Fields::of(v, format!("{}.{key}[{i}]", self.at)))
+            .collect()
+    }
+
     fn object(&self, key: &str) -> Result<Option<Fields<'a>>, RowError> {
         self.get(key)
             .map(|v| Fields::of(v, format!("{}.{key}", self.at)))
@@ -373,8 +382,7 @@ impl Container {
             })
             .transpose()?;
         let mut ulimits = Vec::new();
-        for (j, u) in f.list("ulimits")?.iter().enumerate() {
-            let u = Fields::of(u, format!("{}.ulimits[{j}]", f.at))?;
+        for u in f.objects("ulimits")? {
             ulimits.push(format!(
                 "{}={}:{}",
                 u.required_str("name")?,
@@ -393,8 +401,7 @@ impl Container {
         };
         let mut names = Vec::new();
         let mut heap = Heap::default();
-        for (j, e) in f.list("environment")?.iter().enumerate() {
-            let e = Fields::of(e, format!("{}.environment[{j}]", f.at))?;
+        for e in f.objects("environment")? {
             let name = e.required_str("name")?;
             if let Some(value) = e.str("value")? {
                 heap.read(name, value);
@@ -402,8 +409,7 @@ impl Container {
             names.push(name.to_owned());
         }
         let mut secrets = Vec::new();
-        for (j, s) in f.list("secrets")?.iter().enumerate() {
-            let s = Fields::of(s, format!("{}.secrets[{j}]", f.at))?;
+        for s in f.objects("secrets")? {
             secrets.push(format!(
                 "{}={}",
                 s.required_str("name")?,
