@@ -126,10 +126,7 @@ impl<'a> Fields<'a> {
         let bad = |v: &Value| error(format!("{}.{key} is {v}, not a whole number", self.at));
         match self.get(key) {
             None => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| bad(&Value::Number(n.clone()))),
+            Some(v @ Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| bad(v)),
             Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
             Some(v @ Value::String(s)) => s.trim().parse().map(Some).map_err(|_| bad(v)),
             Some(v) => Err(bad(v)),
@@ -578,6 +575,54 @@ mod tests {
             h.read(n, v);
         }
         h
+    }
+
+    fn refused(doc: serde_json::Value) -> String {
+        let mut rows = Rows::new(0);
+        match append(&mut rows, 0, &doc) {
+            Ok(()) => panic!("accepted: {doc}"),
+            Err(e) => e.reason,
+        }
+    }
+
+    #[test]
+    fn bad_documents_are_refused_with_the_field_that_is_wrong() {
+        let arn = "arn:aws:ecs:eu-west-1:111122223333:task-definition/api:17";
+        let container = |c: serde_json::Value| serde_json::json!({"taskDefinition": {"taskDefinitionArn": arn, "containerDefinitions": [c]}});
+        assert_eq!(
+            refused(container(
+                serde_json::json!({"name": "app", "memory": "lots"})
+            )),
+            "task definition: containerDefinitions[0].memory is \"lots\", not a whole number"
+        );
+        assert_eq!(
+            refused(container(
+                serde_json::json!({"name": "app", "environment": [{"value": "x"}]})
+            )),
+            "task definition: containerDefinitions[0].environment[0] has no name"
+        );
+        assert_eq!(
+            refused(container(serde_json::json!({"image": "nginx"}))),
+            "task definition: containerDefinitions[0] has no name"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"taskDefinition": {"family": "api"}})),
+            "task definition: taskDefinition has no taskDefinitionArn"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"taskDefinitions": {"a": 1}})),
+            "task definition: taskDefinitions is an object, not a list"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"taskDefinitions": []})),
+            "task definition: the document lists no task definition"
+        );
+        // Numbers as strings (as ECS writes task cpu and memory) and unknown
+        // fields are fine.
+        let mut rows = Rows::new(0);
+        let doc = serde_json::json!({"taskDefinition": {"taskDefinitionArn": arn, "cpu": "512",
+            "newField": {"x": 1}, "containerDefinitions": [{"name": "app", "memory": "1024"}]}});
+        assert!(append(&mut rows, 0, &doc).is_ok());
     }
 
     #[test]
