@@ -759,3 +759,53 @@ fn ingest_task_definitions_as_the_cli_prints_them() {
         "{reason}"
     );
 }
+
+#[test]
+fn ingest_services_and_target_groups_as_the_cli_prints_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let mut files = Vec::new();
+    for name in [
+        "describe_services_cli_v1_epoch_steady_state_awscli-docs.json",
+        "update_service_two_deployments_circuit_breaker_events_awscli-docs.json",
+        "describe_target_groups_http_instance_awscli-docs.json",
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, config_fixture(name)).unwrap();
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("written      3"), "{out}");
+
+    let sql = |query: &str| {
+        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", query]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    // Values read off the documents: CLI v1 epoch seconds, the old service
+    // ARN without its cluster (the cluster from clusterArn), v2 with the
+    // circuit breaker and alarms.
+    assert_eq!(
+        sql(
+            "SELECT cluster, service, desired_count, health_check_grace_period_seconds, circuit_breaker_enable, \
+             circuit_breaker_rollback, alarms_enable, maximum_percent, minimum_healthy_percent, \
+             CAST(created_at AS VARCHAR) AS created_at FROM services ORDER BY cluster"
+        ),
+        "cluster,service,desired_count,health_check_grace_period_seconds,circuit_breaker_enable,circuit_breaker_rollback,\
+         alarms_enable,maximum_percent,minimum_healthy_percent,created_at\n\
+         default,my-http-service,10,,,,,,,2016-06-24T20:56:48.595Z\n\
+         mycluster,my-http-service,2,0,true,true,false,200,100,2025-02-21T20:54:48.862Z\n"
+    );
+    assert_eq!(
+        sql(
+            "SELECT name, protocol, port, health_check_path, health_check_interval, health_check_timeout, \
+             healthy_threshold, unhealthy_threshold, matcher FROM target_groups"
+        ),
+        "name,protocol,port,health_check_path,health_check_interval,health_check_timeout,healthy_threshold,\
+         unhealthy_threshold,matcher\nmy-targets,HTTP,80,/,30,5,5,2,200\n"
+    );
+}

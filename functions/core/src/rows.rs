@@ -16,7 +16,7 @@ use arrow::error::ArrowError;
 use crate::input::{Part, Quarantined, RowError};
 use crate::schema::{
     TableDef, container_definitions, container_events, health, instance_events, logs, metrics,
-    service_events, task_definitions, task_events,
+    service_events, services, target_groups, task_definitions, task_events,
 };
 use crate::time::Micros;
 
@@ -89,6 +89,8 @@ pub struct Rows {
     health: Table<health::Builder>,
     task_definitions: Table<task_definitions::Builder>,
     container_definitions: Table<container_definitions::Builder>,
+    service_configs: Table<services::Builder>,
+    target_groups: Table<target_groups::Builder>,
     quarantined: Vec<Quarantined>,
     log_counts: LogCounts,
 }
@@ -107,6 +109,8 @@ impl Rows {
             health: Table::default(),
             task_definitions: Table::default(),
             container_definitions: Table::default(),
+            service_configs: Table::default(),
+            target_groups: Table::default(),
             quarantined: Vec::new(),
             log_counts: LogCounts::default(),
         }
@@ -174,6 +178,20 @@ impl Rows {
     /// Like [`Rows::task_event`], for `container_definitions`.
     pub fn container_definition(&mut self, input: u32) -> &mut container_definitions::Builder {
         let b = self.container_definitions.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `services`.
+    pub fn service(&mut self, input: u32) -> &mut services::Builder {
+        let b = self.service_configs.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `target_groups`.
+    pub fn target_group(&mut self, input: u32) -> &mut target_groups::Builder {
+        let b = self.target_groups.row(input);
         b.ingested_at.append_value(self.ingested_at);
         b
     }
@@ -269,6 +287,16 @@ impl Rows {
                 &container_definitions::DEF,
                 self.container_definitions,
                 container_definitions::Builder::finish,
+            )?,
+            done(
+                &services::DEF,
+                self.service_configs,
+                services::Builder::finish,
+            )?,
+            done(
+                &target_groups::DEF,
+                self.target_groups,
+                target_groups::Builder::finish,
             )?,
         ];
         Ok((tables, self.quarantined))

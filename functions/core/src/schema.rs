@@ -592,6 +592,58 @@ table! {
 }
 
 table! {
+    /// One row per service as `DescribeServices` (or `aws ecs describe-services`,
+    /// `create-service`, `update-service`) returned it: what the diagnosis
+    /// quotes of the service (health-check grace period, deployment
+    /// configuration, load balancers).
+    services = "services", sort_by ["cluster", "service"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "when the service was read (when it was ingested)",
+        ingested_at: Ts required => "when this row was written",
+        cluster: Str optional => "cluster name (clusterArn, else the service ARN)",
+        service: Str required => "serviceName",
+        service_arn: Str required => "serviceArn",
+        status: Str optional => "ACTIVE, DRAINING or INACTIVE",
+        launch_type: Str optional => "launchType",
+        desired_count: I64 optional => "desiredCount",
+        task_definition: Str optional => "the service's task definition ARN",
+        health_check_grace_period_seconds: I64 optional => "healthCheckGracePeriodSeconds (load-balanced services)",
+        circuit_breaker_enable: Bool optional => "deploymentConfiguration.deploymentCircuitBreaker.enable",
+        circuit_breaker_rollback: Bool optional => "deploymentConfiguration.deploymentCircuitBreaker.rollback",
+        alarms_enable: Bool optional => "deploymentConfiguration.alarms.enable",
+        alarms_rollback: Bool optional => "deploymentConfiguration.alarms.rollback",
+        alarm_names: Str optional => "deploymentConfiguration.alarms.alarmNames, comma-separated",
+        maximum_percent: I64 optional => "deploymentConfiguration.maximumPercent",
+        minimum_healthy_percent: I64 optional => "deploymentConfiguration.minimumHealthyPercent",
+        target_groups: Str optional => "the load balancers' target group ARNs, comma-separated",
+        created_at: Ts optional => "createdAt",
+        raw: Str required => "the service, JSON",
+    }
+}
+
+table! {
+    /// One row per target group as `aws elbv2 describe-target-groups`
+    /// returned it: the load balancer's health check.
+    target_groups = "target_groups", sort_by ["target_group_arn"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "when the target group was read (when it was ingested)",
+        ingested_at: Ts required => "when this row was written",
+        target_group_arn: Str required => "TargetGroupArn",
+        name: Str optional => "TargetGroupName",
+        protocol: Str optional => "Protocol",
+        port: I64 optional => "Port",
+        target_type: Str optional => "TargetType: instance, ip, lambda, alb",
+        health_check_protocol: Str optional => "HealthCheckProtocol",
+        health_check_port: Str optional => "HealthCheckPort (a port, or traffic-port)",
+        health_check_path: Str optional => "HealthCheckPath",
+        health_check_interval: I64 optional => "HealthCheckIntervalSeconds",
+        health_check_timeout: I64 optional => "HealthCheckTimeoutSeconds",
+        healthy_threshold: I64 optional => "HealthyThresholdCount",
+        unhealthy_threshold: I64 optional => "UnhealthyThresholdCount",
+        matcher: Str optional => "Matcher.HttpCode (or GrpcCode)",
+        raw: Str required => "the target group, JSON",
+    }
+}
+
+table! {
     /// Every input that could not be normalized, kept whole with the reason.
     /// Stored under `_quarantine/`, partitioned by the day it was received.
     quarantine = "_quarantine", sort_by ["received_at"], time "received_at", ingest "received_at" {
@@ -658,6 +710,8 @@ pub static TABLES: &[&TableDef] = &[
     &health::DEF,
     &task_definitions::DEF,
     &container_definitions::DEF,
+    &services::DEF,
+    &target_groups::DEF,
     &quarantine::DEF,
 ];
 

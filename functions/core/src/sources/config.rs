@@ -37,11 +37,269 @@ pub fn is_config_document(doc: &Value) -> bool {
     o.contains_key("taskDefinition")
         || o.contains_key("taskDefinitions")
         || (o.contains_key("taskDefinitionArn") && o.contains_key("containerDefinitions"))
+        || o.contains_key("services")
+        || o.get("service")
+            .is_some_and(|s| s.get("serviceArn").is_some())
+        || o.contains_key("TargetGroups")
 }
 
-/// Appends the task definitions of one document (see [`is_config_document`]).
-/// A document whose task definitions cannot all be read is refused whole.
+/// Appends the task definitions, services or target groups of one document
+/// (see [`is_config_document`]). A document whose items cannot all be read
+/// is refused whole.
 pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> {
+    let o = doc.as_object();
+    if let Some(list) = o.and_then(|o| o.get("TargetGroups")) {
+        return append_target_groups(rows, input, list);
+    }
+    if let Some(services) = o.and_then(|o| o.get("services")) {
+        return append_services(rows, input, services);
+    }
+    if let Some(service) = o.and_then(|o| o.get("service")) {
+        return append_services(rows, input, &Value::Array(vec![service.clone()]));
+    }
+    append_task_definitions(rows, input, doc)
+}
+
+/// `describe-services` (`{"services": [...]}`) or one `create-/update-service` answer.
+fn append_services(rows: &mut Rows, input: u32, list: &Value) -> Result<(), RowError> {
+    let Value::Array(items) = list else {
+        return Err(RowError::new(format!(
+            "service: services is {}, not a list",
+            kind(list)
+        )));
+    };
+    if items.is_empty() {
+        return Err(RowError::new("service: the document lists no service"));
+    }
+    let read = items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| ServiceRow::read(v, i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(of_kind("service"))?;
+    let captured_at = rows.ingested_at();
+    for s in read {
+        s.append(rows, input, captured_at);
+    }
+    Ok(())
+}
+
+/// `aws elbv2 describe-target-groups` (`{"TargetGroups": [...]}`).
+fn append_target_groups(rows: &mut Rows, input: u32, list: &Value) -> Result<(), RowError> {
+    let Value::Array(items) = list else {
+        return Err(RowError::new(format!(
+            "target group: TargetGroups is {}, not a list",
+            kind(list)
+        )));
+    };
+    if items.is_empty() {
+        return Err(RowError::new(
+            "target group: the document lists no target group",
+        ));
+    }
+    let read = items
+        .iter()
+        .enumerate()
+        .map(|(i, v)| TargetGroupRow::read(v, i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(of_kind("target group"))?;
+    let captured_at = rows.ingested_at();
+    for t in read {
+        t.append(rows, input, captured_at);
+    }
+    Ok(())
+}
+
+struct ServiceRow {
+    cluster: Option<String>,
+    service: String,
+    service_arn: String,
+    status: Option<String>,
+    launch_type: Option<String>,
+    desired_count: Option<i64>,
+    task_definition: Option<String>,
+    grace_s: Option<i64>,
+    circuit_breaker: (Option<bool>, Option<bool>),
+    alarms: (Option<bool>, Option<bool>, Option<String>),
+    maximum_percent: Option<i64>,
+    minimum_healthy_percent: Option<i64>,
+    target_groups: Option<String>,
+    created_at: Option<Micros>,
+    raw: String,
+}
+
+impl ServiceRow {
+    fn read(v: &Value, i: usize) -> Result<Self, RowError> {
+        let f = Fields::of(v, format!("services[{i}]"))?;
+        let service_arn = f.required_str("serviceArn")?;
+        let service = match f.str("serviceName")? {
+            Some(name) => name,
+            None => crate::arn::service_name(service_arn)
+                .ok_or_else(|| error(format!("{} has no serviceName", f.at)))?,
+        };
+        let config = f.object("deploymentConfiguration")?;
+        let breaker = match &config {
+            Some(c) => c.object("deploymentCircuitBreaker")?,
+            None => None,
+        };
+        let alarms = match &config {
+            Some(c) => c.object("alarms")?,
+            None => None,
+        };
+        let alarm_names: Vec<String> = match &alarms {
+            Some(a) => a
+                .list("alarmNames")?
+                .iter()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect(),
+            None => Vec::new(),
+        };
+        let mut target_groups = Vec::new();
+        for lb in f.objects("loadBalancers")? {
+            if let Some(arn) = lb.str("targetGroupArn")? {
+                target_groups.push(arn.to_owned());
+            }
+        }
+        let opt = |o: &Option<Fields<'_>>, key: &str| -> Result<Option<bool>, RowError> {
+            o.as_ref()
+                .map(|o| o.bool(key))
+                .transpose()
+                .map(Option::flatten)
+        };
+        let int_of = |o: &Option<Fields<'_>>, key: &str| -> Result<Option<i64>, RowError> {
+            o.as_ref()
+                .map(|o| o.int(key))
+                .transpose()
+                .map(Option::flatten)
+        };
+        Ok(Self {
+            cluster: crate::arn::cluster_name(f.str("clusterArn")?, Some(service_arn)),
+            service: service.to_owned(),
+            service_arn: service_arn.to_owned(),
+            status: f.str("status")?.map(str::to_owned),
+            launch_type: f.str("launchType")?.map(str::to_owned),
+            desired_count: f.int("desiredCount")?,
+            task_definition: f.str("taskDefinition")?.map(str::to_owned),
+            grace_s: f.int("healthCheckGracePeriodSeconds")?,
+            circuit_breaker: (opt(&breaker, "enable")?, opt(&breaker, "rollback")?),
+            alarms: (
+                opt(&alarms, "enable")?,
+                opt(&alarms, "rollback")?,
+                joined(alarm_names),
+            ),
+            maximum_percent: int_of(&config, "maximumPercent")?,
+            minimum_healthy_percent: int_of(&config, "minimumHealthyPercent")?,
+            target_groups: joined(target_groups),
+            created_at: f.time("createdAt")?,
+            raw: v.to_string(),
+        })
+    }
+
+    fn append(self, rows: &mut Rows, input: u32, captured_at: Micros) {
+        let b = rows.service(input);
+        b.captured_at.append_value(captured_at);
+        b.cluster.append_option(self.cluster.as_deref());
+        b.service.append_value(&self.service);
+        b.service_arn.append_value(&self.service_arn);
+        b.status.append_option(self.status.as_deref());
+        b.launch_type.append_option(self.launch_type.as_deref());
+        b.desired_count.append_option(self.desired_count);
+        b.task_definition
+            .append_option(self.task_definition.as_deref());
+        b.health_check_grace_period_seconds
+            .append_option(self.grace_s);
+        b.circuit_breaker_enable
+            .append_option(self.circuit_breaker.0);
+        b.circuit_breaker_rollback
+            .append_option(self.circuit_breaker.1);
+        b.alarms_enable.append_option(self.alarms.0);
+        b.alarms_rollback.append_option(self.alarms.1);
+        b.alarm_names.append_option(self.alarms.2.as_deref());
+        b.maximum_percent.append_option(self.maximum_percent);
+        b.minimum_healthy_percent
+            .append_option(self.minimum_healthy_percent);
+        b.target_groups.append_option(self.target_groups.as_deref());
+        b.created_at.append_option(self.created_at);
+        b.raw.append_value(&self.raw);
+    }
+}
+
+struct TargetGroupRow {
+    arn: String,
+    name: Option<String>,
+    protocol: Option<String>,
+    port: Option<i64>,
+    target_type: Option<String>,
+    hc_protocol: Option<String>,
+    hc_port: Option<String>,
+    hc_path: Option<String>,
+    hc_interval: Option<i64>,
+    hc_timeout: Option<i64>,
+    healthy: Option<i64>,
+    unhealthy: Option<i64>,
+    matcher: Option<String>,
+    raw: String,
+}
+
+impl TargetGroupRow {
+    fn read(v: &Value, i: usize) -> Result<Self, RowError> {
+        let f = Fields::of(v, format!("TargetGroups[{i}]"))?;
+        let s =
+            |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
+        let matcher = match f.object("Matcher")? {
+            Some(m) => m.str("HttpCode")?.or(m.str("GrpcCode")?).map(str::to_owned),
+            None => None,
+        };
+        Ok(Self {
+            arn: f.required_str("TargetGroupArn")?.to_owned(),
+            name: s("TargetGroupName")?,
+            protocol: s("Protocol")?,
+            port: f.int("Port")?,
+            target_type: s("TargetType")?,
+            hc_protocol: s("HealthCheckProtocol")?,
+            hc_port: s("HealthCheckPort")?,
+            hc_path: s("HealthCheckPath")?,
+            hc_interval: f.int("HealthCheckIntervalSeconds")?,
+            hc_timeout: f.int("HealthCheckTimeoutSeconds")?,
+            healthy: f.int("HealthyThresholdCount")?,
+            unhealthy: f.int("UnhealthyThresholdCount")?,
+            matcher,
+            raw: v.to_string(),
+        })
+    }
+
+    fn append(self, rows: &mut Rows, input: u32, captured_at: Micros) {
+        let b = rows.target_group(input);
+        b.captured_at.append_value(captured_at);
+        b.target_group_arn.append_value(&self.arn);
+        b.name.append_option(self.name.as_deref());
+        b.protocol.append_option(self.protocol.as_deref());
+        b.port.append_option(self.port);
+        b.target_type.append_option(self.target_type.as_deref());
+        b.health_check_protocol
+            .append_option(self.hc_protocol.as_deref());
+        b.health_check_port.append_option(self.hc_port.as_deref());
+        b.health_check_path.append_option(self.hc_path.as_deref());
+        b.health_check_interval.append_option(self.hc_interval);
+        b.health_check_timeout.append_option(self.hc_timeout);
+        b.healthy_threshold.append_option(self.healthy);
+        b.unhealthy_threshold.append_option(self.unhealthy);
+        b.matcher.append_option(self.matcher.as_deref());
+        b.raw.append_value(&self.raw);
+    }
+}
+
+/// `describe-task-definition` and its kin.
+fn append_task_definitions(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> {
+    let read = read_task_definitions(doc).map_err(of_kind("task definition"))?;
+    let captured_at = rows.ingested_at();
+    for def in read {
+        def.append(rows, input, captured_at);
+    }
+    Ok(())
+}
+
+fn read_task_definitions(doc: &Value) -> Result<Vec<TaskDefinition>, RowError> {
     let defs: Vec<&Value> = match doc {
         Value::Object(o) if o.contains_key("taskDefinition") => vec![&o["taskDefinition"]],
         Value::Object(o) if o.contains_key("taskDefinitions") => match &o["taskDefinitions"] {
@@ -58,19 +316,16 @@ pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> 
     if defs.is_empty() {
         return Err(error("the document lists no task definition".into()));
     }
-    let read: Vec<TaskDefinition> = defs
-        .into_iter()
-        .map(TaskDefinition::read)
-        .collect::<Result<_, _>>()?;
-    let captured_at = rows.ingested_at();
-    for def in read {
-        def.append(rows, input, captured_at);
-    }
-    Ok(())
+    defs.into_iter().map(TaskDefinition::read).collect()
 }
 
 fn error(reason: String) -> RowError {
-    RowError::new(format!("task definition: {reason}"))
+    RowError::new(reason)
+}
+
+/// The error of a document of `what` (task definition, service, target group).
+fn of_kind(what: &str) -> impl Fn(RowError) -> RowError + '_ {
+    move |e| RowError::new(format!("{what}: {}", e.reason))
 }
 
 fn kind(v: &Value) -> &'static str {
