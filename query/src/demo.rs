@@ -304,13 +304,15 @@ pub async fn run(
             first: e.to_string(),
         })?);
     }
-    // The fleet's task definitions, as a user would backfill them from
-    // `aws ecs describe-task-definition` outputs.
+    // The fleet's task definitions, services and target groups, as a user
+    // would backfill them from `aws ecs describe-task-definition`,
+    // `describe-services` and `aws elbv2 describe-target-groups` outputs.
     let documents: Vec<Input> = preset
         .task_definition_documents()
         .iter()
+        .chain(&preset.service_documents())
         .enumerate()
-        .map(|(i, doc)| Input::new(format!("sim:task-definition:{i}"), doc.to_string()))
+        .map(|(i, doc)| Input::new(format!("sim:configuration:{i}"), doc.to_string()))
         .collect();
     ingest_inputs(&store, "demo", &documents, Default::default(), &mut totals).await;
     let (counts, finished) = simulation.join().map_err(|_| CliError::Usage {

@@ -514,6 +514,30 @@ fn findings_quote_the_task_definition_and_say_when_it_is_missing() {
         health.evidence
     );
     assert!(!health.evidence.contains(&Fact::HealthSettingsUnknown));
+    // The load balancer's path, from the service and its target group.
+    let elb_deadline_s = ecs_sim::ELB_GRACE_PERIOD_S
+        + ecs_sim::TARGET_GROUP_UNHEALTHY_THRESHOLD * ecs_sim::TARGET_GROUP_INTERVAL_S;
+    assert!(
+        health.evidence.contains(&Fact::LoadBalancerHealthCheck {
+            grace_period_s: Some(ecs_sim::ELB_GRACE_PERIOD_S),
+            path: Some("/health".into()),
+            interval_s: ecs_sim::TARGET_GROUP_INTERVAL_S,
+            timeout_s: Some(ecs_sim::TARGET_GROUP_TIMEOUT_S),
+            unhealthy_threshold: ecs_sim::TARGET_GROUP_UNHEALTHY_THRESHOLD,
+            deadline_s: elb_deadline_s,
+        }),
+        "{:#?}",
+        health.evidence
+    );
+    // ... which is when the failing tasks were stopped.
+    let stopped_after = health.evidence.iter().find_map(|e| match e {
+        Fact::HealthStopUptime { p50_s } => Some(*p50_s),
+        _ => None,
+    });
+    assert_eq!(
+        stopped_after.map(|s| s.round() as i64),
+        Some(elb_deadline_s)
+    );
 
     // The same lake without the task definitions: the findings say so and
     // tell how to add them, and infer the rest as before.
@@ -521,7 +545,15 @@ fn findings_quote_the_task_definition_and_say_when_it_is_missing() {
     for entry in std::fs::read_dir(lake_dir()).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        if name != "task_definitions" && name != "container_definitions" {
+        if ![
+            "task_definitions",
+            "container_definitions",
+            "services",
+            "target_groups",
+        ]
+        .iter()
+        .any(|t| name == *t)
+        {
             std::os::unix::fs::symlink(entry.path(), bare.path().join(&name)).unwrap();
         }
     }

@@ -109,6 +109,59 @@ pub async fn containers(ctx: &SessionContext) -> Result<Vec<ContainerConfig>> {
     Ok(out)
 }
 
+/// A service's load-balancer health check as configured: the service's
+/// grace period (latest capture in `services`) and its target groups'
+/// health checks (`target_groups`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceConfig {
+    pub cluster: Option<String>,
+    pub service: String,
+    pub health_check_grace_period_seconds: Option<i64>,
+    pub target_group_arn: Option<String>,
+    pub health_check_path: Option<String>,
+    pub health_check_interval: Option<i64>,
+    pub health_check_timeout: Option<i64>,
+    pub unhealthy_threshold: Option<i64>,
+}
+
+impl ServiceConfig {
+    /// Seconds the load balancer gives a starting task before it is
+    /// unhealthy: the grace period + interval x unhealthy threshold (ELB's
+    /// defaults for what is unset: 0, 30 s, 2). `None` without a target group.
+    pub fn elb_deadline_s(&self) -> Option<i64> {
+        self.target_group_arn.as_ref().map(|_| {
+            self.health_check_grace_period_seconds.unwrap_or(0)
+                + self.health_check_interval.unwrap_or(30) * self.unhealthy_threshold.unwrap_or(2)
+        })
+    }
+}
+
+/// Every service in the lake (latest capture of each), one row per target
+/// group it uses (or one with none).
+pub async fn services(ctx: &SessionContext) -> Result<Vec<ServiceConfig>> {
+    let df = ctx
+        .sql(
+            "SELECT s.cluster, s.service, s.health_check_grace_period_seconds, \
+             g.target_group_arn, g.health_check_path, g.health_check_interval, \
+             g.health_check_timeout, g.unhealthy_threshold \
+             FROM (SELECT *, row_number() OVER (PARTITION BY service_arn ORDER BY captured_at DESC) AS newest \
+                   FROM services) s \
+             LEFT JOIN (SELECT *, row_number() OVER (PARTITION BY target_group_arn \
+                   ORDER BY captured_at DESC) AS newest FROM target_groups) g \
+               ON g.newest = 1 AND strpos(coalesce(s.target_groups, ''), g.target_group_arn) > 0 \
+             WHERE s.newest = 1 ORDER BY s.cluster, s.service",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in crate::listing::collect(df).await? {
+        let rows: Vec<ServiceConfig> = serde_arrow::from_record_batch(&b)
+            .map_err(|e| Error::Internal(format!("reading services: {e}")))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
 /// `family:revision` split, e.g. `api:42`.
 pub fn parse_revision(label: &str) -> Option<(&str, i64)> {
     let (family, revision) = label.rsplit_once(':')?;

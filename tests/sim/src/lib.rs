@@ -140,6 +140,17 @@ pub const HEALTH_CHECK_INTERVAL_S: i64 = 30;
 pub const HEALTH_CHECK_TIMEOUT_S: i64 = 5;
 pub const HEALTH_CHECK_RETRIES: i64 = 3;
 
+/// The load balancer in front of every simulated service: the service's
+/// health-check grace period, and its target group's health check
+/// (interval, timeout, thresholds). A task that never answers is marked
+/// unhealthy, and stopped, after the grace period and `unhealthy threshold`
+/// failed checks.
+pub const ELB_GRACE_PERIOD_S: i64 = 30;
+pub const TARGET_GROUP_INTERVAL_S: i64 = 30;
+pub const TARGET_GROUP_TIMEOUT_S: i64 = 5;
+pub const TARGET_GROUP_HEALTHY_THRESHOLD: i64 = 5;
+pub const TARGET_GROUP_UNHEALTHY_THRESHOLD: i64 = 3;
+
 /// A service and its deployments.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Service {
@@ -250,6 +261,60 @@ impl Preset {
             }
         }
         docs
+    }
+
+    /// Every service as `aws ecs describe-services` (CLI v2) prints it, and
+    /// every target group as `aws elbv2 describe-target-groups` does,
+    /// consistent with what the simulation does: the grace period and the
+    /// target group's health check that stop the tasks that never answer.
+    pub fn service_documents(&self) -> Vec<serde_json::Value> {
+        let mut services = Vec::new();
+        let mut groups = Vec::new();
+        for svc in self.services.iter().filter(|s| s.schedule.is_none()) {
+            let target_group = target_group_arn(&svc.name);
+            let latest = svc.deployments.last().map_or(0, |(_, r)| r.revision);
+            services.push(json!({
+                "serviceArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}", svc.cluster, svc.name),
+                "serviceName": svc.name,
+                "clusterArn": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", svc.cluster),
+                "loadBalancers": [{"targetGroupArn": target_group, "containerName": svc.container, "containerPort": 8080}],
+                "status": "ACTIVE",
+                "desiredCount": svc.desired,
+                "launchType": "FARGATE",
+                "taskDefinition": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{}:{latest}", svc.family),
+                "deploymentConfiguration": {
+                    "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+                    "maximumPercent": 200,
+                    "minimumHealthyPercent": 100,
+                },
+                "healthCheckGracePeriodSeconds": ELB_GRACE_PERIOD_S,
+                "schedulingStrategy": "REPLICA",
+                "createdAt": iso(self.start_ms).replace('Z', "+00:00"),
+            }));
+            groups.push(json!({
+                "TargetGroupArn": target_group,
+                "TargetGroupName": svc.name,
+                "Protocol": "HTTP",
+                "Port": 8080,
+                "HealthCheckProtocol": "HTTP",
+                "HealthCheckPort": "traffic-port",
+                "HealthCheckEnabled": true,
+                "HealthCheckIntervalSeconds": TARGET_GROUP_INTERVAL_S,
+                "HealthCheckTimeoutSeconds": TARGET_GROUP_TIMEOUT_S,
+                "HealthyThresholdCount": TARGET_GROUP_HEALTHY_THRESHOLD,
+                "UnhealthyThresholdCount": TARGET_GROUP_UNHEALTHY_THRESHOLD,
+                "HealthCheckPath": "/health",
+                "Matcher": {"HttpCode": "200"},
+                "TargetType": "ip",
+            }));
+        }
+        if services.is_empty() {
+            return Vec::new();
+        }
+        vec![
+            json!({"services": services, "failures": []}),
+            json!({"TargetGroups": groups}),
+        ]
     }
 
     /// The case users bring most: a Node.js API (task 512 CPU / 1024 MiB).
@@ -567,6 +632,13 @@ impl Output {
             .map(|d| json!({"awslogs": {"data": d}}).to_string())
             .collect()
     }
+}
+
+/// A service's target group.
+fn target_group_arn(service: &str) -> String {
+    format!(
+        "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{service}/0123456789abcdef"
+    )
 }
 
 fn iso(ms: i64) -> String {
@@ -1049,7 +1121,9 @@ fn task_end(
     if fails_health {
         // Health check: 30 s interval, 3 retries, 30 s grace: the target group
         // marks it unhealthy after grace + 3 failed checks.
-        let at_ms = started_ms + 30_000 + HEALTH_CHECK_RETRIES * HEALTH_CHECK_INTERVAL_S * 1000;
+        let at_ms = started_ms
+            + (ELB_GRACE_PERIOD_S + TARGET_GROUP_UNHEALTHY_THRESHOLD * TARGET_GROUP_INTERVAL_S)
+                * 1000;
         if at_ms < until {
             return End::ElbUnhealthy { at_ms };
         }
@@ -1251,8 +1325,8 @@ fn task_payloads(
             "ServiceSchedulerInitiated",
             at_ms,
             format!(
-                "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/{}/0123456789abcdef)",
-                svc.name
+                "Task failed ELB health checks in (target-group {})",
+                target_group_arn(&svc.name)
             ),
             "elb_health_check",
         )),

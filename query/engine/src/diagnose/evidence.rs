@@ -327,6 +327,9 @@ pub struct ServiceEvidence {
     /// Oldest revision first.
     pub revisions: Vec<RevisionStats>,
     pub deployments: Vec<DeploymentRow>,
+    /// The service's load-balancer health check as configured, when the
+    /// service (and its target group) is in the lake.
+    pub config: Option<crate::config::ServiceConfig>,
 }
 
 impl ServiceEvidence {
@@ -573,6 +576,14 @@ pub async fn gather(
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;
     let mut services = assemble(tasks, signatures, deployments);
+    let configured = crate::config::services(ctx).await?;
+    for svc in &mut services {
+        svc.config = configured
+            .iter()
+            .filter(|c| c.service == svc.service && c.cluster.as_deref() == Some(&svc.cluster))
+            .max_by_key(|c| c.target_group_arn.is_some())
+            .cloned();
+    }
     let config = crate::config::containers(ctx).await?;
     for r in services.iter_mut().flat_map(|s| s.revisions.iter_mut()) {
         r.config = config
@@ -639,6 +650,7 @@ pub fn assemble(
                 service,
                 revisions,
                 deployments: Vec::new(),
+                config: None,
             }
         })
         .collect();

@@ -215,6 +215,22 @@ pub enum Fact {
     ConfigNotInLake {
         revision: String,
     },
+    /// The load balancer's health check as configured, and the time it
+    /// gives a starting task: grace period + interval x unhealthy threshold.
+    LoadBalancerHealthCheck {
+        grace_period_s: Option<i64>,
+        path: Option<String>,
+        interval_s: i64,
+        timeout_s: Option<i64>,
+        unhealthy_threshold: i64,
+        deadline_s: i64,
+    },
+    /// The service is not in the lake: its grace period and target group
+    /// are unknown.
+    ServiceNotInLake {
+        cluster: String,
+        service: String,
+    },
     /// The container health check as configured, and the time it gives a
     /// starting task: startPeriod + interval x retries.
     ContainerHealthCheck {
@@ -809,6 +825,27 @@ fn health_checks(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             deadline_s,
         }),
         None if r.config.is_empty() => evidence.push(Fact::HealthSettingsUnknown),
+        None => {}
+    }
+    match &svc.config {
+        Some(c) => {
+            if let Some(deadline_s) = c.elb_deadline_s() {
+                evidence.push(Fact::LoadBalancerHealthCheck {
+                    grace_period_s: c.health_check_grace_period_seconds,
+                    path: c.health_check_path.clone(),
+                    interval_s: c.health_check_interval.unwrap_or(30),
+                    timeout_s: c.health_check_timeout,
+                    unhealthy_threshold: c.unhealthy_threshold.unwrap_or(2),
+                    deadline_s,
+                });
+            }
+        }
+        None if !r.config.is_empty() && !svc.service.starts_with(super::evidence::STANDALONE) => {
+            evidence.push(Fact::ServiceNotInLake {
+                cluster: svc.cluster.clone(),
+                service: svc.service.clone(),
+            });
+        }
         None => {}
     }
     if let Some(p) = svc.previous(r) {

@@ -312,6 +312,27 @@ impl Display for Fact {
                     "the task definition of {revision} is not in the lake, so these figures are inferred from what the tasks did: `aws ecs describe-task-definition --task-definition {revision} > {file}.json && ecs-query ingest {file}.json` adds it"
                 )
             }
+            Fact::LoadBalancerHealthCheck {
+                grace_period_s,
+                path,
+                interval_s,
+                timeout_s,
+                unhealthy_threshold,
+                deadline_s,
+            } => write!(
+                f,
+                "the load balancer gives a starting task {deadline_s} s: {} + interval {interval_s} s x {unhealthy_threshold} failed checks{}{}",
+                grace_period_s.map_or_else(
+                    || "healthCheckGracePeriodSeconds unset (0 s)".into(),
+                    |g| format!("healthCheckGracePeriodSeconds {g} s")
+                ),
+                path.as_ref().map(|p| format!(" of {p}")).unwrap_or_default(),
+                timeout_s.map(|t| format!(" (timeout {t} s)")).unwrap_or_default()
+            ),
+            Fact::ServiceNotInLake { cluster, service } => write!(
+                f,
+                "the service's grace period and target group are not in the lake: `aws ecs describe-services --cluster {cluster} --services {service} > {service}.json && ecs-query ingest {service}.json`, and its target group's `aws elbv2 describe-target-groups`"
+            ),
             Fact::ContainerHealthCheck {
                 container,
                 interval_s,
@@ -321,7 +342,7 @@ impl Display for Fact {
                 deadline_s,
             } => write!(
                 f,
-                "container {container}'s health check gives a starting task {deadline_s} s: {} + interval {interval_s} s x {retries} retries (timeout {timeout_s} s); the service's `healthCheckGracePeriodSeconds` is not in the lake yet",
+                "container {container}'s health check gives a starting task {deadline_s} s: {} + interval {interval_s} s x {retries} retries (timeout {timeout_s} s)",
                 start_period_s.map_or_else(|| "startPeriod unset (0 s)".into(), |s| format!("startPeriod {s} s"))
             ),
             Fact::HealthSettingsUnknown => f.write_str(
