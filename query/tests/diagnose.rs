@@ -814,3 +814,59 @@ fn patches_apply_the_recommendations_to_the_task_definition() {
         ecs_sim::HEALTH_CHECK_INTERVAL_S
     );
 }
+
+#[test]
+fn stop_timeout_kills_quote_the_stop_timeout_and_patch_in_an_init() {
+    let p = preset();
+    let worker = p.services.iter().find(|s| s.name == "worker").unwrap();
+    let d = diagnosis("worker");
+    let kills = d
+        .findings
+        .iter()
+        .find(|f| f.kind == FindingKind::StopTimeoutKills)
+        .unwrap_or_else(|| panic!("{:#?}", d.findings));
+    // The simulator's task definitions set no stopTimeout and no init: the
+    // default 30 s applies, which is when its tasks are killed.
+    assert!(
+        kills.evidence.contains(&Fact::ConfiguredStopTimeout {
+            container: worker.container.clone(),
+            stop_timeout_s: None,
+            init_process_enabled: None,
+        }),
+        "{:#?}",
+        kills.evidence
+    );
+    let init = kills
+        .patches
+        .iter()
+        .find(|p| p.what.contains("init"))
+        .unwrap_or_else(|| panic!("{:#?}", kills.patches));
+    assert_eq!(
+        init.fragment,
+        serde_json::json!({"containerDefinitions": [{"name": worker.container, "linuxParameters": {"initProcessEnabled": true}}]})
+    );
+    let revision: i64 = kills.revisions[0]
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .parse()
+        .unwrap();
+    let document = p
+        .task_definition_documents()
+        .into_iter()
+        .find(|d| {
+            d["taskDefinition"]["family"] == worker.family.as_str()
+                && d["taskDefinition"]["revision"] == revision
+        })
+        .unwrap();
+    if let Some(patched) = apply_jq(&init.commands, &document["taskDefinition"]) {
+        assert_eq!(
+            patched["containerDefinitions"][0]["linuxParameters"]["initProcessEnabled"],
+            true
+        );
+        assert_eq!(
+            patched["containerDefinitions"][0]["image"],
+            document["taskDefinition"]["containerDefinitions"][0]["image"]
+        );
+    }
+}

@@ -215,6 +215,12 @@ pub enum Fact {
     ConfigNotInLake {
         revision: String,
     },
+    /// The container's stop timeout and init process as configured.
+    ConfiguredStopTimeout {
+        container: String,
+        stop_timeout_s: Option<i64>,
+        init_process_enabled: Option<bool>,
+    },
     /// The load balancer's health check as configured, and the time it
     /// gives a starting task: grace period + interval x unhealthy threshold.
     LoadBalancerHealthCheck {
@@ -751,6 +757,13 @@ fn stop_timeout(r: &RevisionStats) -> Option<Finding> {
     }];
     if let Some(s) = r.stop_timeout_s {
         evidence.push(Fact::StopDuration { p50_s: s.p50 });
+    }
+    if let Some(c) = r.config.iter().find(|c| c.essential != Some(false)) {
+        evidence.push(Fact::ConfiguredStopTimeout {
+            container: c.container_name.clone(),
+            stop_timeout_s: c.stop_timeout,
+            init_process_enabled: c.init_process_enabled,
+        });
     }
     if let Some(s) = r.memory_peak {
         evidence.push(memory_peaks(r, s));

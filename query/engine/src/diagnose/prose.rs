@@ -312,6 +312,27 @@ impl Display for Fact {
                     "the task definition of {revision} is not in the lake, so these figures are inferred from what the tasks did: `aws ecs describe-task-definition --task-definition {revision} > {file}.json && ecs-query ingest {file}.json` adds it"
                 )
             }
+            Fact::ConfiguredStopTimeout {
+                container,
+                stop_timeout_s,
+                init_process_enabled,
+            } => {
+                match stop_timeout_s {
+                    Some(t) => write!(
+                        f,
+                        "container {container}'s stopTimeout is {t} s (SIGKILL that long after SIGTERM)"
+                    )?,
+                    None => write!(
+                        f,
+                        "container {container}'s stopTimeout is unset: ECS sends SIGKILL 30 s after SIGTERM (the Fargate default; on EC2 the agent's ECS_CONTAINER_STOP_TIMEOUT)"
+                    )?,
+                }
+                if *init_process_enabled == Some(true) {
+                    f.write_str("; an init process forwards signals (initProcessEnabled)")
+                } else {
+                    f.write_str("; no init process (initProcessEnabled unset): an app started by a shell as PID 1 never sees SIGTERM")
+                }
+            }
             Fact::LoadBalancerHealthCheck {
                 grace_period_s,
                 path,
