@@ -653,6 +653,13 @@ fn secrets_in_log_messages_are_redacted_unless_kept() {
     );
 }
 
+/// `ecs-query sql` on `lake`, as CSV; the command must succeed.
+fn sql_csv(lake: &str, query: &str) -> String {
+    let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", query]));
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
 /// A document of `tests/fixtures/aws-config/` (see its SOURCES.md).
 fn config_fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -704,11 +711,7 @@ fn ingest_task_definitions_as_the_cli_prints_them() {
     assert!(out.contains("written      4"), "{out}");
     assert!(out.contains("quarantined  1"), "{out}");
 
-    let sql = |query: &str| {
-        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", query]));
-        assert_eq!(code, 0, "{err}");
-        out
-    };
+    let sql = |query: &str| sql_csv(lake, query);
     // Values read off the documents.
     assert_eq!(
         sql(
@@ -781,11 +784,7 @@ fn ingest_services_and_target_groups_as_the_cli_prints_them() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("written      3"), "{out}");
 
-    let sql = |query: &str| {
-        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", query]));
-        assert_eq!(code, 0, "{err}");
-        out
-    };
+    let sql = |query: &str| sql_csv(lake, query);
     // Values read off the documents: CLI v1 epoch seconds, the old service
     // ARN without its cluster (the cluster from clusterArn), v2 with the
     // circuit breaker and alarms.

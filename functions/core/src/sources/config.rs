@@ -49,63 +49,53 @@ pub fn is_config_document(doc: &Value) -> bool {
 pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> {
     let o = doc.as_object();
     if let Some(list) = o.and_then(|o| o.get("TargetGroups")) {
-        return append_target_groups(rows, input, list);
+        return append_list::<TargetGroupRow>(rows, input, list);
     }
     if let Some(services) = o.and_then(|o| o.get("services")) {
-        return append_services(rows, input, services);
+        return append_list::<ServiceRow>(rows, input, services);
     }
     if let Some(service) = o.and_then(|o| o.get("service")) {
-        return append_services(rows, input, &Value::Array(vec![service.clone()]));
+        return append_list::<ServiceRow>(rows, input, &Value::Array(vec![service.clone()]));
     }
     append_task_definitions(rows, input, doc)
 }
 
-/// `describe-services` (`{"services": [...]}`) or one `create-/update-service` answer.
-fn append_services(rows: &mut Rows, input: u32, list: &Value) -> Result<(), RowError> {
-    let Value::Array(items) = list else {
-        return Err(RowError::new(format!(
-            "service: services is {}, not a list",
-            kind(list)
-        )));
-    };
-    if items.is_empty() {
-        return Err(RowError::new("service: the document lists no service"));
-    }
-    let read = items
-        .iter()
-        .enumerate()
-        .map(|(i, v)| ServiceRow::read(v, i))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(of_kind("service"))?;
-    let captured_at = rows.ingested_at();
-    for s in read {
-        s.append(rows, input, captured_at);
-    }
-    Ok(())
+/// One item of a configuration list (a service, a target group).
+trait ListItem: Sized {
+    /// What it is, in errors: `service`.
+    const KIND: &'static str;
+    /// The list's key in the document: `services`.
+    const LIST: &'static str;
+    fn read(v: &Value, i: usize) -> Result<Self, RowError>;
+    fn append(self, rows: &mut Rows, input: u32, captured_at: Micros);
 }
 
-/// `aws elbv2 describe-target-groups` (`{"TargetGroups": [...]}`).
-fn append_target_groups(rows: &mut Rows, input: u32, list: &Value) -> Result<(), RowError> {
+/// Appends every item of `list`, or none when one cannot be read.
+fn append_list<T: ListItem>(rows: &mut Rows, input: u32, list: &Value) -> Result<(), RowError> {
     let Value::Array(items) = list else {
         return Err(RowError::new(format!(
-            "target group: TargetGroups is {}, not a list",
+            "{}: {} is {}, not a list",
+            T::KIND,
+            T::LIST,
             kind(list)
         )));
     };
     if items.is_empty() {
-        return Err(RowError::new(
-            "target group: the document lists no target group",
-        ));
+        return Err(RowError::new(format!(
+            "{}: the document lists no {}",
+            T::KIND,
+            T::KIND
+        )));
     }
     let read = items
         .iter()
         .enumerate()
-        .map(|(i, v)| TargetGroupRow::read(v, i))
+        .map(|(i, v)| T::read(v, i))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(of_kind("target group"))?;
+        .map_err(of_kind(T::KIND))?;
     let captured_at = rows.ingested_at();
-    for t in read {
-        t.append(rows, input, captured_at);
+    for item in read {
+        item.append(rows, input, captured_at);
     }
     Ok(())
 }
@@ -128,7 +118,10 @@ struct ServiceRow {
     raw: String,
 }
 
-impl ServiceRow {
+impl ListItem for ServiceRow {
+    const KIND: &'static str = "service";
+    const LIST: &'static str = "services";
+
     fn read(v: &Value, i: usize) -> Result<Self, RowError> {
         let f = Fields::of(v, format!("services[{i}]"))?;
         let service_arn = f.required_str("serviceArn")?;
@@ -241,7 +234,10 @@ struct TargetGroupRow {
     raw: String,
 }
 
-impl TargetGroupRow {
+impl ListItem for TargetGroupRow {
+    const KIND: &'static str = "target group";
+    const LIST: &'static str = "TargetGroups";
+
     fn read(v: &Value, i: usize) -> Result<Self, RowError> {
         let f = Fields::of(v, format!("TargetGroups[{i}]"))?;
         let s =
@@ -871,6 +867,24 @@ mod tests {
         assert_eq!(
             refused(serde_json::json!({"taskDefinitions": []})),
             "task definition: the document lists no task definition"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"services": {"a": 1}})),
+            "service: services is an object, not a list"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"services": [{"serviceName": "api"}]})),
+            "service: services[0] has no serviceArn"
+        );
+        assert_eq!(
+            refused(serde_json::json!({"TargetGroups": []})),
+            "target group: the document lists no target group"
+        );
+        assert_eq!(
+            refused(
+                serde_json::json!({"TargetGroups": [{"TargetGroupArn": "arn:x", "Port": "eighty"}]})
+            ),
+            "target group: TargetGroups[0].Port is \"eighty\", not a whole number"
         );
         // Numbers as strings (as ECS writes task cpu and memory) and unknown
         // fields are fine.
