@@ -79,6 +79,23 @@ impl ContainerConfig {
     }
 }
 
+/// What the lake records of the account's configuration, read once.
+#[derive(Debug, Clone, Default)]
+pub struct Configuration {
+    pub containers: Vec<ContainerConfig>,
+    pub services: Vec<ServiceConfig>,
+}
+
+impl Configuration {
+    /// Every container definition and service in the lake ([`containers`], [`services`]).
+    pub async fn load(ctx: &SessionContext) -> Result<Configuration> {
+        Ok(Configuration {
+            containers: containers(ctx).await?,
+            services: services(ctx).await?,
+        })
+    }
+}
+
 /// Every container definition in the lake, the latest capture of each
 /// (a revision read on several days has a row per day).
 pub async fn containers(ctx: &SessionContext) -> Result<Vec<ContainerConfig>> {

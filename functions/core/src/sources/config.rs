@@ -66,7 +66,8 @@ trait ListItem: Sized {
     const KIND: &'static str;
     /// The list's key in the document: `services`.
     const LIST: &'static str;
-    fn read(v: &Value, i: usize) -> Result<Self, RowError>;
+    /// Reads one item (`f` names its place, `services[2]`, for errors).
+    fn read(f: &Fields<'_>, raw: &Value) -> Result<Self, RowError>;
     fn append(self, rows: &mut Rows, input: u32, captured_at: Micros);
 }
 
@@ -90,7 +91,7 @@ fn append_list<T: ListItem>(rows: &mut Rows, input: u32, list: &Value) -> Result
     let read = items
         .iter()
         .enumerate()
-        .map(|(i, v)| T::read(v, i))
+        .map(|(i, v)| T::read(&Fields::of(v, format!("{}[{i}]", T::LIST))?, v))
         .collect::<Result<Vec<_>, _>>()
         .map_err(of_kind(T::KIND))?;
     let captured_at = rows.ingested_at();
@@ -122,8 +123,7 @@ impl ListItem for ServiceRow {
     const KIND: &'static str = "service";
     const LIST: &'static str = "services";
 
-    fn read(v: &Value, i: usize) -> Result<Self, RowError> {
-        let f = Fields::of(v, format!("services[{i}]"))?;
+    fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
         let service_arn = f.required_str("serviceArn")?;
         let service = match f.str("serviceName")? {
             Some(name) => name,
@@ -238,8 +238,7 @@ impl ListItem for TargetGroupRow {
     const KIND: &'static str = "target group";
     const LIST: &'static str = "TargetGroups";
 
-    fn read(v: &Value, i: usize) -> Result<Self, RowError> {
-        let f = Fields::of(v, format!("TargetGroups[{i}]"))?;
+    fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
         let s =
             |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
         let matcher = match f.object("Matcher")? {

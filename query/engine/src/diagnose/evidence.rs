@@ -572,21 +572,33 @@ pub async fn gather(
     scope: Scope,
     selector: &Selector,
 ) -> Result<Vec<ServiceEvidence>> {
+    let config = crate::config::Configuration::load(ctx).await?;
+    gather_with(ctx, scope, selector, &config).await
+}
+
+/// [`gather`] with the configuration already read (the report reads it once
+/// for both its weeks).
+pub async fn gather_with(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+    config: &crate::config::Configuration,
+) -> Result<Vec<ServiceEvidence>> {
     let tasks = task_rows(ctx, scope, selector).await?;
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;
     let mut services = assemble(tasks, signatures, deployments);
-    let configured = crate::config::services(ctx).await?;
     for svc in &mut services {
-        svc.config = configured
+        svc.config = config
+            .services
             .iter()
             .filter(|c| c.service == svc.service && c.cluster.as_deref() == Some(&svc.cluster))
             .max_by_key(|c| c.target_group_arn.is_some())
             .cloned();
     }
-    let config = crate::config::containers(ctx).await?;
     for r in services.iter_mut().flat_map(|s| s.revisions.iter_mut()) {
         r.config = config
+            .containers
             .iter()
             .filter(|c| c.family == r.family && Some(c.revision) == r.revision)
             .cloned()

@@ -284,9 +284,10 @@ pub fn count_of(n: usize, noun: &str) -> String {
 
 /// Builds the report for `period` from the lake.
 pub async fn build(lake: &Lake, period: &Period, selector: &Selector) -> Result<Report> {
-    let this = evidence::gather(&lake.ctx, period.scope(), selector).await?;
+    let config = crate::config::Configuration::load(&lake.ctx).await?;
+    let this = evidence::gather_with(&lake.ctx, period.scope(), selector, &config).await?;
     let previous = period.previous();
-    let before = evidence::gather(&lake.ctx, previous.scope(), selector).await?;
+    let before = evidence::gather_with(&lake.ctx, previous.scope(), selector, &config).await?;
     Ok(assemble(period, &previous, this, &before))
 }
 
