@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 ///
 ///   METRIC [by DIM, ...] [last 7d | since DATE [until DATE]] [where DIM=VALUE ...] [top N]
 ///
-/// Metrics: exit CODE, exits, stops, oom, restarts, unhealthy, time to healthy,
+/// Metrics: exit CODE, exits, stops, oom, heap oom, restarts, unhealthy, time to healthy,
 /// memory peak, cpu peak, deployments, logs "TEXT". Dimensions: revision, family,
 /// service, cluster, deployment, container, cause, exit kind, exit code, day, hour,
 /// az, launch type, image, task (and signature, level for logs; outcome for

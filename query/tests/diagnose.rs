@@ -870,3 +870,85 @@ fn stop_timeout_kills_quote_the_stop_timeout_and_patch_in_an_init() {
         );
     }
 }
+
+#[test]
+fn a_heap_cap_below_the_limit_is_a_runtime_oom_not_an_oom_kill() {
+    let p = preset();
+    let render = p.services.iter().find(|s| s.name == "render").unwrap();
+    let rev = &render.deployments[0].1;
+    let cap = rev.node_heap_cap_mib.expect("render caps its heap");
+    assert!(f64::from(cap) + ecs_sim::NODE_NON_HEAP_MIB < f64::from(render.memory_mib));
+    let label = format!("render:{}", rev.revision);
+    let aborts = truth_count("render", rev.revision, |t| t.exit_kind == Some("abort"));
+    assert!(aborts >= 3, "{aborts}");
+    // The runtime's ceiling, not the container's limit, ends them: no OOM kill.
+    assert_eq!(
+        truth_count("render", rev.revision, |t| t.stop_cause
+            == Some("oom_killed")),
+        0
+    );
+
+    let d = diagnosis("render");
+    assert!(
+        d.findings.iter().all(|f| f.kind != FindingKind::OomKills),
+        "{:#?}",
+        d.findings
+    );
+    let f = find(&d, FindingKind::HeapExhausted, &label);
+    assert_eq!(f.impact, aborts);
+    let all = text(f);
+    assert!(all.contains("Node.js heap"), "{all}");
+    assert!(all.contains("`node_heap_oom`"), "{all}");
+    assert!(
+        all.contains(&format!("{aborts} tasks ended in an abort (exit 134")),
+        "{all}"
+    );
+    // The configured cap and limit are quoted; the cap is raised to 75% of
+    // the limit (rounded up to 32 MiB), which the patch applies.
+    assert!(
+        all.contains(&format!(
+            "--max-old-space-size={cap} caps the heap at {cap} MiB"
+        )),
+        "{all}"
+    );
+    let want = format!(
+        "--max-old-space-size={}",
+        (render.memory_mib * 3 / 4 + 31) / 32 * 32
+    );
+    assert!(
+        all.contains(&format!("Raise the cap to NODE_OPTIONS={want}")),
+        "{all}"
+    );
+    // The peak quoted is the heap ceiling (cap + what Node holds outside
+    // it), far below the limit.
+    let peak = truth()
+        .tasks
+        .iter()
+        .filter(|t| t.service == "render")
+        .map(|t| t.memory_peak_mib)
+        .max()
+        .unwrap();
+    assert_eq!(peak, (f64::from(cap) + ecs_sim::NODE_NON_HEAP_MIB) as i64);
+    assert!(all.contains(&format!("ran out at {peak} MiB")), "{all}");
+    let patch = f
+        .patches
+        .iter()
+        .find(|p| p.what.starts_with("NODE_OPTIONS"))
+        .unwrap_or_else(|| panic!("{:#?}", f.patches));
+    let document = p
+        .task_definition_documents()
+        .into_iter()
+        .find(|d| d["taskDefinition"]["family"] == "render")
+        .unwrap();
+    let Some(patched) = apply_jq(&patch.commands, &document["taskDefinition"]) else {
+        return;
+    };
+    let node_options = patched["containerDefinitions"][0]["environment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "NODE_OPTIONS")
+        .unwrap()["value"]
+        .clone();
+    assert_eq!(node_options, format!("--enable-source-maps {want}"));
+}

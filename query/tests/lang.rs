@@ -152,6 +152,31 @@ fn exit_137_by_revision_matches_the_truth_with_every_revision_listed() {
 }
 
 #[test]
+fn heap_oom_and_oom_kills_are_told_apart() {
+    // The runtime's own out-of-memory (V8's abort, exit 134) per revision,
+    // from the logs; the kernel's kills stay in `oom`.
+    let aborts: BTreeMap<(String, i32), String> =
+        truth_by_revision(|t| t.exit_kind == Some("abort"))
+            .into_iter()
+            .filter(|(_, n)| n != "0")
+            .collect();
+    assert!(!aborts.is_empty());
+    assert_eq!(
+        by_revision("heap oom by revision", "heap_oom_tasks"),
+        aborts
+    );
+    let ooms = by_revision("oom by revision", "oom_kills");
+    for revision in aborts.keys() {
+        assert_eq!(ooms[revision], "0", "{revision:?}");
+    }
+    // Spelled as users say it.
+    assert_eq!(
+        rows("runtime oom by revision"),
+        rows("heap out of memory by revision")
+    );
+}
+
+#[test]
 fn stops_by_cause_and_oom_by_service_match_the_truth() {
     let mut want: BTreeMap<String, usize> = BTreeMap::new();
     for t in &truth().tasks {
@@ -384,9 +409,16 @@ fn logs_text_counts_the_lines_and_their_tasks() {
         assert_eq!(want.get(k), Some(v), "{k:?}");
     }
     assert!(got.values().any(|v| v != "0"), "{got:?}");
-    // OOM kills are the kernel's (the heap cap, if any, is above the
-    // limit): no task logs a heap OOM.
-    assert!(rows("logs \"heap out of memory\" by revision").is_empty());
+    // OOM kills are the kernel's and leave no heap message: only the tasks
+    // whose heap cap is below the limit (V8 aborts, exit 134) log one.
+    let aborts: BTreeMap<_, _> = truth_by_revision(|t| t.exit_kind == Some("abort"))
+        .into_iter()
+        .filter(|(_, n)| n != "0")
+        .collect();
+    assert_eq!(
+        by_revision("logs \"heap out of memory\" by revision", "tasks"),
+        aborts
+    );
 }
 
 /// The corpus: each question's optimized plan (partition pruning on `dt`,

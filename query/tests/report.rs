@@ -67,6 +67,7 @@ fn weekly_figures_match_the_truth() {
             "api",
             "billing",
             "checkout",
+            "render",
             "search",
             "standalone:migrate",
             "worker"

@@ -29,8 +29,10 @@
 //! 139 → `segfault`; 137 with an OOM reason → `sigkill_oom`; 137 without one,
 //! when ECS was stopping the task (scheduler, user, Spot, health check, host,
 //! another essential container) and `stoppedAt - stoppingAt` reached about the
-//! stop timeout (or is unknown) → `sigkill_after_stop_timeout`; any other 137
-//! and 129-192 → `other_signal`; 1-255 → `app_error`.
+//! stop timeout (or is unknown) → `sigkill_after_stop_timeout`; 134 →
+//! `abort` (SIGABRT: how Node.js ends when V8 exhausts its heap, and how a
+//! failed native assertion ends; never the kernel's OOM killer); any other
+//! 137 and 129-192 → `other_signal`; 1-255 → `app_error`.
 //!
 //! Known AWS quirks handled: an OOM reason with exit code 0 or 1 (a child process
 //! was killed, the main process exited by itself) gives stop cause `oom_killed`
@@ -65,6 +67,8 @@ pub enum ExitKind {
     SigkillOom,
     SigkillAfterStopTimeout,
     Segfault,
+    /// SIGABRT (134): the process aborted itself, e.g. Node.js when V8's heap is exhausted.
+    Abort,
     OtherSignal,
     Unknown,
 }
@@ -109,13 +113,14 @@ impl StopCause {
 }
 
 impl ExitKind {
-    pub const ALL: [ExitKind; 8] = [
+    pub const ALL: [ExitKind; 9] = [
         Self::Clean,
         Self::AppError,
         Self::Sigterm,
         Self::SigkillOom,
         Self::SigkillAfterStopTimeout,
         Self::Segfault,
+        Self::Abort,
         Self::OtherSignal,
         Self::Unknown,
     ];
@@ -129,6 +134,7 @@ impl ExitKind {
             Self::SigkillOom => "sigkill_oom",
             Self::SigkillAfterStopTimeout => "sigkill_after_stop_timeout",
             Self::Segfault => "segfault",
+            Self::Abort => "abort",
             Self::OtherSignal => "other_signal",
             Self::Unknown => "unknown",
         }
@@ -281,6 +287,7 @@ pub fn exit_kind(
         0 => ExitKind::Clean,
         143 => ExitKind::Sigterm,
         139 => ExitKind::Segfault,
+        134 => ExitKind::Abort,
         137 if container.reason.is_some_and(is_oom_reason) => ExitKind::SigkillOom,
         137 => {
             let waited = match (task.stopping_at, task.stopped_at) {
@@ -403,6 +410,8 @@ mod tests {
                containers: &[(Some(0), None), (Some(2), None)], cause: StopCause::EssentialContainerExited, kind: ExitKind::AppError },
         Case { name: "segfault", stop_code: Some("EssentialContainerExited"), reason: Some("Essential container in task exited"), stopping_to_stopped_s: Some(1),
                containers: &[(Some(139), None)], cause: StopCause::EssentialContainerExited, kind: ExitKind::Segfault },
+        Case { name: "Node.js heap exhausted: abort, not an OOM kill", stop_code: Some("EssentialContainerExited"), reason: Some("Essential container in task exited"), stopping_to_stopped_s: Some(1),
+               containers: &[(Some(134), None)], cause: StopCause::EssentialContainerExited, kind: ExitKind::Abort },
         Case { name: "host terminated", stop_code: Some("ServiceSchedulerInitiated"), reason: Some("Host EC2 (instance i-0123) terminated."), stopping_to_stopped_s: Some(1),
                containers: &[(Some(143), None)], cause: StopCause::Infrastructure, kind: ExitKind::Sigterm },
         Case { name: "SIGINT is another signal", stop_code: None, reason: None, stopping_to_stopped_s: None,

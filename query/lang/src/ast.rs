@@ -11,6 +11,10 @@ pub enum Metric {
     Stops,
     /// Tasks the OOM killer ended.
     Oom,
+    /// Tasks whose runtime ran out of its own heap (the logs say so: V8's
+    /// "JavaScript heap out of memory", Java's `OutOfMemoryError`, ...),
+    /// below the container's limit: not an OOM kill.
+    HeapOom,
     /// Tasks that stopped on their own (the app exited or was OOM-killed) and
     /// were replaced: crash loops.
     Restarts,
@@ -102,6 +106,11 @@ pub const METRICS: &[(&str, Metric)] = &[
     ("oom kills", Metric::Oom),
     ("oom killed", Metric::Oom),
     ("out of memory", Metric::Oom),
+    ("heap oom", Metric::HeapOom),
+    ("heap ooms", Metric::HeapOom),
+    ("heap out of memory", Metric::HeapOom),
+    ("runtime oom", Metric::HeapOom),
+    ("runtime ooms", Metric::HeapOom),
     ("restarts", Metric::Restarts),
     ("restart", Metric::Restarts),
     ("crash loops", Metric::Restarts),

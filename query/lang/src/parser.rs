@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! query   := [ "top" N dim "by" ] metric clause*
-//! metric  := "exit" CODE | "exits" [CODE] | "stops" | "oom" | "restarts"
+//! metric  := "exit" CODE | "exits" [CODE] | "stops" | "oom" | "heap oom" | "restarts"
 //!          | "unhealthy" | "time to healthy" | "memory peak" | "cpu peak"
 //!          | "deployments" | "logs" [TEXT]
 //! clause  := "by" dim ( ("," | "and") dim )*
@@ -78,11 +78,11 @@ impl Parser<'_> {
         }
     }
 
-    /// Matches the longest phrase of `table` (1 to 3 words) at the cursor.
+    /// Matches the longest phrase of `table` (1 to 4 words) at the cursor.
     fn phrase<T: Clone>(&self, table: &[(&str, T)]) -> Option<(T, usize)> {
         let mut best: Option<(T, usize)> = None;
         let mut joined = String::new();
-        for n in 1..=3 {
+        for n in 1..=4 {
             let Some(word) = self.tokens.get(self.pos + n - 1).and_then(Token::keyword) else {
                 break;
             };

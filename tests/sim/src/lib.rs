@@ -368,6 +368,9 @@ impl Preset {
     ///   segfaults now and then (139); revision 13's image cannot be pulled,
     ///   so its deployment fails and the circuit breaker rolls back to 12;
     /// * a `billing` service whose revision 5 crash-loops (exit 1) until 6 fixes it;
+    /// * a JVM `search` service whose memory spikes reach its limit (OOM kills);
+    /// * a Node.js `render` service whose 512 MiB heap cap is too low: spikes
+    ///   exhaust V8's heap (exit 134, no OutOfMemoryError) far below the limit;
     /// * at-least-once delivery: 2% of events twice, 2% out of order.
     pub fn fleet(hours: f64) -> Preset {
         let mut p = Preset::node_oom(hours);
@@ -491,6 +494,30 @@ impl Preset {
                 )],
             )
         });
+        // A Node.js renderer whose heap cap is too low for its large
+        // documents: a spike exhausts the 512 MiB V8 heap long before the
+        // 2048 MiB container limit, and Node aborts (exit 134, "JavaScript
+        // heap out of memory"); ECS reports no OutOfMemoryError. Last, so
+        // the services above draw the random numbers they drew before it.
+        p.services.push(service(
+            "render",
+            "render",
+            512,
+            2048,
+            2,
+            vec![(
+                0.0,
+                Revision {
+                    memory: Memory::Spiky {
+                        mib: 420.0,
+                        spike_mib: 350.0,
+                        per_hour: 0.2,
+                    },
+                    node_heap_cap_mib: Some(512),
+                    ..Revision::steady(3, "v3.0.4", 0.0, 6.0)
+                },
+            )],
+        ));
         p
     }
 }
@@ -667,6 +694,12 @@ enum End {
     OomKilled {
         at_ms: i64,
     },
+    /// The runtime reached its own heap cap below the container's limit:
+    /// Node.js prints "JavaScript heap out of memory" and aborts (exit 134).
+    /// Not a kernel OOM kill: ECS reports no OutOfMemoryError.
+    HeapExhausted {
+        at_ms: i64,
+    },
     ElbUnhealthy {
         at_ms: i64,
     },
@@ -691,6 +724,7 @@ impl End {
             End::Running => None,
             End::Replaced { at_ms, .. }
             | End::OomKilled { at_ms }
+            | End::HeapExhausted { at_ms }
             | End::ElbUnhealthy { at_ms }
             | End::Crashed { at_ms, .. }
             | End::FailedToStart { at_ms }
@@ -702,6 +736,7 @@ impl End {
     fn replace_at(self) -> Option<i64> {
         match self {
             End::OomKilled { at_ms }
+            | End::HeapExhausted { at_ms }
             | End::ElbUnhealthy { at_ms }
             | End::Crashed { at_ms, .. }
             | End::SpotInterrupted { at_ms } => Some(at_ms),
@@ -1128,26 +1163,33 @@ fn task_end(
             return End::ElbUnhealthy { at_ms };
         }
     }
+    // Memory runs out at the lower of the container's limit (the kernel
+    // kills it) and the runtime's heap ceiling (the runtime aborts).
+    let (ceiling, by_runtime) = memory_ceiling(&dep.rev, svc.memory_mib);
     let oom_at = match dep.rev.memory {
         Memory::Leak {
             start_mib,
             mib_per_hour,
         } => {
-            let hours = (f64::from(svc.memory_mib) - start_mib) / mib_per_hour;
+            let hours = (ceiling - start_mib) / mib_per_hour;
             Some(started_ms + (hours * 3_600_000.0) as i64)
         }
-        // The first spike kills it when a spike reaches the limit.
+        // The first spike ends it when a spike reaches the ceiling.
         Memory::Spiky {
             mib,
             spike_mib,
             per_hour,
-        } if per_hour > 0.0 && mib + spike_mib >= f64::from(svc.memory_mib) => {
+        } if per_hour > 0.0 && mib + spike_mib >= ceiling => {
             Some(exponential(rng, 3_600_000.0 / per_hour))
         }
         Memory::Steady { .. } | Memory::Spiky { .. } => None,
     };
     if let Some(at_ms) = oom_at.filter(|at| *at < until) {
-        return End::OomKilled { at_ms };
+        return if by_runtime {
+            End::HeapExhausted { at_ms }
+        } else {
+            End::OomKilled { at_ms }
+        };
     }
     match replaced {
         Some((at_ms, by_deployment)) if at_ms < end_ms => End::Replaced {
@@ -1158,7 +1200,26 @@ fn task_end(
     }
 }
 
+/// What a Node.js process holds besides its V8 heap (code, stacks, buffers
+/// outside the heap), MiB: a heap at its cap makes the container this much
+/// larger.
+pub const NODE_NON_HEAP_MIB: f64 = 90.0;
+
+/// Where a revision's memory runs out, MiB, and whether the runtime (its
+/// heap cap plus what it holds outside the heap) gets there before the
+/// container's limit does.
+fn memory_ceiling(rev: &Revision, limit_mib: i32) -> (f64, bool) {
+    let limit = f64::from(limit_mib);
+    match rev.node_heap_cap_mib {
+        Some(cap) if f64::from(cap) + NODE_NON_HEAP_MIB < limit => {
+            (f64::from(cap) + NODE_NON_HEAP_MIB, true)
+        }
+        _ => (limit, false),
+    }
+}
+
 fn memory_at(rev: &Revision, limit: i32, up_ms: i64, rng: &mut Rng) -> i64 {
+    let (ceiling, _) = memory_ceiling(rev, limit);
     let mib = match rev.memory {
         Memory::Steady { mib } => mib + rng.unit() * 20.0 - 10.0,
         Memory::Leak {
@@ -1172,11 +1233,13 @@ fn memory_at(rev: &Revision, limit: i32, up_ms: i64, rng: &mut Rng) -> i64 {
             spike_mib,
             per_hour,
         } => {
-            let spike = rng.unit() < per_hour / 60.0;
+            // A spike that reaches the ceiling ends the task (see
+            // `task_end`): a task still running has not had one.
+            let spike = rng.unit() < per_hour / 60.0 && mib + spike_mib < ceiling;
             mib + rng.unit() * 20.0 - 10.0 + if spike { spike_mib } else { 0.0 }
         }
     };
-    (mib.round() as i64).clamp(1, i64::from(limit))
+    (mib.round() as i64).clamp(1, ceiling as i64)
 }
 
 fn deployment_events(
@@ -1336,6 +1399,17 @@ fn task_payloads(
             "Your Spot Task was interrupted.".to_owned(),
             "spot_interruption",
         )),
+        // V8's abort: no OutOfMemoryError from ECS, the app's own exit.
+        End::HeapExhausted { at_ms } => Some(Stop {
+            code: "EssentialContainerExited",
+            reason: "Essential container in task exited".to_owned(),
+            exit: 134,
+            container_reason: None,
+            stopping_ms: at_ms,
+            stopped_ms: at_ms + 1_000,
+            cause: "essential_container_exited",
+            kind: "abort",
+        }),
         End::Crashed { at_ms, exit_code } => Some(Stop {
             code: "EssentialContainerExited",
             reason: "Essential container in task exited".to_owned(),
@@ -1482,6 +1556,10 @@ fn task_payloads(
         let mem = match (t.end, stop.as_ref()) {
             // The kill happens when the container reaches its limit: the last sample says so.
             (End::OomKilled { at_ms }, _) if minute + MINUTE_MS > at_ms => i64::from(limit),
+            // A runtime that exhausts its heap dies at its ceiling, below the limit.
+            (End::HeapExhausted { at_ms }, _) if minute + MINUTE_MS > at_ms => {
+                memory_ceiling(rev, limit).0 as i64
+            }
             _ => memory_at(rev, limit, up, rng),
         };
         peak = peak.max(mem);
@@ -1538,7 +1616,29 @@ fn task_payloads(
         // limit, as api:42's), and a SIGKILL leaves no last words. Node's
         // "JavaScript heap out of memory" comes only from a heap cap below
         // the limit, and ends in an abort (exit 134) with no OutOfMemoryError:
-        // no revision simulates that yet.
+        // V8's report on stderr, one log event per line (awslogs splits them).
+        End::HeapExhausted { at_ms } => {
+            let cap = f64::from(rev.node_heap_cap_mib.unwrap_or_default());
+            let report = [
+                "<--- Last few GCs --->".to_owned(),
+                format!(
+                    "[1:0x6b8c8a0] {:>8} ms: Mark-Compact (reduce) {:.1} ({:.1}) -> {:.1} ({:.1}) MB, 412.47 / 0.00 ms  (average mu = 0.153, current mu = 0.031) allocation failure; scavenge might not succeed",
+                    at_ms - t.started_ms - 450,
+                    cap - 1.1,
+                    cap + 10.5,
+                    cap - 1.6,
+                    cap + 8.1
+                ),
+                "<--- JS stacktrace --->".to_owned(),
+                "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory"
+                    .to_owned(),
+                " 1: 0xb8ced1 node::OOMErrorHandler(char const*, v8::OOMDetails const&) [node]"
+                    .to_owned(),
+            ];
+            for (i, line) in report.into_iter().enumerate() {
+                lines.push((at_ms - 40 + i as i64, line));
+            }
+        }
         End::Crashed {
             at_ms,
             exit_code: 0,

@@ -262,6 +262,8 @@ pub struct RevisionStats {
     /// Up to three task ids per stop cause and per exit kind.
     pub examples: Examples,
     pub signatures: BTreeMap<Signature, i64>,
+    /// Tasks with at least one line of the signature.
+    pub signature_tasks: BTreeMap<Signature, i64>,
     /// The revision's containers as configured, when its task definition is
     /// in the lake (`task_definitions`, `container_definitions`); empty if not.
     pub config: Vec<crate::config::ContainerConfig>,
@@ -677,6 +679,7 @@ pub fn assemble(
                 .find(|r| Some(&r.family) == s.family.as_ref() && r.revision == s.revision)
         {
             *r.signatures.entry(s.signature).or_insert(0) += s.lines;
+            *r.signature_tasks.entry(s.signature).or_insert(0) += s.tasks;
         }
     }
     for d in deployments {
@@ -788,6 +791,7 @@ fn revision_stats(rows: &[TaskRow]) -> RevisionStats {
         first_stopped_reason,
         examples,
         signatures: BTreeMap::new(),
+        signature_tasks: BTreeMap::new(),
         config: Vec::new(),
     }
 }

@@ -44,6 +44,7 @@ impl Severity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FindingKind {
     OomKills,
+    HeapExhausted,
     StopTimeoutKills,
     HealthChecks,
     CrashLoop,
@@ -56,8 +57,9 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 10] = [
+    pub const ALL: [FindingKind; 11] = [
         Self::OomKills,
+        Self::HeapExhausted,
         Self::StopTimeoutKills,
         Self::HealthChecks,
         Self::CrashLoop,
@@ -73,6 +75,7 @@ impl FindingKind {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::OomKills => "oom_kills",
+            Self::HeapExhausted => "heap_exhausted",
             Self::StopTimeoutKills => "stop_timeout_kills",
             Self::HealthChecks => "health_checks",
             Self::CrashLoop => "crash_loop",
@@ -132,6 +135,12 @@ pub enum Title {
         kills: usize,
         revision: String,
         pattern: Option<OomPattern>,
+    },
+    /// The runtime ran out of its own heap (not an OOM kill).
+    HeapExhausted {
+        tasks: i64,
+        revision: String,
+        runtime: Option<Runtime>,
     },
     StopTimeoutKills {
         kills: usize,
@@ -253,6 +262,14 @@ pub enum Fact {
         first_task_at: Option<i64>,
         exit_137: usize,
         stop_timeout_kills: usize,
+    },
+    /// Tasks whose logs show the runtime's own out-of-memory.
+    HeapExhausted {
+        signature: Signature,
+        tasks: i64,
+        of_tasks: usize,
+        aborts: usize,
+        oom_kills: usize,
     },
     MemoryPeaks {
         peak: Spread,
@@ -436,6 +453,14 @@ pub enum Recommendation {
         /// The flag the task definition sets now, to replace.
         current: Option<String>,
     },
+    /// The heap cap, not the container, is too small for the workload.
+    RaiseHeapCap {
+        runtime: Runtime,
+        limit_mib: i64,
+        current: Option<String>,
+        /// The highest memory use seen: the cap plus what the runtime holds outside it.
+        peak_mib: Option<i64>,
+    },
     RollBackUntilFixed {
         to: String,
     },
@@ -571,6 +596,7 @@ pub fn findings(svc: &ServiceEvidence) -> Vec<Finding> {
     let mut out = Vec::new();
     for r in &svc.revisions {
         out.extend(oom(svc, r));
+        out.extend(heap_exhausted(svc, r));
         out.extend(stop_timeout(r));
         out.extend(health_checks(svc, r));
         out.extend(crash_loop(svc, r));
@@ -743,6 +769,91 @@ fn oom(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
         evidence,
         recommendations,
         example_tasks: r.examples_of_cause(StopCause::OomKilled).to_vec(),
+    })
+}
+
+/// Tasks whose runtime ran out of its own heap: the logs say so (V8's
+/// "JavaScript heap out of memory", Java's `OutOfMemoryError`, ...), and no
+/// OOM kill is needed for it. With a cap below the container's limit the
+/// cap is what ran out: raise it (a leak is still a leak: find it first).
+fn heap_exhausted(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
+    let (&signature, &tasks) = r
+        .signature_tasks
+        .iter()
+        .filter(|(s, _)| s.is_runtime_oom())
+        .max_by_key(|(_, n)| **n)?;
+    let runtime = Runtime::from_signature(signature);
+    let mut evidence = vec![Fact::HeapExhausted {
+        signature,
+        tasks,
+        of_tasks: r.tasks,
+        aborts: r.kind(ExitKind::Abort),
+        oom_kills: r.oom_kills,
+    }];
+    if let Some(s) = r.memory_peak {
+        evidence.push(memory_peaks(r, s));
+    }
+    let configured = memory_config(r);
+    evidence.push(configured.clone());
+    let mut recommendations = Vec::new();
+    if r.growth
+        .is_some_and(|g| g.mib_per_hour >= LEAK_MIB_PER_HOUR)
+    {
+        recommendations.push(Recommendation::TreatAsLeak {
+            revision: r.label.clone(),
+            larger_limit: None,
+        });
+    }
+    let (limit, cap, flag) = match &configured {
+        Fact::ConfiguredMemory {
+            limit_mib,
+            heap_cap_mib,
+            heap_flag,
+            ..
+        } => (
+            limit_mib.or(r.memory_limit),
+            *heap_cap_mib,
+            heap_flag.clone(),
+        ),
+        _ => (r.memory_limit, None, None),
+    };
+    if let (Some(runtime), Some(limit)) = (runtime, limit) {
+        // Room to raise: a cap below what the limit allows, or the
+        // runtime's default cap (unset) that ran out first.
+        let room = match (cap, runtime.heap_cap_mib(limit)) {
+            (Some(cap), Some(target)) => cap < target,
+            (None, target) => target.is_some(),
+            (Some(_), None) => false,
+        };
+        if room {
+            recommendations.push(Recommendation::RaiseHeapCap {
+                runtime,
+                limit_mib: limit,
+                current: flag,
+                peak_mib: r.memory_peak.map(|s| s.max.round() as i64),
+            });
+        }
+    }
+    if recommendations.is_empty() {
+        recommendations.push(Recommendation::ReadLastLines {
+            task: r.examples_of_kind(ExitKind::Abort).first().cloned(),
+        });
+    }
+    Some(Finding {
+        patches: Vec::new(),
+        severity: Severity::Critical,
+        kind: FindingKind::HeapExhausted,
+        title: Title::HeapExhausted {
+            tasks,
+            revision: r.label.clone(),
+            runtime,
+        },
+        revisions: vec![r.label.clone()],
+        deployments: deployments_of(svc, r),
+        impact: usize::try_from(tasks).unwrap_or(0),
+        evidence,
+        recommendations,
+        example_tasks: r.examples_of_kind(ExitKind::Abort).to_vec(),
     })
 }
 

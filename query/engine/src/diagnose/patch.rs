@@ -109,6 +109,9 @@ impl Target<'_> {
         match r {
             Recommendation::CapHeap {
                 runtime, limit_mib, ..
+            }
+            | Recommendation::RaiseHeapCap {
+                runtime, limit_mib, ..
             } => {
                 let (variable, value) = runtime.heap_variable(*limit_mib)?;
                 // Replace the flag inside the variable (its other flags,

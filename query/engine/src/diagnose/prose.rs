@@ -61,6 +61,15 @@ impl Display for Title {
                     None => Ok(()),
                 }
             }
+            Title::HeapExhausted {
+                tasks,
+                revision,
+                runtime,
+            } => write!(
+                f,
+                "{tasks} tasks of {revision} ran out of {} heap: the runtime's own out-of-memory, not an OOM kill",
+                runtime.map_or("their", |r| r.name())
+            ),
             Title::StopTimeoutKills { kills, revision } => write!(
                 f,
                 "{kills} exit-137s on {revision} are SIGKILLs after the stop timeout: the app ignores SIGTERM"
@@ -141,6 +150,16 @@ impl Display for Fact {
                 f,
                 "{oom_kills} OOM kills (exit 137 with OutOfMemoryError) of {tasks} tasks{}; {exit_137} exit-137s in all, {stop_timeout_kills} of them SIGKILLs after the stop timeout",
                 first_task(*first_task_at)
+            ),
+            Fact::HeapExhausted {
+                signature,
+                tasks,
+                of_tasks,
+                aborts,
+                oom_kills,
+            } => write!(
+                f,
+                "the logs of {tasks} of {of_tasks} tasks show `{signature}` (the runtime's own out-of-memory error); {aborts} tasks ended in an abort (exit 134, SIGABRT, as Node.js does), {oom_kills} in an OOM kill by the kernel"
             ),
             Fact::MemoryPeaks { peak, limit_mib } => {
                 let limit = limit_mib
@@ -516,6 +535,23 @@ impl Display for Recommendation {
                     .as_ref()
                     .map(|c| format!(", in place of {c}"))
                     .unwrap_or_default()
+            ),
+            Recommendation::RaiseHeapCap {
+                runtime,
+                limit_mib,
+                current,
+                peak_mib,
+            } => write!(
+                f,
+                "The heap cap, not the container, ran out{}{}: the container has room up to {limit_mib} MiB. Raise the cap to {}; if memory grows with uptime, it only buys time: find the leak.",
+                peak_mib
+                    .map(|p| format!(" at {p} MiB"))
+                    .unwrap_or_default(),
+                current
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_else(|| " (the runtime's default cap)".into()),
+                runtime.heap_setting(*limit_mib),
             ),
             Recommendation::RollBackUntilFixed { to } => write!(
                 f,

@@ -96,10 +96,16 @@ impl Runtime {
         }
     }
 
+    /// The heap cap for a container limit, MiB: about 75% of it (the rest
+    /// for buffers, stacks and native memory); `None` for Python, which has none.
+    pub fn heap_cap_mib(self, limit_mib: i64) -> Option<i64> {
+        (self != Runtime::Python).then(|| round_up(limit_mib * 3 / 4, 32).min(limit_mib))
+    }
+
     /// The environment variable and the flag in it that cap the heap for a
-    /// container limit (about 75% of it); `None` for Python, which has none.
+    /// container limit ([`Runtime::heap_cap_mib`]); `None` for Python.
     pub fn heap_variable(self, limit_mib: i64) -> Option<(&'static str, String)> {
-        let heap = round_up(limit_mib * 3 / 4, 32).min(limit_mib);
+        let heap = self.heap_cap_mib(limit_mib)?;
         match self {
             Runtime::Node => Some(("NODE_OPTIONS", format!("--max-old-space-size={heap}"))),
             Runtime::Jvm => Some(("JAVA_TOOL_OPTIONS", "-XX:MaxRAMPercentage=75.0".to_owned())),
@@ -111,7 +117,7 @@ impl Runtime {
     /// The heap setting that makes the runtime collect (or fail with its own
     /// out-of-memory error and stack) before the container's limit kills it.
     pub fn heap_setting(self, limit_mib: i64) -> String {
-        let heap = round_up(limit_mib * 3 / 4, 32).min(limit_mib);
+        let heap = self.heap_cap_mib(limit_mib).unwrap_or(limit_mib);
         match self {
             Runtime::Node => format!(
                 "NODE_OPTIONS=--max-old-space-size={heap} (about 75% of the {limit_mib} MiB limit, leaving room for buffers and native memory)"

@@ -22,6 +22,7 @@ use datafusion::prelude::{DataFrame, Expr, SessionContext, cast, col, lit, when}
 use ecs_lake::classify::{ExitKind, StopCause};
 use ecs_lake::schema;
 use ecs_lake::schema::logs::col as logs;
+use ecs_lake::sources::logs::signature::Signature;
 
 use super::ast::{Dim, Filter, Metric, Query, Window};
 use crate::summary::{
@@ -62,7 +63,7 @@ impl Base {
     fn of(metric: &Metric) -> Base {
         match metric {
             Metric::Deployments => Base::Deployments,
-            Metric::Logs(_) => Base::Logs,
+            Metric::Logs(_) | Metric::HeapOom => Base::Logs,
             _ => Base::Tasks,
         }
     }
@@ -316,7 +317,7 @@ fn task_measures(metric: &Metric, per_task: bool) -> Vec<Expr> {
             max(col(tasks_col::cpu)).alias("cpu_units"),
             max(col(tasks_col::cpu_peak_pct)).alias(CPU_PEAK_PCT),
         ],
-        Metric::Deployments | Metric::Logs(_) => Vec::new(),
+        Metric::Deployments | Metric::Logs(_) | Metric::HeapOom => Vec::new(),
     };
     let correlated = [
         count(col(tasks_col::task_id)).alias("tasks"),
@@ -341,19 +342,24 @@ fn task_measures(metric: &Metric, per_task: bool) -> Vec<Expr> {
     headline
 }
 
-fn logs_measures() -> Vec<Expr> {
-    vec![
-        count(lit(1i64)).alias("lines"),
-        count_distinct(col(logs::task_id)).alias("tasks"),
-        count_distinct(
-            when(col(LINE_OF_OOM_KILLED_TASK), col(logs::task_id))
-                .end()
-                .unwrap_or(lit("")),
-        )
-        .alias("tasks_oom_killed"),
-        min(col(logs::time)).alias("first_at"),
-        max(col(logs::time)).alias("last_at"),
-    ]
+fn logs_measures(metric: &Metric) -> Vec<Expr> {
+    let heap_ooms = (metric == &Metric::HeapOom)
+        .then(|| count_distinct(col(logs::task_id)).alias("heap_oom_tasks"));
+    heap_ooms
+        .into_iter()
+        .chain([
+            count(lit(1i64)).alias("lines"),
+            count_distinct(col(logs::task_id)).alias("tasks"),
+            count_distinct(
+                when(col(LINE_OF_OOM_KILLED_TASK), col(logs::task_id))
+                    .end()
+                    .unwrap_or(lit("")),
+            )
+            .alias("tasks_oom_killed"),
+            min(col(logs::time)).alias("first_at"),
+            max(col(logs::time)).alias("last_at"),
+        ])
+        .collect()
 }
 
 fn deployment_measures() -> Vec<Expr> {
@@ -481,6 +487,16 @@ pub async fn lower(ctx: &SessionContext, q: &Query, now: i64) -> Result<DataFram
     let mut df = match &q.metric {
         Metric::Deployments => summary::deployments(ctx, scope).await?,
         Metric::Logs(text) => logs_base(ctx, text.as_deref(), scope).await?,
+        // The runtime's own out-of-memory lines, one per dying process.
+        Metric::HeapOom => logs_base(ctx, None, scope).await?.filter(
+            col(logs::signature).in_list(
+                Signature::RUNTIME_OOM
+                    .iter()
+                    .map(|s| lit(s.as_str()))
+                    .collect(),
+                false,
+            ),
+        )?,
         _ => summary::tasks(ctx, scope).await?,
     };
     for f in &q.filters {
@@ -513,7 +529,7 @@ pub async fn lower(ctx: &SessionContext, q: &Query, now: i64) -> Result<DataFram
     let measures = match base {
         Base::Tasks => task_measures(&q.metric, q.by == [Dim::Task]),
         Base::Deployments => deployment_measures(),
-        Base::Logs => logs_measures(),
+        Base::Logs => logs_measures(&q.metric),
     };
     let measure_names: Vec<String> = measures.iter().map(output_name).collect();
     let headline = sort_key(&q.metric)

@@ -61,6 +61,7 @@ fn colour(key: &str) -> &'static str {
         Some(ExitKind::Sigterm | ExitKind::Clean) => "#27ae60",
         Some(ExitKind::SigkillAfterStopTimeout) => "#d35400",
         Some(ExitKind::Segfault) => "#6c3483",
+        Some(ExitKind::Abort) => "#a93226",
         Some(ExitKind::OtherSignal | ExitKind::Unknown) | None => GREY,
     }
 }

@@ -51,6 +51,20 @@ impl Signature {
 
 crate::stored_name!(Signature, "logs.signature");
 
+impl Signature {
+    /// The runtime ran out of its own heap (not the kernel's OOM kill).
+    pub const RUNTIME_OOM: [Signature; 4] = [
+        Self::NodeHeapOom,
+        Self::JavaOom,
+        Self::PythonMemoryError,
+        Self::GoOom,
+    ];
+
+    pub fn is_runtime_oom(self) -> bool {
+        Self::RUNTIME_OOM.contains(&self)
+    }
+}
+
 /// The lines each signature is recognized by. Matched ASCII
 /// case-insensitively; the leftmost match wins.
 const PATTERNS: &[(&str, Signature)] = &[
