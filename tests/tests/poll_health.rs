@@ -7,7 +7,7 @@
 use std::sync::{Arc, Mutex};
 
 use ecs_lake_aws::S3Store;
-use ecs_lake_tests::{JsonApiServer, S3Server, column, fixture, read_parquet};
+use ecs_lake_tests::{JsonApiServer, S3Server, column, fixture, list_keys, read_parquet};
 use serde_json::{Value, json};
 
 const NOW: i64 = 1_795_521_600_000_000; // 2026-11-24T12:00:00Z
@@ -159,4 +159,195 @@ fn clusters_come_from_the_environment_value() {
     );
     let err = poll_health::clusters_from(None).unwrap_err();
     assert!(err.contains("CLUSTERS is not set"), "{err}");
+}
+
+/// A scripted ECS endpoint for the capture: ListTasks and DescribeTasks as
+/// above (one task of `sample-fargate:2`, service `fargate-service`),
+/// DescribeTaskDefinition answering the written task definition (CLI v1 =
+/// the API's own JSON: epoch-second timestamps) or throttling while
+/// `throttle` is set, DescribeServices a recorded answer. Counts the calls.
+fn capture_endpoint(throttle: Arc<Mutex<bool>>) -> (JsonApiServer, Arc<Mutex<Vec<String>>>) {
+    let calls = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = calls.clone();
+    let server = JsonApiServer::start(Arc::new(move |target: &str, body: &Value| {
+        let op = target.rsplit('.').next().unwrap_or_default().to_owned();
+        seen.lock().unwrap().push(op.clone());
+        match op.as_str() {
+            "ListTasks" => (200, json!({"taskArns": [RECORDED_ARN]}).to_string()),
+            "DescribeTasks" => {
+                let arns: Vec<String> = serde_json::from_value(body["tasks"].clone()).unwrap();
+                (200, describe(&arns).to_string())
+            }
+            "DescribeTaskDefinition" if *throttle.lock().unwrap() => (
+                400,
+                json!({"__type": "ThrottlingException", "message": "Rate exceeded"}).to_string(),
+            ),
+            "DescribeTaskDefinition" => {
+                assert_eq!(
+                    body["taskDefinition"],
+                    "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:2"
+                );
+                (
+                    200,
+                    String::from_utf8(config_fixture(
+                        "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
+                    ))
+                    .unwrap(),
+                )
+            }
+            "DescribeServices" => {
+                assert_eq!(body["cluster"], "MyCluster");
+                assert_eq!(body["services"], json!(["fargate-service"]));
+                (
+                    200,
+                    String::from_utf8(config_fixture(
+                        "describe_services_cli_v1_epoch_steady_state_awscli-docs.json",
+                    ))
+                    .unwrap(),
+                )
+            }
+            other => (
+                400,
+                json!({"__type": "UnknownOperationException", "message": other}).to_string(),
+            ),
+        }
+    }));
+    (server, calls)
+}
+
+fn config_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures/aws-config")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn count(calls: &Mutex<Vec<String>>, op: &str) -> usize {
+    calls.lock().unwrap().iter().filter(|c| *c == op).count()
+}
+
+#[tokio::test]
+async fn captures_each_task_definition_and_service_deployment_once() {
+    let throttle = Arc::new(Mutex::new(false));
+    let (ecs, calls) = capture_endpoint(throttle.clone());
+    let s3 = S3Server::start(&["lake"]);
+    let store = S3Store::new(s3.client(), "lake", "ecs");
+    let client = ecs.ecs_client();
+    let clusters = ["MyCluster".to_owned()];
+
+    let first = poll_health::poll(&client, &store, &clusters, NOW)
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.capture.task_definitions, first.capture.services),
+        (1, 1),
+        "{first:?}"
+    );
+    assert!(first.capture.failures.is_empty(), "{first:?}");
+    assert_eq!(count(&calls, "DescribeTaskDefinition"), 1);
+    assert_eq!(count(&calls, "DescribeServices"), 1);
+
+    // Read back: the values of the answer, the environment values redacted.
+    let defs = read_parquet(&s3.client(), "lake", "ecs/task_definitions/").await;
+    assert_eq!(column(&defs, "family"), ["api"]);
+    assert_eq!(column(&defs, "revision"), ["17"]);
+    assert_eq!(column(&defs, "memory"), ["1024"]);
+    let containers = read_parquet(&s3.client(), "lake", "ecs/container_definitions/").await;
+    let app = column(&containers, "container_name")
+        .iter()
+        .position(|c| c == "api")
+        .expect("the app container");
+    assert_eq!(column(&containers, "node_max_old_space_mib")[app], "1536");
+    assert_eq!(column(&containers, "health_check_interval")[app], "30");
+    let services = read_parquet(&s3.client(), "lake", "ecs/services/").await;
+    assert_eq!(column(&services, "service"), ["my-http-service"]);
+    let answer = String::from_utf8(config_fixture(
+        "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
+    ))
+    .unwrap();
+    let secret = "hunter2";
+    assert!(
+        answer.contains(secret),
+        "the fixture holds a password in a value"
+    );
+    for table in ["task_definitions", "container_definitions"] {
+        for key in list_keys(&s3.client(), "lake", &format!("ecs/{table}/")).await {
+            let object = s3
+                .client()
+                .get_object()
+                .bucket("lake")
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+            let bytes = object.body.collect().await.unwrap().into_bytes();
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{key} holds an environment value"
+            );
+        }
+    }
+
+    // The next polls describe nothing again: each version costs one call.
+    let second = poll_health::poll(&client, &store, &clusters, NOW + 60_000_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.capture.task_definitions, second.capture.services),
+        (0, 0)
+    );
+    assert_eq!(count(&calls, "DescribeTaskDefinition"), 1);
+    assert_eq!(count(&calls, "DescribeServices"), 1);
+    assert_eq!(second.samples, first.samples);
+}
+
+#[tokio::test]
+async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll() {
+    let throttle = Arc::new(Mutex::new(true));
+    let (ecs, calls) = capture_endpoint(throttle.clone());
+    let s3 = S3Server::start(&["lake"]);
+    let store = S3Store::new(s3.client(), "lake", "ecs");
+    let client = ecs.ecs_client();
+    let clusters = ["MyCluster".to_owned()];
+
+    let first = poll_health::poll(&client, &store, &clusters, NOW)
+        .await
+        .unwrap();
+    assert_eq!(first.samples, 2, "the samples are written");
+    assert_eq!(first.capture.task_definitions, 0);
+    assert_eq!(first.capture.services, 1, "the service is still captured");
+    assert_eq!(first.capture.failures.len(), 1, "{first:?}");
+    assert!(
+        first.capture.failures[0].contains("ThrottlingException"),
+        "{:?}",
+        first.capture.failures
+    );
+    assert!(count(&calls, "DescribeTaskDefinition") >= 1);
+    assert!(
+        list_keys(&s3.client(), "lake", "ecs/task_definitions/")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        list_keys(&s3.client(), "lake", "ecs/health/").await.len(),
+        1
+    );
+
+    *throttle.lock().unwrap() = false;
+    let second = poll_health::poll(&client, &store, &clusters, NOW + 60_000_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        (second.capture.task_definitions, second.capture.services),
+        (1, 0)
+    );
+    assert!(second.capture.failures.is_empty(), "{second:?}");
+    assert_eq!(
+        list_keys(&s3.client(), "lake", "ecs/task_definitions/")
+            .await
+            .len(),
+        1
+    );
 }

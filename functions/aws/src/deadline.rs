@@ -11,6 +11,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
+use ecs_lake::lake::LakeFiles;
 use ecs_lake::lake::StoreErrorKind;
 use ecs_lake::{LakeStore, StoreError};
 use tokio::time::Instant;
@@ -61,6 +62,43 @@ impl<S: LakeStore> LakeStore for WithDeadline<'_, S> {
 
     fn location(&self) -> String {
         self.store.location()
+    }
+}
+
+/// Listing, reading and deleting under the same deadline.
+impl<S: LakeFiles> LakeFiles for WithDeadline<'_, S> {
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StoreError> {
+        self.within("LIST", prefix, self.store.list(prefix)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        self.within("GET", key, self.store.get(key)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.within("DELETE", key, self.store.delete(key)).await
+    }
+}
+
+impl<S: LakeStore> WithDeadline<'_, S> {
+    async fn within<T>(
+        &self,
+        what: &str,
+        key: &str,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout_at(self.deadline, call)
+            .await
+            .unwrap_or_else(|_| {
+                Err(StoreError::new(
+                    StoreErrorKind::Timeout,
+                    format!(
+                        "{what} {key} in {} did not finish before the invocation's deadline",
+                        self.store.location()
+                    ),
+                )
+                .with_key(key))
+            })
     }
 }
 

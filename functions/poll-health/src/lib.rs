@@ -12,12 +12,15 @@
 //! whose ECS calls fail is reported and the others are still written; the
 //! invocation then fails so the failure shows in the function's metrics.
 
+pub mod capture;
+
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 use ecs_lake::arn::{self, Arn};
+use ecs_lake::lake::LakeFiles;
 use ecs_lake::sources::events::service_of;
 use ecs_lake::sources::health::PolledHealth;
 use ecs_lake::time::Micros;
-use ecs_lake::{Input, InputKind, LakeStore, Outcome, ingest};
+use ecs_lake::{Input, InputKind, Outcome, ingest};
 use serde::Serialize;
 use tracing::{info, warn};
 
@@ -35,6 +38,9 @@ pub struct PollSummary {
     pub samples: usize,
     /// `cluster: error` for each cluster that could not be polled or written.
     pub failures: Vec<String>,
+    /// The configuration captured from what the tasks run (see [`capture`]);
+    /// its failures are retried next poll and never fail the poll.
+    pub capture: capture::Capture,
 }
 
 /// A poll that could not be completed for every cluster.
@@ -124,9 +130,11 @@ pub async fn describe_running(
     Ok(tasks)
 }
 
-/// Polls every cluster and writes the samples. Fails when any cluster failed
-/// (the others are written).
-pub async fn poll<S: LakeStore>(
+/// Polls every cluster and writes the samples, then captures the task
+/// definitions and services the tasks run that the lake does not have yet.
+/// Fails when any cluster failed (the others are written); a failed capture
+/// does not fail the poll.
+pub async fn poll<S: LakeFiles>(
     client: &aws_sdk_ecs::Client,
     store: &S,
     clusters: &[String],
@@ -137,9 +145,11 @@ pub async fn poll<S: LakeStore>(
         ..Default::default()
     };
     let mut inputs = Vec::new();
+    let mut seen = capture::Seen::default();
     for cluster in clusters {
         match describe_running(client, cluster).await {
             Ok(tasks) => {
+                seen.extend(capture::seen_in(&tasks));
                 let samples = samples_of(&tasks, now);
                 summary.tasks += tasks.len();
                 summary.samples += samples.len();
@@ -166,6 +176,7 @@ pub async fn poll<S: LakeStore>(
             Outcome::Failed { error } => summary.failures.push(format!("{}: {error}", input.id)),
         }
     }
+    summary.capture = capture::capture(client, store, &seen, now).await;
     info!(
         clusters = summary.clusters,
         tasks = summary.tasks,

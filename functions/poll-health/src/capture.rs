@@ -1,0 +1,302 @@
+//! Configuration capture: the task definitions and services behind the
+//! running tasks, recorded once per version, so that a post-mortem quotes
+//! what was configured even after AWS forgets it (an INACTIVE revision can
+//! be described only while a task or service still references it).
+//!
+//! Each poll, from the tasks it has just described:
+//! * every `taskDefinitionArn` not yet captured is described
+//!   (`DescribeTaskDefinition`: one call per revision, ever);
+//! * every service with a running task of a deployment (`startedBy`
+//!   `ecs-svc/...`) not yet captured is described (`DescribeServices`, ten
+//!   per call): a new deployment is a new version of the service.
+//!
+//! What was captured is remembered as empty marker objects under
+//! [`MARKERS`], listed once per poll. The answers are kept as AWS returned
+//! them (the response body, read by an SDK interceptor, not re-serialised
+//! from the SDK's types) and go through the same ingest path as
+//! `ecs-query ingest` of the AWS CLI's output: the task definition's
+//! environment values are redacted there, before anything is written.
+//!
+//! A describe call that fails (throttled, denied, a network error) never
+//! fails or delays the health samples: it is counted in
+//! [`Capture::failures`], logged, and reported as the `ConfigCaptureFailures`
+//! metric; no marker is written, so the next poll tries again.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ecs::config::interceptors::AfterDeserializationInterceptorContextRef;
+use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ecs::error::{BoxError, DisplayErrorContext};
+use aws_sdk_ecs::types::Task;
+use bytes::Bytes;
+use ecs_lake::arn;
+use ecs_lake::lake::LakeFiles;
+use ecs_lake::sources::events::service_of;
+use ecs_lake::{Input, Outcome, ingest};
+use serde::Serialize;
+use tracing::{info, warn};
+
+/// Where the markers of captured versions live, under the lake root.
+pub const MARKERS: &str = "_state/captured";
+
+/// DescribeServices takes at most ten services per call.
+const SERVICES_PER_CALL: usize = 10;
+
+/// What one capture did.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Capture {
+    pub task_definitions: usize,
+    pub services: usize,
+    /// `what: error` for each describe call or write that failed (retried next poll).
+    pub failures: Vec<String>,
+}
+
+/// A marker: one captured version.
+fn task_definition_marker(arn: &str) -> Option<String> {
+    let (family, revision) = arn::task_definition(arn)?;
+    Some(format!("{MARKERS}/task-definitions/{family}/{revision}"))
+}
+
+fn service_marker(cluster: &str, service: &str, deployment: &str) -> String {
+    let deployment = deployment.replace('/', "-");
+    format!("{MARKERS}/services/{cluster}/{service}/{deployment}")
+}
+
+/// The response body of the call it is attached to, as the service sent it.
+#[derive(Debug, Clone, Default)]
+struct RawBody(Arc<Mutex<Option<Bytes>>>);
+
+impl RawBody {
+    fn take(&self) -> Option<Bytes> {
+        self.0.lock().ok().and_then(|mut b| b.take())
+    }
+}
+
+impl Intercept for RawBody {
+    fn name(&self) -> &'static str {
+        "RawBody"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let (Some(bytes), Ok(mut slot)) = (context.response().body().bytes(), self.0.lock()) {
+            *slot = Some(Bytes::copy_from_slice(bytes));
+        }
+        Ok(())
+    }
+}
+
+/// What the described tasks say is worth capturing: task definition ARNs,
+/// and per (cluster, service) the deployments running.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Seen {
+    pub task_definitions: BTreeSet<String>,
+    pub deployments: BTreeMap<(String, String), BTreeSet<String>>,
+}
+
+impl Seen {
+    pub fn extend(&mut self, other: Seen) {
+        self.task_definitions.extend(other.task_definitions);
+        for (k, v) in other.deployments {
+            self.deployments.entry(k).or_default().extend(v);
+        }
+    }
+}
+
+pub fn seen_in(tasks: &[Task]) -> Seen {
+    let mut seen = Seen::default();
+    for t in tasks {
+        if let Some(arn) = t.task_definition_arn() {
+            seen.task_definitions.insert(arn.to_owned());
+        }
+        let cluster = arn::cluster_name(t.cluster_arn(), t.task_arn());
+        let service = service_of(t.group());
+        let deployment = t.started_by().filter(|s| s.starts_with("ecs-svc/"));
+        if let (Some(cluster), Some(service), Some(deployment)) = (cluster, service, deployment) {
+            seen.deployments
+                .entry((cluster, service.to_owned()))
+                .or_default()
+                .insert(deployment.to_owned());
+        }
+    }
+    seen
+}
+
+/// Describes what `seen` holds that is not captured yet and ingests the
+/// answers. Never fails: failures are in the result.
+pub async fn capture<S: LakeFiles>(
+    client: &aws_sdk_ecs::Client,
+    store: &S,
+    seen: &Seen,
+    now: ecs_lake::time::Micros,
+) -> Capture {
+    let mut out = Capture::default();
+    // With the trailing slash: the IAM policy grants this prefix only.
+    let captured: BTreeSet<String> = match store.list(&format!("{MARKERS}/")).await {
+        Ok(keys) => keys.into_iter().collect(),
+        Err(e) => {
+            // Without the markers every version would be described again:
+            // skip this poll's capture rather than flood the API.
+            out.failures.push(format!("listing {MARKERS}: {e}"));
+            report(&out);
+            return out;
+        }
+    };
+    // (input, marker keys it completes)
+    let mut inputs: Vec<(Input, Vec<String>)> = Vec::new();
+
+    for arn in &seen.task_definitions {
+        let Some(marker) = task_definition_marker(arn) else {
+            continue;
+        };
+        if captured.contains(&marker) {
+            continue;
+        }
+        let body = RawBody::default();
+        let sent = client
+            .describe_task_definition()
+            .task_definition(arn)
+            .customize()
+            .interceptor(body.clone())
+            .send()
+            .await;
+        match (sent, body.take()) {
+            (Ok(_), Some(bytes)) => {
+                inputs.push((
+                    Input::new(format!("DescribeTaskDefinition:{arn}"), bytes),
+                    vec![marker],
+                ));
+            }
+            (Ok(_), None) => out.failures.push(format!(
+                "DescribeTaskDefinition {arn}: no response body to keep"
+            )),
+            (Err(e), _) => out.failures.push(format!(
+                "DescribeTaskDefinition {arn}: {}",
+                DisplayErrorContext(&e)
+            )),
+        }
+    }
+
+    // Per cluster: the services to describe, each with the markers its answer completes.
+    let mut pending: BTreeMap<&str, Vec<(&str, Vec<String>)>> = BTreeMap::new();
+    for ((cluster, service), deployments) in &seen.deployments {
+        let markers: Vec<String> = deployments
+            .iter()
+            .map(|d| service_marker(cluster, service, d))
+            .filter(|m| !captured.contains(m))
+            .collect();
+        if !markers.is_empty() {
+            pending.entry(cluster).or_default().push((service, markers));
+        }
+    }
+    for (cluster, batch) in pending {
+        for chunk in batch.chunks(SERVICES_PER_CALL) {
+            let names: Vec<String> = chunk.iter().map(|(s, _)| (*s).to_owned()).collect();
+            let body = RawBody::default();
+            let sent = client
+                .describe_services()
+                .cluster(cluster)
+                .set_services(Some(names.clone()))
+                .customize()
+                .interceptor(body.clone())
+                .send()
+                .await;
+            match (sent, body.take()) {
+                (Ok(answer), Some(bytes)) => {
+                    for f in answer.failures() {
+                        warn!(
+                            cluster,
+                            arn = f.arn(),
+                            reason = f.reason(),
+                            "DescribeServices failure"
+                        );
+                    }
+                    let markers = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
+                    let id = format!("DescribeServices:{cluster}/{}", names.join(","));
+                    inputs.push((Input::new(id, bytes), markers));
+                }
+                (Ok(_), None) => out.failures.push(format!(
+                    "DescribeServices {cluster}: no response body to keep"
+                )),
+                (Err(e), _) => out.failures.push(format!(
+                    "DescribeServices {cluster} {}: {}",
+                    names.join(","),
+                    DisplayErrorContext(&e)
+                )),
+            }
+        }
+    }
+
+    if inputs.is_empty() {
+        report(&out);
+        return out;
+    }
+    let (inputs, markers): (Vec<Input>, Vec<Vec<String>>) = inputs.into_iter().unzip();
+    let ingested = ingest(store, crate::SOURCE, &inputs, now).await;
+    for ((input, markers), outcome) in inputs.iter().zip(&markers).zip(&ingested.outcomes) {
+        match outcome {
+            Outcome::Written => {
+                if input.id.starts_with("DescribeTaskDefinition:") {
+                    out.task_definitions += 1;
+                } else {
+                    out.services += markers.len();
+                }
+                for m in markers {
+                    if let Err(e) = store.put(m, Bytes::new()).await {
+                        out.failures.push(format!("marker {m}: {e}"));
+                    }
+                }
+            }
+            Outcome::Quarantined { reason } => {
+                // Kept in quarantine with the reason; not retried (the same
+                // answer would be refused again): mark it captured.
+                out.failures
+                    .push(format!("{}: quarantined: {reason}", input.id));
+                for m in markers {
+                    let _ = store.put(m, Bytes::new()).await;
+                }
+            }
+            Outcome::Failed { error } => out.failures.push(format!("{}: {error}", input.id)),
+        }
+    }
+    report(&out);
+    out
+}
+
+/// Logs the capture and emits its CloudWatch metrics (embedded metric format).
+fn report(c: &Capture) {
+    for f in &c.failures {
+        warn!(
+            failure = f.as_str(),
+            "configuration capture failed; retried next poll"
+        );
+    }
+    info!(
+        task_definitions = c.task_definitions,
+        services = c.services,
+        failures = c.failures.len(),
+        "configuration capture"
+    );
+    let emf = serde_json::json!({
+        "_aws": {
+            "Timestamp": ecs_lake::time::now_micros() / 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "EcsPostmortemLake",
+                "Dimensions": [["Function"]],
+                "Metrics": [
+                    {"Name": "ConfigCaptured", "Unit": "Count"},
+                    {"Name": "ConfigCaptureFailures", "Unit": "Count"},
+                ],
+            }],
+        },
+        "Function": "poll-health",
+        "ConfigCaptured": c.task_definitions + c.services,
+        "ConfigCaptureFailures": c.failures.len(),
+    });
+    println!("{emf}");
+}
