@@ -808,3 +808,83 @@ fn ingest_services_and_target_groups_as_the_cli_prints_them() {
          unhealthy_threshold,matcher\nmy-targets,HTTP,80,/,30,5,5,2,200\n"
     );
 }
+
+#[test]
+fn ingest_the_deployment_history_as_the_cli_prints_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let mut files = Vec::new();
+    for name in [
+        "list_service_deployments_successful_awscli-docs.json",
+        "list_service_deployments_no_timestamps_devguide.json",
+        "describe_service_deployments_successful_circuit_breaker_awscli-docs.json",
+        "describe_service_deployments_pending_api-reference.json",
+        "describe_service_revisions_fargate_awscli-docs.json",
+    ] {
+        let path = dir.path().join(name);
+        std::fs::write(&path, config_fixture(name)).unwrap();
+        files.push(path.display().to_string());
+    }
+    // A truncated answer and one with a wrong type: quarantined, saying why.
+    let truncated = dir.path().join("truncated.json");
+    let whole =
+        config_fixture("describe_service_deployments_successful_circuit_breaker_awscli-docs.json");
+    // One line, so that it is one input (a multi-line fragment is read as JSON lines).
+    let compact = serde_json::from_str::<serde_json::Value>(&whole)
+        .unwrap()
+        .to_string();
+    std::fs::write(&truncated, &compact[..compact.len() / 2]).unwrap();
+    let wrong = dir.path().join("wrong.json");
+    std::fs::write(
+        &wrong,
+        whole.replace("\"failureCount\": 0", "\"failureCount\": \"none\""),
+    )
+    .unwrap();
+    files.push(truncated.display().to_string());
+    files.push(wrong.display().to_string());
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("written      5"), "{out}");
+    assert!(out.contains("quarantined  2"), "{out}");
+
+    let sql = |query: &str| sql_csv(lake, query);
+    // Values read off the documents (CLI v2 ISO-8601 with offsets, the API
+    // reference's `Z` with two fractional digits; a brief fills what it has).
+    assert_eq!(
+        sql(
+            "SELECT cluster, service, detailed, status, CAST(created_at AS VARCHAR) AS created_at, \
+             CAST(finished_at AS VARCHAR) AS finished_at, CAST(updated_at AS VARCHAR) AS updated_at, \
+             circuit_breaker_enable, circuit_breaker_status, circuit_breaker_failure_count, \
+             circuit_breaker_threshold, alarms_status, \
+             regexp_replace(target_service_revision_arn, '.*/', '') AS target \
+             FROM service_deployments ORDER BY cluster, detailed, status"
+        ),
+        "cluster,service,detailed,status,created_at,finished_at,updated_at,circuit_breaker_enable,\
+         circuit_breaker_status,circuit_breaker_failure_count,circuit_breaker_threshold,alarms_status,target\n\
+         example,sd-example,false,SUCCESSFUL,,,,,,,,,4980306466373577095\n\
+         example,sd-example,true,PENDING,,,2024-09-10T16:49:35.570Z,false,,,,,4980306466373577095\n\
+         example-cluster,example-service,false,SUCCESSFUL,2024-10-31T12:03:30.917Z,2024-10-31T12:05:04.527Z,,,,,,,1485800978477494678\n\
+         example-cluster,example-service,true,SUCCESSFUL,2024-10-31T12:03:30.917Z,2024-10-31T12:05:04.527Z,2024-10-31T12:05:04.527Z,true,MONITORING_COMPLETE,0,3,DISABLED,1485800978477494678\n"
+    );
+    assert_eq!(
+        sql(
+            "SELECT cluster, service, family, revision, capacity_providers, platform_version, \
+             container_images, CAST(created_at AS VARCHAR) AS created_at FROM service_revisions"
+        ),
+        "cluster,service,family,revision,capacity_providers,platform_version,container_images,created_at\n\
+         example-cluster,example-service,webserver,5,FARGATE,1.4.0,\
+         \"aws-otel-collector=public.ecr.aws/aws-observability/aws-otel-collector:v0.32.0@sha256:7a1b3560655071bcacd66902c20ebe9a69470d5691fe3bd36baace7c2f3c4640,\
+         web=nginx@sha256:28402db69fec7c17e179ea87882667f1e054391138f77ffaf0c3eb388efc3ffb\",\
+         2024-10-31T12:03:29.302Z\n"
+    );
+    let reasons = sql("SELECT reason FROM quarantine ORDER BY reason");
+    assert!(
+        reasons.contains(
+            "serviceDeployments[0].deploymentCircuitBreaker.failureCount is \"\"none\"\", not a whole number"
+        ) && reasons.contains("EOF while parsing"),
+        "{reasons}"
+    );
+}

@@ -16,7 +16,8 @@ use arrow::error::ArrowError;
 use crate::input::{Part, Quarantined, RowError};
 use crate::schema::{
     TableDef, container_definitions, container_events, health, instance_events, logs, metrics,
-    service_events, services, target_groups, task_definitions, task_events,
+    service_deployments, service_events, service_revisions, services, target_groups,
+    task_definitions, task_events,
 };
 use crate::time::Micros;
 
@@ -91,6 +92,8 @@ pub struct Rows {
     container_definitions: Table<container_definitions::Builder>,
     service_configs: Table<services::Builder>,
     target_groups: Table<target_groups::Builder>,
+    service_deployments: Table<service_deployments::Builder>,
+    service_revisions: Table<service_revisions::Builder>,
     quarantined: Vec<Quarantined>,
     log_counts: LogCounts,
 }
@@ -111,6 +114,8 @@ impl Rows {
             container_definitions: Table::default(),
             service_configs: Table::default(),
             target_groups: Table::default(),
+            service_deployments: Table::default(),
+            service_revisions: Table::default(),
             quarantined: Vec::new(),
             log_counts: LogCounts::default(),
         }
@@ -192,6 +197,20 @@ impl Rows {
     /// Like [`Rows::task_event`], for `target_groups`.
     pub fn target_group(&mut self, input: u32) -> &mut target_groups::Builder {
         let b = self.target_groups.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `service_deployments`.
+    pub fn service_deployment(&mut self, input: u32) -> &mut service_deployments::Builder {
+        let b = self.service_deployments.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `service_revisions`.
+    pub fn service_revision(&mut self, input: u32) -> &mut service_revisions::Builder {
+        let b = self.service_revisions.row(input);
         b.ingested_at.append_value(self.ingested_at);
         b
     }
@@ -297,6 +316,16 @@ impl Rows {
                 &target_groups::DEF,
                 self.target_groups,
                 target_groups::Builder::finish,
+            )?,
+            done(
+                &service_deployments::DEF,
+                self.service_deployments,
+                service_deployments::Builder::finish,
+            )?,
+            done(
+                &service_revisions::DEF,
+                self.service_revisions,
+                service_revisions::Builder::finish,
             )?,
         ];
         Ok((tables, self.quarantined))

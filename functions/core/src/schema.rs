@@ -644,6 +644,69 @@ table! {
 }
 
 table! {
+    /// One row per service deployment as `ListServiceDeployments` (a brief)
+    /// or `DescribeServiceDeployments` (the whole record) returned it (or
+    /// `aws ecs list-/describe-service-deployments`): what ECS itself says
+    /// of a deployment, which it keeps for 90 days. A brief fills only the
+    /// columns it has; readers prefer the latest whole record per ARN.
+    service_deployments = "service_deployments", sort_by ["cluster", "service", "created_at"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "when it was read (when it was ingested)",
+        ingested_at: Ts required => "when this row was written",
+        service_deployment_arn: Str required => "serviceDeploymentArn",
+        cluster: Str optional => "cluster name (clusterArn, else the service ARN)",
+        service: Str optional => "service name (from serviceArn)",
+        service_arn: Str optional => "serviceArn",
+        detailed: Bool required => "true for DescribeServiceDeployments' record, false for a ListServiceDeployments brief",
+        status: Str optional => "PENDING, SUCCESSFUL, STOPPED, STOP_REQUESTED, IN_PROGRESS, ROLLBACK_REQUESTED, ROLLBACK_IN_PROGRESS, ROLLBACK_SUCCESSFUL, ROLLBACK_FAILED",
+        status_reason: Str optional => "statusReason",
+        lifecycle_stage: Str optional => "lifecycleStage",
+        created_at: Ts optional => "createdAt",
+        started_at: Ts optional => "startedAt",
+        finished_at: Ts optional => "finishedAt",
+        stopped_at: Ts optional => "stoppedAt",
+        updated_at: Ts optional => "updatedAt",
+        target_service_revision_arn: Str optional => "targetServiceRevision.arn (targetServiceRevisionArn in a brief)",
+        source_service_revision_arns: Str optional => "sourceServiceRevisions' ARNs, comma-separated",
+        circuit_breaker_enable: Bool optional => "deploymentConfiguration.deploymentCircuitBreaker.enable",
+        circuit_breaker_rollback: Bool optional => "deploymentConfiguration.deploymentCircuitBreaker.rollback",
+        circuit_breaker_status: Str optional => "deploymentCircuitBreaker.status: TRIGGERED, MONITORING, MONITORING_COMPLETE, DISABLED",
+        circuit_breaker_failure_count: I64 optional => "deploymentCircuitBreaker.failureCount: tasks that failed to reach RUNNING",
+        circuit_breaker_threshold: I64 optional => "deploymentCircuitBreaker.threshold",
+        alarms_status: Str optional => "alarms.status: TRIGGERED, MONITORING, MONITORING_COMPLETE, DISABLED",
+        alarm_names: Str optional => "alarms.alarmNames, comma-separated",
+        triggered_alarm_names: Str optional => "alarms.triggeredAlarmNames, comma-separated",
+        rollback_reason: Str optional => "rollback.reason",
+        rollback_started_at: Ts optional => "rollback.startedAt",
+        rollback_service_revision_arn: Str optional => "rollback.serviceRevisionArn: the revision rolled back to",
+        raw: Str required => "the service deployment, JSON",
+    }
+}
+
+table! {
+    /// One row per service revision as `DescribeServiceRevisions` (or
+    /// `aws ecs describe-service-revisions`) returned it: the task
+    /// definition and images a service deployment rolled out.
+    service_revisions = "service_revisions", sort_by ["cluster", "service", "created_at"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "when it was read (when it was ingested)",
+        ingested_at: Ts required => "when this row was written",
+        service_revision_arn: Str required => "serviceRevisionArn",
+        cluster: Str optional => "cluster name (clusterArn, else the service ARN)",
+        service: Str optional => "service name (from serviceArn)",
+        service_arn: Str optional => "serviceArn",
+        task_definition: Str optional => "taskDefinition ARN",
+        family: Str optional => "the task definition's family",
+        revision: I64 optional => "the task definition's revision",
+        launch_type: Str optional => "launchType",
+        capacity_providers: Str optional => "capacityProviderStrategy's providers, comma-separated",
+        platform_version: Str optional => "platformVersion",
+        container_images: Str optional => "containerImages as name=image@digest, comma-separated",
+        target_groups: Str optional => "loadBalancers' target group ARNs, comma-separated",
+        created_at: Ts optional => "createdAt",
+        raw: Str required => "the service revision, JSON",
+    }
+}
+
+table! {
     /// Every input that could not be normalized, kept whole with the reason.
     /// Stored under `_quarantine/`, partitioned by the day it was received.
     quarantine = "_quarantine", sort_by ["received_at"], time "received_at", ingest "received_at" {
@@ -712,6 +775,8 @@ pub static TABLES: &[&TableDef] = &[
     &container_definitions::DEF,
     &services::DEF,
     &target_groups::DEF,
+    &service_deployments::DEF,
+    &service_revisions::DEF,
     &quarantine::DEF,
 ];
 

@@ -2,7 +2,11 @@
 //! prints it: task definitions (`DescribeTaskDefinition`,
 //! `aws ecs describe-task-definition`, `register-task-definition`,
 //! `delete-task-definitions`) become `task_definitions` and
-//! `container_definitions` rows.
+//! `container_definitions` rows; services (`describe-services`,
+//! `update-service`) `services`; target groups (`aws elbv2
+//! describe-target-groups`) `target_groups`; the deployment history
+//! (`list-service-deployments`, `describe-service-deployments`,
+//! `describe-service-revisions`) `service_deployments` and `service_revisions`.
 //!
 //! What a user holds is read as it is: one `{"taskDefinition": {...}}`
 //! answer, a `{"taskDefinitions": [...]}` list, or a bare task definition;
@@ -41,6 +45,8 @@ pub fn is_config_document(doc: &Value) -> bool {
         || o.get("service")
             .is_some_and(|s| s.get("serviceArn").is_some())
         || o.contains_key("TargetGroups")
+        || o.contains_key("serviceDeployments")
+        || o.contains_key("serviceRevisions")
 }
 
 /// Appends the task definitions, services or target groups of one document
@@ -50,6 +56,12 @@ pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> 
     let o = doc.as_object();
     if let Some(list) = o.and_then(|o| o.get("TargetGroups")) {
         return append_list::<TargetGroupRow>(rows, input, list);
+    }
+    if let Some(list) = o.and_then(|o| o.get("serviceDeployments")) {
+        return append_list::<ServiceDeploymentRow>(rows, input, list);
+    }
+    if let Some(list) = o.and_then(|o| o.get("serviceRevisions")) {
+        return append_list::<ServiceRevisionRow>(rows, input, list);
     }
     if let Some(services) = o.and_then(|o| o.get("services")) {
         return append_list::<ServiceRow>(rows, input, services);
@@ -280,6 +292,265 @@ impl ListItem for TargetGroupRow {
         b.healthy_threshold.append_option(self.healthy);
         b.unhealthy_threshold.append_option(self.unhealthy);
         b.matcher.append_option(self.matcher.as_deref());
+        b.raw.append_value(&self.raw);
+    }
+}
+
+/// Where a service's resource sits: its cluster, service name and ARN.
+struct ServiceOf {
+    cluster: Option<String>,
+    service: Option<String>,
+    service_arn: Option<String>,
+}
+
+impl ServiceOf {
+    fn read(f: &Fields<'_>) -> Result<Self, RowError> {
+        let service_arn = f.str("serviceArn")?;
+        Ok(Self {
+            cluster: crate::arn::cluster_name(f.str("clusterArn")?, service_arn),
+            service: service_arn
+                .and_then(crate::arn::service_name)
+                .map(str::to_owned),
+            service_arn: service_arn.map(str::to_owned),
+        })
+    }
+}
+
+/// The ARNs of a list of objects (`sourceServiceRevisions[].arn`), joined.
+fn arns_of(f: &Fields<'_>, list: &str, key: &str) -> Result<Option<String>, RowError> {
+    let mut arns = Vec::new();
+    for item in f.objects(list)? {
+        if let Some(arn) = item.str(key)? {
+            arns.push(arn.to_owned());
+        }
+    }
+    Ok(joined(arns))
+}
+
+/// The strings of a list (`alarmNames`), joined.
+fn strings_of(f: &Fields<'_>, list: &str) -> Result<Option<String>, RowError> {
+    let mut out = Vec::new();
+    for (i, v) in f.list(list)?.iter().enumerate() {
+        match v.as_str() {
+            Some(s) => out.push(s.to_owned()),
+            None => {
+                return Err(error(format!(
+                    "{}.{list}[{i}] is {}, not a string",
+                    f.at,
+                    kind(v)
+                )));
+            }
+        }
+    }
+    Ok(joined(out))
+}
+
+/// An optional object's field.
+fn field<'a, T>(
+    o: &Option<Fields<'a>>,
+    read: impl Fn(&Fields<'a>) -> Result<Option<T>, RowError>,
+) -> Result<Option<T>, RowError> {
+    o.as_ref().map(read).transpose().map(Option::flatten)
+}
+
+struct ServiceDeploymentRow {
+    arn: String,
+    of: ServiceOf,
+    detailed: bool,
+    status: Option<String>,
+    status_reason: Option<String>,
+    lifecycle_stage: Option<String>,
+    times: [Option<Micros>; 5],
+    target: Option<String>,
+    sources: Option<String>,
+    breaker_config: (Option<bool>, Option<bool>),
+    breaker: (Option<String>, Option<i64>, Option<i64>),
+    alarms: (Option<String>, Option<String>, Option<String>),
+    rollback: (Option<String>, Option<Micros>, Option<String>),
+    raw: String,
+}
+
+/// Fields only `DescribeServiceDeployments` gives (a brief has none).
+const DETAILED_ONLY: &[&str] = &[
+    "targetServiceRevision",
+    "sourceServiceRevisions",
+    "deploymentConfiguration",
+    "deploymentCircuitBreaker",
+    "alarms",
+    "rollback",
+    "lifecycleStage",
+];
+
+impl ListItem for ServiceDeploymentRow {
+    const KIND: &'static str = "service deployment";
+    const LIST: &'static str = "serviceDeployments";
+
+    fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
+        let s =
+            |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
+        let config = f.object("deploymentConfiguration")?;
+        let breaker_config = match &config {
+            Some(c) => c.object("deploymentCircuitBreaker")?,
+            None => None,
+        };
+        let breaker = f.object("deploymentCircuitBreaker")?;
+        let alarms = f.object("alarms")?;
+        let rollback = f.object("rollback")?;
+        let target = match f.object("targetServiceRevision")? {
+            Some(t) => t.str("arn")?.map(str::to_owned),
+            None => s("targetServiceRevisionArn")?,
+        };
+        Ok(Self {
+            arn: f.required_str("serviceDeploymentArn")?.to_owned(),
+            of: ServiceOf::read(f)?,
+            detailed: DETAILED_ONLY.iter().any(|k| f.get(k).is_some()),
+            status: s("status")?,
+            status_reason: s("statusReason")?,
+            lifecycle_stage: s("lifecycleStage")?,
+            times: [
+                f.time("createdAt")?,
+                f.time("startedAt")?,
+                f.time("finishedAt")?,
+                f.time("stoppedAt")?,
+                f.time("updatedAt")?,
+            ],
+            target,
+            sources: arns_of(f, "sourceServiceRevisions", "arn")?,
+            breaker_config: (
+                field(&breaker_config, |c| c.bool("enable"))?,
+                field(&breaker_config, |c| c.bool("rollback"))?,
+            ),
+            breaker: (
+                field(&breaker, |b| Ok(b.str("status")?.map(str::to_owned)))?,
+                field(&breaker, |b| b.int("failureCount"))?,
+                field(&breaker, |b| b.int("threshold"))?,
+            ),
+            alarms: (
+                field(&alarms, |a| Ok(a.str("status")?.map(str::to_owned)))?,
+                field(&alarms, |a| strings_of(a, "alarmNames"))?,
+                field(&alarms, |a| strings_of(a, "triggeredAlarmNames"))?,
+            ),
+            rollback: (
+                field(&rollback, |r| Ok(r.str("reason")?.map(str::to_owned)))?,
+                field(&rollback, |r| r.time("startedAt"))?,
+                field(&rollback, |r| {
+                    Ok(r.str("serviceRevisionArn")?.map(str::to_owned))
+                })?,
+            ),
+            raw: v.to_string(),
+        })
+    }
+
+    fn append(self, rows: &mut Rows, input: u32, captured_at: Micros) {
+        let b = rows.service_deployment(input);
+        b.captured_at.append_value(captured_at);
+        b.service_deployment_arn.append_value(&self.arn);
+        b.cluster.append_option(self.of.cluster.as_deref());
+        b.service.append_option(self.of.service.as_deref());
+        b.service_arn.append_option(self.of.service_arn.as_deref());
+        b.detailed.append_value(self.detailed);
+        b.status.append_option(self.status.as_deref());
+        b.status_reason.append_option(self.status_reason.as_deref());
+        b.lifecycle_stage
+            .append_option(self.lifecycle_stage.as_deref());
+        let [created, started, finished, stopped, updated] = self.times;
+        b.created_at.append_option(created);
+        b.started_at.append_option(started);
+        b.finished_at.append_option(finished);
+        b.stopped_at.append_option(stopped);
+        b.updated_at.append_option(updated);
+        b.target_service_revision_arn
+            .append_option(self.target.as_deref());
+        b.source_service_revision_arns
+            .append_option(self.sources.as_deref());
+        b.circuit_breaker_enable
+            .append_option(self.breaker_config.0);
+        b.circuit_breaker_rollback
+            .append_option(self.breaker_config.1);
+        b.circuit_breaker_status
+            .append_option(self.breaker.0.as_deref());
+        b.circuit_breaker_failure_count
+            .append_option(self.breaker.1);
+        b.circuit_breaker_threshold.append_option(self.breaker.2);
+        b.alarms_status.append_option(self.alarms.0.as_deref());
+        b.alarm_names.append_option(self.alarms.1.as_deref());
+        b.triggered_alarm_names
+            .append_option(self.alarms.2.as_deref());
+        b.rollback_reason.append_option(self.rollback.0.as_deref());
+        b.rollback_started_at.append_option(self.rollback.1);
+        b.rollback_service_revision_arn
+            .append_option(self.rollback.2.as_deref());
+        b.raw.append_value(&self.raw);
+    }
+}
+
+struct ServiceRevisionRow {
+    arn: String,
+    of: ServiceOf,
+    task_definition: Option<String>,
+    launch_type: Option<String>,
+    capacity_providers: Option<String>,
+    platform_version: Option<String>,
+    images: Option<String>,
+    target_groups: Option<String>,
+    created_at: Option<Micros>,
+    raw: String,
+}
+
+impl ListItem for ServiceRevisionRow {
+    const KIND: &'static str = "service revision";
+    const LIST: &'static str = "serviceRevisions";
+
+    fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
+        let s =
+            |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
+        let mut images = Vec::new();
+        for c in f.objects("containerImages")? {
+            let name = c.str("containerName")?.unwrap_or("");
+            let image = c.str("image")?.unwrap_or("");
+            images.push(match c.str("imageDigest")? {
+                Some(digest) => format!("{name}={image}@{digest}"),
+                None => format!("{name}={image}"),
+            });
+        }
+        Ok(Self {
+            arn: f.required_str("serviceRevisionArn")?.to_owned(),
+            of: ServiceOf::read(f)?,
+            task_definition: s("taskDefinition")?,
+            launch_type: s("launchType")?,
+            capacity_providers: arns_of(f, "capacityProviderStrategy", "capacityProvider")?,
+            platform_version: s("platformVersion")?,
+            images: joined(images),
+            target_groups: arns_of(f, "loadBalancers", "targetGroupArn")?,
+            created_at: f.time("createdAt")?,
+            raw: v.to_string(),
+        })
+    }
+
+    fn append(self, rows: &mut Rows, input: u32, captured_at: Micros) {
+        let (family, revision) = self
+            .task_definition
+            .as_deref()
+            .and_then(crate::arn::task_definition)
+            .unzip();
+        let b = rows.service_revision(input);
+        b.captured_at.append_value(captured_at);
+        b.service_revision_arn.append_value(&self.arn);
+        b.cluster.append_option(self.of.cluster.as_deref());
+        b.service.append_option(self.of.service.as_deref());
+        b.service_arn.append_option(self.of.service_arn.as_deref());
+        b.task_definition
+            .append_option(self.task_definition.as_deref());
+        b.family.append_option(family);
+        b.revision.append_option(revision.map(i64::from));
+        b.launch_type.append_option(self.launch_type.as_deref());
+        b.capacity_providers
+            .append_option(self.capacity_providers.as_deref());
+        b.platform_version
+            .append_option(self.platform_version.as_deref());
+        b.container_images.append_option(self.images.as_deref());
+        b.target_groups.append_option(self.target_groups.as_deref());
+        b.created_at.append_option(self.created_at);
         b.raw.append_value(&self.raw);
     }
 }
