@@ -161,6 +161,12 @@ impl Sink for Chunker {
     fn task(&mut self, _: TaskTruth) {
         self.tasks += 1;
     }
+    /// The deployment history, as a user would backfill it from `aws ecs
+    /// describe-service-deployments` / `describe-service-revisions`.
+    fn document(&mut self, json: String) {
+        let id = format!("sim:document:{}", self.events);
+        self.push(Input::new(id, json.into_bytes()));
+    }
     fn deployment(&mut self, _: DeploymentTruth) {}
 }
 

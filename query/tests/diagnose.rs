@@ -310,6 +310,56 @@ fn checkout_and_billing_findings_match_the_truth() {
     assert!(f.title.to_string().contains("rolled back"));
     assert!(text(f).contains("CannotPullContainerError"), "{}", text(f));
     assert!(text(f).contains("execution role"));
+    // ECS's own record of it, from the deployment history the simulator
+    // wrote (describe-service-deployments / -revisions), matched to the
+    // ecs-svc deployment by service, revision and start: the rollback, the
+    // circuit breaker at its threshold (half the desired count, at least 3),
+    // the revision it went back to.
+    let p = preset();
+    let checkout = p.services.iter().find(|s| s.name == "checkout").unwrap();
+    let before = checkout.deployments[0].1.revision;
+    let threshold = checkout.desired.div_ceil(2).max(3);
+    let record = f
+        .evidence
+        .iter()
+        .find_map(|e| match e {
+            Fact::EcsDeployment {
+                id,
+                status,
+                failure_count,
+                threshold,
+                rolled_back_to,
+                ..
+            } => Some((
+                id.clone(),
+                status.clone(),
+                *failure_count,
+                *threshold,
+                rolled_back_to.clone(),
+            )),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{}", text(f)));
+    assert_eq!(
+        record,
+        (
+            rolled
+                .deployment_id
+                .trim_start_matches("ecs-svc/")
+                .to_owned(),
+            Some("ROLLBACK_SUCCESSFUL".to_owned()),
+            Some(threshold as i64),
+            Some(threshold as i64),
+            Some(format!("checkout:{before}")),
+        )
+    );
+    assert!(
+        text(f).contains(&format!(
+            "circuit breaker TRIGGERED at {threshold} failed tasks of a threshold of {threshold}; rolled back to checkout:{before}"
+        )),
+        "{}",
+        text(f)
+    );
     let segv = truth_count("checkout", 12, |t| t.exit_kind == Some("segfault"));
     assert_eq!(find(&d, FindingKind::Segfaults, "checkout:12").impact, segv);
     let spot = truth_count("checkout", 12, |t| {

@@ -84,6 +84,7 @@ impl ContainerConfig {
 pub struct Configuration {
     pub containers: Vec<ContainerConfig>,
     pub services: Vec<ServiceConfig>,
+    pub deployments: Vec<ServiceDeploymentRecord>,
 }
 
 impl Configuration {
@@ -92,6 +93,7 @@ impl Configuration {
         Ok(Configuration {
             containers: containers(ctx).await?,
             services: services(ctx).await?,
+            deployments: service_deployments(ctx).await?,
         })
     }
 }
@@ -174,6 +176,95 @@ pub async fn services(ctx: &SessionContext) -> Result<Vec<ServiceConfig>> {
     for b in crate::listing::collect(df).await? {
         let rows: Vec<ServiceConfig> = serde_arrow::from_record_batch(&b)
             .map_err(|e| Error::Internal(format!("reading services: {e}")))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// ECS's own record of a service deployment (`service_deployments`, the
+/// whole record preferred to a brief, then the latest capture), with the
+/// task definitions of its target revision and of the revision a rollback
+/// went back to (`service_revisions`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceDeploymentRecord {
+    pub service_deployment_arn: String,
+    pub cluster: Option<String>,
+    pub service: Option<String>,
+    pub status: Option<String>,
+    pub status_reason: Option<String>,
+    /// Microseconds since the epoch.
+    pub created_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub stopped_at: Option<i64>,
+    pub family: Option<String>,
+    pub revision: Option<i64>,
+    pub circuit_breaker_status: Option<String>,
+    pub circuit_breaker_failure_count: Option<i64>,
+    pub circuit_breaker_threshold: Option<i64>,
+    pub triggered_alarm_names: Option<String>,
+    pub rollback_reason: Option<String>,
+    pub rollback_family: Option<String>,
+    pub rollback_revision: Option<i64>,
+}
+
+/// How far apart (µs) ECS's record of a deployment and the deployment the
+/// task events name may start and still be one deployment.
+pub const SAME_DEPLOYMENT_MICROS: i64 = 15 * 60 * 1_000_000;
+
+impl ServiceDeploymentRecord {
+    /// The record of the deployment the task events call `ecs-svc/...`:
+    /// ECS does not link the two ids, so a record matches when it is of the
+    /// same cluster and service, rolls out the same task definition
+    /// revision, and was created within [`SAME_DEPLOYMENT_MICROS`] of the
+    /// deployment's start; the closest wins. Two deployments of the same
+    /// revision that close together cannot be told apart.
+    pub fn find<'a>(
+        records: &'a [ServiceDeploymentRecord],
+        cluster: &str,
+        service: &str,
+        family: &str,
+        revision: i64,
+        started_at: i64,
+    ) -> Option<&'a ServiceDeploymentRecord> {
+        records
+            .iter()
+            .filter(|r| {
+                r.cluster.as_deref() == Some(cluster)
+                    && r.service.as_deref() == Some(service)
+                    && r.family.as_deref() == Some(family)
+                    && r.revision == Some(revision)
+            })
+            .filter_map(|r| {
+                let at = r.created_at.or(r.started_at)?;
+                let gap = (at - started_at).abs();
+                (gap <= SAME_DEPLOYMENT_MICROS).then_some((gap, r))
+            })
+            .min_by_key(|(gap, _)| *gap)
+            .map(|(_, r)| r)
+    }
+
+    /// The id at the end of the ARN.
+    pub fn id(&self) -> &str {
+        self.service_deployment_arn
+            .rsplit('/')
+            .next()
+            .unwrap_or(&self.service_deployment_arn)
+    }
+}
+
+/// Every service deployment in the lake (see [`ServiceDeploymentRecord`]).
+pub async fn service_deployments(ctx: &SessionContext) -> Result<Vec<ServiceDeploymentRecord>> {
+    let df = ctx
+        .sql(
+            "WITH revisions AS (SELECT service_revision_arn, family, CAST(revision AS BIGINT) AS revision,                    row_number() OVER (PARTITION BY service_revision_arn ORDER BY captured_at DESC) AS newest                    FROM service_revisions)              SELECT d.service_deployment_arn, d.cluster, d.service, d.status, d.status_reason,              CAST(d.created_at AS BIGINT) AS created_at, CAST(d.started_at AS BIGINT) AS started_at,              CAST(d.finished_at AS BIGINT) AS finished_at, CAST(d.stopped_at AS BIGINT) AS stopped_at,              t.family, t.revision, d.circuit_breaker_status, d.circuit_breaker_failure_count,              d.circuit_breaker_threshold, d.triggered_alarm_names, d.rollback_reason,              b.family AS rollback_family, b.revision AS rollback_revision              FROM (SELECT *, row_number() OVER (PARTITION BY service_deployment_arn                    ORDER BY detailed DESC, captured_at DESC) AS newest FROM service_deployments) d              LEFT JOIN revisions t ON t.newest = 1 AND t.service_revision_arn = d.target_service_revision_arn              LEFT JOIN revisions b ON b.newest = 1 AND b.service_revision_arn = d.rollback_service_revision_arn              WHERE d.newest = 1 ORDER BY d.cluster, d.service, created_at",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in crate::listing::collect(df).await? {
+        let rows: Vec<ServiceDeploymentRecord> = serde_arrow::from_record_batch(&b)
+            .map_err(|e| Error::Internal(format!("reading service deployments: {e}")))?;
         out.extend(rows);
     }
     Ok(out)

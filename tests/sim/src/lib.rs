@@ -631,6 +631,8 @@ pub struct Output {
     pub log_payloads: Vec<String>,
     /// Container Insights records in those payloads.
     pub metric_records: usize,
+    /// The deployment history's documents ([`Sink::document`]).
+    pub documents: Vec<String>,
     pub truth: Truth,
 }
 
@@ -798,6 +800,9 @@ pub trait Sink {
     fn log_payload(&mut self, data: String);
     fn task(&mut self, truth: TaskTruth);
     fn deployment(&mut self, truth: DeploymentTruth);
+    /// One document of the service's deployment history, as `aws ecs
+    /// describe-service-deployments` / `describe-service-revisions` print it.
+    fn document(&mut self, _json: String) {}
     /// How many Container Insights records the payloads just delivered hold.
     fn metric_records(&mut self, _records: usize) {}
 }
@@ -814,6 +819,9 @@ impl Sink for Output {
     }
     fn deployment(&mut self, truth: DeploymentTruth) {
         self.truth.deployments.push(truth);
+    }
+    fn document(&mut self, json: String) {
+        self.documents.push(json);
     }
     fn metric_records(&mut self, records: usize) {
         self.metric_records += records;
@@ -958,6 +966,9 @@ impl<S: Sink> Sink for Delivery<'_, S> {
     }
     fn task(&mut self, truth: TaskTruth) {
         self.inner.task(truth);
+    }
+    fn document(&mut self, json: String) {
+        self.inner.document(json);
     }
     fn deployment(&mut self, truth: DeploymentTruth) {
         self.inner.deployment(truth);
@@ -1242,6 +1253,153 @@ fn memory_at(rev: &Revision, limit: i32, up_ms: i64, rng: &mut Rng) -> i64 {
     (mib.round() as i64).clamp(1, ceiling as i64)
 }
 
+/// When a deployment (not a rollback) ends, and how: the circuit breaker
+/// rolls back a revision that cannot start; a newer deployment stops one
+/// still in progress; else it completes.
+fn deployment_end(
+    svc: &Service,
+    dep: &Deployment,
+    d: usize,
+    all: &[Deployment],
+) -> (&'static str, i64) {
+    let next = all.get(d + 1).map(|n| n.at_ms);
+    if dep.rev.pull_fails {
+        return (
+            "ROLLBACK_SUCCESSFUL",
+            next.unwrap_or(dep.at_ms + CIRCUIT_BREAKER_MS) + 60_000,
+        );
+    }
+    let done = dep.at_ms + 20_000 + svc.desired as i64 * 15_000 + 60_000;
+    match next {
+        Some(n) if n <= done => ("STOPPED", n),
+        _ => ("SUCCESSFUL", done),
+    }
+}
+
+/// The ECS circuit breaker's threshold: half the desired count, at least 3, at most 200.
+fn circuit_breaker_threshold(desired: usize) -> usize {
+    desired.div_ceil(2).clamp(3, 200)
+}
+
+/// The service revision a deployment rolls out, as its ARN (numbered after
+/// the deployment: no random number is drawn, so the simulation's stream
+/// does not change).
+fn service_revision_arn(svc: &Service, dep: &Deployment) -> String {
+    let n = dep.id.trim_start_matches("ecs-svc/");
+    format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service-revision/{}/{}/{n}",
+        svc.cluster, svc.name
+    )
+}
+
+/// A deployment's history as ECS keeps it: `describe-service-revisions` for
+/// the revision it rolls out and `describe-service-deployments` for it, in
+/// the shapes of the ECS API reference (CLI v2 timestamps). The status
+/// reasons are worded by us. A circuit-breaker rollback is part of the
+/// deployment that failed (`ROLLBACK_SUCCESSFUL`, `rollback` naming the
+/// revision before), as ECS records it.
+fn history_documents(
+    svc: &Service,
+    dep: &Deployment,
+    d: usize,
+    all: &[Deployment],
+    out: &mut impl Sink,
+) {
+    let service_arn = format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{}/{}",
+        svc.cluster, svc.name
+    );
+    let cluster_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", svc.cluster);
+    let target = service_revision_arn(svc, dep);
+    let created_ms = dep.at_ms - 1_500;
+    let revision = json!({"serviceRevisions": [{
+        "serviceRevisionArn": target,
+        "serviceArn": service_arn,
+        "clusterArn": cluster_arn,
+        "taskDefinition": format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{}:{}", svc.family, dep.rev.revision),
+        "launchType": "FARGATE",
+        "platformVersion": "1.4.0",
+        "platformFamily": "Linux",
+        "containerImages": [{
+            "containerName": svc.container,
+            "image": format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}:{}", svc.family, dep.rev.image_tag),
+        }],
+        "loadBalancers": [{
+            "targetGroupArn": target_group_arn(&svc.name),
+            "containerName": svc.container,
+            "containerPort": 8080,
+        }],
+        "createdAt": iso(created_ms - 500),
+    }], "failures": []});
+    out.document(revision.to_string());
+
+    let previous = d.checked_sub(1).and_then(|p| all.get(p));
+    let (status, end_ms) = deployment_end(svc, dep, d, all);
+    let threshold = circuit_breaker_threshold(svc.desired);
+    let failed = status == "ROLLBACK_SUCCESSFUL";
+    let mut record = json!({
+        "serviceDeploymentArn": format!(
+            "arn:aws:ecs:{REGION}:{ACCOUNT}:service-deployment/{}/{}/{}",
+            svc.cluster, svc.name, dep.id.trim_start_matches("ecs-svc/")
+        ),
+        "serviceArn": service_arn,
+        "clusterArn": cluster_arn,
+        "createdAt": iso(created_ms),
+        "startedAt": iso(dep.at_ms),
+        "updatedAt": iso(end_ms),
+        "sourceServiceRevisions": previous.map(|p| vec![json!({
+            "arn": service_revision_arn(svc, p),
+            "requestedTaskCount": if failed { svc.desired } else { 0 },
+            "runningTaskCount": if failed { svc.desired } else { 0 },
+            "pendingTaskCount": 0,
+        })]).unwrap_or_default(),
+        "targetServiceRevision": {
+            "arn": target,
+            "requestedTaskCount": if failed { 0 } else { svc.desired },
+            "runningTaskCount": if failed { 0 } else { svc.desired },
+            "pendingTaskCount": 0,
+        },
+        "status": status,
+        "deploymentConfiguration": {
+            "deploymentCircuitBreaker": {"enable": true, "rollback": true},
+            "maximumPercent": 200,
+            "minimumHealthyPercent": 100,
+            "alarms": {"alarmNames": [], "rollback": false, "enable": false},
+        },
+        "deploymentCircuitBreaker": {
+            "status": if failed { "TRIGGERED" } else { "MONITORING_COMPLETE" },
+            "failureCount": if failed { threshold } else { 0 },
+            "threshold": threshold,
+        },
+        "alarms": {"status": "DISABLED"},
+    });
+    if let Some(o) = record.as_object_mut() {
+        let key = if status == "STOPPED" {
+            "stoppedAt"
+        } else {
+            "finishedAt"
+        };
+        o.insert(key.into(), iso(end_ms).into());
+        if failed {
+            o.insert(
+                "statusReason".into(),
+                "ECS deployment circuit breaker: task failed to start.".into(),
+            );
+            if let Some(p) = previous {
+                o.insert(
+                    "rollback".into(),
+                    json!({
+                        "reason": "Service deployment rolled back because the circuit breaker threshold was exceeded.",
+                        "startedAt": iso(dep.at_ms + CIRCUIT_BREAKER_MS),
+                        "serviceRevisionArn": service_revision_arn(svc, p),
+                    }),
+                );
+            }
+        }
+    }
+    out.document(json!({"serviceDeployments": [record], "failures": []}).to_string());
+}
+
 fn deployment_events(
     svc: &Service,
     dep: &Deployment,
@@ -1274,6 +1432,9 @@ fn deployment_events(
         &started,
         rng,
     ));
+    if dep.rolls_back_to.is_none() {
+        history_documents(svc, dep, d, all, out);
+    }
     if dep.rev.pull_fails {
         let failed_at = all
             .get(d + 1)

@@ -164,6 +164,10 @@ pub struct DeploymentRow {
     pub oom_kills: i64,
     pub unhealthy: i64,
     pub stopped_failed_to_start: i64,
+    /// ECS's own record of it, when the deployment history is in the lake
+    /// (matched by [`crate::config::ServiceDeploymentRecord::find`]).
+    #[serde(skip)]
+    pub ecs_record: Option<crate::config::ServiceDeploymentRecord>,
 }
 
 impl DeploymentRow {
@@ -597,6 +601,24 @@ pub async fn gather_with(
             .filter(|c| c.service == svc.service && c.cluster.as_deref() == Some(&svc.cluster))
             .max_by_key(|c| c.target_group_arn.is_some())
             .cloned();
+    }
+    for svc in &mut services {
+        let (cluster, service) = (svc.cluster.clone(), svc.service.clone());
+        for d in &mut svc.deployments {
+            if let (Some(family), Some(revision), Some(started_at)) =
+                (&d.family, d.revision, d.started_at)
+            {
+                d.ecs_record = crate::config::ServiceDeploymentRecord::find(
+                    &config.deployments,
+                    &cluster,
+                    &service,
+                    family,
+                    revision,
+                    started_at,
+                )
+                .cloned();
+            }
+        }
     }
     for r in services.iter_mut().flat_map(|s| s.revisions.iter_mut()) {
         r.config = config

@@ -373,6 +373,23 @@ pub enum Fact {
         reason: String,
     },
     RolledBack,
+    /// ECS's own record of the deployment (its deployment history).
+    EcsDeployment {
+        id: String,
+        status: Option<String>,
+        status_reason: Option<String>,
+        circuit_breaker_status: Option<String>,
+        failure_count: Option<i64>,
+        threshold: Option<i64>,
+        triggered_alarms: Option<String>,
+        rollback_reason: Option<String>,
+        rolled_back_to: Option<String>,
+    },
+    /// The deployment history is not in the lake: the commands that add it.
+    DeploymentHistoryNotInLake {
+        cluster: String,
+        service: String,
+    },
     SpotReclaimed {
         interruptions: usize,
         tasks: usize,
@@ -1148,6 +1165,26 @@ fn failed_deployments(svc: &ServiceEvidence) -> Vec<Finding> {
             if rolled_back {
                 evidence.push(Fact::RolledBack);
             }
+            evidence.push(match &d.ecs_record {
+                Some(r) => Fact::EcsDeployment {
+                    id: r.id().to_owned(),
+                    status: r.status.clone(),
+                    status_reason: r.status_reason.clone(),
+                    circuit_breaker_status: r.circuit_breaker_status.clone(),
+                    failure_count: r.circuit_breaker_failure_count,
+                    threshold: r.circuit_breaker_threshold,
+                    triggered_alarms: r.triggered_alarm_names.clone(),
+                    rollback_reason: r.rollback_reason.clone(),
+                    rolled_back_to: r
+                        .rollback_family
+                        .as_ref()
+                        .map(|f| super::evidence::label(&Some(f.clone()), r.rollback_revision)),
+                },
+                None => Fact::DeploymentHistoryNotInLake {
+                    cluster: svc.cluster.clone(),
+                    service: svc.service.clone(),
+                },
+            });
             let mut recommendations = Vec::new();
             if let Some(reason) = reason {
                 recommendations.push(Recommendation::FixStartFailure {

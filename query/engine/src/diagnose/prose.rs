@@ -445,6 +445,46 @@ impl Display for Fact {
             Fact::RolledBack => f.write_str(
                 "the deployment circuit breaker rolled the service back to the previous deployment",
             ),
+            Fact::EcsDeployment {
+                id,
+                status,
+                status_reason,
+                circuit_breaker_status,
+                failure_count,
+                threshold,
+                triggered_alarms,
+                rollback_reason,
+                rolled_back_to,
+            } => {
+                write!(
+                    f,
+                    "ECS's record of it (service deployment {id}): {}",
+                    status.as_deref().unwrap_or("status unknown")
+                )?;
+                if let Some(reason) = status_reason {
+                    write!(f, " ({reason})")?;
+                }
+                if let Some(b) = circuit_breaker_status {
+                    write!(f, "; circuit breaker {b}")?;
+                    if let (Some(n), Some(t)) = (failure_count, threshold) {
+                        write!(f, " at {n} failed tasks of a threshold of {t}")?;
+                    }
+                }
+                if let Some(alarms) = triggered_alarms {
+                    write!(f, "; alarms triggered: {alarms}")?;
+                }
+                if let Some(to) = rolled_back_to {
+                    write!(f, "; rolled back to {to}")?;
+                }
+                if let Some(reason) = rollback_reason {
+                    write!(f, " ({reason})")?;
+                }
+                Ok(())
+            }
+            Fact::DeploymentHistoryNotInLake { cluster, service } => write!(
+                f,
+                "ECS's record of the deployment is not in the lake: `aws ecs list-service-deployments --cluster {cluster} --service {service} > deployments.json`, then `aws ecs describe-service-deployments --service-deployment-arns ...` and `describe-service-revisions` on the ARNs it lists, each `ecs-query ingest`ed (ECS keeps 90 days)"
+            ),
             Fact::SpotReclaimed {
                 interruptions,
                 tasks,
