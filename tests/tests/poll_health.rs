@@ -195,6 +195,29 @@ fn capture_endpoint(throttle: Arc<Mutex<bool>>) -> (JsonApiServer, Arc<Mutex<Vec
                     .unwrap(),
                 )
             }
+            "ListServiceDeployments" => {
+                assert_eq!(
+                    (&body["cluster"], &body["service"]),
+                    (&json!("MyCluster"), &json!("fargate-service"))
+                );
+                let answer = "list_service_deployments_successful_awscli-docs.json";
+                (200, String::from_utf8(config_fixture(answer)).unwrap())
+            }
+            "DescribeServiceDeployments" => {
+                let answer =
+                    "describe_service_deployments_successful_circuit_breaker_awscli-docs.json";
+                (200, String::from_utf8(config_fixture(answer)).unwrap())
+            }
+            "DescribeServiceRevisions" => {
+                assert_eq!(
+                    body["serviceRevisionArns"],
+                    json!([
+                        "arn:aws:ecs:us-east-1:123456789012:service-revision/example-cluster/example-service/1485800978477494678"
+                    ])
+                );
+                let answer = "describe_service_revisions_fargate_awscli-docs.json";
+                (200, String::from_utf8(config_fixture(answer)).unwrap())
+            }
             "DescribeServices" => {
                 assert_eq!(body["cluster"], "MyCluster");
                 assert_eq!(body["services"], json!(["fargate-service"]));
@@ -248,6 +271,20 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     assert!(first.capture.failures.is_empty(), "{first:?}");
     assert_eq!(count(&calls, "DescribeTaskDefinition"), 1);
     assert_eq!(count(&calls, "DescribeServices"), 1);
+    // The deployment history: the listed deployment, final (SUCCESSFUL),
+    // and the service revision it names.
+    assert_eq!(
+        (
+            first.capture.service_deployments,
+            first.capture.service_revisions
+        ),
+        (1, 1)
+    );
+    let history = read_parquet(&s3.client(), "lake", "ecs/service_deployments/").await;
+    assert_eq!(column(&history, "status"), ["SUCCESSFUL"]);
+    assert_eq!(column(&history, "circuit_breaker_threshold"), ["3"]);
+    let revisions = read_parquet(&s3.client(), "lake", "ecs/service_revisions/").await;
+    assert_eq!(column(&revisions, "family"), ["webserver"]);
 
     // Read back: the values of the answer, the environment values redacted.
     let defs = read_parquet(&s3.client(), "lake", "ecs/task_definitions/").await;
@@ -300,6 +337,14 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     );
     assert_eq!(count(&calls, "DescribeTaskDefinition"), 1);
     assert_eq!(count(&calls, "DescribeServices"), 1);
+    // Its history is complete for the deployment running: not listed again.
+    for op in [
+        "ListServiceDeployments",
+        "DescribeServiceDeployments",
+        "DescribeServiceRevisions",
+    ] {
+        assert_eq!(count(&calls, op), 1, "{op}");
+    }
     assert_eq!(second.samples, first.samples);
 }
 

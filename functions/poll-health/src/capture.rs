@@ -42,12 +42,24 @@ pub const MARKERS: &str = "_state/captured";
 
 /// DescribeServices takes at most ten services per call.
 const SERVICES_PER_CALL: usize = 10;
+/// DescribeServiceDeployments and DescribeServiceRevisions take at most 20 ARNs.
+const HISTORY_PER_CALL: usize = 20;
+
+/// Statuses after which a service deployment's record no longer changes.
+const TERMINAL: &[&str] = &[
+    "SUCCESSFUL",
+    "STOPPED",
+    "ROLLBACK_SUCCESSFUL",
+    "ROLLBACK_FAILED",
+];
 
 /// What one capture did.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
 pub struct Capture {
     pub task_definitions: usize,
     pub services: usize,
+    pub service_deployments: usize,
+    pub service_revisions: usize,
     /// `what: error` for each describe call or write that failed (retried next poll).
     pub failures: Vec<String>,
 }
@@ -61,6 +73,18 @@ fn task_definition_marker(arn: &str) -> Option<String> {
 fn service_marker(cluster: &str, service: &str, deployment: &str) -> String {
     let deployment = deployment.replace('/', "-");
     format!("{MARKERS}/services/{cluster}/{service}/{deployment}")
+}
+
+/// The deployment history of a service is complete for this `ecs-svc` deployment.
+fn history_marker(cluster: &str, service: &str, deployment: &str) -> String {
+    let deployment = deployment.replace('/', "-");
+    format!("{MARKERS}/history/{cluster}/{service}/{deployment}")
+}
+
+/// One record (a service deployment or revision, by the id at the end of its ARN).
+fn record_marker(kind: &str, arn: &str) -> String {
+    let id = arn.rsplit('/').next().unwrap_or(arn);
+    format!("{MARKERS}/{kind}/{id}")
 }
 
 /// The response body of the call it is attached to, as the service sent it.
@@ -232,6 +256,33 @@ pub async fn capture<S: LakeFiles>(
         }
     }
 
+    // Markers to write without an input: histories with nothing new.
+    let mut complete = Vec::new();
+    for ((cluster, service), deployments) in &seen.deployments {
+        let markers: Vec<String> = deployments
+            .iter()
+            .map(|d| history_marker(cluster, service, d))
+            .filter(|m| !captured.contains(m))
+            .collect();
+        if !markers.is_empty() {
+            history(
+                client,
+                (cluster, service),
+                markers,
+                &captured,
+                &mut inputs,
+                &mut complete,
+                &mut out,
+            )
+            .await;
+        }
+    }
+    for m in &complete {
+        if let Err(e) = store.put(m, Bytes::new()).await {
+            out.failures.push(format!("marker {m}: {e}"));
+        }
+    }
+
     if inputs.is_empty() {
         report(&out);
         return out;
@@ -241,10 +292,12 @@ pub async fn capture<S: LakeFiles>(
     for ((input, markers), outcome) in inputs.iter().zip(&markers).zip(&ingested.outcomes) {
         match outcome {
             Outcome::Written => {
-                if input.id.starts_with("DescribeTaskDefinition:") {
-                    out.task_definitions += 1;
-                } else {
-                    out.services += markers.len();
+                match input.id.split(':').next() {
+                    Some("DescribeTaskDefinition") => out.task_definitions += 1,
+                    Some("DescribeServices") => out.services += markers.len(),
+                    Some("DescribeServiceDeployments") => out.service_deployments += 1,
+                    Some("DescribeServiceRevisions") => out.service_revisions += 1,
+                    _ => {}
                 }
                 for m in markers {
                     if let Err(e) = store.put(m, Bytes::new()).await {
@@ -266,6 +319,141 @@ pub async fn capture<S: LakeFiles>(
     }
     report(&out);
     out
+}
+
+/// A service's deployment history (ECS keeps 90 days): the deployments
+/// `ListServiceDeployments` names that are not captured in their final
+/// state are described, and the service revisions they name. Once every
+/// listed deployment is final, `done` (the history markers of the
+/// deployments seen running) completes with the last input; until then the
+/// next poll looks again.
+async fn history(
+    client: &aws_sdk_ecs::Client,
+    (cluster, service): (&str, &str),
+    done: Vec<String>,
+    captured: &BTreeSet<String>,
+    inputs: &mut Vec<(Input, Vec<String>)>,
+    complete: &mut Vec<String>,
+    out: &mut Capture,
+) {
+    let listed = client
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .send()
+        .await;
+    let briefs = match listed {
+        Ok(l) => l.service_deployments().to_vec(),
+        Err(e) => {
+            out.failures.push(format!(
+                "ListServiceDeployments {cluster}/{service}: {}",
+                DisplayErrorContext(&e)
+            ));
+            return;
+        }
+    };
+    let wanted: Vec<String> = briefs
+        .iter()
+        .filter_map(|b| b.service_deployment_arn())
+        .filter(|arn| !captured.contains(&record_marker("service-deployments", arn)))
+        .map(str::to_owned)
+        .collect();
+    let mut all_final = true;
+    let mut revisions: BTreeSet<String> = BTreeSet::new();
+    for chunk in wanted.chunks(HISTORY_PER_CALL) {
+        let body = RawBody::default();
+        let sent = client
+            .describe_service_deployments()
+            .set_service_deployment_arns(Some(chunk.to_vec()))
+            .customize()
+            .interceptor(body.clone())
+            .send()
+            .await;
+        match (sent, body.take()) {
+            (Ok(answer), Some(bytes)) => {
+                let mut markers = Vec::new();
+                for d in answer.service_deployments() {
+                    let status = d.status().map(|s| s.as_str()).unwrap_or_default();
+                    match d.service_deployment_arn() {
+                        Some(arn) if TERMINAL.contains(&status) => {
+                            markers.push(record_marker("service-deployments", arn));
+                        }
+                        _ => all_final = false,
+                    }
+                    let arns = d
+                        .target_service_revision()
+                        .and_then(|r| r.arn())
+                        .into_iter()
+                        .chain(d.source_service_revisions().iter().filter_map(|r| r.arn()))
+                        .chain(d.rollback().and_then(|r| r.service_revision_arn()));
+                    revisions.extend(arns.map(str::to_owned));
+                }
+                let id = format!("DescribeServiceDeployments:{cluster}/{service}");
+                inputs.push((Input::new(id, bytes), markers));
+            }
+            (Ok(_), None) => {
+                all_final = false;
+                out.failures.push(format!(
+                    "DescribeServiceDeployments {cluster}/{service}: no response body to keep"
+                ));
+            }
+            (Err(e), _) => {
+                all_final = false;
+                out.failures.push(format!(
+                    "DescribeServiceDeployments {cluster}/{service}: {}",
+                    DisplayErrorContext(&e)
+                ));
+            }
+        }
+    }
+    let revisions: Vec<String> = revisions
+        .into_iter()
+        .filter(|arn| !captured.contains(&record_marker("service-revisions", arn)))
+        .collect();
+    for chunk in revisions.chunks(HISTORY_PER_CALL) {
+        let body = RawBody::default();
+        let sent = client
+            .describe_service_revisions()
+            .set_service_revision_arns(Some(chunk.to_vec()))
+            .customize()
+            .interceptor(body.clone())
+            .send()
+            .await;
+        match (sent, body.take()) {
+            (Ok(_), Some(bytes)) => {
+                // A revision never changes: captured once.
+                let markers = chunk
+                    .iter()
+                    .map(|arn| record_marker("service-revisions", arn))
+                    .collect();
+                let id = format!("DescribeServiceRevisions:{cluster}/{service}");
+                inputs.push((Input::new(id, bytes), markers));
+            }
+            (Ok(_), None) => {
+                all_final = false;
+                out.failures.push(format!(
+                    "DescribeServiceRevisions {cluster}/{service}: no response body to keep"
+                ));
+            }
+            (Err(e), _) => {
+                all_final = false;
+                out.failures.push(format!(
+                    "DescribeServiceRevisions {cluster}/{service}: {}",
+                    DisplayErrorContext(&e)
+                ));
+            }
+        }
+    }
+    if all_final {
+        match inputs.last_mut() {
+            // Written with the last input: only when it is.
+            Some((input, markers)) if input.id.ends_with(&format!(":{cluster}/{service}")) => {
+                markers.extend(done);
+            }
+            // Nothing new to describe: the history is complete already.
+            _ => complete.extend(done),
+        }
+    }
 }
 
 /// Logs the capture and emits its CloudWatch metrics (embedded metric format).
