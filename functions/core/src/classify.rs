@@ -107,7 +107,7 @@ impl StopCause {
 
     /// True when ECS (not the process itself) initiated the stop, so that the
     /// process was sent SIGTERM and, after the stop timeout, SIGKILL.
-    fn ecs_initiated(self) -> bool {
+    pub fn ecs_initiated(self) -> bool {
         !matches!(self, Self::OomKilled | Self::FailedToStart | Self::Unknown)
     }
 }
@@ -274,6 +274,15 @@ pub fn stop_cause(task: &StopFacts<'_>, containers: &[ContainerFacts<'_>]) -> St
     StopCause::Unknown
 }
 
+/// Whether a SIGKILL (137, no OOM reason) `waited` microseconds after ECS
+/// began stopping the task came from the stop timeout: at 90% of it or
+/// later. `timeout` is the container's `stopTimeout` when known, else
+/// [`DEFAULT_STOP_TIMEOUT_MICROS`] (ingest does not know it; the query side
+/// judges again with the configured one).
+pub fn waited_for_stop_timeout(waited: Micros, timeout: Micros) -> bool {
+    waited >= timeout * 9 / 10
+}
+
 /// How one container's process ended, given the task's stop cause.
 pub fn exit_kind(
     container: &ContainerFacts<'_>,
@@ -291,7 +300,7 @@ pub fn exit_kind(
         137 if container.reason.is_some_and(is_oom_reason) => ExitKind::SigkillOom,
         137 => {
             let waited = match (task.stopping_at, task.stopped_at) {
-                (Some(a), Some(b)) => b - a >= DEFAULT_STOP_TIMEOUT_MICROS * 9 / 10,
+                (Some(a), Some(b)) => waited_for_stop_timeout(b - a, DEFAULT_STOP_TIMEOUT_MICROS),
                 _ => true,
             };
             if cause.ecs_initiated() && waited {

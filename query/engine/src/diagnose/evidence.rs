@@ -109,6 +109,8 @@ pub struct TaskRow {
     pub stop_cause: Option<StopCause>,
     pub exit_kind: Option<ExitKind>,
     pub exit_code: Option<i64>,
+    /// The container that decided how the task ended.
+    pub exit_container: Option<String>,
     pub stopped_reason: Option<String>,
     pub image: Option<String>,
     pub created_at: Option<i64>,
@@ -128,6 +130,45 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
+    /// Judges a SIGKILL after an ECS stop again, against the stop timeout
+    /// the deciding container is configured with (its task definition in
+    /// the lake): ingest assumed ECS's default of 30 s, so a kill at a
+    /// shorter configured timeout was called another signal, and one well
+    /// before a longer timeout the stop timeout. Without a configured
+    /// `stopTimeout` (the default applies) the ingest's answer stands.
+    pub fn judge_stop_timeout(&mut self, containers: &[crate::config::ContainerConfig]) {
+        let judged = matches!(
+            self.exit_kind,
+            Some(ExitKind::SigkillAfterStopTimeout | ExitKind::OtherSignal)
+        );
+        let ecs_stop = self.stop_cause.is_some_and(StopCause::ecs_initiated);
+        if self.exit_code != Some(137) || !judged || !ecs_stop {
+            return;
+        }
+        let configured = containers
+            .iter()
+            .filter(|c| {
+                self.family.as_deref() == Some(c.family.as_str())
+                    && self.revision == Some(c.revision)
+            })
+            .find(|c| match &self.exit_container {
+                Some(name) => &c.container_name == name,
+                None => c.essential != Some(false),
+            })
+            .and_then(|c| c.stop_timeout);
+        let (Some(timeout_s), Some(a), Some(b)) = (configured, self.stopping_at, self.stopped_at)
+        else {
+            return;
+        };
+        self.exit_kind = Some(
+            if ecs_lake::classify::waited_for_stop_timeout(b - a, timeout_s * 1_000_000) {
+                ExitKind::SigkillAfterStopTimeout
+            } else {
+                ExitKind::OtherSignal
+            },
+        );
+    }
+
     /// Seconds from start to when stopping began (or stopped).
     pub fn uptime_s(&self) -> Option<f64> {
         let end = self.stopping_at.or(self.stopped_at)?;
@@ -415,6 +456,7 @@ pub async fn task_rows(
         col(t::stop_cause),
         col(t::exit_kind),
         int64(t::exit_code),
+        col(t::exit_container),
         col(t::stopped_reason),
         col(t::image),
         int64(t::created_at),
@@ -590,7 +632,10 @@ pub async fn gather_with(
     selector: &Selector,
     config: &crate::config::Configuration,
 ) -> Result<Vec<ServiceEvidence>> {
-    let tasks = task_rows(ctx, scope, selector).await?;
+    let mut tasks = task_rows(ctx, scope, selector).await?;
+    for t in &mut tasks {
+        t.judge_stop_timeout(&config.containers);
+    }
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;
     let mut services = assemble(tasks, signatures, deployments);
@@ -841,6 +886,51 @@ mod tests {
             vec![column("t1"), column(stop_cause), column(exit_kind)],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn sigkills_are_judged_against_the_configured_stop_timeout() {
+        let container = |stop_timeout: Option<i64>| crate::config::ContainerConfig {
+            family: "worker".into(),
+            revision: 8,
+            container_name: "worker".into(),
+            essential: Some(true),
+            stop_timeout,
+            ..Default::default()
+        };
+        let task = |waited_s: i64, kind: ExitKind, cause: StopCause| TaskRow {
+            family: Some("worker".into()),
+            revision: Some(8),
+            exit_code: Some(137),
+            exit_kind: Some(kind),
+            stop_cause: Some(cause),
+            exit_container: Some("worker".into()),
+            stopping_at: Some(0),
+            stopped_at: Some(waited_s * 1_000_000),
+            ..Default::default()
+        };
+        use ExitKind::{OtherSignal as Other, SigkillAfterStopTimeout as Timeout};
+        use StopCause::{DeploymentReplaced as Replaced, Unknown};
+        #[rustfmt::skip]
+        let cases = [
+            // (stopTimeout, waited s, ingest's kind, cause) -> judged kind
+            (Some(10), 10, Other, Replaced, Timeout),   // killed at a 10 s timeout: ingest's 30 s rule missed it
+            (Some(120), 31, Timeout, Replaced, Other),  // 31 s is far from a 120 s timeout
+            (Some(120), 121, Timeout, Replaced, Timeout),
+            (None, 31, Timeout, Replaced, Timeout),     // unset: ECS's default, ingest's answer stands
+            (None, 3, Other, Replaced, Other),
+            (Some(10), 12, Other, Unknown, Other),      // no stop by ECS known: no stop timeout
+        ];
+        for (timeout, waited, ingest, cause, want) in cases {
+            let mut t = task(waited, ingest, cause);
+            t.judge_stop_timeout(&[container(timeout)]);
+            assert_eq!(t.exit_kind, Some(want), "{timeout:?} {waited} s {cause:?}");
+        }
+        // Another revision's configuration does not apply.
+        let mut t = task(10, Other, Replaced);
+        t.revision = Some(7);
+        t.judge_stop_timeout(&[container(Some(10))]);
+        assert_eq!(t.exit_kind, Some(Other));
     }
 
     #[test]
