@@ -888,3 +888,47 @@ fn ingest_the_deployment_history_as_the_cli_prints_it() {
         "{reasons}"
     );
 }
+
+#[test]
+fn ingest_target_group_attributes_with_the_arn_they_were_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let arn = "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067";
+    let mut files = Vec::new();
+    for name in [
+        "describe_target_group_attributes_http_instance_awscli-docs.json",
+        "describe_target_group_attributes_tcp_awscli-docs.json",
+    ] {
+        // As the AWS CLI prints it (no ARN: refused, saying how to add it),
+        // and with the ARN added as the README's jq does.
+        let text = config_fixture(name);
+        let mut with_arn: serde_json::Value = serde_json::from_str(&text).unwrap();
+        with_arn["TargetGroupArn"] = format!("{arn}-{}", files.len()).into();
+        for (suffix, body) in [("raw", text), ("arn", with_arn.to_string())] {
+            let path = dir.path().join(format!("{suffix}-{name}"));
+            std::fs::write(&path, body).unwrap();
+            files.push(path.display().to_string());
+        }
+    }
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, out, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("written      2"), "{out}");
+    assert!(out.contains("quarantined  2"), "{out}");
+    let sql = |query: &str| sql_csv(lake, query);
+    assert_eq!(
+        sql(
+            "SELECT regexp_replace(target_group_arn, '.*-', '') AS n, deregistration_delay_s, \
+             slow_start_s, stickiness_enabled FROM target_group_attributes ORDER BY n"
+        ),
+        "n,deregistration_delay_s,slow_start_s,stickiness_enabled\n0,300,0,false\n2,300,,\n"
+    );
+    let reasons = sql("SELECT reason FROM quarantine");
+    assert!(
+        reasons.contains("does not name its target group")
+            && reasons.contains("--target-group-arn $ARN"),
+        "{reasons}"
+    );
+}

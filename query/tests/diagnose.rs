@@ -285,6 +285,18 @@ fn worker_137s_are_stop_timeout_kills_not_oom() {
             "{all}"
         );
         assert!(all.contains("not OOM kills"), "{all}");
+        // Behind a load balancer the stop first drains: the delay the
+        // target group is configured with, then the 30 s stop timeout.
+        let delay = ecs_sim::TARGET_GROUP_DEREGISTRATION_DELAY_S;
+        assert!(
+            all.contains(&format!(
+                "deregistration delay {delay} s), then sends SIGTERM and, 30 s later, SIGKILL: a stop that is never answered takes {} s",
+                delay + 30
+            )),
+            "{all}"
+        );
+        let observed = number_after(&all, "(observed: p50");
+        assert!((observed - (delay as f64 + 30.5)).abs() < 1.0, "{observed}");
     }
     assert!(
         d.findings.iter().all(|f| f.kind != FindingKind::OomKills),

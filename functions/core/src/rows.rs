@@ -16,8 +16,8 @@ use arrow::error::ArrowError;
 use crate::input::{Part, Quarantined, RowError};
 use crate::schema::{
     TableDef, container_definitions, container_events, health, instance_events, logs, metrics,
-    service_deployments, service_events, service_revisions, services, target_groups,
-    task_definitions, task_events,
+    service_deployments, service_events, service_revisions, services, target_group_attributes,
+    target_groups, task_definitions, task_events,
 };
 use crate::time::Micros;
 
@@ -92,6 +92,7 @@ pub struct Rows {
     container_definitions: Table<container_definitions::Builder>,
     service_configs: Table<services::Builder>,
     target_groups: Table<target_groups::Builder>,
+    target_group_attributes: Table<target_group_attributes::Builder>,
     service_deployments: Table<service_deployments::Builder>,
     service_revisions: Table<service_revisions::Builder>,
     quarantined: Vec<Quarantined>,
@@ -114,6 +115,7 @@ impl Rows {
             container_definitions: Table::default(),
             service_configs: Table::default(),
             target_groups: Table::default(),
+            target_group_attributes: Table::default(),
             service_deployments: Table::default(),
             service_revisions: Table::default(),
             quarantined: Vec::new(),
@@ -197,6 +199,13 @@ impl Rows {
     /// Like [`Rows::task_event`], for `target_groups`.
     pub fn target_group(&mut self, input: u32) -> &mut target_groups::Builder {
         let b = self.target_groups.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `target_group_attributes`.
+    pub fn target_group_attribute(&mut self, input: u32) -> &mut target_group_attributes::Builder {
+        let b = self.target_group_attributes.row(input);
         b.ingested_at.append_value(self.ingested_at);
         b
     }
@@ -316,6 +325,11 @@ impl Rows {
                 &target_groups::DEF,
                 self.target_groups,
                 target_groups::Builder::finish,
+            )?,
+            done(
+                &target_group_attributes::DEF,
+                self.target_group_attributes,
+                target_group_attributes::Builder::finish,
             )?,
             done(
                 &service_deployments::DEF,

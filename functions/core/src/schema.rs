@@ -644,6 +644,24 @@ table! {
 }
 
 table! {
+    /// One row per target group's attributes as `aws elbv2
+    /// describe-target-group-attributes` returned them, with the ARN they
+    /// were asked for added (the answer does not name its target group):
+    /// `{"TargetGroupArn": "...", "Attributes": [...]}`.
+    target_group_attributes = "target_group_attributes", sort_by ["target_group_arn"], time "captured_at", ingest "ingested_at" {
+        captured_at: Ts required => "when the attributes were read (when they were ingested)",
+        ingested_at: Ts required => "when this row was written",
+        target_group_arn: Str required => "TargetGroupArn (added to the answer)",
+        deregistration_delay_s: I64 optional => "deregistration_delay.timeout_seconds: how long ECS waits for a stopping task's connections to drain before SIGTERM",
+        slow_start_s: I64 optional => "slow_start.duration_seconds",
+        stickiness_enabled: Bool optional => "stickiness.enabled",
+        load_balancing_algorithm: Str optional => "load_balancing.algorithm.type",
+        attributes: Str required => "every attribute as key=value, comma-separated",
+        raw: Str required => "the answer, JSON",
+    }
+}
+
+table! {
     /// One row per service deployment as `ListServiceDeployments` (a brief)
     /// or `DescribeServiceDeployments` (the whole record) returned it (or
     /// `aws ecs list-/describe-service-deployments`): what ECS itself says
@@ -775,6 +793,7 @@ pub static TABLES: &[&TableDef] = &[
     &container_definitions::DEF,
     &services::DEF,
     &target_groups::DEF,
+    &target_group_attributes::DEF,
     &service_deployments::DEF,
     &service_revisions::DEF,
     &quarantine::DEF,

@@ -142,6 +142,9 @@ pub struct ServiceConfig {
     pub health_check_interval: Option<i64>,
     pub health_check_timeout: Option<i64>,
     pub unhealthy_threshold: Option<i64>,
+    /// The target group's `deregistration_delay.timeout_seconds`
+    /// (`target_group_attributes`): ECS waits it before SIGTERM.
+    pub deregistration_delay_s: Option<i64>,
 }
 
 impl ServiceConfig {
@@ -163,12 +166,16 @@ pub async fn services(ctx: &SessionContext) -> Result<Vec<ServiceConfig>> {
         .sql(
             "SELECT s.cluster, s.service, s.health_check_grace_period_seconds, \
              g.target_group_arn, g.health_check_path, g.health_check_interval, \
-             g.health_check_timeout, g.unhealthy_threshold \
+             g.health_check_timeout, g.unhealthy_threshold, a.deregistration_delay_s \
              FROM (SELECT *, row_number() OVER (PARTITION BY service_arn ORDER BY captured_at DESC) AS newest \
                    FROM services) s \
              LEFT JOIN (SELECT *, row_number() OVER (PARTITION BY target_group_arn \
                    ORDER BY captured_at DESC) AS newest FROM target_groups) g \
                ON g.newest = 1 AND strpos(coalesce(s.target_groups, ''), g.target_group_arn) > 0 \
+             LEFT JOIN (SELECT target_group_arn, deregistration_delay_s, row_number() OVER \
+                   (PARTITION BY target_group_arn ORDER BY captured_at DESC) AS newest \
+                   FROM target_group_attributes) a \
+               ON a.newest = 1 AND a.target_group_arn = g.target_group_arn \
              WHERE s.newest = 1 ORDER BY s.cluster, s.service",
         )
         .await?;

@@ -150,6 +150,11 @@ pub const TARGET_GROUP_INTERVAL_S: i64 = 30;
 pub const TARGET_GROUP_TIMEOUT_S: i64 = 5;
 pub const TARGET_GROUP_HEALTHY_THRESHOLD: i64 = 5;
 pub const TARGET_GROUP_UNHEALTHY_THRESHOLD: i64 = 3;
+/// `deregistration_delay.timeout_seconds` of every service's target group
+/// (ELB's default is 300 s; teams lower it for faster deployments). ECS
+/// deregisters a task it stops and waits this long (connections drain)
+/// before it sends SIGTERM.
+pub const TARGET_GROUP_DEREGISTRATION_DELAY_S: i64 = 15;
 
 /// A service and its deployments.
 #[derive(Debug, Clone, PartialEq)]
@@ -311,10 +316,26 @@ impl Preset {
         if services.is_empty() {
             return Vec::new();
         }
-        vec![
+        // `aws elbv2 describe-target-group-attributes` names no target
+        // group: each answer with the ARN it was asked for added.
+        let attributes = groups.iter().map(|g| {
+            json!({
+                "TargetGroupArn": g["TargetGroupArn"],
+                "Attributes": [
+                    {"Value": TARGET_GROUP_DEREGISTRATION_DELAY_S.to_string(), "Key": "deregistration_delay.timeout_seconds"},
+                    {"Value": "false", "Key": "stickiness.enabled"},
+                    {"Value": "lb_cookie", "Key": "stickiness.type"},
+                    {"Value": "0", "Key": "slow_start.duration_seconds"},
+                    {"Value": "round_robin", "Key": "load_balancing.algorithm.type"},
+                ],
+            })
+        });
+        let mut docs = vec![
             json!({"services": services, "failures": []}),
             json!({"TargetGroups": groups}),
-        ]
+        ];
+        docs.extend(attributes);
+        docs
     }
 
     /// The case users bring most: a Node.js API (task 512 CPU / 1024 MiB).
@@ -1504,11 +1525,22 @@ fn task_payloads(
 
     // How it ends. A scheduler stop sends SIGTERM: the app exits 143, or, if
     // it ignores SIGTERM, is killed (137) when the 30 s stop timeout expires.
+    // ECS first deregisters the task from the service's target group and
+    // waits the deregistration delay, then sends SIGTERM.
+    let draining_ms = if standalone {
+        0
+    } else {
+        TARGET_GROUP_DEREGISTRATION_DELAY_S * 1_000
+    };
     let scheduler_stop = |code: &'static str, at_ms: i64, reason: String, cause: &'static str| {
         let (exit, stopped_ms, kind) = if rev.ignores_sigterm {
-            (137, at_ms + 30_500, "sigkill_after_stop_timeout")
+            (
+                137,
+                at_ms + draining_ms + 30_500,
+                "sigkill_after_stop_timeout",
+            )
         } else {
-            (143, at_ms + 2_000, "sigterm")
+            (143, at_ms + draining_ms + 2_000, "sigterm")
         };
         Stop {
             code,
@@ -1821,7 +1853,7 @@ fn task_payloads(
             if !rev.ignores_sigterm =>
         {
             lines.push((
-                at_ms + 100,
+                at_ms + draining_ms + 100,
                 "{\"level\":\"info\",\"msg\":\"Received SIGTERM, shutting down gracefully\"}"
                     .to_owned(),
             ));
@@ -1944,8 +1976,9 @@ mod tests {
             // Slot s's new task starts 20 s + 15 s * s after the deployment and
             // is healthy 40 s later; the old one begins stopping 5 s after that.
             let stopping = deployed_ms + 20_000 + slot as i64 * 15_000 + 40_000 + 5_000;
-            // SIGTERM: stopped 2 s after stopping began.
-            assert_eq!(t.stopped_at_ms, Some(stopping + 2_000), "slot {slot}");
+            // Drained from the target group, then SIGTERM: stopped 2 s later.
+            let drained = stopping + TARGET_GROUP_DEREGISTRATION_DELAY_S * 1_000;
+            assert_eq!(t.stopped_at_ms, Some(drained + 2_000), "slot {slot}");
         }
     }
 

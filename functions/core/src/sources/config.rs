@@ -46,6 +46,7 @@ pub fn is_config_document(doc: &Value) -> bool {
             .is_some_and(|s| s.get("serviceArn").is_some())
         || o.contains_key("TargetGroups")
         || o.contains_key("serviceDeployments")
+        || o.get("Attributes").is_some_and(Value::is_array)
         || o.contains_key("serviceRevisions")
 }
 
@@ -56,6 +57,9 @@ pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> 
     let o = doc.as_object();
     if let Some(list) = o.and_then(|o| o.get("TargetGroups")) {
         return append_list::<TargetGroupRow>(rows, input, list);
+    }
+    if o.is_some_and(|o| o.contains_key("Attributes")) {
+        return append_attributes(rows, input, doc).map_err(of_kind("target group attributes"));
     }
     if let Some(list) = o.and_then(|o| o.get("serviceDeployments")) {
         return append_list::<ServiceDeploymentRow>(rows, input, list);
@@ -294,6 +298,72 @@ impl ListItem for TargetGroupRow {
         b.matcher.append_option(self.matcher.as_deref());
         b.raw.append_value(&self.raw);
     }
+}
+
+/// `describe-target-group-attributes`' answer with the ARN it was asked for.
+fn append_attributes(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> {
+    let f = Fields::of(doc, "document")?;
+    let Some(arn) = f.str("TargetGroupArn")? else {
+        return Err(error(
+            "the answer does not name its target group: add the ARN it was asked for, \
+             e.g. `aws elbv2 describe-target-group-attributes --target-group-arn $ARN | \
+             jq --arg arn $ARN '. + {TargetGroupArn: $arn}' > attributes.json`"
+                .into(),
+        ));
+    };
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for a in f.objects("Attributes")? {
+        let key = a.required_str("Key")?;
+        // Values are strings in the answer ("300"); absent is an empty one.
+        let value = a.str("Value")?.unwrap_or_default();
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    if pairs.is_empty() {
+        return Err(error("the answer lists no attribute".into()));
+    }
+    let value = |key: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    };
+    let int = |key: &str| -> Result<Option<i64>, RowError> {
+        value(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| error(format!("{key} is {v:?}, not a whole number")))
+            })
+            .transpose()
+    };
+    let flag = |key: &str| -> Result<Option<bool>, RowError> {
+        value(key)
+            .filter(|v| !v.is_empty())
+            .map(|v| match v {
+                "true" => Ok(true),
+                "false" => Ok(false),
+                other => Err(error(format!("{key} is {other:?}, not true or false"))),
+            })
+            .transpose()
+    };
+    let (delay, slow_start, sticky) = (
+        int("deregistration_delay.timeout_seconds")?,
+        int("slow_start.duration_seconds")?,
+        flag("stickiness.enabled")?,
+    );
+    let all: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let captured_at = rows.ingested_at();
+    let b = rows.target_group_attribute(input);
+    b.captured_at.append_value(captured_at);
+    b.target_group_arn.append_value(arn);
+    b.deregistration_delay_s.append_option(delay);
+    b.slow_start_s.append_option(slow_start);
+    b.stickiness_enabled.append_option(sticky);
+    b.load_balancing_algorithm
+        .append_option(value("load_balancing.algorithm.type"));
+    b.attributes.append_value(all.join(","));
+    b.raw.append_value(doc.to_string());
+    Ok(())
 }
 
 /// Where a service's resource sits: its cluster, service name and ARN.

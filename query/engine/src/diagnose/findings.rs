@@ -373,6 +373,12 @@ pub enum Fact {
         reason: String,
     },
     RolledBack,
+    /// The target group's deregistration delay, waited before SIGTERM.
+    Draining {
+        deregistration_delay_s: i64,
+        stop_timeout_s: i64,
+        observed_p50_s: Option<f64>,
+    },
     /// ECS's own record of the deployment (its deployment history).
     EcsDeployment {
         id: String,
@@ -614,7 +620,7 @@ pub fn findings(svc: &ServiceEvidence) -> Vec<Finding> {
     for r in &svc.revisions {
         out.extend(oom(svc, r));
         out.extend(heap_exhausted(svc, r));
-        out.extend(stop_timeout(r));
+        out.extend(stop_timeout(svc, r));
         out.extend(health_checks(svc, r));
         out.extend(crash_loop(svc, r));
         out.extend(segfaults(r));
@@ -874,7 +880,7 @@ fn heap_exhausted(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     })
 }
 
-fn stop_timeout(r: &RevisionStats) -> Option<Finding> {
+fn stop_timeout(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
     if r.stop_timeout_kills == 0 {
         return None;
     }
@@ -886,11 +892,24 @@ fn stop_timeout(r: &RevisionStats) -> Option<Finding> {
     if let Some(s) = r.stop_timeout_s {
         evidence.push(Fact::StopDuration { p50_s: s.p50 });
     }
-    if let Some(c) = r.config.iter().find(|c| c.essential != Some(false)) {
+    let configured = r.config.iter().find(|c| c.essential != Some(false));
+    if let Some(c) = configured {
         evidence.push(Fact::ConfiguredStopTimeout {
             container: c.container_name.clone(),
             stop_timeout_s: c.stop_timeout,
             init_process_enabled: c.init_process_enabled,
+        });
+    }
+    // With a load balancer, ECS drains the task first: the stop takes the
+    // deregistration delay, then the stop timeout.
+    if let Some(delay) = svc.config.as_ref().and_then(|c| c.deregistration_delay_s) {
+        let stop_timeout_s = configured
+            .and_then(|c| c.stop_timeout)
+            .unwrap_or(ecs_lake::classify::DEFAULT_STOP_TIMEOUT_MICROS / 1_000_000);
+        evidence.push(Fact::Draining {
+            deregistration_delay_s: delay,
+            stop_timeout_s,
+            observed_p50_s: r.stop_timeout_s.map(|s| s.p50),
         });
     }
     if let Some(s) = r.memory_peak {

@@ -445,6 +445,21 @@ impl Display for Fact {
             Fact::RolledBack => f.write_str(
                 "the deployment circuit breaker rolled the service back to the previous deployment",
             ),
+            Fact::Draining {
+                deregistration_delay_s,
+                stop_timeout_s,
+                observed_p50_s,
+            } => {
+                write!(
+                    f,
+                    "ECS first drains the task from its target group (deregistration delay {deregistration_delay_s} s), then sends SIGTERM and, {stop_timeout_s} s later, SIGKILL: a stop that is never answered takes {} s",
+                    deregistration_delay_s + stop_timeout_s
+                )?;
+                if let Some(p50) = observed_p50_s {
+                    write!(f, " (observed: p50 {p50:.0} s)")?;
+                }
+                Ok(())
+            }
             Fact::EcsDeployment {
                 id,
                 status,
