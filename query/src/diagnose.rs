@@ -53,7 +53,10 @@ pub async fn diff(
     use ecs_query_engine::config;
     let lake = Lake::open(&lake_args.config()).await?;
     let all = config::containers(&lake.ctx).await?;
-    let changes = config::diff(&all, &args.from, &args.to)?;
+    let mut changes = config::diff(&all, &args.from, &args.to)?;
+    // The services that ran both revisions, as captured with each.
+    let history = config::service_history(&lake.ctx).await?;
+    changes.extend(config::service_diff(&history, &args.from, &args.to));
     match output.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &changes)

@@ -932,3 +932,43 @@ fn ingest_target_group_attributes_with_the_arn_they_were_asked_for() {
         "{reasons}"
     );
 }
+
+#[test]
+fn diff_compares_the_service_as_captured_with_each_revision() {
+    // The simulator's api:41 and api:42, and its service captured once
+    // running each (as poll-health does per deployment), the grace period
+    // raised with the second.
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let preset = ecs_sim::Preset::node_oom(48.0);
+    let mut docs: Vec<serde_json::Value> = preset.task_definition_documents();
+    let service = preset.service_documents()[0].clone();
+    for (revision, grace) in [(41, 0), (42, 90)] {
+        let mut s = service.clone();
+        let svc = &mut s["services"][0];
+        let arn = svc["taskDefinition"].as_str().unwrap().to_owned();
+        svc["taskDefinition"] = format!("{}:{revision}", arn.rsplit_once(':').unwrap().0).into();
+        svc["healthCheckGracePeriodSeconds"] = grace.into();
+        docs.push(s);
+    }
+    let mut files = Vec::new();
+    for (i, d) in docs.iter().enumerate() {
+        let path = dir.path().join(format!("doc-{i}.json"));
+        std::fs::write(&path, d.to_string()).unwrap();
+        files.push(path.display().to_string());
+    }
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&mut ecs_query(&[
+        "diff", "--lake", lake, "api:41", "api:42",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("| service api | healthCheckGracePeriodSeconds | 0 | 90 |"),
+        "{out}"
+    );
+    assert!(out.contains("| app | image |"), "{out}");
+}

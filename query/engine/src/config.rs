@@ -394,6 +394,113 @@ pub fn diff(all: &[ContainerConfig], from: &str, to: &str) -> Result<Vec<Change>
     Ok(changes)
 }
 
+/// One capture of a service's settings (`services`), with the task
+/// definition revision it ran then: the capture in `poll-health` records a
+/// service once per deployment, so revisions can be compared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServiceSnapshot {
+    pub cluster: Option<String>,
+    pub service: String,
+    pub family: Option<String>,
+    pub revision: Option<i64>,
+    /// Microseconds since the epoch.
+    pub captured_at: i64,
+    pub desired_count: Option<i64>,
+    pub health_check_grace_period_seconds: Option<i64>,
+    pub circuit_breaker_enable: Option<bool>,
+    pub circuit_breaker_rollback: Option<bool>,
+    pub alarms_enable: Option<bool>,
+    pub alarms_rollback: Option<bool>,
+    pub maximum_percent: Option<i64>,
+    pub minimum_healthy_percent: Option<i64>,
+    pub target_groups: Option<String>,
+}
+
+/// Every capture of every service in the lake.
+pub async fn service_history(ctx: &SessionContext) -> Result<Vec<ServiceSnapshot>> {
+    let df = ctx
+        .sql(
+            "SELECT cluster, service, \
+             regexp_replace(regexp_replace(task_definition, '^.*task-definition/', ''), ':[0-9]+$', '') AS family, \
+             CAST(regexp_replace(task_definition, '^.*:', '') AS BIGINT) AS revision, \
+             CAST(captured_at AS BIGINT) AS captured_at, desired_count, health_check_grace_period_seconds, \
+             circuit_breaker_enable, circuit_breaker_rollback, alarms_enable, alarms_rollback, \
+             maximum_percent, minimum_healthy_percent, target_groups \
+             FROM services WHERE task_definition LIKE '%:task-definition/%:%' \
+             ORDER BY cluster, service, captured_at",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in crate::listing::collect(df).await? {
+        let rows: Vec<ServiceSnapshot> = serde_arrow::from_record_batch(&b)
+            .map_err(|e| Error::Internal(format!("reading services: {e}")))?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// The service settings [`service_diff`] compares, as the service names them.
+type ServiceSetting = (&'static str, fn(&ServiceSnapshot) -> Option<String>);
+const SERVICE_SETTINGS: &[ServiceSetting] = &[
+    ("desiredCount", |s| number(s.desired_count)),
+    ("healthCheckGracePeriodSeconds", |s| {
+        number(s.health_check_grace_period_seconds)
+    }),
+    ("deploymentCircuitBreaker.enable", |s| {
+        flag(s.circuit_breaker_enable)
+    }),
+    ("deploymentCircuitBreaker.rollback", |s| {
+        flag(s.circuit_breaker_rollback)
+    }),
+    ("alarms.enable", |s| flag(s.alarms_enable)),
+    ("alarms.rollback", |s| flag(s.alarms_rollback)),
+    ("maximumPercent", |s| number(s.maximum_percent)),
+    ("minimumHealthyPercent", |s| {
+        number(s.minimum_healthy_percent)
+    }),
+    ("loadBalancers (target groups)", |s| s.target_groups.clone()),
+];
+
+/// What changed in the services that ran `from` and `to`: for each service
+/// captured running both, its latest capture with each revision compared.
+/// Nothing when the lake has no capture of a service with one of them.
+pub fn service_diff(history: &[ServiceSnapshot], from: &str, to: &str) -> Vec<Change> {
+    let (Some((ff, fr)), Some((tf, tr))) = (parse_revision(from), parse_revision(to)) else {
+        return Vec::new();
+    };
+    let latest = |svc: &ServiceSnapshot, family: &str, revision: i64| {
+        history
+            .iter()
+            .filter(|s| s.cluster == svc.cluster && s.service == svc.service)
+            .filter(|s| s.family.as_deref() == Some(family) && s.revision == Some(revision))
+            .max_by_key(|s| s.captured_at)
+    };
+    let mut seen: Vec<(&Option<String>, &str)> = Vec::new();
+    let mut changes = Vec::new();
+    for svc in history {
+        if seen.contains(&(&svc.cluster, svc.service.as_str())) {
+            continue;
+        }
+        seen.push((&svc.cluster, svc.service.as_str()));
+        let (Some(a), Some(b)) = (latest(svc, ff, fr), latest(svc, tf, tr)) else {
+            continue;
+        };
+        for (setting, value) in SERVICE_SETTINGS {
+            let (x, y) = (value(a), value(b));
+            if x != y {
+                changes.push(Change {
+                    scope: format!("service {}", svc.service),
+                    setting: (*setting).to_owned(),
+                    from: x,
+                    to: y,
+                });
+            }
+        }
+    }
+    changes
+}
+
 /// The changes as a Markdown table (or a sentence when there are none).
 pub fn diff_markdown(from: &str, to: &str, changes: &[Change]) -> String {
     if changes.is_empty() {
@@ -411,4 +518,41 @@ pub fn diff_markdown(from: &str, to: &str, changes: &[Change]) -> String {
         ));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_settings_are_compared_between_the_revisions_they_ran() {
+        let snap = |revision: i64, at: i64, grace: Option<i64>, rollback: bool| ServiceSnapshot {
+            cluster: Some("prod".into()),
+            service: "api".into(),
+            family: Some("api".into()),
+            revision: Some(revision),
+            captured_at: at,
+            health_check_grace_period_seconds: grace,
+            circuit_breaker_enable: Some(true),
+            circuit_breaker_rollback: Some(rollback),
+            ..Default::default()
+        };
+        // api:41 captured twice (the later one counts), api:42 once.
+        let history = [
+            snap(41, 1, Some(10), false),
+            snap(41, 2, Some(30), true),
+            snap(42, 3, None, true),
+        ];
+        let changes = service_diff(&history, "api:41", "api:42");
+        assert_eq!(
+            changes,
+            [Change {
+                scope: "service api".into(),
+                setting: "healthCheckGracePeriodSeconds".into(),
+                from: Some("30".into()),
+                to: None,
+            }]
+        );
+        assert!(service_diff(&history, "api:41", "api:43").is_empty());
+    }
 }
