@@ -566,6 +566,66 @@ impl JsonApiServer {
     }
 }
 
+/// Answers one AWS query-protocol call (ELBv2): the form-encoded request body
+/// (`Action=DescribeTargetGroups&Version=...`) -> `(status, XML body)`.
+pub type QueryHandler = dyn Fn(&str) -> (u16, String) + Send + Sync;
+
+/// A real HTTP endpoint for an AWS query-protocol API (ELBv2), on loopback,
+/// answering from a handler; the real SDK client builds, signs and parses.
+pub struct QueryApiServer {
+    pub endpoint: String,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl QueryApiServer {
+    pub fn start(handler: std::sync::Arc<QueryHandler>) -> Self {
+        use http_body_util::{BodyExt, Full};
+        let (addr, stop) = serve_loopback(move |io| {
+            let handler = handler.clone();
+            let service =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    let handler = handler.clone();
+                    async move {
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let (status, answer) = handler(&String::from_utf8_lossy(&body));
+                        hyper::Response::builder()
+                            .status(status)
+                            .header("content-type", "text/xml")
+                            .body(Full::new(Bytes::from(answer)))
+                    }
+                });
+            spawn_connection(io, service);
+        });
+        Self {
+            endpoint: format!("http://{addr}"),
+            _shutdown: stop,
+        }
+    }
+
+    /// A real aws-sdk-elasticloadbalancingv2 client pointed at this endpoint.
+    pub fn elbv2_client(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        use aws_sdk_elasticloadbalancingv2::config;
+        let conf = config::Config::builder()
+            .behavior_version(config::BehaviorVersion::latest())
+            .region(config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(config::Credentials::new(
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "ecs-lake-tests",
+            ))
+            .build();
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+    }
+}
+
 /// Runs the simulator and ingests its payloads into `store` through the
 /// Lambdas' code path (`ecs_lake::ingest`), in `batches` calls (as a stream
 /// of invocations would: several files per day, duplicate deliveries landing

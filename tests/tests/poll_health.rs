@@ -7,7 +7,9 @@
 use std::sync::{Arc, Mutex};
 
 use ecs_lake_aws::S3Store;
-use ecs_lake_tests::{JsonApiServer, S3Server, column, fixture, list_keys, read_parquet};
+use ecs_lake_tests::{
+    JsonApiServer, QueryApiServer, S3Server, column, fixture, list_keys, read_parquet,
+};
 use serde_json::{Value, json};
 
 const NOW: i64 = 1_795_521_600_000_000; // 2026-11-24T12:00:00Z
@@ -71,11 +73,12 @@ async fn polls_every_page_and_writes_one_sample_per_reported_status() {
     let s3 = S3Server::start(&["lake"]);
     let store = S3Store::new(s3.client(), "lake", "ecs");
     let client = ecs.ecs_client();
+    let elb = elb_endpoint();
 
     // One good cluster and one that does not exist: the good one is written,
     // the poll reports the other and fails.
     let clusters = ["MyCluster".to_owned(), "Gone".to_owned()];
-    let err = poll_health::poll(&client, &store, &clusters, NOW)
+    let err = poll_health::poll(&client, &elb.elbv2_client(), &store, &clusters, NOW)
         .await
         .unwrap_err();
     let summary = err.0;
@@ -221,13 +224,15 @@ fn capture_endpoint(throttle: Arc<Mutex<bool>>) -> (JsonApiServer, Arc<Mutex<Vec
             "DescribeServices" => {
                 assert_eq!(body["cluster"], "MyCluster");
                 assert_eq!(body["services"], json!(["fargate-service"]));
-                (
-                    200,
-                    String::from_utf8(config_fixture(
-                        "describe_services_cli_v1_epoch_steady_state_awscli-docs.json",
-                    ))
-                    .unwrap(),
-                )
+                // The recorded answer, behind the recorded target group.
+                let mut answer: Value = serde_json::from_slice(&config_fixture(
+                    "describe_services_cli_v1_epoch_steady_state_awscli-docs.json",
+                ))
+                .unwrap();
+                answer["services"][0]["loadBalancers"] = json!([{
+                    "targetGroupArn": TARGET_GROUP, "containerName": "simple-app", "containerPort": 80
+                }]);
+                (200, answer.to_string())
             }
             other => (
                 400,
@@ -258,9 +263,10 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     let s3 = S3Server::start(&["lake"]);
     let store = S3Store::new(s3.client(), "lake", "ecs");
     let client = ecs.ecs_client();
+    let elb = elb_endpoint();
     let clusters = ["MyCluster".to_owned()];
 
-    let first = poll_health::poll(&client, &store, &clusters, NOW)
+    let first = poll_health::poll(&client, &elb.elbv2_client(), &store, &clusters, NOW)
         .await
         .unwrap();
     assert_eq!(
@@ -300,6 +306,24 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     assert_eq!(column(&containers, "health_check_interval")[app], "30");
     let services = read_parquet(&s3.client(), "lake", "ecs/services/").await;
     assert_eq!(column(&services, "service"), ["my-http-service"]);
+    // Its target group and attributes, the recorded values read back.
+    assert_eq!(first.capture.target_groups, 1);
+    let groups = read_parquet(&s3.client(), "lake", "ecs/target_groups/").await;
+    for (col, want) in [
+        ("target_group_arn", TARGET_GROUP),
+        ("name", "my-targets"),
+        ("protocol", "HTTP"),
+        ("port", "80"),
+        ("health_check_path", "/"),
+        ("health_check_interval", "30"),
+        ("unhealthy_threshold", "2"),
+        ("matcher", "200"),
+    ] {
+        assert_eq!(column(&groups, col), [want], "{col}");
+    }
+    let attributes = read_parquet(&s3.client(), "lake", "ecs/target_group_attributes/").await;
+    assert_eq!(column(&attributes, "target_group_arn"), [TARGET_GROUP]);
+    assert_eq!(column(&attributes, "deregistration_delay_s"), ["300"]);
     let answer = String::from_utf8(config_fixture(
         "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
     ))
@@ -328,9 +352,15 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     }
 
     // The next polls describe nothing again: each version costs one call.
-    let second = poll_health::poll(&client, &store, &clusters, NOW + 60_000_000)
-        .await
-        .unwrap();
+    let second = poll_health::poll(
+        &client,
+        &elb.elbv2_client(),
+        &store,
+        &clusters,
+        NOW + 60_000_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (second.capture.task_definitions, second.capture.services),
         (0, 0)
@@ -355,9 +385,10 @@ async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll()
     let s3 = S3Server::start(&["lake"]);
     let store = S3Store::new(s3.client(), "lake", "ecs");
     let client = ecs.ecs_client();
+    let elb = elb_endpoint();
     let clusters = ["MyCluster".to_owned()];
 
-    let first = poll_health::poll(&client, &store, &clusters, NOW)
+    let first = poll_health::poll(&client, &elb.elbv2_client(), &store, &clusters, NOW)
         .await
         .unwrap();
     assert_eq!(first.samples, 2, "the samples are written");
@@ -381,9 +412,15 @@ async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll()
     );
 
     *throttle.lock().unwrap() = false;
-    let second = poll_health::poll(&client, &store, &clusters, NOW + 60_000_000)
-        .await
-        .unwrap();
+    let second = poll_health::poll(
+        &client,
+        &elb.elbv2_client(),
+        &store,
+        &clusters,
+        NOW + 60_000_000,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (second.capture.task_definitions, second.capture.services),
         (1, 0)
@@ -395,4 +432,58 @@ async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll()
             .len(),
         1
     );
+}
+
+const TARGET_GROUP: &str =
+    "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067";
+
+/// One JSON value as the query protocol's XML: objects' members as
+/// elements, lists as `<member>`s.
+fn xml(v: &Value) -> String {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| format!("<{k}>{}</{k}>", xml(v)))
+            .collect(),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| format!("<member>{}</member>", xml(v)))
+            .collect(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A scripted ELBv2 endpoint answering with the AWS CLI documentation's
+/// describe-target-groups and describe-target-group-attributes outputs,
+/// turned into the API's XML (the CLI prints the API's members as JSON).
+fn elb_endpoint() -> QueryApiServer {
+    QueryApiServer::start(Arc::new(|body: &str| {
+        let answer = |action: &str, result: &Value| {
+            format!(
+                "<{action}Response xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
+                 <{action}Result>{}</{action}Result>\
+                 <ResponseMetadata><RequestId>1549581b-12b7-11e3-895e-1334aEXAMPLE</RequestId></ResponseMetadata>\
+                 </{action}Response>",
+                xml(result)
+            )
+        };
+        let fixture =
+            |name: &str| -> Value { serde_json::from_slice(&config_fixture(name)).unwrap() };
+        if body.contains("Action=DescribeTargetGroups&") {
+            assert!(body.contains("my-targets"), "{body}");
+            let doc = fixture("describe_target_groups_http_instance_awscli-docs.json");
+            (200, answer("DescribeTargetGroups", &doc))
+        } else if body.contains("Action=DescribeTargetGroupAttributes&") {
+            let doc = fixture("describe_target_group_attributes_http_instance_awscli-docs.json");
+            (200, answer("DescribeTargetGroupAttributes", &doc))
+        } else {
+            (
+                400,
+                format!(
+                    "<ErrorResponse><Error><Code>InvalidAction</Code><Message>{body}</Message></Error></ErrorResponse>"
+                ),
+            )
+        }
+    }))
 }

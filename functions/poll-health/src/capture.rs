@@ -8,7 +8,12 @@
 //!   (`DescribeTaskDefinition`: one call per revision, ever);
 //! * every service with a running task of a deployment (`startedBy`
 //!   `ecs-svc/...`) not yet captured is described (`DescribeServices`, ten
-//!   per call): a new deployment is a new version of the service.
+//!   per call): a new deployment is a new version of the service; with it,
+//!   its target groups and their attributes (ELBv2 `DescribeTargetGroups`,
+//!   `DescribeTargetGroupAttributes`);
+//! * and that service's deployment history (`ListServiceDeployments`,
+//!   `DescribeServiceDeployments`, `DescribeServiceRevisions`) until every
+//!   deployment it lists is final.
 //!
 //! What was captured is remembered as empty marker objects under
 //! [`MARKERS`], listed once per poll. The answers are kept as AWS returned
@@ -58,6 +63,8 @@ const TERMINAL: &[&str] = &[
 pub struct Capture {
     pub task_definitions: usize,
     pub services: usize,
+    /// Target groups (with their attributes) of the services captured.
+    pub target_groups: usize,
     pub service_deployments: usize,
     pub service_revisions: usize,
     /// `what: error` for each describe call or write that failed (retried next poll).
@@ -155,6 +162,7 @@ pub fn seen_in(tasks: &[Task]) -> Seen {
 /// answers. Never fails: failures are in the result.
 pub async fn capture<S: LakeFiles>(
     client: &aws_sdk_ecs::Client,
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
     store: &S,
     seen: &Seen,
     now: ecs_lake::time::Micros,
@@ -218,6 +226,8 @@ pub async fn capture<S: LakeFiles>(
             pending.entry(cluster).or_default().push((service, markers));
         }
     }
+    // The target groups of the services described: captured with them.
+    let mut target_groups: BTreeSet<String> = BTreeSet::new();
     for (cluster, batch) in pending {
         for chunk in batch.chunks(SERVICES_PER_CALL) {
             let names: Vec<String> = chunk.iter().map(|(s, _)| (*s).to_owned()).collect();
@@ -240,6 +250,14 @@ pub async fn capture<S: LakeFiles>(
                             "DescribeServices failure"
                         );
                     }
+                    target_groups.extend(
+                        answer
+                            .services()
+                            .iter()
+                            .flat_map(|s| s.load_balancers())
+                            .filter_map(|lb| lb.target_group_arn())
+                            .map(str::to_owned),
+                    );
                     let markers = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
                     let id = format!("DescribeServices:{cluster}/{}", names.join(","));
                     inputs.push((Input::new(id, bytes), markers));
@@ -254,6 +272,11 @@ pub async fn capture<S: LakeFiles>(
                 )),
             }
         }
+    }
+
+    let target_groups: Vec<String> = target_groups.into_iter().collect();
+    for chunk in target_groups.chunks(HISTORY_PER_CALL) {
+        describe_target_groups(elb, chunk, &mut inputs, &mut out).await;
     }
 
     // Markers to write without an input: histories with nothing new.
@@ -297,9 +320,10 @@ pub async fn capture<S: LakeFiles>(
                     Some("DescribeServices") => out.services += markers.len(),
                     Some("DescribeServiceDeployments") => out.service_deployments += 1,
                     Some("DescribeServiceRevisions") => out.service_revisions += 1,
+                    Some("DescribeTargetGroups") => out.target_groups += markers.len(),
                     _ => {}
                 }
-                for m in markers {
+                for m in markers.iter().filter(|m| !m.is_empty()) {
                     if let Err(e) = store.put(m, Bytes::new()).await {
                         out.failures.push(format!("marker {m}: {e}"));
                     }
@@ -310,7 +334,7 @@ pub async fn capture<S: LakeFiles>(
                 // answer would be refused again): mark it captured.
                 out.failures
                     .push(format!("{}: quarantined: {reason}", input.id));
-                for m in markers {
+                for m in markers.iter().filter(|m| !m.is_empty()) {
                     let _ = store.put(m, Bytes::new()).await;
                 }
             }
@@ -319,6 +343,141 @@ pub async fn capture<S: LakeFiles>(
     }
     report(&out);
     out
+}
+
+/// Target groups and their attributes, as `aws elbv2
+/// describe-target-groups` and `describe-target-group-attributes` print
+/// them. ELBv2 answers XML, so the SDK's values are written back as JSON
+/// with the API's member names (which are the CLI's keys); each attributes
+/// answer gets the ARN it was asked for (it names none).
+async fn describe_target_groups(
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
+    arns: &[String],
+    inputs: &mut Vec<(Input, Vec<String>)>,
+    out: &mut Capture,
+) {
+    use aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext as ElbError;
+    let answer = match elb
+        .describe_target_groups()
+        .set_target_group_arns(Some(arns.to_vec()))
+        .send()
+        .await
+    {
+        Ok(a) => a,
+        Err(e) => {
+            out.failures.push(format!(
+                "DescribeTargetGroups {}: {}",
+                arns.join(","),
+                ElbError(&e)
+            ));
+            return;
+        }
+    };
+    let groups: Vec<serde_json::Value> = answer
+        .target_groups()
+        .iter()
+        .map(target_group_json)
+        .collect();
+    for arn in arns {
+        match elb
+            .describe_target_group_attributes()
+            .target_group_arn(arn)
+            .send()
+            .await
+        {
+            Ok(a) => {
+                let attributes: Vec<serde_json::Value> = a
+                    .attributes()
+                    .iter()
+                    .map(|kv| serde_json::json!({"Value": kv.value(), "Key": kv.key()}))
+                    .collect();
+                let doc = serde_json::json!({"TargetGroupArn": arn, "Attributes": attributes});
+                inputs.push((
+                    Input::new(
+                        format!("DescribeTargetGroupAttributes:{arn}"),
+                        doc.to_string(),
+                    ),
+                    Vec::new(),
+                ));
+            }
+            Err(e) => out.failures.push(format!(
+                "DescribeTargetGroupAttributes {arn}: {}",
+                ElbError(&e)
+            )),
+        }
+    }
+    if !groups.is_empty() {
+        // Empty "markers", one per group: counted when written, never stored.
+        let counted = groups.iter().map(|_| String::new()).collect();
+        let doc = serde_json::json!({"TargetGroups": groups});
+        inputs.push((Input::new("DescribeTargetGroups", doc.to_string()), counted));
+    }
+}
+
+/// One target group with the API's member names.
+fn target_group_json(g: &aws_sdk_elasticloadbalancingv2::types::TargetGroup) -> serde_json::Value {
+    let mut o = serde_json::Map::new();
+    let mut put = |key: &str, v: Option<serde_json::Value>| {
+        if let Some(v) = v {
+            o.insert(key.to_owned(), v);
+        }
+    };
+    let text = |v: Option<&str>| v.map(|s| serde_json::Value::from(s.to_owned()));
+    put("TargetGroupArn", text(g.target_group_arn()));
+    put("TargetGroupName", text(g.target_group_name()));
+    put("Protocol", text(g.protocol().map(|p| p.as_str())));
+    put("Port", g.port().map(Into::into));
+    put("VpcId", text(g.vpc_id()));
+    put(
+        "HealthCheckProtocol",
+        text(g.health_check_protocol().map(|p| p.as_str())),
+    );
+    put("HealthCheckPort", text(g.health_check_port()));
+    put(
+        "HealthCheckEnabled",
+        g.health_check_enabled().map(Into::into),
+    );
+    put(
+        "HealthCheckIntervalSeconds",
+        g.health_check_interval_seconds().map(Into::into),
+    );
+    put(
+        "HealthCheckTimeoutSeconds",
+        g.health_check_timeout_seconds().map(Into::into),
+    );
+    put(
+        "HealthyThresholdCount",
+        g.healthy_threshold_count().map(Into::into),
+    );
+    put(
+        "UnhealthyThresholdCount",
+        g.unhealthy_threshold_count().map(Into::into),
+    );
+    put("HealthCheckPath", text(g.health_check_path()));
+    put(
+        "Matcher",
+        g.matcher().map(|m| {
+            let mut matcher = serde_json::Map::new();
+            if let Some(c) = m.http_code() {
+                matcher.insert("HttpCode".into(), c.into());
+            }
+            if let Some(c) = m.grpc_code() {
+                matcher.insert("GrpcCode".into(), c.into());
+            }
+            matcher.into()
+        }),
+    );
+    put(
+        "LoadBalancerArns",
+        Some(g.load_balancer_arns().to_vec().into()),
+    );
+    put("TargetType", text(g.target_type().map(|t| t.as_str())));
+    put("ProtocolVersion", text(g.protocol_version()));
+    put(
+        "IpAddressType",
+        text(g.ip_address_type().map(|t| t.as_str())),
+    );
+    o.into()
 }
 
 /// A service's deployment history (ECS keeps 90 days): the deployments

@@ -136,6 +136,7 @@ pub async fn describe_running(
 /// does not fail the poll.
 pub async fn poll<S: LakeFiles>(
     client: &aws_sdk_ecs::Client,
+    elb: &aws_sdk_elasticloadbalancingv2::Client,
     store: &S,
     clusters: &[String],
     now: Micros,
@@ -176,7 +177,7 @@ pub async fn poll<S: LakeFiles>(
             Outcome::Failed { error } => summary.failures.push(format!("{}: {error}", input.id)),
         }
     }
-    summary.capture = capture::capture(client, store, &seen, now).await;
+    summary.capture = capture::capture(client, elb, store, &seen, now).await;
     info!(
         clusters = summary.clusters,
         tasks = summary.tasks,

@@ -16,12 +16,18 @@ async fn main() -> Result<(), Error> {
     let store = Arc::new(ecs_lake_aws::store_from_env().await?);
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = aws_sdk_ecs::Client::new(&sdk);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&sdk);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let (store, client, clusters) = (Arc::clone(&store), client.clone(), Arc::clone(&clusters));
+        let (store, client, elb, clusters) = (
+            Arc::clone(&store),
+            client.clone(),
+            elb.clone(),
+            Arc::clone(&clusters),
+        );
         async move {
             let deadline = ecs_lake_aws::write_deadline(event.context.deadline);
             let store = ecs_lake_aws::WithDeadline::new(store.as_ref(), deadline);
-            let summary = poll_health::poll(&client, &store, &clusters, now_micros()).await?;
+            let summary = poll_health::poll(&client, &elb, &store, &clusters, now_micros()).await?;
             Ok::<_, Error>(summary)
         }
     }))
