@@ -56,7 +56,10 @@ pub async fn diff(
     let mut changes = config::diff(&all, &args.from, &args.to)?;
     // The services that ran both revisions, as captured with each.
     let history = config::service_history(&lake.ctx).await?;
-    changes.extend(config::service_diff(&history, &args.from, &args.to));
+    let groups = config::target_group_history(&lake.ctx).await?;
+    changes.extend(config::service_diff(
+        &history, &groups, &args.from, &args.to,
+    ));
     match output.format {
         Format::Json => {
             serde_json::to_writer_pretty(&mut *out, &changes)

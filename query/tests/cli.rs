@@ -952,22 +952,50 @@ fn diff_compares_the_service_as_captured_with_each_revision() {
         svc["healthCheckGracePeriodSeconds"] = grace.into();
         docs.push(s);
     }
-    let mut files = Vec::new();
-    for (i, d) in docs.iter().enumerate() {
-        let path = dir.path().join(format!("doc-{i}.json"));
-        std::fs::write(&path, d.to_string()).unwrap();
-        files.push(path.display().to_string());
+    // Its target group as captured with each: the path and the
+    // deregistration delay changed with the second.
+    let groups = &preset.service_documents()[1..];
+    let mut captured_with = Vec::new();
+    for (path, delay) in [("/health", "15"), ("/healthz", "60")] {
+        let mut g = groups[0].clone();
+        g["TargetGroups"][0]["HealthCheckPath"] = path.into();
+        let mut a = groups[1].clone();
+        a["Attributes"][0]["Value"] = delay.into();
+        captured_with.push(vec![g, a]);
     }
-    let mut args = vec!["ingest", "--lake", lake];
-    args.extend(files.iter().map(String::as_str));
-    let (code, _, err) = run(&mut ecs_query(&args));
-    assert_eq!(code, 0, "{err}");
+    let service_42 = docs.pop().unwrap();
+    // Two ingests, as two polls: api:41 with the first target group, then
+    // api:42 with the second.
+    let mut batches = vec![docs, vec![service_42]];
+    for (batch, groups) in batches.iter_mut().zip(captured_with) {
+        batch.extend(groups);
+    }
+    for (n, batch) in batches.iter().enumerate() {
+        let mut files = Vec::new();
+        for (i, d) in batch.iter().enumerate() {
+            let path = dir.path().join(format!("doc-{n}-{i}.json"));
+            std::fs::write(&path, d.to_string()).unwrap();
+            files.push(path.display().to_string());
+        }
+        let mut args = vec!["ingest", "--lake", lake];
+        args.extend(files.iter().map(String::as_str));
+        let (code, _, err) = run(&mut ecs_query(&args));
+        assert_eq!(code, 0, "{err}");
+    }
     let (code, out, err) = run(&mut ecs_query(&[
         "diff", "--lake", lake, "api:41", "api:42",
     ]));
     assert_eq!(code, 0, "{err}");
     assert!(
         out.contains("| service api | healthCheckGracePeriodSeconds | 0 | 90 |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| target group api | HealthCheckPath | /health | /healthz |"),
+        "{out}"
+    );
+    assert!(
+        out.contains("| target group api | deregistration_delay.timeout_seconds | 15 | 60 |"),
         "{out}"
     );
     assert!(out.contains("| app | image |"), "{out}");

@@ -440,6 +440,108 @@ pub async fn service_history(ctx: &SessionContext) -> Result<Vec<ServiceSnapshot
     Ok(out)
 }
 
+/// One capture of a target group's health check and attributes
+/// (`target_groups`, `target_group_attributes`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TargetGroupSnapshot {
+    pub target_group_arn: String,
+    pub name: Option<String>,
+    /// Microseconds since the epoch.
+    pub captured_at: i64,
+    pub health_check_path: Option<String>,
+    pub health_check_interval: Option<i64>,
+    pub health_check_timeout: Option<i64>,
+    pub healthy_threshold: Option<i64>,
+    pub unhealthy_threshold: Option<i64>,
+    pub matcher: Option<String>,
+    /// From the attributes captured closest after it.
+    pub deregistration_delay_s: Option<i64>,
+}
+
+/// Every capture of every target group, each with the deregistration
+/// delay of the attributes captured with it (the closest capture at or
+/// after it, else the latest before).
+pub async fn target_group_history(ctx: &SessionContext) -> Result<Vec<TargetGroupSnapshot>> {
+    let df = ctx
+        .sql(
+            "SELECT target_group_arn, name, CAST(captured_at AS BIGINT) AS captured_at, \
+             health_check_path, health_check_interval, health_check_timeout, healthy_threshold, \
+             unhealthy_threshold, matcher FROM target_groups ORDER BY target_group_arn, captured_at",
+        )
+        .await?;
+    let mut out = Vec::new();
+    for b in crate::listing::collect(df).await? {
+        let rows: Vec<TargetGroupSnapshot> = serde_arrow::from_record_batch(&b)
+            .map_err(|e| Error::Internal(format!("reading target groups: {e}")))?;
+        out.extend(rows);
+    }
+    #[derive(Deserialize)]
+    struct Delay {
+        target_group_arn: String,
+        captured_at: i64,
+        deregistration_delay_s: Option<i64>,
+    }
+    let df = ctx
+        .sql(
+            "SELECT target_group_arn, CAST(captured_at AS BIGINT) AS captured_at, deregistration_delay_s \
+             FROM target_group_attributes",
+        )
+        .await?;
+    let mut delays: Vec<Delay> = Vec::new();
+    for b in crate::listing::collect(df).await? {
+        delays.extend(
+            serde_arrow::from_record_batch::<Vec<Delay>>(&b)
+                .map_err(|e| Error::Internal(format!("reading target group attributes: {e}")))?,
+        );
+    }
+    for g in &mut out {
+        let of_group = delays
+            .iter()
+            .filter(|d| d.target_group_arn == g.target_group_arn);
+        let after = of_group
+            .clone()
+            .filter(|d| d.captured_at >= g.captured_at)
+            .min_by_key(|d| d.captured_at);
+        g.deregistration_delay_s = after
+            .or_else(|| of_group.max_by_key(|d| d.captured_at))
+            .and_then(|d| d.deregistration_delay_s);
+    }
+    Ok(out)
+}
+
+/// The capture of a target group that went with a service captured at
+/// `at`: the nearest in time (`poll-health` and `ecs-query ingest` write a
+/// service and its target groups together, milliseconds apart; captures
+/// of one target group are a poll, a minute or more, apart).
+fn group_at<'a>(
+    groups: &'a [TargetGroupSnapshot],
+    arn: &str,
+    at: i64,
+) -> Option<&'a TargetGroupSnapshot> {
+    groups
+        .iter()
+        .filter(|g| g.target_group_arn == arn)
+        .min_by_key(|g| (g.captured_at - at).abs())
+}
+
+type GroupSetting = (&'static str, fn(&TargetGroupSnapshot) -> Option<String>);
+const GROUP_SETTINGS: &[GroupSetting] = &[
+    ("HealthCheckPath", |g| g.health_check_path.clone()),
+    ("HealthCheckIntervalSeconds", |g| {
+        number(g.health_check_interval)
+    }),
+    ("HealthCheckTimeoutSeconds", |g| {
+        number(g.health_check_timeout)
+    }),
+    ("HealthyThresholdCount", |g| number(g.healthy_threshold)),
+    ("UnhealthyThresholdCount", |g| number(g.unhealthy_threshold)),
+    ("Matcher", |g| g.matcher.clone()),
+    ("deregistration_delay.timeout_seconds", |g| {
+        number(g.deregistration_delay_s)
+    }),
+];
+
 /// The service settings [`service_diff`] compares, as the service names them.
 type ServiceSetting = (&'static str, fn(&ServiceSnapshot) -> Option<String>);
 const SERVICE_SETTINGS: &[ServiceSetting] = &[
@@ -463,9 +565,15 @@ const SERVICE_SETTINGS: &[ServiceSetting] = &[
 ];
 
 /// What changed in the services that ran `from` and `to`: for each service
-/// captured running both, its latest capture with each revision compared.
+/// captured running both, its latest capture with each revision compared,
+/// and its target groups as captured with each (see [`group_at`]).
 /// Nothing when the lake has no capture of a service with one of them.
-pub fn service_diff(history: &[ServiceSnapshot], from: &str, to: &str) -> Vec<Change> {
+pub fn service_diff(
+    history: &[ServiceSnapshot],
+    groups: &[TargetGroupSnapshot],
+    from: &str,
+    to: &str,
+) -> Vec<Change> {
     let (Some((ff, fr)), Some((tf, tr))) = (parse_revision(from), parse_revision(to)) else {
         return Vec::new();
     };
@@ -495,6 +603,35 @@ pub fn service_diff(history: &[ServiceSnapshot], from: &str, to: &str) -> Vec<Ch
                     from: x,
                     to: y,
                 });
+            }
+        }
+        let arns = |s: &ServiceSnapshot| -> Vec<String> {
+            s.target_groups
+                .as_deref()
+                .unwrap_or_default()
+                .split(',')
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .collect()
+        };
+        for arn in arns(a).iter().filter(|g| arns(b).contains(g)) {
+            let (Some(x), Some(y)) = (
+                group_at(groups, arn, a.captured_at),
+                group_at(groups, arn, b.captured_at),
+            ) else {
+                continue;
+            };
+            let name = x.name.clone().unwrap_or_else(|| arn.clone());
+            for (setting, value) in GROUP_SETTINGS {
+                let (from, to) = (value(x), value(y));
+                if from != to {
+                    changes.push(Change {
+                        scope: format!("target group {name}"),
+                        setting: (*setting).to_owned(),
+                        from,
+                        to,
+                    });
+                }
             }
         }
     }
@@ -543,7 +680,7 @@ mod tests {
             snap(41, 2, Some(30), true),
             snap(42, 3, None, true),
         ];
-        let changes = service_diff(&history, "api:41", "api:42");
+        let changes = service_diff(&history, &[], "api:41", "api:42");
         assert_eq!(
             changes,
             [Change {
@@ -553,6 +690,6 @@ mod tests {
                 to: None,
             }]
         );
-        assert!(service_diff(&history, "api:41", "api:43").is_empty());
+        assert!(service_diff(&history, &[], "api:41", "api:43").is_empty());
     }
 }
