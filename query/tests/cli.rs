@@ -966,7 +966,7 @@ fn diff_compares_the_service_as_captured_with_each_revision() {
     let service_42 = docs.pop().unwrap();
     // Two ingests, as two polls: api:41 with the first target group, then
     // api:42 with the second.
-    let mut batches = vec![docs, vec![service_42]];
+    let mut batches = [docs, vec![service_42]];
     for (batch, groups) in batches.iter_mut().zip(captured_with) {
         batch.extend(groups);
     }

@@ -169,7 +169,10 @@ fn clusters_come_from_the_environment_value() {
 /// DescribeTaskDefinition answering the written task definition (CLI v1 =
 /// the API's own JSON: epoch-second timestamps) or throttling while
 /// `throttle` is set, DescribeServices a recorded answer. Counts the calls.
-fn capture_endpoint(throttle: Arc<Mutex<bool>>) -> (JsonApiServer, Arc<Mutex<Vec<String>>>) {
+fn capture_endpoint(
+    throttle: Arc<Mutex<bool>>,
+    pending: Arc<Mutex<bool>>,
+) -> (JsonApiServer, Arc<Mutex<Vec<String>>>) {
     let calls = Arc::new(Mutex::new(Vec::<String>::new()));
     let seen = calls.clone();
     let server = JsonApiServer::start(Arc::new(move |target: &str, body: &Value| {
@@ -207,16 +210,19 @@ fn capture_endpoint(throttle: Arc<Mutex<bool>>) -> (JsonApiServer, Arc<Mutex<Vec
                 (200, String::from_utf8(config_fixture(answer)).unwrap())
             }
             "DescribeServiceDeployments" => {
-                let answer =
-                    "describe_service_deployments_successful_circuit_breaker_awscli-docs.json";
+                let answer = if *pending.lock().unwrap() {
+                    "describe_service_deployments_pending_api-reference.json"
+                } else {
+                    "describe_service_deployments_successful_circuit_breaker_awscli-docs.json"
+                };
                 (200, String::from_utf8(config_fixture(answer)).unwrap())
             }
             "DescribeServiceRevisions" => {
-                assert_eq!(
-                    body["serviceRevisionArns"],
-                    json!([
-                        "arn:aws:ecs:us-east-1:123456789012:service-revision/example-cluster/example-service/1485800978477494678"
-                    ])
+                // The revision the described deployment names (either fixture's).
+                let arn = body["serviceRevisionArns"][0].as_str().unwrap_or_default();
+                assert!(
+                    arn.ends_with("/1485800978477494678") || arn.ends_with("/4980306466373577095"),
+                    "{body}"
                 );
                 let answer = "describe_service_revisions_fargate_awscli-docs.json";
                 (200, String::from_utf8(config_fixture(answer)).unwrap())
@@ -229,6 +235,10 @@ fn capture_endpoint(throttle: Arc<Mutex<bool>>) -> (JsonApiServer, Arc<Mutex<Vec
                     "describe_services_cli_v1_epoch_steady_state_awscli-docs.json",
                 ))
                 .unwrap();
+                // Answering for the service asked about.
+                answer["services"][0]["serviceName"] = "fargate-service".into();
+                answer["services"][0]["serviceArn"] =
+                    "arn:aws:ecs:us-west-2:123456789012:service/fargate-service".into();
                 answer["services"][0]["loadBalancers"] = json!([{
                     "targetGroupArn": TARGET_GROUP, "containerName": "simple-app", "containerPort": 80
                 }]);
@@ -259,7 +269,7 @@ fn count(calls: &Mutex<Vec<String>>, op: &str) -> usize {
 #[tokio::test]
 async fn captures_each_task_definition_and_service_deployment_once() {
     let throttle = Arc::new(Mutex::new(false));
-    let (ecs, calls) = capture_endpoint(throttle.clone());
+    let (ecs, calls) = capture_endpoint(throttle.clone(), Arc::new(Mutex::new(false)));
     let s3 = S3Server::start(&["lake"]);
     let store = S3Store::new(s3.client(), "lake", "ecs");
     let client = ecs.ecs_client();
@@ -305,7 +315,7 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     assert_eq!(column(&containers, "node_max_old_space_mib")[app], "1536");
     assert_eq!(column(&containers, "health_check_interval")[app], "30");
     let services = read_parquet(&s3.client(), "lake", "ecs/services/").await;
-    assert_eq!(column(&services, "service"), ["my-http-service"]);
+    assert_eq!(column(&services, "service"), ["fargate-service"]);
     // Its target group and attributes, the recorded values read back.
     assert_eq!(first.capture.target_groups, 1);
     let groups = read_parquet(&s3.client(), "lake", "ecs/target_groups/").await;
@@ -381,7 +391,7 @@ async fn captures_each_task_definition_and_service_deployment_once() {
 #[tokio::test]
 async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll() {
     let throttle = Arc::new(Mutex::new(true));
-    let (ecs, calls) = capture_endpoint(throttle.clone());
+    let (ecs, calls) = capture_endpoint(throttle.clone(), Arc::new(Mutex::new(false)));
     let s3 = S3Server::start(&["lake"]);
     let store = S3Store::new(s3.client(), "lake", "ecs");
     let client = ecs.ecs_client();
@@ -458,7 +468,20 @@ fn xml(v: &Value) -> String {
 /// describe-target-groups and describe-target-group-attributes outputs,
 /// turned into the API's XML (the CLI prints the API's members as JSON).
 fn elb_endpoint() -> QueryApiServer {
-    QueryApiServer::start(Arc::new(|body: &str| {
+    failing_elb_endpoint(Arc::new(Mutex::new(false)))
+}
+
+/// [`elb_endpoint`], answering a server error while `fail` is set.
+fn failing_elb_endpoint(fail: Arc<Mutex<bool>>) -> QueryApiServer {
+    QueryApiServer::start(Arc::new(move |body: &str| {
+        if *fail.lock().unwrap() {
+            return (
+                500,
+                "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>\
+                 <Message>scripted</Message></Error><RequestId>x</RequestId></ErrorResponse>"
+                    .to_owned(),
+            );
+        }
         let answer = |action: &str, result: &Value| {
             format!(
                 "<{action}Response xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
@@ -486,4 +509,103 @@ fn elb_endpoint() -> QueryApiServer {
             )
         }
     }))
+}
+
+#[tokio::test]
+async fn a_deployment_in_progress_is_described_again_until_it_is_final() {
+    let pending = Arc::new(Mutex::new(true));
+    let (ecs, calls) = capture_endpoint(Arc::new(Mutex::new(false)), pending.clone());
+    let s3 = S3Server::start(&["lake"]);
+    let store = S3Store::new(s3.client(), "lake", "ecs");
+    let client = ecs.ecs_client();
+    let elb = elb_endpoint();
+    let clusters = ["MyCluster".to_owned()];
+
+    // PENDING: written as it is, not final, so the next poll asks again.
+    let first = poll_health::poll(&client, &elb.elbv2_client(), &store, &clusters, NOW)
+        .await
+        .unwrap();
+    assert_eq!(first.capture.service_deployments, 1, "{first:?}");
+    let second = poll_health::poll(
+        &client,
+        &elb.elbv2_client(),
+        &store,
+        &clusters,
+        NOW + 60_000_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.capture.service_deployments, 1, "{second:?}");
+    assert_eq!(count(&calls, "ListServiceDeployments"), 2);
+    // Final now: captured once more, then never again.
+    *pending.lock().unwrap() = false;
+    for minute in 2..4 {
+        poll_health::poll(
+            &client,
+            &elb.elbv2_client(),
+            &store,
+            &clusters,
+            NOW + minute * 60_000_000,
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(count(&calls, "ListServiceDeployments"), 3);
+    assert_eq!(count(&calls, "DescribeServiceDeployments"), 3);
+    let history = read_parquet(&s3.client(), "lake", "ecs/service_deployments/").await;
+    let mut statuses = column(&history, "status");
+    statuses.sort();
+    // The same PENDING answer twice is one object (keys hash the bytes).
+    assert_eq!(statuses, ["PENDING", "SUCCESSFUL"]);
+}
+
+#[tokio::test]
+async fn a_service_is_captured_only_with_its_target_groups() {
+    let (ecs, calls) = capture_endpoint(Arc::new(Mutex::new(false)), Arc::new(Mutex::new(false)));
+    let fail = Arc::new(Mutex::new(true));
+    let elb = failing_elb_endpoint(fail.clone());
+    let s3 = S3Server::start(&["lake"]);
+    let store = S3Store::new(s3.client(), "lake", "ecs");
+    let client = ecs.ecs_client();
+    let clusters = ["MyCluster".to_owned()];
+
+    // ELBv2 fails: the service's row is written, but it is not marked
+    // captured, so the next poll describes it again, with its target group.
+    let first = poll_health::poll(&client, &elb.elbv2_client(), &store, &clusters, NOW)
+        .await
+        .unwrap();
+    assert_eq!(first.capture.target_groups, 0);
+    assert!(
+        first
+            .capture
+            .failures
+            .iter()
+            .any(|f| f.starts_with("DescribeTargetGroups")),
+        "{first:?}"
+    );
+    *fail.lock().unwrap() = false;
+    let second = poll_health::poll(
+        &client,
+        &elb.elbv2_client(),
+        &store,
+        &clusters,
+        NOW + 60_000_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(second.capture.target_groups, 1, "{second:?}");
+    assert_eq!(count(&calls, "DescribeServices"), 2);
+    let attributes = read_parquet(&s3.client(), "lake", "ecs/target_group_attributes/").await;
+    assert_eq!(column(&attributes, "deregistration_delay_s"), ["300"]);
+    // Whole now: not described again.
+    poll_health::poll(
+        &client,
+        &elb.elbv2_client(),
+        &store,
+        &clusters,
+        NOW + 120_000_000,
+    )
+    .await
+    .unwrap();
+    assert_eq!(count(&calls, "DescribeServices"), 2);
 }

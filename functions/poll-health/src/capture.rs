@@ -67,6 +67,12 @@ pub struct Capture {
     pub target_groups: usize,
     pub service_deployments: usize,
     pub service_revisions: usize,
+    /// Describe calls made.
+    pub calls: usize,
+    /// The budget ran out: the rest is captured by the next polls.
+    pub deferred: bool,
+    #[serde(skip)]
+    started: Option<std::time::Instant>,
     /// `what: error` for each describe call or write that failed (retried next poll).
     pub failures: Vec<String>,
 }
@@ -88,10 +94,42 @@ fn history_marker(cluster: &str, service: &str, deployment: &str) -> String {
     format!("{MARKERS}/history/{cluster}/{service}/{deployment}")
 }
 
-/// One record (a service deployment or revision, by the id at the end of its ARN).
+/// One record (a service deployment or revision), by its ARN's resource
+/// (`service-deployment/<cluster>/<service>/<id>`).
 fn record_marker(kind: &str, arn: &str) -> String {
-    let id = arn.rsplit('/').next().unwrap_or(arn);
-    format!("{MARKERS}/{kind}/{id}")
+    let resource = arn.rsplit(':').next().unwrap_or(arn);
+    format!("{MARKERS}/{kind}/{resource}")
+}
+
+/// Describe calls at most per poll, and the time they may take (throttled
+/// calls are retried by the SDK with backoff): a first poll of a large
+/// account, or one after a long outage, spreads its backlog over several
+/// polls instead of running past the function's 60 s timeout.
+pub const MAX_CALLS_PER_POLL: usize = 60;
+pub const MAX_CAPTURE_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// What is being captured this poll: the inputs, each with the markers it
+/// completes, and the markers that must not be written because something
+/// they stand for could not be captured.
+#[derive(Default)]
+struct Work {
+    inputs: Vec<(Input, Vec<String>)>,
+    poisoned: BTreeSet<String>,
+    /// Markers complete without an input (histories with nothing new).
+    complete: Vec<String>,
+}
+
+impl Capture {
+    /// One more describe call, if the poll's budget allows it.
+    fn call(&mut self) -> bool {
+        let late = self.started.is_some_and(|s| s.elapsed() > MAX_CAPTURE_TIME);
+        if self.calls >= MAX_CALLS_PER_POLL || late {
+            self.deferred = true;
+            return false;
+        }
+        self.calls += 1;
+        true
+    }
 }
 
 /// The response body of the call it is attached to, as the service sent it.
@@ -167,7 +205,10 @@ pub async fn capture<S: LakeFiles>(
     seen: &Seen,
     now: ecs_lake::time::Micros,
 ) -> Capture {
-    let mut out = Capture::default();
+    let mut out = Capture {
+        started: Some(std::time::Instant::now()),
+        ..Capture::default()
+    };
     // With the trailing slash: the IAM policy grants this prefix only.
     let captured: BTreeSet<String> = match store.list(&format!("{MARKERS}/")).await {
         Ok(keys) => keys.into_iter().collect(),
@@ -179,8 +220,7 @@ pub async fn capture<S: LakeFiles>(
             return out;
         }
     };
-    // (input, marker keys it completes)
-    let mut inputs: Vec<(Input, Vec<String>)> = Vec::new();
+    let mut work = Work::default();
 
     for arn in &seen.task_definitions {
         let Some(marker) = task_definition_marker(arn) else {
@@ -188,6 +228,9 @@ pub async fn capture<S: LakeFiles>(
         };
         if captured.contains(&marker) {
             continue;
+        }
+        if !out.call() {
+            break;
         }
         let body = RawBody::default();
         let sent = client
@@ -199,7 +242,7 @@ pub async fn capture<S: LakeFiles>(
             .await;
         match (sent, body.take()) {
             (Ok(_), Some(bytes)) => {
-                inputs.push((
+                work.inputs.push((
                     Input::new(format!("DescribeTaskDefinition:{arn}"), bytes),
                     vec![marker],
                 ));
@@ -226,10 +269,14 @@ pub async fn capture<S: LakeFiles>(
             pending.entry(cluster).or_default().push((service, markers));
         }
     }
-    // The target groups of the services described: captured with them.
-    let mut target_groups: BTreeSet<String> = BTreeSet::new();
+    // The target groups of the services described, each with the markers
+    // of the services behind it: a service is captured only with them.
+    let mut target_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (cluster, batch) in pending {
         for chunk in batch.chunks(SERVICES_PER_CALL) {
+            if !out.call() {
+                break;
+            }
             let names: Vec<String> = chunk.iter().map(|(s, _)| (*s).to_owned()).collect();
             let body = RawBody::default();
             let sent = client
@@ -250,17 +297,26 @@ pub async fn capture<S: LakeFiles>(
                             "DescribeServices failure"
                         );
                     }
-                    target_groups.extend(
-                        answer
-                            .services()
+                    for svc in answer.services() {
+                        let markers = chunk
                             .iter()
-                            .flat_map(|s| s.load_balancers())
+                            .filter(|(name, _)| Some(*name) == svc.service_name())
+                            .flat_map(|(_, m)| m.iter().cloned());
+                        let markers: Vec<String> = markers.collect();
+                        for arn in svc
+                            .load_balancers()
+                            .iter()
                             .filter_map(|lb| lb.target_group_arn())
-                            .map(str::to_owned),
-                    );
+                        {
+                            target_groups
+                                .entry(arn.to_owned())
+                                .or_default()
+                                .extend(markers.iter().cloned());
+                        }
+                    }
                     let markers = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
                     let id = format!("DescribeServices:{cluster}/{}", names.join(","));
-                    inputs.push((Input::new(id, bytes), markers));
+                    work.inputs.push((Input::new(id, bytes), markers));
                 }
                 (Ok(_), None) => out.failures.push(format!(
                     "DescribeServices {cluster}: no response body to keep"
@@ -274,13 +330,11 @@ pub async fn capture<S: LakeFiles>(
         }
     }
 
-    let target_groups: Vec<String> = target_groups.into_iter().collect();
+    let target_groups: Vec<(String, Vec<String>)> = target_groups.into_iter().collect();
     for chunk in target_groups.chunks(HISTORY_PER_CALL) {
-        describe_target_groups(elb, chunk, &mut inputs, &mut out).await;
+        describe_target_groups(elb, chunk, &mut work, &mut out).await;
     }
 
-    // Markers to write without an input: histories with nothing new.
-    let mut complete = Vec::new();
     for ((cluster, service), deployments) in &seen.deployments {
         let markers: Vec<String> = deployments
             .iter()
@@ -293,52 +347,58 @@ pub async fn capture<S: LakeFiles>(
                 (cluster, service),
                 markers,
                 &captured,
-                &mut inputs,
-                &mut complete,
+                &mut work,
                 &mut out,
             )
             .await;
         }
     }
-    for m in &complete {
-        if let Err(e) = store.put(m, Bytes::new()).await {
-            out.failures.push(format!("marker {m}: {e}"));
+
+    let Work {
+        inputs,
+        mut poisoned,
+        complete,
+    } = work;
+    let (inputs, markers): (Vec<Input>, Vec<Vec<String>>) = inputs.into_iter().unzip();
+    let ingested = if inputs.is_empty() {
+        Vec::new()
+    } else {
+        ingest(store, crate::SOURCE, &inputs, now).await.outcomes
+    };
+    for ((input, markers), outcome) in inputs.iter().zip(&markers).zip(&ingested) {
+        match outcome {
+            Outcome::Written => match input.id.split(':').next() {
+                Some("DescribeTaskDefinition") => out.task_definitions += 1,
+                Some("DescribeServices") => out.services += input.id.matches(',').count() + 1,
+                Some("DescribeServiceDeployments") => out.service_deployments += 1,
+                Some("DescribeServiceRevisions") => out.service_revisions += 1,
+                Some("DescribeTargetGroups") => {
+                    out.target_groups += input.id.matches(',').count() + 1
+                }
+                _ => {}
+            },
+            // Kept in quarantine with the reason; not retried (the same
+            // answer would be refused again): its markers are written.
+            Outcome::Quarantined { reason } => out
+                .failures
+                .push(format!("{}: quarantined: {reason}", input.id)),
+            // Retried next poll: none of its markers is written.
+            Outcome::Failed { error } => {
+                out.failures.push(format!("{}: {error}", input.id));
+                poisoned.extend(markers.iter().cloned());
+            }
         }
     }
-
-    if inputs.is_empty() {
-        report(&out);
-        return out;
-    }
-    let (inputs, markers): (Vec<Input>, Vec<Vec<String>>) = inputs.into_iter().unzip();
-    let ingested = ingest(store, crate::SOURCE, &inputs, now).await;
-    for ((input, markers), outcome) in inputs.iter().zip(&markers).zip(&ingested.outcomes) {
-        match outcome {
-            Outcome::Written => {
-                match input.id.split(':').next() {
-                    Some("DescribeTaskDefinition") => out.task_definitions += 1,
-                    Some("DescribeServices") => out.services += markers.len(),
-                    Some("DescribeServiceDeployments") => out.service_deployments += 1,
-                    Some("DescribeServiceRevisions") => out.service_revisions += 1,
-                    Some("DescribeTargetGroups") => out.target_groups += markers.len(),
-                    _ => {}
-                }
-                for m in markers.iter().filter(|m| !m.is_empty()) {
-                    if let Err(e) = store.put(m, Bytes::new()).await {
-                        out.failures.push(format!("marker {m}: {e}"));
-                    }
-                }
-            }
-            Outcome::Quarantined { reason } => {
-                // Kept in quarantine with the reason; not retried (the same
-                // answer would be refused again): mark it captured.
-                out.failures
-                    .push(format!("{}: quarantined: {reason}", input.id));
-                for m in markers.iter().filter(|m| !m.is_empty()) {
-                    let _ = store.put(m, Bytes::new()).await;
-                }
-            }
-            Outcome::Failed { error } => out.failures.push(format!("{}: {error}", input.id)),
+    // A marker is written once everything it stands for is in the lake.
+    let done: BTreeSet<&String> = markers
+        .iter()
+        .flatten()
+        .chain(&complete)
+        .filter(|m| !poisoned.contains(*m))
+        .collect();
+    for m in done {
+        if let Err(e) = store.put(m, Bytes::new()).await {
+            out.failures.push(format!("marker {m}: {e}"));
         }
     }
     report(&out);
@@ -352,33 +412,64 @@ pub async fn capture<S: LakeFiles>(
 /// answer gets the ARN it was asked for (it names none).
 async fn describe_target_groups(
     elb: &aws_sdk_elasticloadbalancingv2::Client,
-    arns: &[String],
-    inputs: &mut Vec<(Input, Vec<String>)>,
+    groups: &[(String, Vec<String>)],
+    work: &mut Work,
     out: &mut Capture,
 ) {
     use aws_sdk_elasticloadbalancingv2::error::DisplayErrorContext as ElbError;
+    // The services behind these groups are captured with them, or not at all.
+    let services: Vec<String> = groups.iter().flat_map(|(_, m)| m.iter().cloned()).collect();
+    if !out.call() {
+        work.poisoned.extend(services);
+        return;
+    }
+    let arns: Vec<String> = groups.iter().map(|(a, _)| a.clone()).collect();
     let answer = match elb
         .describe_target_groups()
-        .set_target_group_arns(Some(arns.to_vec()))
+        .set_target_group_arns(Some(arns.clone()))
         .send()
         .await
     {
         Ok(a) => a,
         Err(e) => {
-            out.failures.push(format!(
-                "DescribeTargetGroups {}: {}",
-                arns.join(","),
-                ElbError(&e)
-            ));
+            let not_found = e
+                .as_service_error()
+                .is_some_and(|se| se.is_target_group_not_found_exception());
+            if not_found && groups.len() > 1 {
+                // One deleted group fails the call: ask for each alone.
+                for g in groups {
+                    Box::pin(describe_target_groups(
+                        elb,
+                        std::slice::from_ref(g),
+                        work,
+                        out,
+                    ))
+                    .await;
+                }
+            } else if not_found {
+                // Deleted since: nothing to capture, the service is still whole.
+                warn!(arn = arns[0].as_str(), "target group not found");
+            } else {
+                out.failures.push(format!(
+                    "DescribeTargetGroups {}: {}",
+                    arns.join(","),
+                    ElbError(&e)
+                ));
+                work.poisoned.extend(services);
+            }
             return;
         }
     };
-    let groups: Vec<serde_json::Value> = answer
+    let found: Vec<serde_json::Value> = answer
         .target_groups()
         .iter()
         .map(target_group_json)
         .collect();
-    for arn in arns {
+    for (arn, markers) in groups {
+        if !out.call() {
+            work.poisoned.extend(markers.iter().cloned());
+            continue;
+        }
         match elb
             .describe_target_group_attributes()
             .target_group_arn(arn)
@@ -392,25 +483,28 @@ async fn describe_target_groups(
                     .map(|kv| serde_json::json!({"Value": kv.value(), "Key": kv.key()}))
                     .collect();
                 let doc = serde_json::json!({"TargetGroupArn": arn, "Attributes": attributes});
-                inputs.push((
+                work.inputs.push((
                     Input::new(
                         format!("DescribeTargetGroupAttributes:{arn}"),
                         doc.to_string(),
                     ),
-                    Vec::new(),
+                    markers.clone(),
                 ));
             }
-            Err(e) => out.failures.push(format!(
-                "DescribeTargetGroupAttributes {arn}: {}",
-                ElbError(&e)
-            )),
+            Err(e) => {
+                out.failures.push(format!(
+                    "DescribeTargetGroupAttributes {arn}: {}",
+                    ElbError(&e)
+                ));
+                work.poisoned.extend(markers.iter().cloned());
+            }
         }
     }
-    if !groups.is_empty() {
-        // Empty "markers", one per group: counted when written, never stored.
-        let counted = groups.iter().map(|_| String::new()).collect();
-        let doc = serde_json::json!({"TargetGroups": groups});
-        inputs.push((Input::new("DescribeTargetGroups", doc.to_string()), counted));
+    if !found.is_empty() {
+        let id = format!("DescribeTargetGroups:{}", arns.join(","));
+        let doc = serde_json::json!({"TargetGroups": found});
+        work.inputs
+            .push((Input::new(id, doc.to_string()), services));
     }
 }
 
@@ -491,26 +585,40 @@ async fn history(
     (cluster, service): (&str, &str),
     done: Vec<String>,
     captured: &BTreeSet<String>,
-    inputs: &mut Vec<(Input, Vec<String>)>,
-    complete: &mut Vec<String>,
+    work: &mut Work,
     out: &mut Capture,
 ) {
-    let listed = client
-        .list_service_deployments()
-        .cluster(cluster)
-        .service(service)
-        .send()
-        .await;
-    let briefs = match listed {
-        Ok(l) => l.service_deployments().to_vec(),
-        Err(e) => {
-            out.failures.push(format!(
-                "ListServiceDeployments {cluster}/{service}: {}",
-                DisplayErrorContext(&e)
-            ));
-            return;
+    if !out.call() {
+        return;
+    }
+    // Every page of the list.
+    let mut briefs = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = client
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .set_next_token(token.take())
+            .send()
+            .await;
+        match page {
+            Ok(p) => {
+                briefs.extend(p.service_deployments().iter().cloned());
+                token = p.next_token().map(str::to_owned);
+            }
+            Err(e) => {
+                out.failures.push(format!(
+                    "ListServiceDeployments {cluster}/{service}: {}",
+                    DisplayErrorContext(&e)
+                ));
+                return;
+            }
         }
-    };
+        if token.is_none() {
+            break;
+        }
+    }
     let wanted: Vec<String> = briefs
         .iter()
         .filter_map(|b| b.service_deployment_arn())
@@ -519,7 +627,13 @@ async fn history(
         .collect();
     let mut all_final = true;
     let mut revisions: BTreeSet<String> = BTreeSet::new();
+    // The history's inputs: each also completes `done`, if all are written.
+    let first = work.inputs.len();
     for chunk in wanted.chunks(HISTORY_PER_CALL) {
+        if !out.call() {
+            all_final = false;
+            break;
+        }
         let body = RawBody::default();
         let sent = client
             .describe_service_deployments()
@@ -530,6 +644,10 @@ async fn history(
             .await;
         match (sent, body.take()) {
             (Ok(answer), Some(bytes)) => {
+                if !answer.failures().is_empty() || answer.service_deployments().len() < chunk.len()
+                {
+                    all_final = false;
+                }
                 let mut markers = Vec::new();
                 for d in answer.service_deployments() {
                     let status = d.status().map(|s| s.as_str()).unwrap_or_default();
@@ -548,7 +666,7 @@ async fn history(
                     revisions.extend(arns.map(str::to_owned));
                 }
                 let id = format!("DescribeServiceDeployments:{cluster}/{service}");
-                inputs.push((Input::new(id, bytes), markers));
+                work.inputs.push((Input::new(id, bytes), markers));
             }
             (Ok(_), None) => {
                 all_final = false;
@@ -570,6 +688,10 @@ async fn history(
         .filter(|arn| !captured.contains(&record_marker("service-revisions", arn)))
         .collect();
     for chunk in revisions.chunks(HISTORY_PER_CALL) {
+        if !out.call() {
+            all_final = false;
+            break;
+        }
         let body = RawBody::default();
         let sent = client
             .describe_service_revisions()
@@ -586,7 +708,7 @@ async fn history(
                     .map(|arn| record_marker("service-revisions", arn))
                     .collect();
                 let id = format!("DescribeServiceRevisions:{cluster}/{service}");
-                inputs.push((Input::new(id, bytes), markers));
+                work.inputs.push((Input::new(id, bytes), markers));
             }
             (Ok(_), None) => {
                 all_final = false;
@@ -604,13 +726,14 @@ async fn history(
         }
     }
     if all_final {
-        match inputs.last_mut() {
-            // Written with the last input: only when it is.
-            Some((input, markers)) if input.id.ends_with(&format!(":{cluster}/{service}")) => {
-                markers.extend(done);
-            }
+        if work.inputs.len() == first {
             // Nothing new to describe: the history is complete already.
-            _ => complete.extend(done),
+            work.complete.extend(done);
+        } else {
+            // Written with every input of the history: only if all are.
+            for (_, markers) in &mut work.inputs[first..] {
+                markers.extend(done.iter().cloned());
+            }
         }
     }
 }

@@ -311,6 +311,12 @@ fn append_attributes(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), Row
                 .into(),
         ));
     };
+    if !arn.contains(":targetgroup/") {
+        // e.g. describe-load-balancer-attributes with a load balancer's ARN.
+        return Err(error(format!(
+            "TargetGroupArn {arn:?} is not a target group's ARN (arn:aws:elasticloadbalancing:...:targetgroup/...)"
+        )));
+    }
     let mut pairs: Vec<(String, String)> = Vec::new();
     for a in f.objects("Attributes")? {
         let key = a.required_str("Key")?;

@@ -132,11 +132,17 @@ pub struct TaskRow {
 impl TaskRow {
     /// Judges a SIGKILL after an ECS stop again, against the stop timeout
     /// the deciding container is configured with (its task definition in
-    /// the lake): ingest assumed ECS's default of 30 s, so a kill at a
-    /// shorter configured timeout was called another signal, and one well
-    /// before a longer timeout the stop timeout. Without a configured
-    /// `stopTimeout` (the default applies) the ingest's answer stands.
-    pub fn judge_stop_timeout(&mut self, containers: &[crate::config::ContainerConfig]) {
+    /// the lake) and, behind a load balancer, the target group's
+    /// deregistration delay `drain_s` that ECS waits before SIGTERM: ingest
+    /// assumed ECS's default of 30 s and no drain, so a kill at a shorter
+    /// configured timeout was called another signal, and one well before a
+    /// longer timeout (or before the drain ended) the stop timeout. With
+    /// neither known the ingest's answer stands.
+    pub fn judge_stop_timeout(
+        &mut self,
+        containers: &[crate::config::ContainerConfig],
+        drain_s: Option<i64>,
+    ) {
         let judged = matches!(
             self.exit_kind,
             Some(ExitKind::SigkillAfterStopTimeout | ExitKind::OtherSignal)
@@ -156,12 +162,18 @@ impl TaskRow {
                 None => c.essential != Some(false),
             })
             .and_then(|c| c.stop_timeout);
-        let (Some(timeout_s), Some(a), Some(b)) = (configured, self.stopping_at, self.stopped_at)
-        else {
+        if configured.is_none() && drain_s.is_none() {
+            return;
+        }
+        let (Some(a), Some(b)) = (self.stopping_at, self.stopped_at) else {
             return;
         };
+        let timeout = configured.map_or(ecs_lake::classify::DEFAULT_STOP_TIMEOUT_MICROS, |s| {
+            s * 1_000_000
+        });
+        let waited = b - a - drain_s.unwrap_or(0) * 1_000_000;
         self.exit_kind = Some(
-            if ecs_lake::classify::waited_for_stop_timeout(b - a, timeout_s * 1_000_000) {
+            if ecs_lake::classify::waited_for_stop_timeout(waited, timeout) {
                 ExitKind::SigkillAfterStopTimeout
             } else {
                 ExitKind::OtherSignal
@@ -634,7 +646,12 @@ pub async fn gather_with(
 ) -> Result<Vec<ServiceEvidence>> {
     let mut tasks = task_rows(ctx, scope, selector).await?;
     for t in &mut tasks {
-        t.judge_stop_timeout(&config.containers);
+        let drain_s = config
+            .services
+            .iter()
+            .filter(|c| c.cluster == t.cluster && Some(&c.service) == t.service.as_ref())
+            .find_map(|c| c.deregistration_delay_s);
+        t.judge_stop_timeout(&config.containers, drain_s);
     }
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;
@@ -923,13 +940,30 @@ mod tests {
         ];
         for (timeout, waited, ingest, cause, want) in cases {
             let mut t = task(waited, ingest, cause);
-            t.judge_stop_timeout(&[container(timeout)]);
+            t.judge_stop_timeout(&[container(timeout)], None);
             assert_eq!(t.exit_kind, Some(want), "{timeout:?} {waited} s {cause:?}");
+        }
+        // Behind a load balancer the stop drains first: a kill 100 s into a
+        // 300 s deregistration delay is not the stop timeout; one at 300 +
+        // 30 s is, with stopTimeout unset too.
+        for (timeout, waited, want) in [
+            (None, 100, Other),
+            (None, 331, Timeout),
+            (Some(10), 311, Timeout),
+            (Some(10), 305, Other),
+        ] {
+            let mut t = task(waited, Timeout, Replaced);
+            t.judge_stop_timeout(&[container(timeout)], Some(300));
+            assert_eq!(
+                t.exit_kind,
+                Some(want),
+                "{timeout:?} {waited} s drained 300 s"
+            );
         }
         // Another revision's configuration does not apply.
         let mut t = task(10, Other, Replaced);
         t.revision = Some(7);
-        t.judge_stop_timeout(&[container(Some(10))]);
+        t.judge_stop_timeout(&[container(Some(10))], None);
         assert_eq!(t.exit_kind, Some(Other));
     }
 

@@ -862,9 +862,16 @@ fn heap_exhausted(svc: &ServiceEvidence, r: &RevisionStats) -> Option<Finding> {
             task: r.examples_of_kind(ExitKind::Abort).first().cloned(),
         });
     }
+    // Critical when tasks died of it; a line alone (a caught MemoryError,
+    // a runtime that recovered) is a warning.
+    let died = r.kind(ExitKind::Abort) + r.kind(ExitKind::AppError) + r.oom_kills;
     Some(Finding {
         patches: Vec::new(),
-        severity: Severity::Critical,
+        severity: if died > 0 {
+            Severity::Critical
+        } else {
+            Severity::Warning
+        },
         kind: FindingKind::HeapExhausted,
         title: Title::HeapExhausted {
             tasks,
