@@ -160,6 +160,29 @@ impl Intercept for RawBody {
     }
 }
 
+/// The answer of a describe call and its body as the service sent it; or
+/// `None`, the failure recorded in `out` as `what: error`.
+fn kept<T, E: std::error::Error + 'static>(
+    sent: Result<T, E>,
+    body: &RawBody,
+    what: &str,
+    out: &mut Capture,
+) -> Option<(T, Bytes)> {
+    match (sent, body.take()) {
+        (Ok(answer), Some(bytes)) => Some((answer, bytes)),
+        (Ok(_), None) => {
+            out.failures
+                .push(format!("{what}: no response body to keep"));
+            None
+        }
+        (Err(e), _) => {
+            out.failures
+                .push(format!("{what}: {}", DisplayErrorContext(&e)));
+            None
+        }
+    }
+}
+
 /// What the described tasks say is worth capturing: task definition ARNs,
 /// and per (cluster, service) the deployments running.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -240,20 +263,16 @@ pub async fn capture<S: LakeFiles>(
             .interceptor(body.clone())
             .send()
             .await;
-        match (sent, body.take()) {
-            (Ok(_), Some(bytes)) => {
-                work.inputs.push((
-                    Input::new(format!("DescribeTaskDefinition:{arn}"), bytes),
-                    vec![marker],
-                ));
-            }
-            (Ok(_), None) => out.failures.push(format!(
-                "DescribeTaskDefinition {arn}: no response body to keep"
-            )),
-            (Err(e), _) => out.failures.push(format!(
-                "DescribeTaskDefinition {arn}: {}",
-                DisplayErrorContext(&e)
-            )),
+        if let Some((_, bytes)) = kept(
+            sent,
+            &body,
+            &format!("DescribeTaskDefinition {arn}"),
+            &mut out,
+        ) {
+            work.inputs.push((
+                Input::new(format!("DescribeTaskDefinition:{arn}"), bytes),
+                vec![marker],
+            ));
         }
     }
 
@@ -287,46 +306,38 @@ pub async fn capture<S: LakeFiles>(
                 .interceptor(body.clone())
                 .send()
                 .await;
-            match (sent, body.take()) {
-                (Ok(answer), Some(bytes)) => {
-                    for f in answer.failures() {
-                        warn!(
-                            cluster,
-                            arn = f.arn(),
-                            reason = f.reason(),
-                            "DescribeServices failure"
-                        );
-                    }
-                    for svc in answer.services() {
-                        let markers = chunk
-                            .iter()
-                            .filter(|(name, _)| Some(*name) == svc.service_name())
-                            .flat_map(|(_, m)| m.iter().cloned());
-                        let markers: Vec<String> = markers.collect();
-                        for arn in svc
-                            .load_balancers()
-                            .iter()
-                            .filter_map(|lb| lb.target_group_arn())
-                        {
-                            target_groups
-                                .entry(arn.to_owned())
-                                .or_default()
-                                .extend(markers.iter().cloned());
-                        }
-                    }
-                    let markers = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
-                    let id = format!("DescribeServices:{cluster}/{}", names.join(","));
-                    work.inputs.push((Input::new(id, bytes), markers));
-                }
-                (Ok(_), None) => out.failures.push(format!(
-                    "DescribeServices {cluster}: no response body to keep"
-                )),
-                (Err(e), _) => out.failures.push(format!(
-                    "DescribeServices {cluster} {}: {}",
-                    names.join(","),
-                    DisplayErrorContext(&e)
-                )),
+            let what = format!("DescribeServices {cluster} {}", names.join(","));
+            let Some((answer, bytes)) = kept(sent, &body, &what, &mut out) else {
+                continue;
+            };
+            for f in answer.failures() {
+                warn!(
+                    cluster,
+                    arn = f.arn(),
+                    reason = f.reason(),
+                    "DescribeServices failure"
+                );
             }
+            for svc in answer.services() {
+                let markers: Vec<String> = chunk
+                    .iter()
+                    .filter(|(name, _)| Some(*name) == svc.service_name())
+                    .flat_map(|(_, m)| m.iter().cloned())
+                    .collect();
+                for arn in svc
+                    .load_balancers()
+                    .iter()
+                    .filter_map(|lb| lb.target_group_arn())
+                {
+                    target_groups
+                        .entry(arn.to_owned())
+                        .or_default()
+                        .extend(markers.iter().cloned());
+                }
+            }
+            let markers = chunk.iter().flat_map(|(_, m)| m.clone()).collect();
+            let id = format!("DescribeServices:{cluster}/{}", names.join(","));
+            work.inputs.push((Input::new(id, bytes), markers));
         }
     }
 
@@ -642,46 +653,33 @@ async fn history(
             .interceptor(body.clone())
             .send()
             .await;
-        match (sent, body.take()) {
-            (Ok(answer), Some(bytes)) => {
-                if !answer.failures().is_empty() || answer.service_deployments().len() < chunk.len()
-                {
-                    all_final = false;
-                }
-                let mut markers = Vec::new();
-                for d in answer.service_deployments() {
-                    let status = d.status().map(|s| s.as_str()).unwrap_or_default();
-                    match d.service_deployment_arn() {
-                        Some(arn) if TERMINAL.contains(&status) => {
-                            markers.push(record_marker("service-deployments", arn));
-                        }
-                        _ => all_final = false,
-                    }
-                    let arns = d
-                        .target_service_revision()
-                        .and_then(|r| r.arn())
-                        .into_iter()
-                        .chain(d.source_service_revisions().iter().filter_map(|r| r.arn()))
-                        .chain(d.rollback().and_then(|r| r.service_revision_arn()));
-                    revisions.extend(arns.map(str::to_owned));
-                }
-                let id = format!("DescribeServiceDeployments:{cluster}/{service}");
-                work.inputs.push((Input::new(id, bytes), markers));
-            }
-            (Ok(_), None) => {
-                all_final = false;
-                out.failures.push(format!(
-                    "DescribeServiceDeployments {cluster}/{service}: no response body to keep"
-                ));
-            }
-            (Err(e), _) => {
-                all_final = false;
-                out.failures.push(format!(
-                    "DescribeServiceDeployments {cluster}/{service}: {}",
-                    DisplayErrorContext(&e)
-                ));
-            }
+        let what = format!("DescribeServiceDeployments {cluster}/{service}");
+        let Some((answer, bytes)) = kept(sent, &body, &what, out) else {
+            all_final = false;
+            continue;
+        };
+        if !answer.failures().is_empty() || answer.service_deployments().len() < chunk.len() {
+            all_final = false;
         }
+        let mut markers = Vec::new();
+        for d in answer.service_deployments() {
+            let status = d.status().map(|s| s.as_str()).unwrap_or_default();
+            match d.service_deployment_arn() {
+                Some(arn) if TERMINAL.contains(&status) => {
+                    markers.push(record_marker("service-deployments", arn));
+                }
+                _ => all_final = false,
+            }
+            let arns = d
+                .target_service_revision()
+                .and_then(|r| r.arn())
+                .into_iter()
+                .chain(d.source_service_revisions().iter().filter_map(|r| r.arn()))
+                .chain(d.rollback().and_then(|r| r.service_revision_arn()));
+            revisions.extend(arns.map(str::to_owned));
+        }
+        let id = format!("DescribeServiceDeployments:{cluster}/{service}");
+        work.inputs.push((Input::new(id, bytes), markers));
     }
     let revisions: Vec<String> = revisions
         .into_iter()
@@ -700,30 +698,18 @@ async fn history(
             .interceptor(body.clone())
             .send()
             .await;
-        match (sent, body.take()) {
-            (Ok(_), Some(bytes)) => {
-                // A revision never changes: captured once.
-                let markers = chunk
-                    .iter()
-                    .map(|arn| record_marker("service-revisions", arn))
-                    .collect();
-                let id = format!("DescribeServiceRevisions:{cluster}/{service}");
-                work.inputs.push((Input::new(id, bytes), markers));
-            }
-            (Ok(_), None) => {
-                all_final = false;
-                out.failures.push(format!(
-                    "DescribeServiceRevisions {cluster}/{service}: no response body to keep"
-                ));
-            }
-            (Err(e), _) => {
-                all_final = false;
-                out.failures.push(format!(
-                    "DescribeServiceRevisions {cluster}/{service}: {}",
-                    DisplayErrorContext(&e)
-                ));
-            }
-        }
+        let what = format!("DescribeServiceRevisions {cluster}/{service}");
+        let Some((_, bytes)) = kept(sent, &body, &what, out) else {
+            all_final = false;
+            continue;
+        };
+        // A revision never changes: captured once.
+        let markers = chunk
+            .iter()
+            .map(|arn| record_marker("service-revisions", arn))
+            .collect();
+        let id = format!("DescribeServiceRevisions:{cluster}/{service}");
+        work.inputs.push((Input::new(id, bytes), markers));
     }
     if all_final {
         if work.inputs.len() == first {

@@ -119,13 +119,7 @@ pub async fn containers(ctx: &SessionContext) -> Result<Vec<ContainerConfig>> {
              WHERE c.newest = 1 ORDER BY c.family, revision, c.container_name",
         )
         .await?;
-    let mut out = Vec::new();
-    for b in crate::listing::collect(df).await? {
-        let rows: Vec<ContainerConfig> = serde_arrow::from_record_batch(&b)
-            .map_err(|e| Error::Internal(format!("reading container definitions: {e}")))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    rows_of::<ContainerConfig>(df, "container definitions").await
 }
 
 /// A service's load-balancer health check as configured: the service's
@@ -179,13 +173,7 @@ pub async fn services(ctx: &SessionContext) -> Result<Vec<ServiceConfig>> {
              WHERE s.newest = 1 ORDER BY s.cluster, s.service",
         )
         .await?;
-    let mut out = Vec::new();
-    for b in crate::listing::collect(df).await? {
-        let rows: Vec<ServiceConfig> = serde_arrow::from_record_batch(&b)
-            .map_err(|e| Error::Internal(format!("reading services: {e}")))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    rows_of::<ServiceConfig>(df, "services").await
 }
 
 /// ECS's own record of a service deployment (`service_deployments`, the
@@ -268,10 +256,18 @@ pub async fn service_deployments(ctx: &SessionContext) -> Result<Vec<ServiceDepl
             "WITH revisions AS (SELECT service_revision_arn, family, CAST(revision AS BIGINT) AS revision,                    row_number() OVER (PARTITION BY service_revision_arn ORDER BY captured_at DESC) AS newest                    FROM service_revisions)              SELECT d.service_deployment_arn, d.cluster, d.service, d.status, d.status_reason,              CAST(d.created_at AS BIGINT) AS created_at, CAST(d.started_at AS BIGINT) AS started_at,              CAST(d.finished_at AS BIGINT) AS finished_at, CAST(d.stopped_at AS BIGINT) AS stopped_at,              t.family, t.revision, d.circuit_breaker_status, d.circuit_breaker_failure_count,              d.circuit_breaker_threshold, d.triggered_alarm_names, d.rollback_reason,              b.family AS rollback_family, b.revision AS rollback_revision              FROM (SELECT *, row_number() OVER (PARTITION BY service_deployment_arn                    ORDER BY detailed DESC, captured_at DESC) AS newest FROM service_deployments) d              LEFT JOIN revisions t ON t.newest = 1 AND t.service_revision_arn = d.target_service_revision_arn              LEFT JOIN revisions b ON b.newest = 1 AND b.service_revision_arn = d.rollback_service_revision_arn              WHERE d.newest = 1 ORDER BY d.cluster, d.service, created_at",
         )
         .await?;
+    rows_of::<ServiceDeploymentRecord>(df, "service deployments").await
+}
+
+/// Every row of a plan, read into `T` (`what` names them in errors).
+async fn rows_of<T: serde::de::DeserializeOwned>(
+    df: datafusion::prelude::DataFrame,
+    what: &str,
+) -> Result<Vec<T>> {
     let mut out = Vec::new();
     for b in crate::listing::collect(df).await? {
-        let rows: Vec<ServiceDeploymentRecord> = serde_arrow::from_record_batch(&b)
-            .map_err(|e| Error::Internal(format!("reading service deployments: {e}")))?;
+        let rows: Vec<T> = serde_arrow::from_record_batch(&b)
+            .map_err(|e| Error::Internal(format!("reading {what}: {e}")))?;
         out.extend(rows);
     }
     Ok(out)
@@ -431,13 +427,7 @@ pub async fn service_history(ctx: &SessionContext) -> Result<Vec<ServiceSnapshot
              ORDER BY cluster, service, captured_at",
         )
         .await?;
-    let mut out = Vec::new();
-    for b in crate::listing::collect(df).await? {
-        let rows: Vec<ServiceSnapshot> = serde_arrow::from_record_batch(&b)
-            .map_err(|e| Error::Internal(format!("reading services: {e}")))?;
-        out.extend(rows);
-    }
-    Ok(out)
+    rows_of::<ServiceSnapshot>(df, "services").await
 }
 
 /// One capture of a target group's health check and attributes
@@ -470,12 +460,7 @@ pub async fn target_group_history(ctx: &SessionContext) -> Result<Vec<TargetGrou
              unhealthy_threshold, matcher FROM target_groups ORDER BY target_group_arn, captured_at",
         )
         .await?;
-    let mut out = Vec::new();
-    for b in crate::listing::collect(df).await? {
-        let rows: Vec<TargetGroupSnapshot> = serde_arrow::from_record_batch(&b)
-            .map_err(|e| Error::Internal(format!("reading target groups: {e}")))?;
-        out.extend(rows);
-    }
+    let mut out: Vec<TargetGroupSnapshot> = rows_of(df, "target groups").await?;
     #[derive(Deserialize)]
     struct Delay {
         target_group_arn: String,
@@ -488,13 +473,7 @@ pub async fn target_group_history(ctx: &SessionContext) -> Result<Vec<TargetGrou
              FROM target_group_attributes",
         )
         .await?;
-    let mut delays: Vec<Delay> = Vec::new();
-    for b in crate::listing::collect(df).await? {
-        delays.extend(
-            serde_arrow::from_record_batch::<Vec<Delay>>(&b)
-                .map_err(|e| Error::Internal(format!("reading target group attributes: {e}")))?,
-        );
-    }
+    let delays: Vec<Delay> = rows_of(df, "target group attributes").await?;
     for g in &mut out {
         let of_group = delays
             .iter()
