@@ -184,22 +184,43 @@ fn capture_endpoint(
                 let arns: Vec<String> = serde_json::from_value(body["tasks"].clone()).unwrap();
                 (200, describe(&arns).to_string())
             }
+            // The newest registrations: the running revision, and one
+            // registered since whose tasks never ran (described too).
+            "ListTaskDefinitions" => {
+                assert_eq!(body["sort"], "DESC");
+                (
+                    200,
+                    json!({"taskDefinitionArns": [
+                        "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:3",
+                        "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:2",
+                    ]})
+                    .to_string(),
+                )
+            }
             "DescribeTaskDefinition" if *throttle.lock().unwrap() => (
                 400,
                 json!({"__type": "ThrottlingException", "message": "Rate exceeded"}).to_string(),
             ),
             "DescribeTaskDefinition" => {
-                assert_eq!(
-                    body["taskDefinition"],
-                    "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:2"
-                );
-                (
-                    200,
-                    String::from_utf8(config_fixture(
-                        "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
-                    ))
-                    .unwrap(),
-                )
+                // The written answer, as the revision asked for.
+                let asked = body["taskDefinition"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                let (family, revision) = asked
+                    .rsplit('/')
+                    .next()
+                    .and_then(|r| r.split_once(':'))
+                    .expect("family:revision");
+                let mut answer: Value = serde_json::from_slice(&config_fixture(
+                    "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
+                ))
+                .unwrap();
+                let td = &mut answer["taskDefinition"];
+                td["taskDefinitionArn"] = asked.as_str().into();
+                td["family"] = family.into();
+                td["revision"] = revision.parse::<i64>().unwrap().into();
+                (200, answer.to_string())
             }
             "ListServiceDeployments" => {
                 assert_eq!(
@@ -279,13 +300,14 @@ async fn captures_each_task_definition_and_service_deployment_once() {
     let first = poll_health::poll(&client, &elb.elbv2_client(), &store, &clusters, NOW)
         .await
         .unwrap();
+    // The running revision and the one registered since (never run).
     assert_eq!(
         (first.capture.task_definitions, first.capture.services),
-        (1, 1),
+        (2, 1),
         "{first:?}"
     );
     assert!(first.capture.failures.is_empty(), "{first:?}");
-    assert_eq!(count(&calls, "DescribeTaskDefinition"), 1);
+    assert_eq!(count(&calls, "DescribeTaskDefinition"), 2);
     assert_eq!(count(&calls, "DescribeServices"), 1);
     // The deployment history: the listed deployment, final (SUCCESSFUL),
     // and the service revision it names.
@@ -304,9 +326,14 @@ async fn captures_each_task_definition_and_service_deployment_once() {
 
     // Read back: the values of the answer, the environment values redacted.
     let defs = read_parquet(&s3.client(), "lake", "ecs/task_definitions/").await;
-    assert_eq!(column(&defs, "family"), ["api"]);
-    assert_eq!(column(&defs, "revision"), ["17"]);
-    assert_eq!(column(&defs, "memory"), ["1024"]);
+    assert_eq!(
+        column(&defs, "family"),
+        ["sample-fargate", "sample-fargate"]
+    );
+    let mut revisions = column(&defs, "revision");
+    revisions.sort();
+    assert_eq!(revisions, ["2", "3"]);
+    assert_eq!(column(&defs, "memory"), ["1024", "1024"]);
     let containers = read_parquet(&s3.client(), "lake", "ecs/container_definitions/").await;
     let app = column(&containers, "container_name")
         .iter()
@@ -375,7 +402,7 @@ async fn captures_each_task_definition_and_service_deployment_once() {
         (second.capture.task_definitions, second.capture.services),
         (0, 0)
     );
-    assert_eq!(count(&calls, "DescribeTaskDefinition"), 1);
+    assert_eq!(count(&calls, "DescribeTaskDefinition"), 2);
     assert_eq!(count(&calls, "DescribeServices"), 1);
     // Its history is complete for the deployment running: not listed again.
     for op in [
@@ -404,9 +431,13 @@ async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll()
     assert_eq!(first.samples, 2, "the samples are written");
     assert_eq!(first.capture.task_definitions, 0);
     assert_eq!(first.capture.services, 1, "the service is still captured");
-    assert_eq!(first.capture.failures.len(), 1, "{first:?}");
+    assert_eq!(first.capture.failures.len(), 2, "{first:?}");
     assert!(
-        first.capture.failures[0].contains("ThrottlingException"),
+        first
+            .capture
+            .failures
+            .iter()
+            .all(|f| f.contains("ThrottlingException")),
         "{:?}",
         first.capture.failures
     );
@@ -433,7 +464,7 @@ async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll()
     .unwrap();
     assert_eq!(
         (second.capture.task_definitions, second.capture.services),
-        (1, 0)
+        (2, 0)
     );
     assert!(second.capture.failures.is_empty(), "{second:?}");
     assert_eq!(

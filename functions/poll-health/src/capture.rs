@@ -5,7 +5,9 @@
 //!
 //! Each poll, from the tasks it has just described:
 //! * every `taskDefinitionArn` not yet captured is described
-//!   (`DescribeTaskDefinition`: one call per revision, ever);
+//!   (`DescribeTaskDefinition`: one call per revision, ever), and so is
+//!   every revision among the 100 registered last (`ListTaskDefinitions`,
+//!   newest first), so that one is captured before any task of it runs;
 //! * every service with a running task of a deployment (`startedBy`
 //!   `ecs-svc/...`) not yet captured is described (`DescribeServices`, ten
 //!   per call): a new deployment is a new version of the service; with it,
@@ -45,6 +47,8 @@ use tracing::{info, warn};
 /// Where the markers of captured versions live, under the lake root.
 pub const MARKERS: &str = "_state/captured";
 
+/// Registered revisions looked at each poll, newest first (one page).
+const NEWEST_REVISIONS: i32 = 100;
 /// DescribeServices takes at most ten services per call.
 const SERVICES_PER_CALL: usize = 10;
 /// DescribeServiceDeployments and DescribeServiceRevisions take at most 20 ARNs.
@@ -245,7 +249,25 @@ pub async fn capture<S: LakeFiles>(
     };
     let mut work = Work::default();
 
-    for arn in &seen.task_definitions {
+    // The running tasks' revisions, and the newest registered ones: a
+    // revision is captured before (or without) a task of it running, e.g.
+    // one whose image cannot be pulled.
+    let mut revisions = seen.task_definitions.clone();
+    if out.call() {
+        match client
+            .list_task_definitions()
+            .sort(aws_sdk_ecs::types::SortOrder::Desc)
+            .max_results(NEWEST_REVISIONS)
+            .send()
+            .await
+        {
+            Ok(list) => revisions.extend(list.task_definition_arns().iter().cloned()),
+            Err(e) => out
+                .failures
+                .push(format!("ListTaskDefinitions: {}", DisplayErrorContext(&e))),
+        }
+    }
+    for arn in &revisions {
         let Some(marker) = task_definition_marker(arn) else {
             continue;
         };
