@@ -14,7 +14,7 @@ use arrow::error::ArrowError;
 use crate::input::{Input, InputKind, Options, Quarantined, RowError};
 use crate::rows::{LogCounts, Rows, TableRows};
 use crate::schema::{TableDef, quarantine};
-use crate::sources::{config, events, health, logs};
+use crate::sources::{config, events, health, logs, task_objects};
 use crate::time::{self, Micros};
 
 /// Rows of one table for one day, sorted, with the inputs they came from.
@@ -89,6 +89,9 @@ impl Normalizer {
         let result = match serde_json::from_slice::<serde_json::Value>(raw) {
             Ok(doc) if error.detail_type.is_none() && config::is_config_document(&doc) => {
                 config::append(&mut self.rows, input, &doc)
+            }
+            Ok(doc) if error.detail_type.is_none() && task_objects::is_task_document(&doc) => {
+                task_objects::append(&mut self.rows, input, &doc)
             }
             _ => Err(error),
         };

@@ -543,3 +543,181 @@ fn stored_raw(name: &str) -> String {
     let raw = part.batch.column_by_name("raw").unwrap();
     arrow::util::display::array_value_to_string(raw, 0).unwrap()
 }
+
+/// Task objects as users hold them (describe-tasks, stop-task, Step
+/// Functions): the rows a task state change with the same task would give,
+/// times read off the payloads (epoch seconds or milliseconds).
+#[test]
+fn task_objects_as_users_hold_them() {
+    let (t, q) = normalize(&[
+        "describe_tasks_cli_v1_cannotstartcontainer_logdriver_pvm30-rabbitmq.json",
+        "describe_tasks_sfn_runtask_pascalcase_exit0_5c704c7e_ndlib-marble.json",
+        "describe_tasks_sfn_runtask_pascalcase_fargate_spot_exit0_umccr-elsa.json",
+        "stop_task_taskfailedtostart_doc_aws-cli.json",
+    ]);
+    assert!(q.is_empty(), "{q:?}");
+    let task = &t["task_events"];
+    assert_eq!(task.len(), 4);
+    let by_id = |id: &str| {
+        task.iter()
+            .find(|r| r["task_id"] == id)
+            .unwrap_or_else(|| panic!("no task {id} in {task:#?}"))
+    };
+    // AWS CLI v1, EC2, 2018: no stopCode; the container could not start.
+    check(
+        by_id("0ea372c9-7da3-442a-88a5-a540f8c0e9ac"),
+        &[
+            ("account", "563290296137"),
+            ("region", "eu-west-1"),
+            ("cluster", "rabbitmq-cluster-created-from-console"),
+            ("family", "rabbitmq-ecs-autoclustering-task-definition"),
+            ("revision", "2"),
+            ("last_status", "STOPPED"),
+            ("stop_cause", "failed_to_start"),
+            ("exit_kind", "unknown"),
+            ("cpu", "512"),
+            ("memory", "512"),
+            ("launch_type", "EC2"),
+            ("version", "2"),
+            ("stopped_at", "2018-03-05T11:51:39.061Z"),
+        ],
+    );
+    // Step Functions runTask.sync: PascalCase, epoch milliseconds.
+    check(
+        by_id("5c704c7e4f1348f3969072b112bdaaf0"),
+        &[
+            ("account", "333680067100"),
+            ("region", "us-east-1"),
+            ("cluster", "marble-app-infrastructure-Cluster"),
+            ("family", "manifest-pipeline-v3-Manifest"),
+            ("stop_code", "EssentialContainerExited"),
+            ("stop_cause", "essential_container_exited"),
+            ("exit_kind", "clean"),
+            ("exit_code", "0"),
+            ("exit_container", "manifest-pipeline-v3-Manifest"),
+            ("launch_type", "FARGATE"),
+            ("version", "6"),
+            ("stopping_at", "2019-09-17T13:44:46.597Z"),
+            ("stopped_at", "2019-09-17T13:44:59.134Z"),
+        ],
+    );
+    check(
+        by_id("2696321ed56a477d9fc75f7e4f037ba2"),
+        &[
+            ("region", "ap-southeast-2"),
+            ("capacity_provider", "FARGATE_SPOT"),
+            ("availability_zone", "ap-southeast-2b"),
+            ("platform_version", "1.4.0"),
+            ("cpu", "256"),
+            ("memory", "512"),
+            ("exit_code", "0"),
+            ("stopped_at", "2023-04-04T08:21:44.771Z"),
+        ],
+    );
+    // stop-task's documented output: failed to start, no containers.
+    check(
+        by_id("666fdccc2e2d4b6894dd422f4eeee8f8"),
+        &[
+            ("cluster", "default"),
+            ("family", "sleep360"),
+            ("revision", "3"),
+            ("stop_code", "TaskFailedToStart"),
+            ("stop_cause", "failed_to_start"),
+            ("stopped_at", "2019-07-18T03:44:57.252Z"),
+        ],
+    );
+    // Marked as read from a task object, not an EventBridge event.
+    assert!(
+        task.iter()
+            .all(|r| r["event_id"].starts_with(ecs_lake::sources::task_objects::EVENT_ID_PREFIX))
+    );
+    assert_eq!(t["container_events"].len(), 3);
+}
+
+/// The same task as the CLI v1, v2 and the SDK print it gives the same rows.
+#[test]
+fn one_task_in_three_shapes_is_one_set_of_rows() {
+    let v1: serde_json::Value = serde_json::from_slice(&fixture(
+        "describe_tasks_cli_v1_cannotstartcontainer_logdriver_pvm30-rabbitmq.json",
+    ))
+    .unwrap();
+    // CLI v2: the same times as ISO-8601 with an offset.
+    let mut v2 = v1.clone();
+    let iso = |secs: f64| {
+        chrono::DateTime::from_timestamp_micros((secs * 1e6).round() as i64)
+            .unwrap()
+            .with_timezone(&chrono::FixedOffset::west_opt(5 * 3600).unwrap())
+            .to_rfc3339()
+    };
+    // The SDK: PascalCase keys, epoch milliseconds.
+    fn pascal(v: &serde_json::Value, ms: bool) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(o) => o
+                .iter()
+                .map(|(k, v)| {
+                    let mut key = k.clone();
+                    key.replace_range(..1, &k[..1].to_ascii_uppercase());
+                    let value = match v.as_f64() {
+                        Some(s) if ms && k.ends_with("At") => ((s * 1000.0).round() as i64).into(),
+                        _ => pascal(v, ms),
+                    };
+                    (key, value)
+                })
+                .collect(),
+            serde_json::Value::Array(a) => a.iter().map(|v| pascal(v, ms)).collect(),
+            other => other.clone(),
+        }
+    }
+    let task = &mut v2["tasks"][0];
+    for key in [
+        "createdAt",
+        "startedAt",
+        "stoppingAt",
+        "stoppedAt",
+        "executionStoppedAt",
+    ] {
+        if let Some(s) = task[key].as_f64() {
+            task[key] = iso(s).into();
+        }
+    }
+    let sdk = pascal(&v1["tasks"][0], true);
+    let rows = |doc: &serde_json::Value| {
+        let mut n = Normalizer::new(0);
+        n.push_event(0, doc.to_string().as_bytes());
+        let (mut tables, q) = common::finish(n);
+        assert!(q.is_empty());
+        let mut r = tables.remove("task_events").unwrap();
+        for row in &mut r {
+            row.remove("raw");
+            row.remove("ingested_at");
+        }
+        r
+    };
+    let (a, b, c) = (rows(&v1), rows(&v2), rows(&sdk));
+    assert_eq!(a, b);
+    assert_eq!(a, c);
+}
+
+#[test]
+fn task_object_documents_that_cannot_be_read_say_why() {
+    let failures_only = br#"{"tasks": [], "failures": [{"arn": "arn:aws:ecs:us-east-1:123456789012:task/c/0123", "reason": "MISSING"}]}"#;
+    let no_time = br#"{"task": {"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/c/0123", "lastStatus": "STOPPED"}}"#;
+    let wrong_time = br#"{"tasks": [{"taskArn": "arn:aws:ecs:us-east-1:123456789012:task/c/0123", "lastStatus": "STOPPED", "stoppedAt": true}]}"#;
+    let mut n = Normalizer::new(0);
+    for (i, doc) in [&failures_only[..], no_time, wrong_time].iter().enumerate() {
+        n.push_event(i as u32, doc);
+    }
+    let (tables, quarantined) = common::finish(n);
+    assert!(tables.get("task_events").is_none_or(Vec::is_empty));
+    let reasons: Vec<String> = quarantined.into_iter().map(|q| q.error.reason).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].contains("lists no task") && reasons[0].contains("MISSING"),
+        "{reasons:?}"
+    );
+    assert!(reasons[1].contains("has no time"), "{reasons:?}");
+    assert!(
+        reasons[2].contains("tasks[0]") && reasons[2].contains("stoppedAt"),
+        "{reasons:?}"
+    );
+}

@@ -46,7 +46,12 @@ pub fn is_config_document(doc: &Value) -> bool {
             .is_some_and(|s| s.get("serviceArn").is_some())
         || o.contains_key("TargetGroups")
         || o.contains_key("serviceDeployments")
-        || o.get("Attributes").is_some_and(Value::is_array)
+        // describe-target-group-attributes: `Key`/`Value` items (a task's
+        // own `Attributes` are `Name`/`Value`).
+        || o.get("Attributes")
+            .and_then(Value::as_array)
+            .and_then(|a| a.first())
+            .is_some_and(|a| a.get("Key").is_some())
         || o.contains_key("serviceRevisions")
 }
 

@@ -12,9 +12,12 @@
 //! * [`logs`] — CloudWatch Logs payloads and export lines.
 //! * [`health`] — health samples polled from DescribeTasks.
 //! * [`config`] — the account's configuration as the ECS API and the AWS CLI
-//!   print it (task definitions).
+//!   print it (task definitions, services, target groups, deployment history).
+//! * [`task_objects`] — task objects as `describe-tasks`, `run-task`,
+//!   `stop-task` and Step Functions print them, read as task state changes.
 
 pub mod config;
 pub mod events;
 pub mod health;
 pub mod logs;
+pub mod task_objects;
