@@ -93,6 +93,10 @@ impl Normalizer {
             Ok(doc) if error.detail_type.is_none() && task_objects::is_task_document(&doc) => {
                 task_objects::append(&mut self.rows, input, &doc)
             }
+            Ok(doc) if error.detail_type.is_none() && logs::is_bare_performance_record(&doc) => {
+                let record = String::from_utf8_lossy(raw);
+                logs::append_bare_record(&mut self.rows, input, &doc, &record, self.options)
+            }
             _ => Err(error),
         };
         if let Err(error) = result {

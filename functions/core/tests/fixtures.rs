@@ -299,17 +299,17 @@ fn container_instance_state_change() {
 }
 
 #[test]
-fn logs_payloads_are_not_ecs_events_and_are_quarantined_with_a_reason() {
+fn a_logs_payload_is_not_an_ecs_event_but_a_bare_record_is_read() {
+    // A CloudWatch Logs subscription payload sent where events go: refused.
+    // A bare Container Insights record (issue 18): read as one.
     let (t, q) = normalize(&[
         "cwl_lambda_awslogs_aws-lambda-go.json",
         "ci_perf_Container_awsdocs.json",
     ]);
-    assert!(t.is_empty());
-    assert_eq!(q.len(), 2);
-    assert!(
-        q.iter().all(|r| r.starts_with("not an EventBridge event")),
-        "{q:?}"
-    );
+    assert_eq!(q.len(), 1);
+    assert!(q[0].starts_with("not an EventBridge event"), "{q:?}");
+    assert_eq!(t["metrics"].len(), 1);
+    assert!(t.get("task_events").is_none_or(Vec::is_empty));
 }
 
 #[test]
@@ -720,4 +720,42 @@ fn task_object_documents_that_cannot_be_read_say_why() {
         reasons[2].contains("tasks[0]") && reasons[2].contains("stoppedAt"),
         "{reasons:?}"
     );
+}
+
+/// Bare Container Insights performance records (one object per line, as
+/// users copy them out of the performance log group): the rows a record
+/// delivered by the subscription would give, the cluster from `ClusterName`.
+#[test]
+fn bare_container_insights_records() {
+    let (t, q) = normalize(&[
+        "ci_perf_Task_fargate_container-patterns.json",
+        "ci_perf_Container_fargate_container-patterns.json",
+    ]);
+    assert!(q.is_empty(), "{q:?}");
+    let metrics = &t["metrics"];
+    assert_eq!(metrics.len(), 2);
+    for (kind, time, container) in [
+        ("Task", "2022-05-31T19:07:00Z", "∅"),
+        ("Container", "2022-05-31T19:06:00Z", "stress-ng"),
+    ] {
+        let row = metrics
+            .iter()
+            .find(|r| r["record_type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind} record in {metrics:#?}"));
+        check(
+            row,
+            &[
+                ("record_type", kind),
+                ("time", time),
+                ("cluster", "benchmark-cluster-ECSCluster-TOl9tY939Z2a"),
+                ("service", "stress-ng"),
+                ("task_id", "fd84326dd7a44ad48c74d2487f773e1e"),
+                ("family", "stress-ng"),
+                ("revision", "2"),
+                ("container", container),
+                ("memory_utilized", "270"),
+                ("memory_reserved", "512"),
+            ],
+        );
+    }
 }

@@ -105,6 +105,58 @@ pub fn append_export_line(
     result
 }
 
+/// True when a JSON document is a bare Container Insights performance
+/// record (as copied out of `/aws/ecs/containerinsights/<cluster>/performance`,
+/// one object per line): it names its type, time and cluster.
+pub fn is_bare_performance_record(doc: &serde_json::Value) -> bool {
+    doc.get("Type").is_some_and(serde_json::Value::is_string)
+        && doc
+            .get("Timestamp")
+            .is_some_and(serde_json::Value::is_number)
+        && doc
+            .get("ClusterName")
+            .is_some_and(serde_json::Value::is_string)
+        && doc.get("detail-type").is_none()
+}
+
+/// Normalizes a bare Container Insights performance record (see
+/// [`is_bare_performance_record`]) as a log event of its cluster's
+/// performance log group, at its own `Timestamp`.
+pub fn append_bare_record(
+    rows: &mut Rows,
+    input: u32,
+    doc: &serde_json::Value,
+    record: &str,
+    options: Options,
+) -> Result<(), RowError> {
+    let cluster = doc
+        .get("ClusterName")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    let millis = doc
+        .get("Timestamp")
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or_default();
+    let group = format!("/aws/ecs/containerinsights/{cluster}/performance");
+    let ctx = StreamCtx::new(&group, "", None);
+    rows.log_counts_mut().log_events += 1;
+    let result = append_event(
+        rows,
+        input,
+        &ctx,
+        None,
+        (millis * 1000.0) as Micros,
+        record,
+        options,
+    );
+    let counts = rows.log_counts_mut();
+    match result {
+        Ok(()) => counts.rows += 1,
+        Err(_) => counts.quarantined += 1,
+    }
+    result
+}
+
 /// One log event of a payload: a row, or quarantined on its own.
 #[allow(clippy::too_many_arguments)] // one event's fields, passed through
 fn log_event(
