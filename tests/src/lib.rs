@@ -500,6 +500,47 @@ pub fn gzip_base64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(gz.finish().expect("gzip in memory"))
 }
 
+/// One AWS API call as the loopback endpoints see it: `(X-Amz-Target, body)`
+/// -> `(status, answer)`.
+type RawHandler = dyn Fn(&str, &[u8]) -> (u16, String) + Send + Sync;
+
+/// A loopback HTTP endpoint answering every request with `handler`, the
+/// answer typed `content_type`: its URL and what stops it.
+fn serve_api(
+    content_type: &'static str,
+    handler: std::sync::Arc<RawHandler>,
+) -> (String, tokio::sync::oneshot::Sender<()>) {
+    use http_body_util::{BodyExt, Full};
+    let (addr, stop) = serve_loopback(move |io| {
+        let handler = handler.clone();
+        let service =
+            hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let handler = handler.clone();
+                async move {
+                    let target = req
+                        .headers()
+                        .get("x-amz-target")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let body = req
+                        .into_body()
+                        .collect()
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let (status, answer) = handler(&target, &body);
+                    hyper::Response::builder()
+                        .status(status)
+                        .header("content-type", content_type)
+                        .body(Full::new(Bytes::from(answer)))
+                }
+            });
+        spawn_connection(io, service);
+    });
+    (format!("http://{addr}"), stop)
+}
+
 /// Answers one AWS JSON-protocol call: `(X-Amz-Target, request body)` -> `(status, body)`.
 pub type JsonHandler = dyn Fn(&str, &serde_json::Value) -> (u16, String) + Send + Sync;
 
@@ -513,38 +554,16 @@ pub struct JsonApiServer {
 
 impl JsonApiServer {
     pub fn start(handler: std::sync::Arc<JsonHandler>) -> Self {
-        use http_body_util::{BodyExt, Full};
-        let (addr, stop) = serve_loopback(move |io| {
-            let handler = handler.clone();
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let handler = handler.clone();
-                    async move {
-                        let target = req
-                            .headers()
-                            .get("x-amz-target")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned();
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let json = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-                        let (status, answer) = handler(&target, &json);
-                        hyper::Response::builder()
-                            .status(status)
-                            .header("content-type", "application/x-amz-json-1.1")
-                            .body(Full::new(Bytes::from(answer)))
-                    }
-                });
-            spawn_connection(io, service);
-        });
+        let (endpoint, _shutdown) = serve_api(
+            "application/x-amz-json-1.1",
+            std::sync::Arc::new(move |target: &str, body: &[u8]| {
+                let json = serde_json::from_slice(body).unwrap_or(serde_json::Value::Null);
+                handler(target, &json)
+            }),
+        );
         Self {
-            endpoint: format!("http://{addr}"),
-            _shutdown: stop,
+            endpoint,
+            _shutdown,
         }
     }
 
@@ -579,31 +598,15 @@ pub struct QueryApiServer {
 
 impl QueryApiServer {
     pub fn start(handler: std::sync::Arc<QueryHandler>) -> Self {
-        use http_body_util::{BodyExt, Full};
-        let (addr, stop) = serve_loopback(move |io| {
-            let handler = handler.clone();
-            let service =
-                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                    let handler = handler.clone();
-                    async move {
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let (status, answer) = handler(&String::from_utf8_lossy(&body));
-                        hyper::Response::builder()
-                            .status(status)
-                            .header("content-type", "text/xml")
-                            .body(Full::new(Bytes::from(answer)))
-                    }
-                });
-            spawn_connection(io, service);
-        });
+        let (endpoint, _shutdown) = serve_api(
+            "text/xml",
+            std::sync::Arc::new(move |_: &str, body: &[u8]| {
+                handler(&String::from_utf8_lossy(body))
+            }),
+        );
         Self {
-            endpoint: format!("http://{addr}"),
-            _shutdown: stop,
+            endpoint,
+            _shutdown,
         }
     }
 

@@ -190,10 +190,10 @@ impl ListItem for ServiceRow {
             cluster: crate::arn::cluster_name(f.str("clusterArn")?, Some(service_arn)),
             service: service.to_owned(),
             service_arn: service_arn.to_owned(),
-            status: f.str("status")?.map(str::to_owned),
-            launch_type: f.str("launchType")?.map(str::to_owned),
+            status: f.string("status")?,
+            launch_type: f.string("launchType")?,
             desired_count: f.int("desiredCount")?,
-            task_definition: f.str("taskDefinition")?.map(str::to_owned),
+            task_definition: f.string("taskDefinition")?,
             grace_s: f.int("healthCheckGracePeriodSeconds")?,
             circuit_breaker: (opt(&breaker, "enable")?, opt(&breaker, "rollback")?),
             alarms: (
@@ -260,8 +260,7 @@ impl ListItem for TargetGroupRow {
     const LIST: &'static str = "TargetGroups";
 
     fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
-        let s =
-            |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
+        let s = |key: &str| f.string(key);
         let matcher = match f.object("Matcher")? {
             Some(m) => m.str("HttpCode")?.or(m.str("GrpcCode")?).map(str::to_owned),
             None => None,
@@ -467,8 +466,7 @@ impl ListItem for ServiceDeploymentRow {
     const LIST: &'static str = "serviceDeployments";
 
     fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
-        let s =
-            |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
+        let s = |key: &str| f.string(key);
         let config = f.object("deploymentConfiguration")?;
         let breaker_config = match &config {
             Some(c) => c.object("deploymentCircuitBreaker")?,
@@ -478,7 +476,7 @@ impl ListItem for ServiceDeploymentRow {
         let alarms = f.object("alarms")?;
         let rollback = f.object("rollback")?;
         let target = match f.object("targetServiceRevision")? {
-            Some(t) => t.str("arn")?.map(str::to_owned),
+            Some(t) => t.string("arn")?,
             None => s("targetServiceRevisionArn")?,
         };
         Ok(Self {
@@ -502,21 +500,19 @@ impl ListItem for ServiceDeploymentRow {
                 field(&breaker_config, |c| c.bool("rollback"))?,
             ),
             breaker: (
-                field(&breaker, |b| Ok(b.str("status")?.map(str::to_owned)))?,
+                field(&breaker, |b| b.string("status"))?,
                 field(&breaker, |b| b.int("failureCount"))?,
                 field(&breaker, |b| b.int("threshold"))?,
             ),
             alarms: (
-                field(&alarms, |a| Ok(a.str("status")?.map(str::to_owned)))?,
+                field(&alarms, |a| a.string("status"))?,
                 field(&alarms, |a| strings_of(a, "alarmNames"))?,
                 field(&alarms, |a| strings_of(a, "triggeredAlarmNames"))?,
             ),
             rollback: (
-                field(&rollback, |r| Ok(r.str("reason")?.map(str::to_owned)))?,
+                field(&rollback, |r| r.string("reason"))?,
                 field(&rollback, |r| r.time("startedAt"))?,
-                field(&rollback, |r| {
-                    Ok(r.str("serviceRevisionArn")?.map(str::to_owned))
-                })?,
+                field(&rollback, |r| r.string("serviceRevisionArn"))?,
             ),
             raw: v.to_string(),
         })
@@ -583,8 +579,7 @@ impl ListItem for ServiceRevisionRow {
     const LIST: &'static str = "serviceRevisions";
 
     fn read(f: &Fields<'_>, v: &Value) -> Result<Self, RowError> {
-        let s =
-            |key: &str| -> Result<Option<String>, RowError> { Ok(f.str(key)?.map(str::to_owned)) };
+        let s = |key: &str| f.string(key);
         let mut images = Vec::new();
         for c in f.objects("containerImages")? {
             let name = c.str("containerName")?.unwrap_or("");
@@ -715,6 +710,11 @@ impl<'a> Fields<'a> {
                 kind(v)
             ))),
         }
+    }
+
+    /// [`Fields::str`], owned.
+    fn string(&self, key: &str) -> Result<Option<String>, RowError> {
+        Ok(self.str(key)?.map(str::to_owned))
     }
 
     fn required_str(&self, key: &str) -> Result<&'a str, RowError> {

@@ -77,7 +77,9 @@ pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> 
         })
         .collect::<Result<_, _>>()?;
     // All or nothing: each event is tried on scratch rows first.
-    let mut scratch = Rows::new(rows.ingested_at());
+    // Boxed: `Rows` holds every table's builders (too large for the stack
+    // of a debug build, as in `Normalizer`).
+    let mut scratch = Box::new(Rows::new(rows.ingested_at()));
     for (i, e) in events.iter().enumerate() {
         super::events::append(&mut scratch, 0, e.as_bytes())
             .map_err(|e| RowError::new(format!("task objects: tasks[{i}]: {}", e.reason)))?;
