@@ -450,8 +450,7 @@ pub struct TargetGroupSnapshot {
 }
 
 /// Every capture of every target group, each with the deregistration
-/// delay of the attributes captured with it (the closest capture at or
-/// after it, else the latest before).
+/// delay of the attributes captured with it ([`nearest`] in time).
 pub async fn target_group_history(ctx: &SessionContext) -> Result<Vec<TargetGroupSnapshot>> {
     let df = ctx
         .sql(
@@ -478,30 +477,32 @@ pub async fn target_group_history(ctx: &SessionContext) -> Result<Vec<TargetGrou
         let of_group = delays
             .iter()
             .filter(|d| d.target_group_arn == g.target_group_arn);
-        let after = of_group
-            .clone()
-            .filter(|d| d.captured_at >= g.captured_at)
-            .min_by_key(|d| d.captured_at);
-        g.deregistration_delay_s = after
-            .or_else(|| of_group.max_by_key(|d| d.captured_at))
+        g.deregistration_delay_s = nearest(of_group, g.captured_at, |d| d.captured_at)
             .and_then(|d| d.deregistration_delay_s);
     }
     Ok(out)
 }
 
-/// The capture of a target group that went with a service captured at
-/// `at`: the nearest in time (`poll-health` and `ecs-query ingest` write a
-/// service and its target groups together, milliseconds apart; captures
-/// of one target group are a poll, a minute or more, apart).
+/// The capture nearest in time to `at`: `poll-health` and `ecs-query
+/// ingest` write what goes together (a service, its target groups, their
+/// attributes) milliseconds apart, while captures of one thing are a poll,
+/// a minute or more, apart.
+fn nearest<'a, T>(
+    items: impl Iterator<Item = &'a T>,
+    at: i64,
+    captured_at: impl Fn(&T) -> i64,
+) -> Option<&'a T> {
+    items.min_by_key(|x| (captured_at(x) - at).abs())
+}
+
+/// The capture of a target group that went with a service captured at `at`.
 fn group_at<'a>(
     groups: &'a [TargetGroupSnapshot],
     arn: &str,
     at: i64,
 ) -> Option<&'a TargetGroupSnapshot> {
-    groups
-        .iter()
-        .filter(|g| g.target_group_arn == arn)
-        .min_by_key(|g| (g.captured_at - at).abs())
+    let of_group = groups.iter().filter(|g| g.target_group_arn == arn);
+    nearest(of_group, at, |g| g.captured_at)
 }
 
 type GroupSetting = (&'static str, fn(&TargetGroupSnapshot) -> Option<String>);
