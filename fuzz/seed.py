@@ -52,6 +52,12 @@ def main():
     for i, line in enumerate(lines):
         put("log_message", f"app{i}", b"\x01" + line.encode())
 
+    for f in sorted(FIX.glob("*.json")):
+        put("backfill_file", f.name, f.read_bytes())
+    put("backfill_file", "insights.csv",
+        "@timestamp,@message,@log,@logStream\n"
+        "2024-05-19 06:10:16.682,\"{\"\"level\"\":\"\"error\"\"}\",111122223333:/ecs/api,ecs/api/0123456789abcdef0123456789abcdef\n")
+
     put("health_samples", "samples.json", json.dumps([
         {"time": 1795521600000000, "cluster": "prod", "service": "api", "task_id": "0123456789abcdef0123456789abcdef",
          "family": "api", "revision": 42, "container": None, "status": "HEALTHY"},

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use ecs_lake::envelope::{looks_like_export, maybe_gunzip, split_export, split_file};
+use ecs_lake::envelope::{
+    LogNames, looks_like_export, maybe_gunzip, split_export, split_file_named,
+};
 use ecs_lake::rows::LogCounts;
 use ecs_lake::sources::logs::payload::awslogs_stream;
 use ecs_lake::time::now_micros;
@@ -49,20 +51,13 @@ impl Totals {
     }
 }
 
-/// Where export lines came from, when files are CloudWatch Logs exports.
-#[derive(Debug, Clone, Default)]
-pub struct ExportNames {
-    pub log_group: Option<String>,
-    pub log_stream: Option<String>,
-}
-
 pub async fn run(
     lake_args: &LakeArgs,
     args: IngestArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     let store = open_store(lake_args).await?;
-    let names = ExportNames {
+    let names = LogNames {
         log_group: args.log_group,
         log_stream: args.log_stream,
     };
@@ -105,7 +100,7 @@ pub async fn open_store(lake_args: &LakeArgs) -> Result<AnyStore, CliError> {
 pub async fn ingest_files<S: LakeStore>(
     store: &S,
     files: &[impl AsRef<Path>],
-    export: &ExportNames,
+    export: &LogNames,
     options: ecs_lake::Options,
 ) -> Result<Totals, CliError> {
     let progress = if files.len() > 1 && std::io::stderr().is_terminal() {
@@ -164,10 +159,13 @@ pub async fn ingest_inputs<S: LakeStore>(
 }
 
 /// One file's inputs: an export's lines, or the JSON documents' events and payloads.
-fn split(path: &Path, content: &[u8], export: &ExportNames) -> Result<Vec<Input>, CliError> {
+fn split(path: &Path, content: &[u8], export: &LogNames) -> Result<Vec<Input>, CliError> {
     let name = path.display().to_string();
     if !looks_like_export(content) {
-        return Ok(split_file(&name, content));
+        return split_file_named(&name, content, export).map_err(|missing| CliError::Usage {
+            message: format!("{name} is {missing}"),
+            hint: "pass --log-group (and --log-stream for get-log-events output)",
+        });
     }
     let Some(group) = &export.log_group else {
         return Err(CliError::Usage {
@@ -209,6 +207,7 @@ fn add_counts(total: &mut LogCounts, more: &LogCounts) {
     total.payloads_quarantined += more.payloads_quarantined;
     total.log_events += more.log_events;
     total.rows += more.rows;
+    total.ecs_events += more.ecs_events;
     total.quarantined += more.quarantined;
 }
 
@@ -242,6 +241,13 @@ pub fn print_totals(t: &Totals, lake: &str, out: &mut dyn Write) -> std::io::Res
             "  log events   {} ({} rows, {} quarantined); control messages dropped: {}",
             t.logs.log_events, t.logs.rows, t.logs.quarantined, t.logs.control_messages
         )?;
+        if t.logs.ecs_events > 0 {
+            writeln!(
+                out,
+                "  ECS events in log groups: {} (read as events, not log lines)",
+                t.logs.ecs_events
+            )?;
+        }
     }
     for (table, rows) in &t.rows {
         writeln!(

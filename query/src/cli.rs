@@ -88,15 +88,22 @@ impl LakeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Backfill the lake from files of ECS events and CloudWatch Logs.
+    /// Backfill the lake from the files you hold: ECS events, task objects,
+    /// configuration, CloudTrail and CloudWatch Logs.
     ///
     /// A file holds ECS events (one EventBridge event, a JSON array, JSON lines,
-    /// or an SQS event), CloudWatch Logs payloads (a subscription event
-    /// {"awslogs":{"data":...}}, a Kinesis or Firehose event, a decoded payload,
-    /// or JSON lines of them), or a CloudWatch Logs export (text lines
-    /// "<timestamp> <message>"; needs --log-group). gzip is detected. Input that
-    /// cannot be normalized is quarantined under _quarantine/ with the reason;
-    /// the exit code is 2 only when a file or the lake cannot be used.
+    /// or an SQS event); task objects (`aws ecs describe-tasks`, `run-task`,
+    /// `stop-task`, Step Functions output); configuration (`describe-task-definition`,
+    /// `describe-services`, ...); CloudTrail trail files (the agent's
+    /// SubmitTaskStateChange records); CloudWatch Logs payloads (a subscription
+    /// event {"awslogs":{"data":...}}, a Kinesis or Firehose event, a decoded
+    /// payload, or JSON lines of them); `aws logs filter-log-events` /
+    /// `get-log-events` output or Logs Insights results (JSON or CSV; need
+    /// --log-group unless `@log` is among the fields); or a CloudWatch Logs
+    /// export (text lines "<timestamp> <message>"; needs --log-group). ECS
+    /// events found in log groups are read as events. gzip is detected. Input
+    /// that cannot be normalized is quarantined under _quarantine/ with the
+    /// reason; the exit code is 2 only when a file or the lake cannot be used.
     Ingest(IngestArgs),
 
     /// Build a demo lake from the fleet simulator and show what happened.
@@ -158,15 +165,22 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Files to ingest (.json, .jsonl, export text, optionally .gz).
+    /// Files to ingest, optionally gzipped: EventBridge events, SQS, Kinesis,
+    /// Firehose and CloudWatch Logs payloads, task objects (describe-tasks,
+    /// run-task, stop-task, Step Functions), ECS configuration (describe-*
+    /// outputs), CloudTrail trail files, CloudWatch Logs exports,
+    /// filter-log-events / get-log-events outputs, Logs Insights results
+    /// (JSON, CSV), bare Container Insights records.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 
-    /// Log group of CloudWatch Logs export files (exports do not record it).
+    /// Log group of CloudWatch Logs exports, `aws logs filter-log-events` /
+    /// `get-log-events` outputs and Insights results without `@log` (they do
+    /// not record it).
     #[arg(long)]
     pub log_group: Option<String>,
 
-    /// Log stream of export files (default: from the path: `<prefix>/<container>/<task-id>/000000.gz`
+    /// Log stream of export files and `get-log-events` output (default: from the path: `<prefix>/<container>/<task-id>/000000.gz`
     /// as the export lays out awslogs streams, else the file's directory name).
     #[arg(long)]
     pub log_stream: Option<String>,

@@ -1000,3 +1000,77 @@ fn diff_compares_the_service_as_captured_with_each_revision() {
     );
     assert!(out.contains("| app | image |"), "{out}");
 }
+
+/// Day one: the documents a user holds, in one `ingest` (a trail file
+/// gzipped as CloudTrail writes them, a filter-log-events output, the
+/// lifecycle-event log group's payload, a botocore recording), then the
+/// lake's answers; a second run adds nothing to the views.
+#[test]
+fn ingest_reads_the_documents_a_user_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let path_of = |name: &str| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/fixtures/aws")
+            .join(name)
+    };
+    let trail = dir.path().join("trail.json.gz");
+    use std::io::Write;
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&trail).unwrap(),
+        flate2::Compression::fast(),
+    );
+    gz.write_all(
+        &std::fs::read(path_of(
+            "cloudtrail_submit_task_state_change_oom_no_exit_code_ecs-agent-5135.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    gz.finish().unwrap();
+    let files = [
+        trail,
+        path_of("logs_filter_log_events_doc_aws-cli.json"),
+        path_of("cwl_ecs_lifecycle_events_log_group_arkime-event.json"),
+        path_of("describe_tasks_placebo_cannotpull_taskfailedtostart_cloud-custodian.json"),
+    ];
+    let mut args = vec!["ingest", "--lake", lake];
+    args.extend(files.iter().map(|p| p.to_str().unwrap()));
+    // filter-log-events output does not name its log group.
+    let (code, _, err) = run(&mut ecs_query(&args));
+    assert_eq!(code, 2);
+    assert!(
+        err.contains(
+            "logs_filter_log_events_doc_aws-cli.json is an `aws logs filter-log-events` output, which does not name its log group"
+        ) && err.contains("pass --log-group"),
+        "{err}"
+    );
+    args.extend(["--log-group", "demo-log-group"]);
+    for _ in 0..2 {
+        let (code, out, err) = run(&mut ecs_query(&args));
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("quarantined  0"), "{out}");
+        assert!(
+            out.contains("ECS events in log groups: 1 (read as events, not log lines)"),
+            "{out}"
+        );
+    }
+    let sql = |q: &str| {
+        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", q]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    // One row per task in the view, although every document was read twice.
+    assert_eq!(
+        sql("SELECT task_id, stop_cause, exit_code FROM tasks ORDER BY task_id"),
+        "task_id,stop_cause,exit_code\n\
+         0056d389848141b6a5d81c274ff15c58,oom_killed,\n\
+         21b23041dec947b996fcc7a8aa606d64,failed_to_start,\n\
+         c50e321c974248dbaf4ae2cfa1662986,scale_in,137\n"
+    );
+    assert_eq!(
+        sql("SELECT log_stream, message FROM logs ORDER BY time"),
+        "log_stream,message\nteststream,Test MESSAGE1\n2024/05/09/[$LATEST]abc1024,Test MESSAGE2\n"
+    );
+}

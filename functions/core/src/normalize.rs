@@ -14,7 +14,7 @@ use arrow::error::ArrowError;
 use crate::input::{Input, InputKind, Options, Quarantined, RowError};
 use crate::rows::{LogCounts, Rows, TableRows};
 use crate::schema::{TableDef, quarantine};
-use crate::sources::{config, events, health, logs, task_objects};
+use crate::sources::{cloudtrail, config, events, health, logs, task_objects};
 use crate::time::{self, Micros};
 
 /// Rows of one table for one day, sorted, with the inputs they came from.
@@ -79,9 +79,11 @@ impl Normalizer {
     }
 
     /// Normalizes one EventBridge event; a bad one is quarantined, never an
-    /// error. A JSON document that is not an event but a configuration
-    /// answer the user holds (`aws ecs describe-task-definition` output, see
-    /// [`config`]) is read as that.
+    /// error. A JSON document that is not an event but something else the
+    /// user holds is read as that: a configuration answer (`aws ecs
+    /// describe-task-definition` output, see [`config`]), task objects
+    /// ([`task_objects`]), a CloudTrail record ([`cloudtrail`]), a bare
+    /// Container Insights record ([`logs`]).
     pub fn push_event(&mut self, input: u32, raw: &[u8]) {
         let Err(error) = events::append(&mut self.rows, input, raw) else {
             return;
@@ -92,6 +94,9 @@ impl Normalizer {
             }
             Ok(doc) if error.detail_type.is_none() && task_objects::is_task_document(&doc) => {
                 task_objects::append(&mut self.rows, input, &doc)
+            }
+            Ok(doc) if error.detail_type.is_none() && cloudtrail::is_record(&doc) => {
+                cloudtrail::append(&mut self.rows, input, &doc)
             }
             Ok(doc) if error.detail_type.is_none() && logs::is_bare_performance_record(&doc) => {
                 let record = String::from_utf8_lossy(raw);

@@ -16,14 +16,15 @@ use arrow::error::ArrowError;
 use crate::input::{Part, Quarantined, RowError};
 use crate::schema::{
     TableDef, container_definitions, container_events, health, instance_events, logs, metrics,
-    service_deployments, service_events, service_revisions, services, target_group_attributes,
-    target_groups, task_definitions, task_events,
+    other_events, service_deployments, service_events, service_revisions, services,
+    target_group_attributes, target_groups, task_definitions, task_events,
 };
 use crate::time::Micros;
 
 /// Log-event bookkeeping for CloudWatch Logs inputs. Conservation, per batch:
 /// `log_events == rows + quarantined` for DATA_MESSAGE payloads, where `rows`
-/// counts `logs` and `metrics` rows (health samples are derived, extra rows).
+/// counts log events that became `logs` or `metrics` rows or were ECS events
+/// (health samples are derived, extra rows).
 /// Payloads that cannot be decoded are quarantined whole and counted in
 /// `payloads_quarantined`, their events unknown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -36,8 +37,11 @@ pub struct LogCounts {
     pub payloads_quarantined: usize,
     /// Log events in DATA_MESSAGE payloads (and export lines).
     pub log_events: usize,
-    /// Of those, how many became a `logs` or `metrics` row.
+    /// Of those, how many became a `logs` or `metrics` row, or, for an ECS
+    /// event written to a log group, the event's rows.
     pub rows: usize,
+    /// Of `rows`, how many were ECS events (read as events, not log lines).
+    pub ecs_events: usize,
     /// Of those, how many were quarantined on their own.
     pub quarantined: usize,
 }
@@ -85,6 +89,7 @@ pub struct Rows {
     containers: Table<container_events::Builder>,
     services: Table<service_events::Builder>,
     instances: Table<instance_events::Builder>,
+    others: Table<other_events::Builder>,
     metrics: Table<metrics::Builder>,
     logs: Table<logs::Builder>,
     health: Table<health::Builder>,
@@ -108,6 +113,7 @@ impl Rows {
             containers: Table::default(),
             services: Table::default(),
             instances: Table::default(),
+            others: Table::default(),
             metrics: Table::default(),
             logs: Table::default(),
             health: Table::default(),
@@ -157,6 +163,13 @@ impl Rows {
     /// Like [`Rows::task_event`], for `instance_events`.
     pub fn instance_event(&mut self, input: u32) -> &mut instance_events::Builder {
         let b = self.instances.row(input);
+        b.ingested_at.append_value(self.ingested_at);
+        b
+    }
+
+    /// Like [`Rows::task_event`], for `other_events`.
+    pub fn other_event(&mut self, input: u32) -> &mut other_events::Builder {
+        let b = self.others.row(input);
         b.ingested_at.append_value(self.ingested_at);
         b
     }
@@ -302,6 +315,11 @@ impl Rows {
                 &instance_events::DEF,
                 self.instances,
                 instance_events::Builder::finish,
+            )?,
+            done(
+                &other_events::DEF,
+                self.others,
+                other_events::Builder::finish,
             )?,
             done(&metrics::DEF, self.metrics, metrics::Builder::finish)?,
             done(&logs::DEF, self.logs, logs::Builder::finish)?,

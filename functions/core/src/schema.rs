@@ -398,6 +398,24 @@ table! {
 }
 
 table! {
+    /// One row per ECS event of a type the other tables do not take (service
+    /// deployment lifecycle hooks, daemon and managed-instance events, event
+    /// types AWS adds later), stored as received so nothing readable is
+    /// quarantined; the detail is in `raw`.
+    other_events = "other_events", sort_by ["event_time", "detail_type"], time "event_time", ingest "ingested_at" {
+        event_id: Str required => "EventBridge event id",
+        event_time: Ts required => "EventBridge event time (UTC)",
+        ingested_at: Ts required => "when this row was written",
+        account: Str optional => "AWS account id",
+        region: Str optional => "AWS region",
+        detail_type: Str required => "the detail-type as received",
+        cluster: Str optional => "cluster name, from detail.clusterArn or the first resource that names one",
+        resource: Str optional => "resources[0]",
+        raw: Str required => "the original EventBridge event, JSON",
+    }
+}
+
+table! {
     /// One row per `ECS Container Instance State Change` event (EC2 hosts).
     instance_events = "instance_events", sort_by ["event_time", "cluster"], time "event_time", ingest "ingested_at" {
         event_id: Str required => "EventBridge event id",
@@ -786,6 +804,7 @@ pub static TABLES: &[&TableDef] = &[
     &container_events::DEF,
     &service_events::DEF,
     &instance_events::DEF,
+    &other_events::DEF,
     &metrics::DEF,
     &logs::DEF,
     &health::DEF,

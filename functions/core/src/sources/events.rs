@@ -30,6 +30,10 @@ pub const TASK_STATE_CHANGE: &str = "ECS Task State Change";
 pub const DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
 pub const SERVICE_ACTION: &str = "ECS Service Action";
 pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State Change";
+/// ECS API calls recorded by CloudTrail, delivered by EventBridge: the
+/// agent's state reports are read as task state changes (see
+/// [`super::cloudtrail`]), other calls kept in `other_events`.
+pub const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
 
 type Str<'a> = Option<Cow<'a, str>>;
 
@@ -393,8 +397,15 @@ pub fn append(rows: &mut Rows, input: u32, raw: &[u8]) -> Result<(), RowError> {
         },
         DEPLOYMENT_STATE_CHANGE | SERVICE_ACTION => service_event(rows, input, &ctx),
         CONTAINER_INSTANCE_STATE_CHANGE => instance_event(rows, input, &ctx),
+        CLOUDTRAIL_API_CALL => match serde_json::from_str::<serde_json::Value>(env.raw_detail()?) {
+            Ok(record) if super::cloudtrail::is_state_report(&record) => {
+                super::cloudtrail::append(rows, input, &record)
+            }
+            _ => other_event(rows, input, &ctx),
+        },
+        _ if s(&env.source) == Some("aws.ecs") => other_event(rows, input, &ctx),
         other => Err(RowError::new(format!(
-            "unknown detail-type {other:?}: this function takes ECS Task State Change, ECS Deployment State Change, ECS Service Action and ECS Container Instance State Change"
+            "unknown detail-type {other:?} without source aws.ecs: not an ECS event"
         ))),
     };
     result.map_err(|e| e.with_detail_type(&env.detail_type))
@@ -627,6 +638,36 @@ fn service_event(rows: &mut Rows, input: u32, ctx: &EventCtx<'_>) -> Result<(), 
         .append_option(reason.map(|r| classify::contains_ci(r, "rolling back")));
     b.created_at.append_option(created_at);
     b.updated_at.append_option(updated_at);
+    b.raw.append_value(ctx.raw);
+    Ok(())
+}
+
+/// An ECS event of a type the other tables do not take, as received.
+fn other_event(rows: &mut Rows, input: u32, ctx: &EventCtx<'_>) -> Result<(), RowError> {
+    #[derive(Deserialize)]
+    struct ClusterOf<'a> {
+        #[serde(rename = "clusterArn", borrow, default)]
+        cluster_arn: Str<'a>,
+    }
+    let env = ctx.env;
+    let detail = env.raw_detail().ok();
+    let cluster_arn = detail
+        .and_then(|d| serde_json::from_str::<ClusterOf<'_>>(d).ok())
+        .and_then(|c| c.cluster_arn.map(|a| a.into_owned()));
+    let resource = env.resources.first().map(|r| r.as_ref());
+    let cluster = arn::cluster_name(cluster_arn.as_deref(), None).or_else(|| {
+        env.resources
+            .iter()
+            .find_map(|r| arn::cluster_name(None, Some(r)))
+    });
+    let b = rows.other_event(input);
+    b.event_id.append_value(&env.id);
+    b.event_time.append_value(ctx.event_time);
+    b.account.append_option(s(&env.account));
+    b.region.append_option(s(&env.region));
+    b.detail_type.append_value(&env.detail_type);
+    b.cluster.append_option(cluster.as_deref());
+    b.resource.append_option(resource);
     b.raw.append_value(ctx.raw);
     Ok(())
 }

@@ -15,7 +15,10 @@
 //!   print it (task definitions, services, target groups, deployment history).
 //! * [`task_objects`] — task objects as `describe-tasks`, `run-task`,
 //!   `stop-task` and Step Functions print them, read as task state changes.
+//! * [`cloudtrail`] — the ECS agent's `SubmitTaskStateChange` and
+//!   `SubmitContainerStateChange` CloudTrail records, read as task state changes.
 
+pub mod cloudtrail;
 pub mod config;
 pub mod events;
 pub mod health;

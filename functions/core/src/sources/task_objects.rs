@@ -2,7 +2,9 @@
 //! `stop-task` outputs (AWS CLI v1 with epoch seconds as floats, v2 with
 //! ISO-8601), and the SDK's / Step Functions' `ecs:runTask.sync` output
 //! (PascalCase keys, epoch milliseconds): `{"tasks": [...]}`, `{"task":
-//! {...}}` or a bare task. Stopped tasks vanish from the ECS API after
+//! {...}}` or a bare task, also inside a botocore/placebo recording
+//! (`{"status_code", "data"}`, times as `{"__class__": "datetime", ...}`
+//! objects without a zone, read as UTC). Stopped tasks vanish from the ECS API after
 //! about an hour: a saved output is often the only record of a task.
 //!
 //! A task object is what an `ECS Task State Change` event carries in its
@@ -37,6 +39,10 @@ fn tasks_of(doc: &Value) -> Option<Vec<&Value>> {
                 .or_else(|| v.get("LastStatus"))
                 .is_some()
     };
+    // A botocore/placebo recording: `{"status_code": 200, "data": {...}}`.
+    if let Some(data) = o.get("data").filter(|_| o.contains_key("status_code")) {
+        return tasks_of(data);
+    }
     for key in ["tasks", "Tasks"] {
         if let Some(Value::Array(list)) = o.get(key) {
             return Some(list.iter().collect());
@@ -95,6 +101,9 @@ pub fn append(rows: &mut Rows, input: u32, doc: &Value) -> Result<(), RowError> 
 /// else epoch seconds (the CLI v1's floats).
 fn canonical(v: &Value, key: Option<&str>) -> Result<Value, RowError> {
     Ok(match v {
+        Value::Object(o) if o.get("__class__").and_then(Value::as_str) == Some("datetime") => {
+            Value::String(placebo_datetime(o, key.unwrap_or_default())?)
+        }
         Value::Object(o) => {
             let mut out = Map::new();
             for (k, v) in o {
@@ -130,6 +139,24 @@ fn canonical(v: &Value, key: Option<&str>) -> Result<Value, RowError> {
         }
         other => other.clone(),
     })
+}
+
+/// A botocore/placebo datetime (`{"__class__": "datetime", "year": ...,
+/// "microsecond": ...}`) as ISO-8601. The recording keeps no time zone: read
+/// as UTC.
+fn placebo_datetime(o: &Map<String, Value>, key: &str) -> Result<String, RowError> {
+    let part = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or_default() as u32;
+    chrono::NaiveDate::from_ymd_opt(part("year") as i32, part("month"), part("day"))
+        .and_then(|d| {
+            d.and_hms_micro_opt(
+                part("hour"),
+                part("minute"),
+                part("second"),
+                part("microsecond"),
+            )
+        })
+        .map(|t| t.and_utc().to_rfc3339_opts(SecondsFormat::Micros, true))
+        .ok_or_else(|| RowError::new(format!("{key} is not a valid datetime")))
 }
 
 /// The task as an `ECS Task State Change` event, JSON text.

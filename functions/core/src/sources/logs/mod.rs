@@ -193,7 +193,8 @@ fn log_event(
     }
 }
 
-/// Appends one log event as a `metrics` or `logs` row.
+/// Appends one log event as a `metrics` or `logs` row, or, when its
+/// message is an ECS event (see [`is_ecs_event`]), as that event's rows.
 fn append_event(
     rows: &mut Rows,
     input: u32,
@@ -203,6 +204,12 @@ fn append_event(
     message: &str,
     options: Options,
 ) -> Result<(), RowError> {
+    if is_ecs_event(message) {
+        crate::sources::events::append(rows, input, message.as_bytes())
+            .map_err(|e| RowError::new(format!("ECS event in a log group: {}", e.reason)))?;
+        rows.log_counts_mut().ecs_events += 1;
+        return Ok(());
+    }
     match ctx.performance_cluster {
         Some(cluster) => insights::append(rows, input, ctx, cluster, id, time, message),
         None => {
@@ -210,4 +217,24 @@ fn append_event(
             Ok(())
         }
     }
+}
+
+/// True when a log message is an EventBridge event from `aws.ecs`: what the
+/// lifecycle-event log groups Container Insights creates
+/// (`/aws/events/ecs/containerinsights/<cluster>/performance`) and an
+/// EventBridge rule with a CloudWatch Logs target hold. Other JSON (an app
+/// that logs other services' events) stays a log line.
+pub fn is_ecs_event(message: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Head<'a> {
+        #[serde(rename = "detail-type", borrow)]
+        _detail_type: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        source: std::borrow::Cow<'a, str>,
+    }
+    // Cheap checks first: this runs on every application log line.
+    message.trim_start().starts_with('{')
+        && message.contains("\"detail-type\"")
+        && message.contains("aws.ecs")
+        && serde_json::from_str::<Head<'_>>(message).is_ok_and(|h| h.source == "aws.ecs")
 }

@@ -9,6 +9,9 @@
 //!   (`{"messageType": ...}`); one input per payload;
 //! * a CloudWatch Logs export: text lines `<timestamp> <message>` (see
 //!   [`looks_like_export`]), one input per line.
+//! * CloudWatch Logs as `aws logs filter-log-events` / `get-log-events` and
+//!   Logs Insights (JSON, CSV) print them ([`log_documents`]): one payload
+//!   input per log group and stream.
 //!
 //! Anything that cannot be split (a line that is not JSON) still becomes an
 //! input, so it is quarantined with its reason instead of being skipped.
@@ -23,6 +26,10 @@ use serde_json::value::RawValue;
 
 use crate::input::{Input, InputKind, RowError};
 use crate::time;
+
+pub mod log_documents;
+
+pub use log_documents::{LogNames, MissingLogGroup};
 
 /// Largest decompressed backfill file accepted (the CLI holds a file in memory).
 pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
@@ -54,21 +61,45 @@ pub fn maybe_gunzip(bytes: Vec<u8>) -> std::io::Result<Vec<u8>> {
 
 /// Splits a file's (decompressed) content into one input per event.
 /// `name` prefixes the input ids (`name:line`, `name:#index`, `name:messageId`).
+/// A log document that does not name its log group is one rejected input
+/// (see [`split_file_named`]).
 pub fn split_file(name: &str, content: &[u8]) -> Vec<Input> {
+    split_file_named(name, content, &LogNames::default()).unwrap_or_else(|missing| {
+        vec![Input::rejected(
+            name,
+            content.to_vec(),
+            RowError::new(format!("{missing}: pass its log group")),
+        )]
+    })
+}
+
+/// Like [`split_file`], with the log group and stream of log documents that
+/// do not name them (`filter-log-events` output, Insights results without
+/// `@log`); `Err` when such a document comes without them.
+pub fn split_file_named(
+    name: &str,
+    content: &[u8],
+    names: &LogNames,
+) -> Result<Vec<Input>, MissingLogGroup> {
     let text = trim_ascii_start(content);
     if text.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     if text[0] == b'[' {
         if let Ok(items) = serde_json::from_slice::<Vec<&RawValue>>(text) {
-            return items
+            if let Some(inputs) = log_documents::insights_json(name, &items, names) {
+                return inputs;
+            }
+            return Ok(items
                 .iter()
                 .enumerate()
                 .map(|(i, v)| Input::new(format!("{name}:#{i}"), v.get().as_bytes().to_vec()))
-                .collect();
+                .collect());
         }
     } else if let Ok(doc) = serde_json::from_slice::<&RawValue>(text) {
-        return split_document(name, doc);
+        return split_document(name, doc, names);
+    } else if log_documents::looks_like_insights_csv(text) {
+        return log_documents::insights_csv(name, text, names);
     }
     // JSON lines (or something broken: each line is then quarantined on its own).
     let mut inputs = Vec::new();
@@ -79,11 +110,11 @@ pub fn split_file(name: &str, content: &[u8]) -> Vec<Input> {
         }
         let id = format!("{name}:{}", n + 1);
         match serde_json::from_slice::<&RawValue>(line) {
-            Ok(doc) => inputs.extend(split_document(&id, doc)),
+            Ok(doc) => inputs.extend(split_document(&id, doc, names)?),
             Err(_) => inputs.push(Input::new(id, line.to_vec())),
         }
     }
-    inputs
+    Ok(inputs)
 }
 
 #[derive(Deserialize)]
@@ -159,21 +190,85 @@ pub fn payload_records(name: &str, records: &RawValue) -> Option<Vec<Input>> {
     Some(inputs)
 }
 
+/// The ECS agent's state reports of a CloudTrail trail file (`Records` of
+/// CloudTrail records), one input per record; the other services' and calls'
+/// records are not ECS task data and are reported as one rejected input
+/// saying how many and which. `None` when these are not CloudTrail records.
+fn cloudtrail_records(name: &str, records: &RawValue) -> Option<Vec<Input>> {
+    let records: Vec<&RawValue> = serde_json::from_str(records.get()).ok()?;
+    let mut inputs = Vec::new();
+    let mut others: std::collections::BTreeMap<String, usize> = Default::default();
+    for (i, raw) in records.iter().enumerate() {
+        let record: serde_json::Value = serde_json::from_str(raw.get()).ok()?;
+        if !crate::sources::cloudtrail::is_record(&record) {
+            return None;
+        }
+        if crate::sources::cloudtrail::is_state_report(&record) {
+            let id = record
+                .get("eventID")
+                .and_then(serde_json::Value::as_str)
+                .map_or_else(|| format!("#{i}"), str::to_owned);
+            inputs.push(Input::new(
+                format!("{name}:{id}"),
+                raw.get().as_bytes().to_vec(),
+            ));
+        } else {
+            let call = |k| {
+                record
+                    .get(k)
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or("?")
+            };
+            *others
+                .entry(format!("{} {}", call("eventSource"), call("eventName")))
+                .or_default() += 1;
+        }
+    }
+    if !others.is_empty() {
+        let count: usize = others.values().sum();
+        let calls: Vec<String> = others.iter().map(|(c, n)| format!("{c} x{n}")).collect();
+        inputs.push(Input::rejected(
+            format!("{name}:other-records"),
+            Vec::new(),
+            RowError::new(format!(
+                "{count} CloudTrail record(s) are not the ECS agent's state reports, not read: {}",
+                crate::input::truncate(&calls.join(", "), 400)
+            )),
+        ));
+    }
+    Some(inputs)
+}
+
 /// One JSON document: an SQS, Kinesis or Firehose event (one input per record),
-/// a CloudWatch Logs payload, or a single ECS event.
-fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
+/// a CloudWatch Logs payload or log document, or a single ECS event.
+fn split_document(
+    name: &str,
+    doc: &RawValue,
+    names: &LogNames,
+) -> Result<Vec<Input>, MissingLogGroup> {
     let Ok(map) = serde_json::from_str::<HashMap<Cow<'_, str>, &RawValue>>(doc.get()) else {
-        return vec![Input::new(name.to_owned(), doc.get().as_bytes().to_vec())];
+        return Ok(vec![Input::new(
+            name.to_owned(),
+            doc.get().as_bytes().to_vec(),
+        )]);
     };
     if let Some(input) = map.get("awslogs").and_then(|a| awslogs_input(name, a)) {
-        return vec![input];
+        return Ok(vec![input]);
     }
     if map.contains_key("messageType") {
-        return vec![Input::of(
+        return Ok(vec![Input::of(
             InputKind::LogsPayload,
             name,
             doc.get().as_bytes().to_vec(),
-        )];
+        )]);
+    }
+    if let Some(inputs) = log_documents::log_events_output(name, &map, names)
+        .or_else(|| log_documents::query_results(name, &map, names))
+    {
+        return inputs;
+    }
+    if let Some(inputs) = map.get("Records").and_then(|r| cloudtrail_records(name, r)) {
+        return Ok(inputs);
     }
     if let Some(inputs) = map
         .get("Records")
@@ -181,18 +276,24 @@ fn split_document(name: &str, doc: &RawValue) -> Vec<Input> {
         .and_then(|r| payload_records(name, r))
         .filter(|inputs| !inputs.is_empty())
     {
-        return inputs;
+        return Ok(inputs);
     }
     if let Some(records) = map.get("Records")
         && let Ok(records) = serde_json::from_str::<Vec<SqsRecord<'_>>>(records.get())
+        && records
+            .iter()
+            .any(|r| r.body.is_some() || r.message_id.is_some())
     {
-        return records
+        return Ok(records
             .iter()
             .enumerate()
             .map(|(i, r)| sqs_input(name, i, r.message_id.as_deref(), r.body.as_deref()))
-            .collect();
+            .collect());
     }
-    vec![Input::new(name.to_owned(), doc.get().as_bytes().to_vec())]
+    Ok(vec![Input::new(
+        name.to_owned(),
+        doc.get().as_bytes().to_vec(),
+    )])
 }
 
 /// Whether a file's content is a CloudWatch Logs export: text whose first
