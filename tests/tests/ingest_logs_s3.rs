@@ -305,3 +305,37 @@ async fn direct_subscription_payloads() {
         "{err}"
     );
 }
+
+/// The lifecycle-event log group Container Insights creates holds ECS
+/// events: subscribed like any log group, its events land in task_events,
+/// not in logs (the event is the real arkime capture, see SOURCES.md).
+#[tokio::test]
+async fn ecs_events_in_a_subscribed_log_group_become_task_events() {
+    let server = S3Server::start(&[BUCKET]);
+    let client = server.client();
+    let store = S3Store::new(client.clone(), BUCKET, PREFIX);
+    let decoded = fixture("cwl_ecs_lifecycle_events_log_group_arkime-event.json");
+    let event =
+        RawValue::from_string(json!({"awslogs": {"data": gzip_base64(&decoded)}}).to_string())
+            .unwrap();
+    let (response, _) = handle(&store, &event, NOW).await.unwrap();
+    let Response::Direct(summary) = response else {
+        panic!("expected a direct response")
+    };
+    assert_eq!(
+        (
+            summary.outcome,
+            summary.log_events,
+            summary.rows,
+            summary.quarantined_events
+        ),
+        ("written", 1, 1, 0)
+    );
+    let tasks = read_parquet(&client, BUCKET, "ecs/task_events/").await;
+    assert_eq!(
+        column(&tasks, "task_id"),
+        ["c50e321c974248dbaf4ae2cfa1662986"]
+    );
+    assert_eq!(column(&tasks, "exit_code"), ["137"]);
+    assert!(list_keys(&client, BUCKET, "ecs/logs/").await.is_empty());
+}
