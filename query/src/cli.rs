@@ -106,6 +106,17 @@ pub enum Command {
     /// reason; the exit code is 2 only when a file or the lake cannot be used.
     Ingest(IngestArgs),
 
+    /// Read what AWS still holds into the lake: tasks (stopped ones for
+    /// about an hour), the configuration behind them, deployment history,
+    /// Container Insights and application crash lines within retention.
+    ///
+    /// Read-only towards AWS (the IAM actions are in the README). Idempotent
+    /// and resumable: markers under _state/backfill/ in the lake remember what
+    /// was read, so a re-run reads only what is new and an interrupted run
+    /// goes on where it stopped. A denied or failing call is reported with the
+    /// IAM action it needs and the rest goes on; the exit code is then 2.
+    Backfill(BackfillArgs),
+
     /// Build a demo lake from the fleet simulator and show what happened.
     ///
     /// Simulates a Node.js API service whose new revision leaks memory until
@@ -189,6 +200,37 @@ pub struct IngestArgs {
     /// tokens and passwords in URLs are replaced by <redacted>.
     #[arg(long)]
     pub keep_secrets: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BackfillArgs {
+    /// Read from the AWS account of --profile (or the standard credential
+    /// chain) and --region. Required: files go through `ecs-query ingest`.
+    #[arg(long, required = true)]
+    pub from_aws: bool,
+
+    /// A cluster to read (name or ARN); repeat for more. Default: every
+    /// cluster of the region.
+    #[arg(long = "cluster", value_name = "CLUSTER")]
+    pub clusters: Vec<String>,
+
+    /// Log events from this long ago (`30d`, `12h`) or from this time
+    /// (`2026-11-01`, RFC 3339).
+    #[arg(long, default_value = "30d")]
+    pub since: String,
+
+    /// Application log groups to read crash lines from: every group whose
+    /// name starts with this; repeat for more.
+    #[arg(
+        long = "log-group-prefix",
+        value_name = "PREFIX",
+        default_value = "/ecs/"
+    )]
+    pub log_group_prefixes: Vec<String>,
+
+    /// Do not read CloudWatch Logs (tasks and configuration only).
+    #[arg(long)]
+    pub no_logs: bool,
 }
 
 #[derive(Debug, Args)]

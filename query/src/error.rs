@@ -37,6 +37,15 @@ pub enum CliError {
         "{count} of the inputs could not be written to the lake (first error: {first})\n  hint: re-run the same command; writes are idempotent"
     )]
     WriteFailed { count: usize, first: String },
+
+    #[error(
+        "{count} AWS call(s) or write(s) failed; the rest was read (first: {first})\n  hint: {hint}"
+    )]
+    Incomplete {
+        count: usize,
+        first: String,
+        hint: &'static str,
+    },
 }
 
 impl From<ecs_query_engine::lang::ParseError> for CliError {

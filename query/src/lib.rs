@@ -21,6 +21,7 @@ pub mod compact;
 pub mod demo;
 pub mod diagnose;
 pub mod error;
+pub mod from_aws;
 pub mod render;
 pub mod report;
 pub mod sql;
@@ -48,6 +49,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
     };
     match command {
         Command::Ingest(args) => backfill::run(&cli.lake, args, out).await,
+        Command::Backfill(args) => from_aws::run(&cli.lake, &args, out).await,
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(&cli.lake, args, &cli.output, out).await,
         Command::Sql(args) => {

@@ -1074,3 +1074,136 @@ fn ingest_reads_the_documents_a_user_holds() {
         "log_stream,message\nteststream,Test MESSAGE1\n2024/05/09/[$LATEST]abc1024,Test MESSAGE2\n"
     );
 }
+
+/// `backfill --from-aws` as a user runs it: the AWS SDK's standard
+/// configuration (credentials, region, AWS_ENDPOINT_URL_<SERVICE>) pointing
+/// at a loopback endpoint scripting ECS and CloudWatch Logs; one cluster
+/// readable, one denied. The stopped task is the AWS CLI documentation's
+/// recorded task, stopped as ECS reports an OOM kill.
+#[test]
+fn backfill_from_aws_reads_what_aws_holds_and_names_what_was_denied() {
+    use ecs_lake_tests::JsonApiServer;
+    use serde_json::{Value, json};
+    const TASK: &str =
+        "arn:aws:ecs:us-west-2:123456789012:task/prod/0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02";
+    let api = JsonApiServer::start(std::sync::Arc::new(|target: &str, body: &Value| {
+        let ok = |v: Value| (200, v.to_string());
+        match target.rsplit('.').next().unwrap_or_default() {
+            "ListTasks" if body["cluster"] == "locked" => (
+                400,
+                json!({"__type": "AccessDeniedException", "message": "not authorized to perform: ecs:ListTasks"}).to_string(),
+            ),
+            "ListTasks" if body["desiredStatus"] == "STOPPED" => ok(json!({"taskArns": [TASK]})),
+            "ListTasks" => ok(json!({"taskArns": []})),
+            "DescribeTasks" => {
+                let recorded: Value =
+                    serde_json::from_str(&fixture_text("api_describe_tasks_awscli.json")).unwrap();
+                let mut t = recorded["tasks"][0].clone();
+                t.as_object_mut().unwrap().remove("startedBy");
+                t["taskArn"] = TASK.into();
+                t["lastStatus"] = "STOPPED".into();
+                t["stopCode"] = "EssentialContainerExited".into();
+                t["stoppedAt"] = 1_795_518_030.25.into();
+                t["containers"][0]["exitCode"] = 137.into();
+                t["containers"][0]["reason"] =
+                    "OutOfMemoryError: Container killed due to memory usage".into();
+                ok(json!({"tasks": [t], "failures": []}))
+            }
+            "ListTaskDefinitions" => ok(json!({"taskDefinitionArns": []})),
+            "DescribeTaskDefinition" => ok(serde_json::from_str(&config_fixture(
+                "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
+            ))
+            .unwrap()),
+            "DescribeLogGroups" if body["logGroupNamePrefix"] == "/ecs/" => {
+                ok(json!({"logGroups": [{"logGroupName": "/ecs/api"}]}))
+            }
+            "DescribeLogGroups" => ok(json!({"logGroups": []})),
+            // The one event, when the asked window holds it (both bounds inclusive).
+            "FilterLogEvents"
+                if !(body["startTime"].as_i64().unwrap()..=body["endTime"].as_i64().unwrap())
+                    .contains(&1_795_518_000_000) =>
+            {
+                ok(json!({"events": []}))
+            }
+            "FilterLogEvents" => ok(json!({"events": [{
+                "logStreamName": "ecs/api/0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02",
+                "timestamp": 1_795_518_000_000_i64,
+                "message": "FATAL ERROR: Reached heap limit Allocation failed - JavaScript heap out of memory",
+                "ingestionTime": 1_795_518_000_500_i64, "eventId": "1"}]})),
+            other => (
+                400,
+                json!({"__type": "UnknownOperationException", "message": other}).to_string(),
+            ),
+        }
+    }));
+    let dir = tempfile::tempdir().unwrap();
+    let lake = dir.path().join("lake");
+    let lake = lake.to_str().unwrap();
+    let backfill = |extra: &[&str]| {
+        let mut args = vec!["backfill", "--lake", lake];
+        args.extend(extra);
+        let mut c = ecs_query(&args);
+        c.env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
+            .env("AWS_REGION", REGION)
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+            .env_remove("AWS_PROFILE")
+            .env("AWS_ENDPOINT_URL_ECS", &api.endpoint)
+            .env("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS", &api.endpoint)
+            .env(
+                "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
+                "http://127.0.0.1:9",
+            );
+        run(&mut c)
+    };
+    // Not without saying where from.
+    let (code, _, err) = backfill(&[]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--from-aws"), "{err}");
+    let (code, _, err) = backfill(&["--from-aws", "--since", "last tuesday"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--since \"last tuesday\" is neither a duration nor a time"),
+        "{err}"
+    );
+
+    let (code, out, err) = backfill(&[
+        "--from-aws",
+        "--cluster",
+        "prod",
+        "--cluster",
+        "arn:aws:ecs:us-west-2:123456789012:cluster/locked",
+        // A fixed day (the event's): a duration would slide past it.
+        "--since",
+        "2026-11-24",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        out.contains("tasks              1 described, 1 new states written"),
+        "{out}"
+    );
+    assert!(out.contains("1 task definitions"), "{out}");
+    assert!(
+        out.contains("log group          /ecs/api: 1 events"),
+        "{out}"
+    );
+    assert!(
+        err.contains("ecs:ListTasks denied for cluster locked")
+            && err.contains("allow the denied actions"),
+        "{err}"
+    );
+    let sql = |q: &str| {
+        let (code, out, err) = run(&mut ecs_query(&["sql", "--lake", lake, "-f", "csv", q]));
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert_eq!(
+        sql("SELECT task_id, stop_cause, exit_code FROM tasks"),
+        "task_id,stop_cause,exit_code\n0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02,oom_killed,137\n"
+    );
+    assert_eq!(
+        sql("SELECT task_id, signature FROM logs"),
+        "task_id,signature\n0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02,node_heap_oom\n"
+    );
+}

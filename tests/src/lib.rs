@@ -544,7 +544,7 @@ fn serve_api(
 /// Answers one AWS JSON-protocol call: `(X-Amz-Target, request body)` -> `(status, body)`.
 pub type JsonHandler = dyn Fn(&str, &serde_json::Value) -> (u16, String) + Send + Sync;
 
-/// A real HTTP endpoint for an AWS JSON-protocol API (ECS), on loopback, whose
+/// A real HTTP endpoint for an AWS JSON-protocol API (ECS, CloudWatch Logs), on loopback, whose
 /// answers come from a handler (recorded responses). The real SDK client talks
 /// to it, so request building, signing and response parsing are the SDK's own.
 pub struct JsonApiServer {
@@ -582,6 +582,25 @@ impl JsonApiServer {
             ))
             .build();
         aws_sdk_ecs::Client::from_conf(config)
+    }
+
+    /// A real aws-sdk-cloudwatchlogs client pointed at this endpoint (the
+    /// same JSON protocol; the handler tells the APIs apart by X-Amz-Target).
+    pub fn logs_client(&self) -> aws_sdk_cloudwatchlogs::Client {
+        use aws_sdk_cloudwatchlogs::config;
+        let conf = config::Config::builder()
+            .behavior_version(config::BehaviorVersion::latest())
+            .region(config::Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(config::Credentials::new(
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "ecs-lake-tests",
+            ))
+            .build();
+        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
     }
 }
 

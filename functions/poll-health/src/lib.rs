@@ -12,7 +12,7 @@
 //! whose ECS calls fail is reported and the others are still written; the
 //! invocation then fails so the failure shows in the function's metrics.
 
-pub mod capture;
+pub use ecs_lake_capture::capture;
 
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 use ecs_lake::arn::{self, Arn};
@@ -177,7 +177,17 @@ pub async fn poll<S: LakeFiles>(
             Outcome::Failed { error } => summary.failures.push(format!("{}: {error}", input.id)),
         }
     }
-    summary.capture = capture::capture(client, elb, store, &seen, now).await;
+    summary.capture = capture::capture(
+        client,
+        elb,
+        store,
+        &seen,
+        now,
+        SOURCE,
+        capture::Limits::POLL,
+    )
+    .await;
+    println!("{}", capture_metrics(&summary.capture));
     info!(
         clusters = summary.clusters,
         tasks = summary.tasks,
@@ -190,6 +200,28 @@ pub async fn poll<S: LakeFiles>(
     } else {
         Err(PollFailed(summary))
     }
+}
+
+/// The capture as CloudWatch metrics (embedded metric format, printed to
+/// the function's log): `ConfigCaptured` (task definitions and services
+/// written) and `ConfigCaptureFailures`.
+pub fn capture_metrics(c: &capture::Capture) -> serde_json::Value {
+    serde_json::json!({
+        "_aws": {
+            "Timestamp": ecs_lake::time::now_micros() / 1000,
+            "CloudWatchMetrics": [{
+                "Namespace": "EcsPostmortemLake",
+                "Dimensions": [["Function"]],
+                "Metrics": [
+                    {"Name": "ConfigCaptured", "Unit": "Count"},
+                    {"Name": "ConfigCaptureFailures", "Unit": "Count"},
+                ],
+            }],
+        },
+        "Function": "poll-health",
+        "ConfigCaptured": c.task_definitions + c.services,
+        "ConfigCaptureFailures": c.failures.len(),
+    })
 }
 
 /// The clusters to poll, from `CLUSTERS` (names or ARNs, comma- or space-separated).

@@ -95,6 +95,14 @@ static MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .ok()
 });
 
+/// The literal phrases the signatures are found by, for a server-side
+/// filter that narrows a log group to its candidate crash lines (e.g. a
+/// CloudWatch Logs filter pattern `?"phrase" ?"phrase"`). A superset: each
+/// line it selects is still judged by [`signature`].
+pub fn phrases() -> impl Iterator<Item = &'static str> {
+    PATTERNS.iter().map(|(p, _)| *p)
+}
+
 /// The crash or memory signature of a log line, if it is a known one.
 ///
 /// `Killed` counts only as the shell reports a SIGKILLed child: the whole line,

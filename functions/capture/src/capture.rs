@@ -26,15 +26,14 @@
 //!
 //! A describe call that fails (throttled, denied, a network error) never
 //! fails or delays the health samples: it is counted in
-//! [`Capture::failures`], logged, and reported as the `ConfigCaptureFailures`
-//! metric; no marker is written, so the next poll tries again.
+//! [`Capture::failures`] and logged (the poll-health function reports it as
+//! the `ConfigCaptureFailures` metric); no marker is written, so the next
+//! poll tries again.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use aws_sdk_ecs::config::interceptors::AfterDeserializationInterceptorContextRef;
-use aws_sdk_ecs::config::{ConfigBag, Intercept, RuntimeComponents};
-use aws_sdk_ecs::error::{BoxError, DisplayErrorContext};
+use aws_sdk_ecs::error::DisplayErrorContext;
 use aws_sdk_ecs::types::Task;
 use bytes::Bytes;
 use ecs_lake::arn;
@@ -43,6 +42,8 @@ use ecs_lake::sources::events::service_of;
 use ecs_lake::{Input, Outcome, ingest};
 use serde::Serialize;
 use tracing::{info, warn};
+
+use crate::RawBody;
 
 /// Where the markers of captured versions live, under the lake root.
 pub const MARKERS: &str = "_state/captured";
@@ -77,6 +78,8 @@ pub struct Capture {
     pub deferred: bool,
     #[serde(skip)]
     started: Option<std::time::Instant>,
+    #[serde(skip)]
+    limits: Option<Limits>,
     /// `what: error` for each describe call or write that failed (retried next poll).
     pub failures: Vec<String>,
 }
@@ -105,12 +108,28 @@ fn record_marker(kind: &str, arn: &str) -> String {
     format!("{MARKERS}/{kind}/{resource}")
 }
 
-/// Describe calls at most per poll, and the time they may take (throttled
-/// calls are retried by the SDK with backoff): a first poll of a large
-/// account, or one after a long outage, spreads its backlog over several
-/// polls instead of running past the function's 60 s timeout.
-pub const MAX_CALLS_PER_POLL: usize = 60;
-pub const MAX_CAPTURE_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+/// How much one capture may do: describe calls, and the time they may take
+/// (throttled calls are retried by the SDK with backoff).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_calls: usize,
+    pub max_time: Duration,
+}
+
+impl Limits {
+    /// A poll's: a first poll of a large account, or one after a long
+    /// outage, spreads its backlog over several polls instead of running
+    /// past the function's 60 s timeout.
+    pub const POLL: Limits = Limits {
+        max_calls: 60,
+        max_time: Duration::from_secs(20),
+    };
+    /// A backfill's: everything, however long it takes.
+    pub const UNBOUNDED: Limits = Limits {
+        max_calls: usize::MAX,
+        max_time: Duration::MAX,
+    };
+}
 
 /// What is being captured this poll: the inputs, each with the markers it
 /// completes, and the markers that must not be written because something
@@ -126,41 +145,14 @@ struct Work {
 impl Capture {
     /// One more describe call, if the poll's budget allows it.
     fn call(&mut self) -> bool {
-        let late = self.started.is_some_and(|s| s.elapsed() > MAX_CAPTURE_TIME);
-        if self.calls >= MAX_CALLS_PER_POLL || late {
+        let limits = self.limits.unwrap_or(Limits::POLL);
+        let late = self.started.is_some_and(|s| s.elapsed() > limits.max_time);
+        if self.calls >= limits.max_calls || late {
             self.deferred = true;
             return false;
         }
         self.calls += 1;
         true
-    }
-}
-
-/// The response body of the call it is attached to, as the service sent it.
-#[derive(Debug, Clone, Default)]
-struct RawBody(Arc<Mutex<Option<Bytes>>>);
-
-impl RawBody {
-    fn take(&self) -> Option<Bytes> {
-        self.0.lock().ok().and_then(|mut b| b.take())
-    }
-}
-
-impl Intercept for RawBody {
-    fn name(&self) -> &'static str {
-        "RawBody"
-    }
-
-    fn read_after_deserialization(
-        &self,
-        context: &AfterDeserializationInterceptorContextRef<'_>,
-        _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
-    ) -> Result<(), BoxError> {
-        if let (Some(bytes), Ok(mut slot)) = (context.response().body().bytes(), self.0.lock()) {
-            *slot = Some(Bytes::copy_from_slice(bytes));
-        }
-        Ok(())
     }
 }
 
@@ -225,15 +217,19 @@ pub fn seen_in(tasks: &[Task]) -> Seen {
 
 /// Describes what `seen` holds that is not captured yet and ingests the
 /// answers. Never fails: failures are in the result.
+/// `source` names the ingester in object keys and quarantine rows.
 pub async fn capture<S: LakeFiles>(
     client: &aws_sdk_ecs::Client,
     elb: &aws_sdk_elasticloadbalancingv2::Client,
     store: &S,
     seen: &Seen,
     now: ecs_lake::time::Micros,
+    source: &str,
+    limits: Limits,
 ) -> Capture {
     let mut out = Capture {
         started: Some(std::time::Instant::now()),
+        limits: Some(limits),
         ..Capture::default()
     };
     // With the trailing slash: the IAM policy grants this prefix only.
@@ -396,7 +392,7 @@ pub async fn capture<S: LakeFiles>(
     let ingested = if inputs.is_empty() {
         Vec::new()
     } else {
-        ingest(store, crate::SOURCE, &inputs, now).await.outcomes
+        ingest(store, source, &inputs, now).await.outcomes
     };
     for ((input, markers), outcome) in inputs.iter().zip(&markers).zip(&ingested) {
         match outcome {
@@ -746,7 +742,7 @@ async fn history(
     }
 }
 
-/// Logs the capture and emits its CloudWatch metrics (embedded metric format).
+/// Logs the capture (the poll-health function also emits it as metrics).
 fn report(c: &Capture) {
     for f in &c.failures {
         warn!(
@@ -760,21 +756,4 @@ fn report(c: &Capture) {
         failures = c.failures.len(),
         "configuration capture"
     );
-    let emf = serde_json::json!({
-        "_aws": {
-            "Timestamp": ecs_lake::time::now_micros() / 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": "EcsPostmortemLake",
-                "Dimensions": [["Function"]],
-                "Metrics": [
-                    {"Name": "ConfigCaptured", "Unit": "Count"},
-                    {"Name": "ConfigCaptureFailures", "Unit": "Count"},
-                ],
-            }],
-        },
-        "Function": "poll-health",
-        "ConfigCaptured": c.task_definitions + c.services,
-        "ConfigCaptureFailures": c.failures.len(),
-    });
-    println!("{emf}");
 }

@@ -1,0 +1,610 @@
+//! Day one: what AWS still holds, read into the lake
+//! (`ecs-query backfill --from-aws`).
+//!
+//! Per cluster (those named, else every one `ListClusters` returns):
+//! * its tasks, running and stopped (`ListTasks` for both desired statuses,
+//!   `DescribeTasks` 100 at a time): stopped tasks stay describable for about
+//!   an hour, and the answer is often the only record of them. Each task of
+//!   the answer, as ECS sent it, is one input read as a task object (the
+//!   same rows a task state change gives);
+//! * the configuration behind those tasks: [`crate::capture`] without a
+//!   budget (task definitions, services, target groups, deployment history);
+//! * its Container Insights performance log group and lifecycle-event log
+//!   group, and every application log group whose name starts with one of
+//!   the prefixes (`DescribeLogGroups`), filtered to the crash signatures'
+//!   phrases: `FilterLogEvents` from `since` (or where the last run ended)
+//!   to now, one UTC day at a time. Each answer page, as CloudWatch Logs
+//!   sent it, is read as a `filter-log-events` output of its group.
+//!
+//! **Idempotent**: a task is written once per (`version`, `lastStatus`) and a
+//! log group's day once, remembered by empty marker objects under
+//! [`MARKERS`], written only after what they stand for is written. A page
+//! read again after an interruption (its day had no marker yet) holds the
+//! same events, which make the same objects (object keys hash the inputs),
+//! so nothing is counted twice. **Resumable**: a run starts each log group
+//! where the markers say the last one ended. **Read-only** towards AWS, and
+//! **never stops at one failure**: a denied or failing call is reported with
+//! the IAM action it needs, and the rest goes on. Throttling is the SDK's
+//! (retries with backoff, set by the caller's client configuration); calls
+//! are made one at a time.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_ecs::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_ecs::types::DesiredStatus;
+use bytes::Bytes;
+use ecs_lake::envelope::{LogNames, split_file_named};
+use ecs_lake::lake::LakeFiles;
+use ecs_lake::sources::logs::signature;
+use ecs_lake::time::Micros;
+use ecs_lake::{Input, Outcome, ingest};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use tracing::{info, warn};
+
+use crate::RawBody;
+use crate::capture::{self, Capture, Limits, Seen};
+
+/// The ingester name in object keys and quarantine rows.
+pub const SOURCE: &str = "backfill";
+
+/// Where a backfill's markers live, under the lake root.
+pub const MARKERS: &str = "_state/backfill";
+
+/// DescribeTasks takes at most 100 tasks per call.
+const DESCRIBE_CHUNK: usize = 100;
+
+/// A log group is read one UTC day at a time: the unit of resumption.
+const DAY_MS: i64 = 86_400_000;
+
+/// The AWS clients a backfill reads with.
+#[derive(Clone, Copy)]
+pub struct Clients<'a> {
+    pub ecs: &'a aws_sdk_ecs::Client,
+    pub elb: &'a aws_sdk_elasticloadbalancingv2::Client,
+    pub logs: &'a aws_sdk_cloudwatchlogs::Client,
+}
+
+/// What to read.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Cluster names or ARNs; empty: every cluster (`ListClusters`).
+    pub clusters: Vec<String>,
+    /// Log events from this time on (epoch microseconds).
+    pub since: Micros,
+    /// Now: the end of the log window, and the ingest time.
+    pub now: Micros,
+    /// Application log groups: every group whose name starts with one of these.
+    pub log_group_prefixes: Vec<String>,
+    /// Read CloudWatch Logs at all.
+    pub logs: bool,
+}
+
+/// A call that failed, with the IAM action it needs.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Failure {
+    /// The IAM action, e.g. `ecs:ListTasks`.
+    pub action: &'static str,
+    /// What it was called for, e.g. `cluster prod`.
+    pub target: String,
+    /// The service's error code, when it gave one (`AccessDeniedException`).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+impl Failure {
+    fn of<E>(action: &'static str, target: impl Into<String>, e: &E) -> Self
+    where
+        E: std::error::Error + ProvideErrorMetadata + 'static,
+    {
+        Self {
+            action,
+            target: target.into(),
+            code: e.code().map(str::to_owned),
+            message: DisplayErrorContext(e).to_string(),
+        }
+    }
+
+    /// The call was refused for want of permission.
+    pub fn is_denied(&self) -> bool {
+        self.code
+            .as_deref()
+            .is_some_and(|c| c.contains("AccessDenied") || c == "UnauthorizedOperation")
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_denied() {
+            write!(
+                f,
+                "{} denied for {}: allow it to the caller (see the README's IAM list)",
+                self.action, self.target
+            )
+        } else {
+            write!(f, "{} for {}: {}", self.action, self.target, self.message)
+        }
+    }
+}
+
+/// One log group's part of a backfill.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct GroupReport {
+    pub group: String,
+    /// Days read (each complete, marked).
+    pub days: usize,
+    /// Days (or the part of today up to then) read by earlier runs.
+    pub days_done_before: usize,
+    /// Log events read.
+    pub events: usize,
+}
+
+/// What a backfill did.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub clusters: Vec<String>,
+    /// Tasks ECS described.
+    pub tasks_described: usize,
+    /// Of those, the states not in the lake yet, written now.
+    pub tasks_written: usize,
+    /// The configuration captured behind the tasks.
+    pub configuration: Capture,
+    pub log_groups: Vec<GroupReport>,
+    /// Rows written per table.
+    pub rows: BTreeMap<&'static str, usize>,
+    /// Inputs (tasks, log pages or their records) quarantined.
+    pub quarantined: usize,
+    /// Calls and writes that failed; the rest went on.
+    pub failures: Vec<Failure>,
+}
+
+/// Reads what AWS holds into the lake (see the module docs). Never fails as
+/// a whole: failures are in the report. `progress` is told what is being read.
+pub async fn run<S: LakeFiles + Sync>(
+    clients: Clients<'_>,
+    store: &S,
+    plan: &Plan,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Report {
+    let mut report = Report::default();
+    let done: BTreeSet<String> = match store.list(&format!("{MARKERS}/")).await {
+        Ok(keys) => keys.into_iter().collect(),
+        Err(e) => {
+            report.failures.push(Failure {
+                action: "s3:ListBucket",
+                target: format!("{MARKERS}/ in the lake"),
+                code: None,
+                message: e.to_string(),
+            });
+            return report;
+        }
+    };
+    report.clusters = if plan.clusters.is_empty() {
+        progress("listing clusters");
+        match clients
+            .ecs
+            .list_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+        {
+            Ok(arns) => arns.iter().map(|a| cluster_name(a).to_owned()).collect(),
+            Err(e) => {
+                report
+                    .failures
+                    .push(Failure::of("ecs:ListClusters", "the account", &e));
+                Vec::new()
+            }
+        }
+    } else {
+        plan.clusters
+            .iter()
+            .map(|c| cluster_name(c).to_owned())
+            .collect()
+    };
+
+    let mut seen = Seen::default();
+    for cluster in report.clusters.clone() {
+        progress(&format!("tasks of cluster {cluster}"));
+        tasks(
+            clients,
+            store,
+            plan,
+            &cluster,
+            &done,
+            &mut seen,
+            &mut report,
+        )
+        .await;
+    }
+    progress("task definitions, services, deployment history");
+    report.configuration = capture::capture(
+        clients.ecs,
+        clients.elb,
+        store,
+        &seen,
+        plan.now,
+        SOURCE,
+        Limits::UNBOUNDED,
+    )
+    .await;
+
+    if plan.logs {
+        let clusters = report.clusters.clone();
+        let groups = log_groups(clients, plan, &clusters, &mut report).await;
+        let phrases: Vec<String> = signature::phrases().map(|p| format!("?\"{p}\"")).collect();
+        let crash_filter = phrases.join(" ");
+        for (group, filtered) in groups {
+            progress(&format!("log group {group}"));
+            let filter = filtered.then_some(crash_filter.as_str());
+            let g = log_group(clients, store, plan, &group, filter, &done, &mut report).await;
+            report.log_groups.push(g);
+        }
+    }
+    info!(
+        clusters = report.clusters.len(),
+        tasks_described = report.tasks_described,
+        tasks_written = report.tasks_written,
+        log_groups = report.log_groups.len(),
+        failures = report.failures.len(),
+        "backfill from AWS"
+    );
+    report
+}
+
+/// A cluster's name from its name or ARN.
+fn cluster_name(cluster: &str) -> &str {
+    cluster.rsplit_once(":cluster/").map_or(cluster, |(_, n)| n)
+}
+
+/// The marker of one state of one task.
+fn task_marker(cluster: &str, task_id: &str, version: i64, status: &str) -> String {
+    format!("{MARKERS}/tasks/{cluster}/{task_id}/{version}-{status}")
+}
+
+/// The prefix of a log group's day markers; each key under it ends in the
+/// day's end (epoch milliseconds).
+fn log_marker_prefix(group: &str) -> String {
+    format!("{MARKERS}/logs/{}/_until/", group.trim_matches('/'))
+}
+
+/// Ingests inputs, adding to the report; the outcomes, in input order.
+async fn write<S: LakeFiles>(
+    store: &S,
+    inputs: &[Input],
+    now: Micros,
+    report: &mut Report,
+) -> Vec<Outcome> {
+    if inputs.is_empty() {
+        return Vec::new();
+    }
+    let r = ingest(store, SOURCE, inputs, now).await;
+    for (table, n) in &r.rows {
+        *report.rows.entry(table).or_default() += n;
+    }
+    report.quarantined += r.quarantined();
+    r.outcomes
+}
+
+/// Writes an empty marker; a failure is reported (the work is redone next run).
+async fn mark<S: LakeFiles>(store: &S, key: &str, report: &mut Report) -> bool {
+    match store.put(key, Bytes::new()).await {
+        Ok(()) => true,
+        Err(e) => {
+            report.failures.push(Failure {
+                action: "s3:PutObject",
+                target: key.to_owned(),
+                code: None,
+                message: e.to_string(),
+            });
+            false
+        }
+    }
+}
+
+/// The running and stopped tasks of one cluster.
+async fn tasks<S: LakeFiles>(
+    clients: Clients<'_>,
+    store: &S,
+    plan: &Plan,
+    cluster: &str,
+    done: &BTreeSet<String>,
+    seen: &mut Seen,
+    report: &mut Report,
+) {
+    #[derive(Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow, default)]
+        tasks: Vec<&'a RawValue>,
+    }
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(rename = "taskArn")]
+        task_arn: String,
+        #[serde(default)]
+        version: i64,
+        #[serde(rename = "lastStatus", default)]
+        last_status: String,
+    }
+    let mut arns = Vec::new();
+    for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
+        match clients
+            .ecs
+            .list_tasks()
+            .cluster(cluster)
+            .desired_status(status)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+        {
+            Ok(found) => arns.extend(found),
+            Err(e) => {
+                report.failures.push(Failure::of(
+                    "ecs:ListTasks",
+                    format!("cluster {cluster}"),
+                    &e,
+                ));
+                return;
+            }
+        }
+    }
+    let mut inputs = Vec::new();
+    let mut markers = Vec::new();
+    for chunk in arns.chunks(DESCRIBE_CHUNK) {
+        let body = RawBody::default();
+        let sent = clients
+            .ecs
+            .describe_tasks()
+            .cluster(cluster)
+            .set_tasks(Some(chunk.to_vec()))
+            .customize()
+            .interceptor(body.clone())
+            .send()
+            .await;
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(e) => {
+                report.failures.push(Failure::of(
+                    "ecs:DescribeTasks",
+                    format!("cluster {cluster}"),
+                    &e,
+                ));
+                continue;
+            }
+        };
+        seen.extend(capture::seen_in(answer.tasks()));
+        let Some(bytes) = body.take() else {
+            warn!(cluster, "DescribeTasks: no response body to keep");
+            continue;
+        };
+        let Ok(raw) = serde_json::from_slice::<Answer<'_>>(&bytes) else {
+            warn!(cluster, "DescribeTasks: the answer is not JSON");
+            continue;
+        };
+        for task in raw.tasks {
+            report.tasks_described += 1;
+            let Ok(head) = serde_json::from_str::<Head>(task.get()) else {
+                continue;
+            };
+            let id = head.task_arn.rsplit('/').next().unwrap_or_default();
+            let marker = task_marker(cluster, id, head.version, &head.last_status);
+            if done.contains(&marker) {
+                continue;
+            }
+            inputs.push(Input::new(
+                format!("DescribeTasks:{}", head.task_arn),
+                task.get().as_bytes().to_vec(),
+            ));
+            markers.push(marker);
+        }
+    }
+    let outcomes = write(store, &inputs, plan.now, report).await;
+    for ((input, marker), outcome) in inputs.iter().zip(&markers).zip(&outcomes) {
+        match outcome {
+            Outcome::Written => {
+                report.tasks_written += 1;
+                mark(store, marker, report).await;
+            }
+            // The same answer would be refused again: not retried.
+            Outcome::Quarantined { .. } => {
+                mark(store, marker, report).await;
+            }
+            Outcome::Failed { error } => report.failures.push(Failure {
+                action: "s3:PutObject",
+                target: input.id.clone(),
+                code: None,
+                message: error.clone(),
+            }),
+        }
+    }
+}
+
+/// The log groups to read: each cluster's Container Insights performance
+/// and lifecycle-event groups (unfiltered), and the application groups under
+/// the prefixes (filtered to crash lines: `true`). Groups that do not exist
+/// are left out.
+async fn log_groups(
+    clients: Clients<'_>,
+    plan: &Plan,
+    clusters: &[String],
+    report: &mut Report,
+) -> Vec<(String, bool)> {
+    let mut groups: BTreeMap<String, bool> = BTreeMap::new();
+    let mut prefixes: Vec<(String, bool)> = plan
+        .log_group_prefixes
+        .iter()
+        .map(|p| (p.clone(), true))
+        .collect();
+    for c in clusters {
+        for g in [
+            format!("/aws/ecs/containerinsights/{c}/performance"),
+            format!("/aws/events/ecs/containerinsights/{c}/performance"),
+        ] {
+            prefixes.push((g, false));
+        }
+    }
+    for (prefix, filtered) in prefixes {
+        match clients
+            .logs
+            .describe_log_groups()
+            .log_group_name_prefix(&prefix)
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+        {
+            Ok(found) => {
+                for g in found {
+                    let Some(name) = g.log_group_name() else {
+                        continue;
+                    };
+                    // A cluster's own groups are exact names, not prefixes.
+                    if !filtered && name != prefix {
+                        continue;
+                    }
+                    // Container Insights groups are never filtered, even
+                    // when an application prefix also covers them.
+                    let unfiltered = !filtered || groups.get(name) == Some(&false);
+                    groups.insert(name.to_owned(), !unfiltered);
+                }
+            }
+            Err(e) => report.failures.push(Failure::of(
+                "logs:DescribeLogGroups",
+                format!("prefix {prefix}"),
+                &e,
+            )),
+        }
+    }
+    groups.into_iter().collect()
+}
+
+/// One log group, day by day from where the last run ended.
+async fn log_group<S: LakeFiles>(
+    clients: Clients<'_>,
+    store: &S,
+    plan: &Plan,
+    group: &str,
+    filter: Option<&str>,
+    done: &BTreeSet<String>,
+    report: &mut Report,
+) -> GroupReport {
+    let mut g = GroupReport {
+        group: group.to_owned(),
+        ..GroupReport::default()
+    };
+    let prefix = log_marker_prefix(group);
+    let ends: Vec<i64> = done
+        .range(prefix.clone()..)
+        .take_while(|k| k.starts_with(&prefix))
+        .filter_map(|k| k[prefix.len()..].parse::<i64>().ok())
+        .collect();
+    g.days_done_before = ends.len();
+    let end = plan.now.div_euclid(1000);
+    let start_at = plan.since.div_euclid(1000);
+    let mut start = ends
+        .iter()
+        .copied()
+        .max()
+        .map_or(start_at, |r| r.max(start_at));
+    let names = LogNames {
+        log_group: Some(group.to_owned()),
+        log_stream: None,
+    };
+    while start < end {
+        // Days end at UTC midnight, the last one now.
+        let day_end = ((start.div_euclid(DAY_MS) + 1) * DAY_MS).min(end);
+        let mut token: Option<String> = None;
+        let mut page = 0;
+        let complete = loop {
+            let body = RawBody::default();
+            let sent = clients
+                .logs
+                .filter_log_events()
+                .log_group_name(group)
+                .start_time(start)
+                // Both bounds are inclusive: the next day starts at `day_end`.
+                .end_time(day_end - 1)
+                .set_filter_pattern(filter.map(str::to_owned))
+                .set_next_token(token.clone())
+                .customize()
+                .interceptor(body.clone())
+                .send()
+                .await;
+            let answer = match sent {
+                Ok(answer) => answer,
+                Err(e) => {
+                    report.failures.push(Failure::of(
+                        "logs:FilterLogEvents",
+                        format!("log group {group}"),
+                        &e,
+                    ));
+                    break false;
+                }
+            };
+            g.events += answer.events().len();
+            if let Some(bytes) = body.take().filter(|_| !answer.events().is_empty()) {
+                let name = format!("FilterLogEvents:{group}@{start}#{page}");
+                let inputs = match split_file_named(&name, &bytes, &names) {
+                    Ok(inputs) => inputs,
+                    // A filter-log-events answer with its group given: cannot happen.
+                    Err(missing) => {
+                        warn!(group, %missing, "FilterLogEvents page not read");
+                        Vec::new()
+                    }
+                };
+                let outcomes = write(store, &inputs, plan.now, report).await;
+                if let Some(error) = outcomes.iter().find_map(|o| match o {
+                    Outcome::Failed { error } => Some(error.clone()),
+                    _ => None,
+                }) {
+                    report.failures.push(Failure {
+                        action: "s3:PutObject",
+                        target: name,
+                        code: None,
+                        message: error,
+                    });
+                    break false;
+                }
+            }
+            page += 1;
+            token = answer.next_token().map(str::to_owned);
+            if token.is_none() {
+                break true;
+            }
+        };
+        if !complete || !mark(store, &format!("{prefix}{day_end}"), report).await {
+            // Not marked: the next run starts this group here again.
+            break;
+        }
+        g.days += 1;
+        start = day_end;
+    }
+    g
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cluster_names_from_arns() {
+        assert_eq!(
+            cluster_name("arn:aws:ecs:eu-west-1:111122223333:cluster/prod"),
+            "prod"
+        );
+        assert_eq!(cluster_name("prod"), "prod");
+    }
+
+    #[test]
+    fn log_markers_nest_under_the_group() {
+        assert_eq!(
+            log_marker_prefix("/aws/ecs/containerinsights/prod/performance"),
+            "_state/backfill/logs/aws/ecs/containerinsights/prod/performance/_until/"
+        );
+    }
+}
