@@ -11,6 +11,7 @@ fuzz_target!(|data: &[u8]| {
     let names = LogNames {
         log_group: Some("/ecs/fuzz".into()),
         log_stream: None,
+        owner: None,
     };
     if let Ok(inputs) = split_file_named("fuzz", data, &names) {
         for input in &inputs {

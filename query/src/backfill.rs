@@ -60,6 +60,7 @@ pub async fn run(
     let names = LogNames {
         log_group: args.log_group,
         log_stream: args.log_stream,
+        owner: None,
     };
     let options = ecs_lake::Options {
         redact_secrets: !args.keep_secrets,

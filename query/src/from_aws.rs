@@ -82,7 +82,14 @@ pub async fn run(
         Some(first) => Err(CliError::Incomplete {
             count: failures.len(),
             first: first.clone(),
-            hint: if report.failures.iter().any(|f| f.is_denied()) {
+            // The capture's failures are `<call> <what>: <the SDK's error>`.
+            hint: if report.failures.iter().any(|f| f.is_denied())
+                || report
+                    .configuration
+                    .failures
+                    .iter()
+                    .any(|f| f.contains("AccessDenied"))
+            {
                 "allow the denied actions (README, `backfill --from-aws`), then re-run: what was read is not read again"
             } else {
                 "re-run the same command: what was read is not read again"
@@ -133,12 +140,12 @@ fn print_report(r: &Report, lake: &str, out: &mut dyn Write) -> std::io::Result<
     for g in &r.log_groups {
         writeln!(
             out,
-            "  log group          {}: {} events in {} day(s){}",
+            "  log group          {}: {} events in {} window(s){}",
             g.group,
             g.events,
-            g.days,
-            if g.days_done_before > 0 {
-                format!(", {} day(s) read before", g.days_done_before)
+            g.windows,
+            if g.windows_done_before > 0 {
+                format!(", {} window(s) read before", g.windows_done_before)
             } else {
                 String::new()
             }

@@ -541,6 +541,25 @@ fn serve_api(
     (format!("http://{addr}"), stop)
 }
 
+/// The AWS configuration of every client of a loopback endpoint: the test
+/// credentials, [`REGION`], the endpoint.
+fn loopback_sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+            aws_sdk_ecs::config::Credentials::new(
+                ACCESS_KEY,
+                SECRET_KEY,
+                None,
+                None,
+                "ecs-lake-tests",
+            ),
+        ))
+        .build()
+}
+
 /// Answers one AWS JSON-protocol call: `(X-Amz-Target, request body)` -> `(status, body)`.
 pub type JsonHandler = dyn Fn(&str, &serde_json::Value) -> (u16, String) + Send + Sync;
 
@@ -569,38 +588,13 @@ impl JsonApiServer {
 
     /// A real aws-sdk-ecs client pointed at this endpoint.
     pub fn ecs_client(&self) -> aws_sdk_ecs::Client {
-        let config = aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_sdk_ecs::config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ecs::config::Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                None,
-                None,
-                "ecs-lake-tests",
-            ))
-            .build();
-        aws_sdk_ecs::Client::from_conf(config)
+        aws_sdk_ecs::Client::new(&loopback_sdk_config(&self.endpoint))
     }
 
     /// A real aws-sdk-cloudwatchlogs client pointed at this endpoint (the
     /// same JSON protocol; the handler tells the APIs apart by X-Amz-Target).
     pub fn logs_client(&self) -> aws_sdk_cloudwatchlogs::Client {
-        use aws_sdk_cloudwatchlogs::config;
-        let conf = config::Config::builder()
-            .behavior_version(config::BehaviorVersion::latest())
-            .region(config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(config::Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                None,
-                None,
-                "ecs-lake-tests",
-            ))
-            .build();
-        aws_sdk_cloudwatchlogs::Client::from_conf(conf)
+        aws_sdk_cloudwatchlogs::Client::new(&loopback_sdk_config(&self.endpoint))
     }
 }
 
@@ -631,20 +625,7 @@ impl QueryApiServer {
 
     /// A real aws-sdk-elasticloadbalancingv2 client pointed at this endpoint.
     pub fn elbv2_client(&self) -> aws_sdk_elasticloadbalancingv2::Client {
-        use aws_sdk_elasticloadbalancingv2::config;
-        let conf = config::Config::builder()
-            .behavior_version(config::BehaviorVersion::latest())
-            .region(config::Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(config::Credentials::new(
-                ACCESS_KEY,
-                SECRET_KEY,
-                None,
-                None,
-                "ecs-lake-tests",
-            ))
-            .build();
-        aws_sdk_elasticloadbalancingv2::Client::from_conf(conf)
+        aws_sdk_elasticloadbalancingv2::Client::new(&loopback_sdk_config(&self.endpoint))
     }
 }
 

@@ -87,7 +87,7 @@ fn log_events() -> Vec<(&'static str, String, i64, String)> {
     )
     .unwrap();
     vec![
-        // Day 1 (the 22nd after noon) and day 2 (the 23rd): one crash line each.
+        // Day 1 (the 22nd after noon) and day 2 (the 23rd): crash lines.
         (
             APP_GROUP,
             oom_stream.clone(),
@@ -97,9 +97,16 @@ fn log_events() -> Vec<(&'static str, String, i64, String)> {
         ),
         (
             APP_GROUP,
-            oom_stream,
+            oom_stream.clone(),
             MIDNIGHT_23 + 3_600_000,
             "Killed".to_owned(),
+        ),
+        // On midnight itself: the first instant of day 2, read once.
+        (
+            APP_GROUP,
+            oom_stream,
+            MIDNIGHT_23,
+            "Segmentation fault (core dumped)".to_owned(),
         ),
         // Today: a Container Insights record, and an ECS event in the lifecycle group.
         (
@@ -271,11 +278,45 @@ fn no_elb() -> QueryApiServer {
     }))
 }
 
+/// The scripted account behind loopback endpoints, and an empty S3 lake.
+struct Setup {
+    world: Arc<World>,
+    api: JsonApiServer,
+    elb: QueryApiServer,
+    s3: S3Server,
+    store: S3Store,
+}
+
+fn setup() -> Setup {
+    let world = Arc::new(World::default());
+    let w = world.clone();
+    let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| w.answer(t, b)));
+    let s3 = S3Server::start(&["lake"]);
+    let store = S3Store::new(s3.client(), "lake", "ecs");
+    Setup {
+        world,
+        api,
+        elb: no_elb(),
+        s3,
+        store,
+    }
+}
+
 async fn run(api: &JsonApiServer, elb: &QueryApiServer, store: &S3Store, now: i64) -> Report {
+    run_since(api, elb, store, SINCE, now).await
+}
+
+async fn run_since(
+    api: &JsonApiServer,
+    elb: &QueryApiServer,
+    store: &S3Store,
+    since: i64,
+    now: i64,
+) -> Report {
     let (ecs, logs, elb) = (api.ecs_client(), api.logs_client(), elb.elbv2_client());
     let plan = Plan {
         clusters: Vec::new(),
-        since: SINCE,
+        since,
         now,
         log_group_prefixes: vec!["/ecs/".into()],
         logs: true,
@@ -290,13 +331,14 @@ async fn run(api: &JsonApiServer, elb: &QueryApiServer, store: &S3Store, now: i6
 
 #[tokio::test]
 async fn reads_tasks_configuration_and_logs_and_a_rerun_adds_nothing() {
-    let world = Arc::new(World::default());
-    let w = world.clone();
-    let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| w.answer(t, b)));
-    let elb = no_elb();
-    let s3 = S3Server::start(&["lake"]);
+    let Setup {
+        world,
+        api,
+        elb,
+        s3,
+        store,
+    } = setup();
     let client = s3.client();
-    let store = S3Store::new(client.clone(), "lake", "ecs");
 
     let report = run(&api, &elb, &store, NOW).await;
     // Both pages of clusters; the one the caller may not read is reported
@@ -327,14 +369,14 @@ async fn reads_tasks_configuration_and_logs_and_a_rerun_adds_nothing() {
     let groups: Vec<(&str, usize, usize)> = report
         .log_groups
         .iter()
-        .map(|g| (g.group.as_str(), g.events, g.days))
+        .map(|g| (g.group.as_str(), g.events, g.windows))
         .collect();
     assert_eq!(
         groups,
         [
             (PERF_GROUP, 1, 3),
             (LIFECYCLE_GROUP, 1, 3),
-            (APP_GROUP, 2, 3)
+            (APP_GROUP, 3, 3)
         ]
     );
 
@@ -365,10 +407,10 @@ async fn reads_tasks_configuration_and_logs_and_a_rerun_adds_nothing() {
     let logs = read_parquet(&client, "lake", "ecs/logs/").await;
     let mut signatures = column(&logs, "signature");
     signatures.sort();
-    assert_eq!(signatures, ["killed", "node_heap_oom"]);
+    assert_eq!(signatures, ["killed", "node_heap_oom", "segfault"]);
     assert_eq!(
         column(&logs, "task_id"),
-        ["0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02"; 2]
+        ["0b0b0b0b0b0b4b0b8b0b0b0b0b0b0b02"; 3]
     );
     let metrics = read_parquet(&client, "lake", "ecs/metrics/").await;
     assert_eq!(
@@ -388,7 +430,7 @@ async fn reads_tasks_configuration_and_logs_and_a_rerun_adds_nothing() {
         again
             .log_groups
             .iter()
-            .all(|g| g.days == 0 && g.days_done_before == 3)
+            .all(|g| g.windows == 0 && g.windows_done_before == 3)
     );
     assert_eq!(world.calls_to("FilterLogEvents").len(), filters);
     assert_eq!(list_keys(&client, "lake", "ecs/").await, before);
@@ -400,25 +442,27 @@ async fn reads_tasks_configuration_and_logs_and_a_rerun_adds_nothing() {
         .iter()
         .map(|b| b["startTime"].as_i64().unwrap())
         .collect();
-    assert_eq!(starts, [NOW / 1000; 3]);
+    // The last quarter of an hour was left for later.
+    assert_eq!(starts, [NOW / 1000 - backfill::LATE_MS; 3]);
     assert!(
         later
             .log_groups
             .iter()
-            .all(|g| g.days == 1 && g.events == 0)
+            .all(|g| g.windows == 1 && g.events == 0)
     );
 }
 
 #[tokio::test]
 async fn an_interrupted_run_goes_on_where_it_stopped() {
-    let world = Arc::new(World::default());
-    *world.fail_app_from.lock().unwrap() = Some(MIDNIGHT_23);
-    let w = world.clone();
-    let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| w.answer(t, b)));
-    let elb = no_elb();
-    let s3 = S3Server::start(&["lake"]);
+    let Setup {
+        world,
+        api,
+        elb,
+        s3,
+        store,
+    } = setup();
     let client = s3.client();
-    let store = S3Store::new(client.clone(), "lake", "ecs");
+    *world.fail_app_from.lock().unwrap() = Some(MIDNIGHT_23);
 
     let first = run(&api, &elb, &store, NOW).await;
     let app = first
@@ -427,7 +471,7 @@ async fn an_interrupted_run_goes_on_where_it_stopped() {
         .find(|g| g.group == APP_GROUP)
         .unwrap();
     // The first day was read; the second failed (after the SDK's retries).
-    assert_eq!((app.days, app.events), (1, 1));
+    assert_eq!((app.windows, app.events), (1, 1));
     assert!(
         first
             .failures
@@ -454,10 +498,109 @@ async fn an_interrupted_run_goes_on_where_it_stopped() {
         .iter()
         .find(|g| g.group == APP_GROUP)
         .unwrap();
-    assert_eq!((app.days, app.days_done_before, app.events), (2, 1, 1));
+    assert_eq!(
+        (app.windows, app.windows_done_before, app.events),
+        (2, 1, 2)
+    );
     // Each crash line once.
     let logs = read_parquet(&client, "lake", "ecs/logs/").await;
     let mut signatures = column(&logs, "signature");
     signatures.sort();
-    assert_eq!(signatures, ["killed", "node_heap_oom"]);
+    assert_eq!(signatures, ["killed", "node_heap_oom", "segfault"]);
+}
+
+#[tokio::test]
+async fn an_earlier_since_reads_only_what_is_older() {
+    let Setup {
+        world,
+        api,
+        elb,
+        s3,
+        store,
+    } = setup();
+    let day_before = NOW - DAY_MS * 1000;
+    run_since(&api, &elb, &store, day_before, NOW).await;
+    let seen = world.calls_to("FilterLogEvents").len();
+    let older = run_since(&api, &elb, &store, SINCE, NOW).await;
+    // Only [SINCE, a day before now), cut at midnight, is asked for.
+    let windows: Vec<(i64, i64)> = world.calls_to("FilterLogEvents")[seen..]
+        .iter()
+        .filter(|b| b["logGroupName"] == APP_GROUP && b.get("nextToken").is_none())
+        .map(|b| {
+            (
+                b["startTime"].as_i64().unwrap(),
+                b["endTime"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        windows,
+        [
+            (SINCE / 1000, MIDNIGHT_23 - 1),
+            (MIDNIGHT_23, day_before / 1000 - 1)
+        ]
+    );
+    let app = older
+        .log_groups
+        .iter()
+        .find(|g| g.group == APP_GROUP)
+        .unwrap();
+    // The app's three lines are all older than a day: read now, each once.
+    assert_eq!(
+        (app.windows, app.windows_done_before, app.events),
+        (2, 2, 3)
+    );
+    let logs = read_parquet(&s3.client(), "lake", "ecs/logs/").await;
+    let mut signatures = column(&logs, "signature");
+    signatures.sort();
+    assert_eq!(signatures, ["killed", "node_heap_oom", "segfault"]);
+}
+
+#[tokio::test]
+async fn a_window_whose_write_failed_is_not_marked_and_is_read_again() {
+    let Setup {
+        api,
+        elb,
+        s3,
+        store,
+        ..
+    } = setup();
+    // A file where the logs table's directory must go: every put under it fails.
+    let blocker = s3.bucket_dir("lake").join("ecs/logs");
+    std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
+    std::fs::write(&blocker, b"in the way").unwrap();
+    let first = run(&api, &elb, &store, NOW).await;
+    assert!(
+        first
+            .failures
+            .iter()
+            .any(|f| f.action == "s3:PutObject" && f.target.starts_with("log group /ecs/api")),
+        "{:?}",
+        first.failures
+    );
+    let app = first
+        .log_groups
+        .iter()
+        .find(|g| g.group == APP_GROUP)
+        .unwrap();
+    assert_eq!(app.windows, 0);
+    let markers = list_keys(&s3.client(), "lake", "ecs/_state/backfill/logs/").await;
+    assert!(
+        markers.iter().all(|k| !k.contains("%2Fecs%2Fapi")),
+        "{markers:?}"
+    );
+
+    std::fs::remove_file(&blocker).unwrap();
+    let second = run(&api, &elb, &store, NOW).await;
+    let app = second
+        .log_groups
+        .iter()
+        .find(|g| g.group == APP_GROUP)
+        .unwrap();
+    assert_eq!(
+        (app.windows, app.windows_done_before, app.events),
+        (3, 0, 3)
+    );
+    let logs = read_parquet(&s3.client(), "lake", "ecs/logs/").await;
+    assert_eq!(column(&logs, "signature").len(), 3);
 }

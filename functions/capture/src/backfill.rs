@@ -12,17 +12,21 @@
 //! * its Container Insights performance log group and lifecycle-event log
 //!   group, and every application log group whose name starts with one of
 //!   the prefixes (`DescribeLogGroups`), filtered to the crash signatures'
-//!   phrases: `FilterLogEvents` from `since` (or where the last run ended)
-//!   to now, one UTC day at a time. Each answer page, as CloudWatch Logs
-//!   sent it, is read as a `filter-log-events` output of its group.
+//!   phrases: `FilterLogEvents` over every part of `[since, now - 15 min)`
+//!   no earlier run read, one UTC day at a time. Each answer page, as
+//!   CloudWatch Logs sent it, is read as a `filter-log-events` output of its
+//!   group (with the account of the group's ARN, as the subscription's
+//!   `owner`), a day's pages written together.
 //!
 //! **Idempotent**: a task is written once per (`version`, `lastStatus`) and a
-//! log group's day once, remembered by empty marker objects under
-//! [`MARKERS`], written only after what they stand for is written. A page
-//! read again after an interruption (its day had no marker yet) holds the
-//! same events, which make the same objects (object keys hash the inputs),
-//! so nothing is counted twice. **Resumable**: a run starts each log group
-//! where the markers say the last one ended. **Read-only** towards AWS, and
+//! log window once, remembered by empty marker objects under [`MARKERS`],
+//! written only after what they stand for is written. A window read again
+//! after an interruption (it had no marker yet) gives rows equal to those
+//! written before, which compaction removes. **Resumable**: a run reads only
+//! the windows no marker covers, so an interrupted one goes on where it
+//! stopped and an earlier `since` reads only what is older. The last 15
+//! minutes are left to the next run ([`LATE_MS`]): a line delivered later
+//! than that after its own time is missed. **Read-only** towards AWS, and
 //! **never stops at one failure**: a denied or failing call is reported with
 //! the IAM action it needs, and the rest goes on. Throttling is the SDK's
 //! (retries with backoff, set by the caller's client configuration); calls
@@ -56,6 +60,15 @@ const DESCRIBE_CHUNK: usize = 100;
 
 /// A log group is read one UTC day at a time: the unit of resumption.
 const DAY_MS: i64 = 86_400_000;
+
+/// The last quarter of an hour is left to the next run: CloudWatch Logs
+/// takes events stamped in the past (agents buffer, Container Insights
+/// reports a minute late), and a window read is never read again.
+pub const LATE_MS: i64 = 15 * 60 * 1000;
+
+/// A log window's pages are written together, in batches of at most about
+/// this many bytes of answers: few objects, bounded memory.
+const FLUSH_BYTES: usize = 8 * 1024 * 1024;
 
 /// The AWS clients a backfill reads with.
 #[derive(Clone, Copy)]
@@ -105,6 +118,16 @@ impl Failure {
         }
     }
 
+    /// A failure without a service error (a write, a missing body).
+    fn other(action: &'static str, target: impl Into<String>, message: String) -> Self {
+        Self {
+            action,
+            target: target.into(),
+            code: None,
+            message,
+        }
+    }
+
     /// The call was refused for want of permission.
     pub fn is_denied(&self) -> bool {
         self.code
@@ -131,10 +154,11 @@ impl std::fmt::Display for Failure {
 #[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
 pub struct GroupReport {
     pub group: String,
-    /// Days read (each complete, marked).
-    pub days: usize,
-    /// Days (or the part of today up to then) read by earlier runs.
-    pub days_done_before: usize,
+    /// Windows (a UTC day, or the part of one not read before) read now,
+    /// each complete and marked.
+    pub windows: usize,
+    /// Windows read by earlier runs.
+    pub windows_done_before: usize,
     /// Log events read.
     pub events: usize,
 }
@@ -170,12 +194,11 @@ pub async fn run<S: LakeFiles + Sync>(
     let done: BTreeSet<String> = match store.list(&format!("{MARKERS}/")).await {
         Ok(keys) => keys.into_iter().collect(),
         Err(e) => {
-            report.failures.push(Failure {
-                action: "s3:ListBucket",
-                target: format!("{MARKERS}/ in the lake"),
-                code: None,
-                message: e.to_string(),
-            });
+            report.failures.push(Failure::other(
+                "s3:ListBucket",
+                format!("{MARKERS}/ in the lake"),
+                e.to_string(),
+            ));
             return report;
         }
     };
@@ -236,9 +259,9 @@ pub async fn run<S: LakeFiles + Sync>(
         let groups = log_groups(clients, plan, &clusters, &mut report).await;
         let phrases: Vec<String> = signature::phrases().map(|p| format!("?\"{p}\"")).collect();
         let crash_filter = phrases.join(" ");
-        for (group, filtered) in groups {
-            progress(&format!("log group {group}"));
-            let filter = filtered.then_some(crash_filter.as_str());
+        for group in groups {
+            progress(&format!("log group {}", group.name));
+            let filter = group.filtered.then_some(crash_filter.as_str());
             let g = log_group(clients, store, plan, &group, filter, &done, &mut report).await;
             report.log_groups.push(g);
         }
@@ -264,10 +287,19 @@ fn task_marker(cluster: &str, task_id: &str, version: i64, status: &str) -> Stri
     format!("{MARKERS}/tasks/{cluster}/{task_id}/{version}-{status}")
 }
 
-/// The prefix of a log group's day markers; each key under it ends in the
-/// day's end (epoch milliseconds).
+/// The prefix of a log group's window markers; each key under it is the
+/// window `<start>-<end>` (epoch milliseconds, end excluded). The group's
+/// name is one key segment, percent-encoded (`/ecs/api` -> `%2Fecs%2Fapi`).
 fn log_marker_prefix(group: &str) -> String {
-    format!("{MARKERS}/logs/{}/_until/", group.trim_matches('/'))
+    let mut encoded = String::with_capacity(group.len() * 2);
+    for b in group.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{MARKERS}/logs/{encoded}/")
 }
 
 /// Ingests inputs, adding to the report; the outcomes, in input order.
@@ -293,12 +325,9 @@ async fn mark<S: LakeFiles>(store: &S, key: &str, report: &mut Report) -> bool {
     match store.put(key, Bytes::new()).await {
         Ok(()) => true,
         Err(e) => {
-            report.failures.push(Failure {
-                action: "s3:PutObject",
-                target: key.to_owned(),
-                code: None,
-                message: e.to_string(),
-            });
+            report
+                .failures
+                .push(Failure::other("s3:PutObject", key, e.to_string()));
             false
         }
     }
@@ -328,7 +357,8 @@ async fn tasks<S: LakeFiles>(
         #[serde(rename = "lastStatus", default)]
         last_status: String,
     }
-    let mut arns = Vec::new();
+    // A set: a task that stops between the two calls is listed by both.
+    let mut arns = BTreeSet::new();
     for status in [DesiredStatus::Running, DesiredStatus::Stopped] {
         match clients
             .ecs
@@ -343,15 +373,18 @@ async fn tasks<S: LakeFiles>(
         {
             Ok(found) => arns.extend(found),
             Err(e) => {
-                report.failures.push(Failure::of(
-                    "ecs:ListTasks",
-                    format!("cluster {cluster}"),
-                    &e,
-                ));
-                return;
+                // What the other status listed is still described; a
+                // denial is reported once (the other status is denied too).
+                let failure = Failure::of("ecs:ListTasks", format!("cluster {cluster}"), &e);
+                let denied = failure.is_denied();
+                report.failures.push(failure);
+                if denied {
+                    break;
+                }
             }
         }
     }
+    let arns: Vec<String> = arns.into_iter().collect();
     let mut inputs = Vec::new();
     let mut markers = Vec::new();
     for chunk in arns.chunks(DESCRIBE_CHUNK) {
@@ -377,6 +410,15 @@ async fn tasks<S: LakeFiles>(
             }
         };
         seen.extend(capture::seen_in(answer.tasks()));
+        for f in answer.failures() {
+            // A task gone between the calls (MISSING): nothing left to read.
+            warn!(
+                cluster,
+                arn = f.arn(),
+                reason = f.reason(),
+                "DescribeTasks failure"
+            );
+        }
         let Some(bytes) = body.take() else {
             warn!(cluster, "DescribeTasks: no response body to keep");
             continue;
@@ -388,6 +430,12 @@ async fn tasks<S: LakeFiles>(
         for task in raw.tasks {
             report.tasks_described += 1;
             let Ok(head) = serde_json::from_str::<Head>(task.get()) else {
+                // Not markable: read (and quarantined with its reason) each run.
+                inputs.push(Input::new(
+                    format!("DescribeTasks:{cluster}"),
+                    task.get().as_bytes().to_vec(),
+                ));
+                markers.push(None);
                 continue;
             };
             let id = head.task_arn.rsplit('/').next().unwrap_or_default();
@@ -399,7 +447,7 @@ async fn tasks<S: LakeFiles>(
                 format!("DescribeTasks:{}", head.task_arn),
                 task.get().as_bytes().to_vec(),
             ));
-            markers.push(marker);
+            markers.push(Some(marker));
         }
     }
     let outcomes = write(store, &inputs, plan.now, report).await;
@@ -407,33 +455,46 @@ async fn tasks<S: LakeFiles>(
         match outcome {
             Outcome::Written => {
                 report.tasks_written += 1;
-                mark(store, marker, report).await;
+                if let Some(marker) = marker {
+                    mark(store, marker, report).await;
+                }
             }
             // The same answer would be refused again: not retried.
             Outcome::Quarantined { .. } => {
-                mark(store, marker, report).await;
+                if let Some(marker) = marker {
+                    mark(store, marker, report).await;
+                }
             }
-            Outcome::Failed { error } => report.failures.push(Failure {
-                action: "s3:PutObject",
-                target: input.id.clone(),
-                code: None,
-                message: error.clone(),
-            }),
+            Outcome::Failed { error } => report.failures.push(Failure::other(
+                "s3:PutObject",
+                input.id.clone(),
+                error.clone(),
+            )),
         }
     }
 }
 
+/// A log group to read.
+struct LogGroup {
+    name: String,
+    /// Application logs: only the crash signatures' lines are read.
+    filtered: bool,
+    /// The account, from the group's ARN: the subscription's `owner`, so
+    /// that a line read both ways is the same row.
+    owner: Option<String>,
+}
+
 /// The log groups to read: each cluster's Container Insights performance
 /// and lifecycle-event groups (unfiltered), and the application groups under
-/// the prefixes (filtered to crash lines: `true`). Groups that do not exist
-/// are left out.
+/// the prefixes (filtered to crash lines). Groups that do not exist are left
+/// out.
 async fn log_groups(
     clients: Clients<'_>,
     plan: &Plan,
     clusters: &[String],
     report: &mut Report,
-) -> Vec<(String, bool)> {
-    let mut groups: BTreeMap<String, bool> = BTreeMap::new();
+) -> Vec<LogGroup> {
+    let mut groups: BTreeMap<String, LogGroup> = BTreeMap::new();
     let mut prefixes: Vec<(String, bool)> = plan
         .log_group_prefixes
         .iter()
@@ -467,10 +528,19 @@ async fn log_groups(
                     if !filtered && name != prefix {
                         continue;
                     }
+                    // arn:aws:logs:<region>:<account>:log-group:<name>:*
+                    let owner = g.arn().and_then(|a| a.split(':').nth(4)).map(str::to_owned);
                     // Container Insights groups are never filtered, even
                     // when an application prefix also covers them.
-                    let unfiltered = !filtered || groups.get(name) == Some(&false);
-                    groups.insert(name.to_owned(), !unfiltered);
+                    let filtered = filtered && groups.get(name).is_none_or(|g| g.filtered);
+                    groups.insert(
+                        name.to_owned(),
+                        LogGroup {
+                            name: name.to_owned(),
+                            filtered,
+                            owner,
+                        },
+                    );
                 }
             }
             Err(e) => report.failures.push(Failure::of(
@@ -480,111 +550,167 @@ async fn log_groups(
             )),
         }
     }
-    groups.into_iter().collect()
+    groups.into_values().collect()
 }
 
-/// One log group, day by day from where the last run ended.
+/// One log group: every part of `[since, now - LATE)` no earlier run read,
+/// one UTC day at a time, each day's pages written together (in batches of
+/// [`FLUSH_BYTES`]) and then marked.
 async fn log_group<S: LakeFiles>(
     clients: Clients<'_>,
     store: &S,
     plan: &Plan,
-    group: &str,
+    group: &LogGroup,
     filter: Option<&str>,
     done: &BTreeSet<String>,
     report: &mut Report,
 ) -> GroupReport {
+    let name = group.name.as_str();
     let mut g = GroupReport {
-        group: group.to_owned(),
+        group: name.to_owned(),
         ..GroupReport::default()
     };
-    let prefix = log_marker_prefix(group);
-    let ends: Vec<i64> = done
+    let prefix = log_marker_prefix(name);
+    let read_before: Vec<(i64, i64)> = done
         .range(prefix.clone()..)
         .take_while(|k| k.starts_with(&prefix))
-        .filter_map(|k| k[prefix.len()..].parse::<i64>().ok())
+        .filter_map(|k| {
+            let (s, e) = k[prefix.len()..].split_once('-')?;
+            Some((s.parse().ok()?, e.parse().ok()?))
+        })
         .collect();
-    g.days_done_before = ends.len();
-    let end = plan.now.div_euclid(1000);
-    let start_at = plan.since.div_euclid(1000);
-    let mut start = ends
-        .iter()
-        .copied()
-        .max()
-        .map_or(start_at, |r| r.max(start_at));
+    g.windows_done_before = read_before.len();
     let names = LogNames {
-        log_group: Some(group.to_owned()),
+        log_group: Some(name.to_owned()),
         log_stream: None,
+        owner: group.owner.clone(),
     };
-    while start < end {
-        // Days end at UTC midnight, the last one now.
-        let day_end = ((start.div_euclid(DAY_MS) + 1) * DAY_MS).min(end);
-        let mut token: Option<String> = None;
-        let mut page = 0;
-        let complete = loop {
-            let body = RawBody::default();
-            let sent = clients
-                .logs
-                .filter_log_events()
-                .log_group_name(group)
-                .start_time(start)
-                // Both bounds are inclusive: the next day starts at `day_end`.
-                .end_time(day_end - 1)
-                .set_filter_pattern(filter.map(str::to_owned))
-                .set_next_token(token.clone())
-                .customize()
-                .interceptor(body.clone())
-                .send()
-                .await;
-            let answer = match sent {
-                Ok(answer) => answer,
-                Err(e) => {
-                    report.failures.push(Failure::of(
-                        "logs:FilterLogEvents",
-                        format!("log group {group}"),
-                        &e,
-                    ));
-                    break false;
-                }
+    let to = plan.now.div_euclid(1000) - LATE_MS;
+    for (gap_start, gap_end) in gaps(read_before, plan.since.div_euclid(1000), to) {
+        let mut start = gap_start;
+        while start < gap_end {
+            // Windows end at UTC midnight, or where the gap does.
+            let end = ((start.div_euclid(DAY_MS) + 1) * DAY_MS).min(gap_end);
+            let Some(events) =
+                log_window(clients, store, plan, &names, filter, (start, end), report).await
+            else {
+                // Not marked: the next run reads this window again.
+                return g;
             };
-            g.events += answer.events().len();
-            if let Some(bytes) = body.take().filter(|_| !answer.events().is_empty()) {
-                let name = format!("FilterLogEvents:{group}@{start}#{page}");
-                let inputs = match split_file_named(&name, &bytes, &names) {
-                    Ok(inputs) => inputs,
-                    // A filter-log-events answer with its group given: cannot happen.
-                    Err(missing) => {
-                        warn!(group, %missing, "FilterLogEvents page not read");
-                        Vec::new()
-                    }
-                };
-                let outcomes = write(store, &inputs, plan.now, report).await;
-                if let Some(error) = outcomes.iter().find_map(|o| match o {
-                    Outcome::Failed { error } => Some(error.clone()),
-                    _ => None,
-                }) {
-                    report.failures.push(Failure {
-                        action: "s3:PutObject",
-                        target: name,
-                        code: None,
-                        message: error,
-                    });
-                    break false;
-                }
+            if !mark(store, &format!("{prefix}{start}-{end}"), report).await {
+                return g;
             }
-            page += 1;
-            token = answer.next_token().map(str::to_owned);
-            if token.is_none() {
-                break true;
-            }
-        };
-        if !complete || !mark(store, &format!("{prefix}{day_end}"), report).await {
-            // Not marked: the next run starts this group here again.
-            break;
+            g.events += events;
+            g.windows += 1;
+            start = end;
         }
-        g.days += 1;
-        start = day_end;
     }
     g
+}
+
+/// Reads and writes one window `[start, end)` of a log group; the number of
+/// events, or `None` when a call or a write failed (reported).
+async fn log_window<S: LakeFiles>(
+    clients: Clients<'_>,
+    store: &S,
+    plan: &Plan,
+    names: &LogNames,
+    filter: Option<&str>,
+    (start, end): (i64, i64),
+    report: &mut Report,
+) -> Option<usize> {
+    let group = names.log_group.as_deref().unwrap_or_default();
+    let mut events = 0;
+    let mut pending: Vec<Input> = Vec::new();
+    let mut pending_bytes = 0;
+    let mut token: Option<String> = None;
+    for page in 0.. {
+        let body = RawBody::default();
+        let sent = clients
+            .logs
+            .filter_log_events()
+            .log_group_name(group)
+            .start_time(start)
+            // Both bounds are inclusive: the next window starts at `end`.
+            .end_time(end - 1)
+            .set_filter_pattern(filter.map(str::to_owned))
+            .set_next_token(token.clone())
+            .customize()
+            .interceptor(body.clone())
+            .send()
+            .await;
+        let answer = match sent {
+            Ok(answer) => answer,
+            Err(e) => {
+                report.failures.push(Failure::of(
+                    "logs:FilterLogEvents",
+                    format!("log group {group}"),
+                    &e,
+                ));
+                return None;
+            }
+        };
+        events += answer.events().len();
+        if !answer.events().is_empty() {
+            let Some(bytes) = body.take() else {
+                report.failures.push(Failure::other(
+                    "logs:FilterLogEvents",
+                    format!("log group {group}"),
+                    "no response body to keep".into(),
+                ));
+                return None;
+            };
+            let page_name = format!("FilterLogEvents:{group}@{start}#{page}");
+            match split_file_named(&page_name, &bytes, names) {
+                Ok(inputs) => pending.extend(inputs),
+                // Cannot happen: the page is read with its group named.
+                Err(missing) => warn!(group, %missing, "FilterLogEvents page not read"),
+            }
+            pending_bytes += bytes.len();
+        }
+        token = answer.next_token().map(str::to_owned);
+        if pending_bytes >= FLUSH_BYTES || (token.is_none() && !pending.is_empty()) {
+            let outcomes = write(store, &pending, plan.now, report).await;
+            if let Some(error) = outcomes.iter().find_map(|o| match o {
+                Outcome::Failed { error } => Some(error.clone()),
+                _ => None,
+            }) {
+                report.failures.push(Failure::other(
+                    "s3:PutObject",
+                    format!("log group {group} from {start}"),
+                    error,
+                ));
+                return None;
+            }
+            pending.clear();
+            pending_bytes = 0;
+        }
+        if token.is_none() {
+            break;
+        }
+    }
+    Some(events)
+}
+
+/// The parts of `[from, to)` that no interval of `read` covers, in order.
+fn gaps(mut read: Vec<(i64, i64)>, from: i64, to: i64) -> Vec<(i64, i64)> {
+    read.sort_unstable();
+    let mut out = Vec::new();
+    let mut at = from;
+    for (s, e) in read {
+        if s > at {
+            out.push((at, s.min(to)));
+        }
+        at = at.max(e);
+        if at >= to {
+            break;
+        }
+    }
+    if at < to {
+        out.push((at, to));
+    }
+    out.retain(|(s, e)| s < e);
+    out
 }
 
 #[cfg(test)]
@@ -601,10 +727,20 @@ mod tests {
     }
 
     #[test]
-    fn log_markers_nest_under_the_group() {
+    fn gaps_are_what_no_run_read() {
+        assert_eq!(gaps(vec![], 0, 10), [(0, 10)]);
+        assert_eq!(gaps(vec![(3, 5), (0, 2)], 0, 10), [(2, 3), (5, 10)]);
+        // An earlier --since reads only what is older; a later now only what is newer.
+        assert_eq!(gaps(vec![(5, 8)], 2, 10), [(2, 5), (8, 10)]);
+        assert_eq!(gaps(vec![(0, 10)], 2, 8), []);
+        assert_eq!(gaps(vec![(0, 4), (2, 6)], 0, 6), []);
+    }
+
+    #[test]
+    fn log_markers_are_one_segment_per_group() {
         assert_eq!(
             log_marker_prefix("/aws/ecs/containerinsights/prod/performance"),
-            "_state/backfill/logs/aws/ecs/containerinsights/prod/performance/_until/"
+            "_state/backfill/logs/%2Faws%2Fecs%2Fcontainerinsights%2Fprod%2Fperformance/"
         );
     }
 }

@@ -79,7 +79,7 @@ pub struct Capture {
     #[serde(skip)]
     started: Option<std::time::Instant>,
     #[serde(skip)]
-    limits: Option<Limits>,
+    limits: Limits,
     /// `what: error` for each describe call or write that failed (retried next poll).
     pub failures: Vec<String>,
 }
@@ -116,6 +116,12 @@ pub struct Limits {
     pub max_time: Duration,
 }
 
+impl Default for Limits {
+    fn default() -> Self {
+        Self::POLL
+    }
+}
+
 impl Limits {
     /// A poll's: a first poll of a large account, or one after a long
     /// outage, spreads its backlog over several polls instead of running
@@ -145,9 +151,10 @@ struct Work {
 impl Capture {
     /// One more describe call, if the poll's budget allows it.
     fn call(&mut self) -> bool {
-        let limits = self.limits.unwrap_or(Limits::POLL);
-        let late = self.started.is_some_and(|s| s.elapsed() > limits.max_time);
-        if self.calls >= limits.max_calls || late {
+        let late = self
+            .started
+            .is_some_and(|s| s.elapsed() > self.limits.max_time);
+        if self.calls >= self.limits.max_calls || late {
             self.deferred = true;
             return false;
         }
@@ -229,7 +236,7 @@ pub async fn capture<S: LakeFiles>(
 ) -> Capture {
     let mut out = Capture {
         started: Some(std::time::Instant::now()),
-        limits: Some(limits),
+        limits,
         ..Capture::default()
     };
     // With the trailing slash: the IAM policy grants this prefix only.

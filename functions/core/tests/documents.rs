@@ -47,6 +47,7 @@ fn group(g: &str) -> LogNames {
     LogNames {
         log_group: Some(g.to_owned()),
         log_stream: None,
+        owner: None,
     }
 }
 
@@ -70,10 +71,17 @@ fn filter_log_events_output_is_read_with_its_log_group() {
             what: "an `aws logs filter-log-events` output"
         }
     );
-    let r = read("f.json", &doc, &group("demo-log-group"));
+    // The account, when the caller knows it (backfill: the group's ARN), as
+    // a subscription payload's owner gives it.
+    let names = LogNames {
+        owner: Some("111122223333".into()),
+        ..group("demo-log-group")
+    };
+    let r = read("f.json", &doc, &names);
     assert!(r.quarantined.is_empty(), "{:?}", r.quarantined);
     let logs = &r.tables["logs"];
     assert_eq!(logs.len(), 2);
+    assert_eq!(column(logs, "account"), ["111122223333"; 2]);
     // Sorted by time: the values of the two events, as printed.
     assert_eq!(column(logs, "log_group"), ["demo-log-group"; 2]);
     assert_eq!(
@@ -107,6 +115,7 @@ fn get_log_events_output_takes_group_and_stream_from_the_user() {
     let names = LogNames {
         log_group: Some("my-logs".into()),
         log_stream: Some("20150601".into()),
+        owner: None,
     };
     let r = read("g.json", &doc, &names);
     assert!(r.quarantined.is_empty(), "{:?}", r.quarantined);
@@ -197,6 +206,8 @@ fn insights_results_in_three_shapes_give_the_same_rows() {
     );
     assert_eq!(column(logs, "log_stream"), ["TestStream"; 3]);
     assert_eq!(column(logs, "log_group"), ["/ecs/bench"; 3]);
+    // `@ptr` points into one query's results: it is not the event's id.
+    assert_eq!(column(logs, "event_id"), ["∅"; 3]);
     for other in [json.as_bytes(), csv.as_bytes()] {
         let r = read("q", other, &names);
         assert!(r.quarantined.is_empty(), "{:?}", r.quarantined);
@@ -234,6 +245,13 @@ fn insights_rows_that_are_not_log_events_are_quarantined_and_the_rest_kept() {
     let r = read("q.csv", csv.as_bytes(), &group("/ecs/app"));
     assert_eq!(column(&r.tables["logs"], "message"), ["kept"]);
     assert_eq!(r.quarantined.len(), 1, "{:?}", r.quarantined);
+    // The rejected row is kept, as read, for the quarantine.
+    let inputs = split_file_named("q.csv", csv.as_bytes(), &group("/ecs/app")).unwrap();
+    let rejected = inputs.iter().find(|i| i.rejected.is_some()).unwrap();
+    assert_eq!(
+        std::str::from_utf8(&rejected.body).unwrap(),
+        r#"{"@logStream":"s","@message":"bad time","@timestamp":"not a time"}"#
+    );
     assert!(
         r.quarantined[0].contains("@timestamp \"not a time\" is not a time"),
         "{:?}",
@@ -543,6 +561,7 @@ fn every_fixture_is_read_or_reported() {
     let log_names = LogNames {
         log_group: Some("/ecs/fixture".into()),
         log_stream: Some("fixture".into()),
+        owner: None,
     };
     for name in &names {
         let content = std::fs::read(format!("{dir}/{name}")).unwrap();

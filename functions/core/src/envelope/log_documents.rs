@@ -41,6 +41,10 @@ pub const EVENTS_PER_PAYLOAD: usize = 10_000;
 pub struct LogNames {
     pub log_group: Option<String>,
     pub log_stream: Option<String>,
+    /// The account that owns the group (a subscription payload's `owner`),
+    /// when the caller knows it: then a line read from a document and the
+    /// same line delivered by the subscription are equal rows.
+    pub owner: Option<String>,
 }
 
 /// A log document that cannot be placed without a name the user must give.
@@ -101,6 +105,7 @@ pub fn log_events_output(
     };
     let mut rows = Vec::with_capacity(events.len());
     for (i, e) in events.into_iter().enumerate() {
+        let raw = Value::Object(e.clone()).to_string().into_bytes();
         let e = serde_json::from_value::<OutputEvent>(Value::Object(e))
             .map_err(|e| RowError::new(format!("{what}: events[{i}]: {e}")))
             .and_then(|e| {
@@ -120,12 +125,13 @@ pub fn log_events_output(
                 Ok(Event {
                     group: Some(group.clone()),
                     stream: e.log_stream_name.or_else(|| names.log_stream.clone()),
-                    owner: None,
+                    owner: names.owner.clone(),
                     id: e.event_id,
                     timestamp,
                     message,
                 })
-            });
+            })
+            .map_err(|error| (error, raw));
         rows.push(e);
     }
     Some(Ok(payloads(name, rows)))
@@ -237,9 +243,9 @@ pub fn insights_csv(
                     .collect::<BTreeMap<_, _>>(),
             ),
             Err(e) => broken.push(Input::rejected(
-                format!("{name}:#{i}"),
+                format!("{name}:record#{i}"),
                 Vec::new(),
-                RowError::new(format!("Insights CSV: row {i}: {e}")),
+                RowError::new(format!("Insights CSV: record {i}: {e}")),
             )),
         }
     }
@@ -255,10 +261,12 @@ fn insights_rows(
     names: &LogNames,
 ) -> Result<Vec<Input>, MissingLogGroup> {
     const WHAT: &str = "Insights results";
-    let events: Vec<Result<Event, RowError>> = rows
+    let events: Vec<Result<Event, (RowError, Vec<u8>)>> = rows
         .into_iter()
         .enumerate()
         .map(|(i, mut r)| {
+            let raw = serde_json::to_vec(&r).unwrap_or_default();
+            let row = |r: &mut BTreeMap<String, String>| -> Result<Event, RowError> {
             let message = r.remove("@message").ok_or_else(|| {
                 RowError::new(format!(
                     "{WHAT}: row {i} has no @message (run the query with `fields @timestamp, @message, @logStream, @log`)"
@@ -278,18 +286,21 @@ fn insights_rows(
             // `@log` is `<account>:<log group>`.
             let (owner, group) = match r.get("@log").and_then(|l| l.split_once(':')) {
                 Some((owner, group)) => (Some(owner.to_owned()), Some(group.to_owned())),
-                None => (None, names.log_group.clone()),
+                None => (names.owner.clone(), names.log_group.clone()),
             };
+            // No id: `@ptr` is a query's pointer, not the event's id.
             Ok(Event {
                 group,
                 stream: r
                     .remove("@logStream")
                     .or_else(|| names.log_stream.clone()),
                 owner,
-                id: r.remove("@ptr"),
+                id: None,
                 timestamp,
                 message,
             })
+            };
+            row(&mut r).map_err(|error| (error, raw))
         })
         .collect();
     if events
@@ -314,8 +325,9 @@ fn insights_time(s: &str) -> Option<i64> {
 }
 
 /// One decoded payload per log group, stream and owner (in chunks of
-/// [`EVENTS_PER_PAYLOAD`]); one rejected input per row that is not an event.
-fn payloads(name: &str, events: Vec<Result<Event, RowError>>) -> Vec<Input> {
+/// [`EVENTS_PER_PAYLOAD`]); one rejected input per row that is not an
+/// event, holding the row.
+fn payloads(name: &str, events: Vec<Result<Event, (RowError, Vec<u8>)>>) -> Vec<Input> {
     type Key = (String, String, Option<String>);
     let mut groups: BTreeMap<Key, Vec<Value>> = BTreeMap::new();
     let mut inputs = Vec::new();
@@ -329,7 +341,7 @@ fn payloads(name: &str, events: Vec<Result<Event, RowError>>) -> Vec<Input> {
                 ))
                 .or_default()
                 .push(json!({"id": e.id, "timestamp": e.timestamp, "message": e.message})),
-            Err(error) => inputs.push(Input::rejected(format!("{name}:#{i}"), Vec::new(), error)),
+            Err((error, raw)) => inputs.push(Input::rejected(format!("{name}:#{i}"), raw, error)),
         }
     }
     for ((group, stream, owner), events) in groups {

@@ -4,7 +4,7 @@
 //! (PascalCase keys, epoch milliseconds): `{"tasks": [...]}`, `{"task":
 //! {...}}` or a bare task, also inside a botocore/placebo recording
 //! (`{"status_code", "data"}`, times as `{"__class__": "datetime", ...}`
-//! objects without a zone, read as UTC). Stopped tasks vanish from the ECS API after
+//! objects without a zone, read as UTC: see [`placebo_datetime`]). Stopped tasks vanish from the ECS API after
 //! about an hour: a saved output is often the only record of a task.
 //!
 //! A task object is what an `ECS Task State Change` event carries in its
@@ -142,8 +142,10 @@ fn canonical(v: &Value, key: Option<&str>) -> Result<Value, RowError> {
 }
 
 /// A botocore/placebo datetime (`{"__class__": "datetime", "year": ...,
-/// "microsecond": ...}`) as ISO-8601. The recording keeps no time zone: read
-/// as UTC.
+/// "microsecond": ...}`) as ISO-8601. botocore gives ECS times in the
+/// recording machine's local zone and the recording drops the zone: read as
+/// UTC, which is right for recordings made in UTC (CI, servers) and off by
+/// the recorder's offset otherwise.
 fn placebo_datetime(o: &Map<String, Value>, key: &str) -> Result<String, RowError> {
     let part = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or_default() as u32;
     chrono::NaiveDate::from_ymd_opt(part("year") as i32, part("month"), part("day"))

@@ -95,10 +95,12 @@ static MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
         .ok()
 });
 
-/// The literal phrases the signatures are found by, for a server-side
-/// filter that narrows a log group to its candidate crash lines (e.g. a
-/// CloudWatch Logs filter pattern `?"phrase" ?"phrase"`). A superset: each
-/// line it selects is still judged by [`signature`].
+/// The literal phrases the signatures are found by, as written here, for a
+/// server-side filter that narrows a log group to its candidate crash lines
+/// (e.g. a CloudWatch Logs filter pattern `?"phrase" ?"phrase"`); each line
+/// it selects is still judged by [`signature`]. [`signature`] ignores case
+/// and such a filter may not: a line with other case (`segmentation fault`)
+/// is then not selected.
 pub fn phrases() -> impl Iterator<Item = &'static str> {
     PATTERNS.iter().map(|(p, _)| *p)
 }
