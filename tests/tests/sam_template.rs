@@ -2,7 +2,8 @@
 //! the Rust schemas (the block between the GENERATED markers; a test fails
 //! when they drift: regenerate with `UPDATE_TEMPLATE=1 cargo test -p
 //! ecs-lake-tests --test sam_template`), and every Lambda binary of the
-//! workspace has its function resource, and the other way round.
+//! workspace has its function resource, and the other way round; the log
+//! group subscriber is granted no more than its prefixes.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -153,4 +154,46 @@ fn every_lambda_binary_has_its_function_and_back() {
         "each function names its binary once"
     );
     assert_eq!(in_template, lambda_binaries());
+}
+
+/// The subscriber's grants: describe and put subscription filters only on
+/// the chosen prefixes' groups and the Container Insights performance
+/// groups, never delete one; its destination is ingest-logs.
+#[test]
+fn the_subscriber_may_only_put_filters_on_the_chosen_groups() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let start = text.find("\n  SubscribeLogsFunction:\n").unwrap();
+    let end = start
+        + text[start + 1..]
+            .find("\n  SubscribeLogsErrorsAlarm:")
+            .unwrap();
+    let block = &text[start..end];
+    // No grant to delete a filter, nor any wildcard action on logs.
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains("- logs:DeleteSubscriptionFilter")
+                || l.contains("Action: logs:DeleteSubscriptionFilter")
+                || l.contains("logs:*"))
+    );
+    assert!(block.contains("DESTINATION_ARN: !GetAtt IngestLogsFunction.Arn"));
+    let put = &block[block.find("- logs:PutSubscriptionFilter").unwrap()..];
+    let resource = put
+        .lines()
+        .find(|l| l.trim_start().starts_with("Resource:"))
+        .unwrap();
+    assert_eq!(resource.trim(), "Resource: !Split");
+    assert!(put.contains("- !Ref LogGroupPrefixes"), "{put}");
+    assert!(
+        put.contains("log-group:/aws/ecs/containerinsights/*/performance*'"),
+        "{put}"
+    );
+    // Only DescribeLogGroups is granted on every group.
+    let wide: Vec<&str> = block
+        .lines()
+        .filter(|l| l.contains(":log-group:*'"))
+        .collect();
+    assert_eq!(wide.len(), 1, "{wide:?}");
+    let describe = block.find("Action: logs:DescribeLogGroups").unwrap();
+    assert!(block[describe..].starts_with("Action: logs:DescribeLogGroups\n              Resource: !Sub 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*'"));
 }
