@@ -183,7 +183,10 @@ fn the_subscriber_may_only_put_filters_on_the_chosen_groups() {
         .find(|l| l.trim_start().starts_with("Resource:"))
         .unwrap();
     assert_eq!(resource.trim(), "Resource: !Split");
-    assert!(put.contains("- !Ref LogGroupPrefixes"), "{put}");
+    assert!(
+        put.contains("Joined: !Join ['*,arn:*:logs:*:*:log-group:', !Ref LogGroupPrefixes]"),
+        "{put}"
+    );
     assert!(
         put.contains("log-group:/aws/ecs/containerinsights/*/performance*'"),
         "{put}"
