@@ -209,3 +209,15 @@ fn the_subscriber_may_only_put_filters_on_the_chosen_groups() {
     let describe = block.find("Action: logs:DescribeLogGroups").unwrap();
     assert!(block[describe..].starts_with("Action: logs:DescribeLogGroups\n              Resource: !Sub 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*'"));
 }
+
+/// A member account's subscriber may subscribe its groups to the central
+/// destination: the grant on the destination itself is needed as well as on
+/// the groups (CloudWatch Logs' cross-account subscriptions).
+#[test]
+fn the_member_subscriber_may_put_filters_to_the_central_destination() {
+    let text = std::fs::read_to_string(root().join("sam/member.yaml")).unwrap();
+    assert!(text.contains("DESTINATION_ARN: !Ref CentralLogsDestinationArn"));
+    let grant = "              Action: logs:PutSubscriptionFilter\n              Resource: !Ref CentralLogsDestinationArn";
+    assert!(text.contains(grant), "no grant on the destination");
+    assert!(text.contains("Binary: subscribe-logs"));
+}

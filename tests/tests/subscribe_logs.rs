@@ -54,6 +54,11 @@ impl Account {
             ),
             ("/ecs/handmade", vec![f("my-own-name", DEST)]),
             ("/ecs/moved", vec![f(OURS, OLD_DEST)]),
+            // Ours, but filtering (edited by hand): put back to every event.
+            (
+                "/ecs/filtered",
+                vec![json!({"filterName": OURS, "destinationArn": DEST, "filterPattern": "ERROR"})],
+            ),
             ("/aws/ecs/containerinsights/prod/performance", vec![]),
             ("/aws/ecs/containerinsights/prod/application", vec![]),
             ("/aws/lambda/something", vec![]),
@@ -70,6 +75,9 @@ impl Account {
             throttle_once: Mutex::new(Some("/ecs/svc-07".into())),
         }
     }
+
+    /// Listed by DescribeLogGroups but deleted before it is described.
+    const GHOST: &'static str = "/ecs/ghost";
 
     fn count(&self, op: &str) -> usize {
         self.calls
@@ -90,8 +98,12 @@ impl Account {
         match op.as_str() {
             "DescribeLogGroups" => {
                 let prefix = body["logGroupNamePrefix"].as_str().unwrap_or_default();
-                let names: Vec<&String> =
+                let ghost = Self::GHOST.to_owned();
+                let mut names: Vec<&String> =
                     filters.keys().filter(|g| g.starts_with(prefix)).collect();
+                if ghost.starts_with(prefix) {
+                    names.push(&ghost);
+                }
                 // Pages of 50, as the API's default limit.
                 let from: usize = body["nextToken"].as_str().map_or(0, |t| t.parse().unwrap());
                 let page: Vec<Value> = names
@@ -146,6 +158,7 @@ fn config() -> Config {
         insights: Insights::All,
         destination_arn: DEST.into(),
         filter_name: OURS.into(),
+        exclude: Vec::new(),
     }
 }
 
@@ -156,9 +169,11 @@ async fn every_wanted_group_is_subscribed_and_no_user_filter_is_touched() {
     let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| a.answer(t, b)));
     let client = api.logs_client();
 
-    let first = sweep(&client, &config(), None).await;
-    // 6 named + 55 numbered /ecs/ groups, and prod's performance group.
-    assert_eq!(first.groups, 62);
+    let first = sweep(&client, &config(), None, None).await;
+    // 8 named + 55 numbered /ecs/ groups, and prod's performance group.
+    assert_eq!(first.groups, 64);
+    // Deleted between listing and describing: nothing to do, no failure.
+    assert_eq!(first.gone, 1);
     // Already right: ours (web) and a user's own filter to our destination.
     assert_eq!(first.already, 2);
     // The worker group has two filters of the user's: reported, left alone.
@@ -172,11 +187,12 @@ async fn every_wanted_group_is_subscribed_and_no_user_filter_is_touched() {
     );
     let mut subscribed = first.subscribed.clone();
     subscribed.sort();
-    assert_eq!(subscribed.len(), 59);
+    assert_eq!(subscribed.len(), 60);
     for g in [
         "/ecs/api",
         "/ecs/batch",
         "/ecs/moved",
+        "/ecs/filtered",
         "/ecs/svc-07",
         "/aws/ecs/containerinsights/prod/performance",
     ] {
@@ -199,6 +215,7 @@ async fn every_wanted_group_is_subscribed_and_no_user_filter_is_touched() {
     assert_eq!(names("/ecs/batch")[0].0, "to-datadog");
     assert_eq!(names("/ecs/batch")[1], (OURS.to_owned(), DEST.to_owned()));
     assert_eq!(names("/ecs/moved"), [(OURS.to_owned(), DEST.to_owned())]);
+    assert_eq!(filters["/ecs/filtered"][0]["filterPattern"], "");
     assert_eq!(names("/ecs/worker").len(), 2);
     assert!(names("/ecs/worker").iter().all(|(n, _)| n != OURS));
     assert_eq!(
@@ -212,10 +229,10 @@ async fn every_wanted_group_is_subscribed_and_no_user_filter_is_touched() {
 
     // Again: nothing changes, nothing is put.
     let puts = account.count("PutSubscriptionFilter");
-    let second = sweep(&client, &config(), None).await;
+    let second = sweep(&client, &config(), None, None).await;
     assert_eq!(account.count("PutSubscriptionFilter"), puts);
     assert!(second.subscribed.is_empty());
-    assert_eq!(second.already, 61);
+    assert_eq!((second.already, second.gone), (62, 1));
     assert_eq!(second.failures.len(), 1);
     assert_eq!(*account.filters.lock().unwrap(), filters);
 
@@ -247,13 +264,33 @@ async fn a_created_group_is_subscribed_alone_and_only_when_wanted() {
         })
     };
     let only = subscribe_logs::created_group(&event("/ecs/new-service"));
-    let s = sweep(&client, &config(), only.as_deref()).await;
+    let s = sweep(&client, &config(), only.as_deref(), None).await;
     assert_eq!(s.subscribed, ["/ecs/new-service"]);
     assert_eq!(account.count("DescribeLogGroups"), 0);
     assert_eq!(account.count("DescribeSubscriptionFilters"), 1);
 
     let only = subscribe_logs::created_group(&event("/aws/lambda/something"));
-    let s = sweep(&client, &config(), only.as_deref()).await;
+    let s = sweep(&client, &config(), only.as_deref(), None).await;
     assert_eq!((s.groups, s.subscribed.len()), (0, 0));
     assert_eq!(account.count("DescribeSubscriptionFilters"), 1);
+}
+
+#[tokio::test]
+async fn the_lake_own_groups_are_never_subscribed_and_a_late_run_defers_the_rest() {
+    let account = Arc::new(Account::new());
+    let a = account.clone();
+    let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| a.answer(t, b)));
+    let client = api.logs_client();
+    let own = Config {
+        exclude: vec!["/ecs/svc-00".into()],
+        ..config()
+    };
+    // No time left: nothing is described, everything is the next run's.
+    let late = sweep(&client, &own, None, Some(std::time::Instant::now())).await;
+    assert_eq!((late.groups, late.deferred), (0, 63));
+    assert_eq!(account.count("DescribeSubscriptionFilters"), 0);
+    let s = sweep(&client, &own, None, None).await;
+    assert_eq!(s.groups, 63);
+    assert!(!s.subscribed.iter().any(|g| g == "/ecs/svc-00"));
+    assert!(account.filters.lock().unwrap()["/ecs/svc-00"].is_empty());
 }

@@ -48,6 +48,9 @@ pub struct Config {
     pub destination_arn: String,
     /// The name of the filters this function makes.
     pub filter_name: String,
+    /// Groups never subscribed: the lake's own functions' logs (ingest-logs
+    /// fed its own log would feed itself).
+    pub exclude: Vec<String>,
 }
 
 /// Which clusters' Container Insights performance groups to subscribe.
@@ -59,7 +62,8 @@ pub enum Insights {
 
 impl Config {
     /// From the function's environment: `DESTINATION_ARN` (required),
-    /// `LOG_GROUP_PREFIXES`, `CONTAINER_INSIGHTS_CLUSTERS`, `FILTER_NAME`.
+    /// `LOG_GROUP_PREFIXES`, `CONTAINER_INSIGHTS_CLUSTERS`, `FILTER_NAME`,
+    /// `EXCLUDE_LOG_GROUPS`.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let list = |v: Option<String>| -> Vec<String> {
             v.unwrap_or_default()
@@ -95,11 +99,15 @@ impl Config {
             filter_name: get("FILTER_NAME")
                 .filter(|n| !n.is_empty())
                 .unwrap_or_else(|| "ecs-postmortem-lake".into()),
+            exclude: list(get("EXCLUDE_LOG_GROUPS")),
         })
     }
 
     /// Whether a log group is one to subscribe.
     pub fn wants(&self, group: &str) -> bool {
+        if self.exclude.iter().any(|g| g == group) {
+            return false;
+        }
         if self.prefixes.iter().any(|p| group.starts_with(p.as_str())) {
             return true;
         }
@@ -148,16 +156,23 @@ pub struct Sweep {
     pub subscribed: Vec<String>,
     /// Groups already subscribed to the destination.
     pub already: usize,
+    /// Groups deleted between listing and subscribing: nothing to do.
+    pub gone: usize,
+    /// Groups left for the next run: the invocation's time ran out.
+    pub deferred: usize,
     /// `group: why` for each group that could not be subscribed.
     pub failures: Vec<String>,
 }
 
-/// Subscribes every wanted group (or only `only`, when it is wanted). Never
-/// fails: failures are in the result.
+/// Subscribes every wanted group (or only `only`, when it is wanted), until
+/// `deadline` (the groups left are the next run's: each run starts at
+/// another place of the list, so none waits for ever). Never fails: failures
+/// are in the result.
 pub async fn sweep(
     client: &aws_sdk_cloudwatchlogs::Client,
     config: &Config,
     only: Option<&str>,
+    deadline: Option<std::time::Instant>,
 ) -> Sweep {
     let mut out = Sweep::default();
     let groups: Vec<String> = match only {
@@ -192,10 +207,27 @@ pub async fn sweep(
     let mut groups: Vec<String> = groups.into_iter().filter(|g| config.wants(g)).collect();
     groups.sort();
     groups.dedup();
-    for group in groups {
+    // Start where the hour says: a sweep cut short by its deadline is
+    // continued from elsewhere by the next, not from the same first groups.
+    if !groups.is_empty() {
+        let hour = ecs_lake::time::now_micros() / 3_600_000_000;
+        let start = usize::try_from(hour).unwrap_or_default() % groups.len();
+        groups.rotate_left(start);
+    }
+    let total = groups.len();
+    for (i, group) in groups.into_iter().enumerate() {
+        if deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+            out.deferred = total - i;
+            warn!(
+                deferred = out.deferred,
+                "out of time: the rest is the next sweep's"
+            );
+            break;
+        }
         out.groups += 1;
         match subscribe(client, config, &group).await {
             Ok(Done::Already) => out.already += 1,
+            Ok(Done::Gone) => out.gone += 1,
             Ok(Done::Subscribed) => {
                 info!(group, "subscribed");
                 out.subscribed.push(group);
@@ -219,6 +251,8 @@ pub async fn sweep(
 enum Done {
     Already,
     Subscribed,
+    /// The group no longer exists.
+    Gone,
 }
 
 /// One group: subscribed, already right, or why not.
@@ -227,17 +261,21 @@ async fn subscribe(
     config: &Config,
     group: &str,
 ) -> Result<Done, String> {
-    let filters = client
+    let filters = match client
         .describe_subscription_filters()
         .log_group_name(group)
         .send()
         .await
-        .map_err(|e| {
-            format!(
+    {
+        Ok(filters) => filters,
+        Err(e) if e.code() == Some("ResourceNotFoundException") => return Ok(Done::Gone),
+        Err(e) => {
+            return Err(format!(
                 "logs:DescribeSubscriptionFilters: {}",
                 DisplayErrorContext(&e)
-            )
-        })?;
+            ));
+        }
+    };
     let filters = filters.subscription_filters();
     let ours = |f: &&aws_sdk_cloudwatchlogs::types::SubscriptionFilter| {
         f.filter_name() == Some(config.filter_name.as_str())
@@ -246,8 +284,8 @@ async fn subscribe(
         .iter()
         .find(|f| f.destination_arn() == Some(config.destination_arn.as_str()));
     match to_us {
-        // Ours, or one a user made to our destination: every event of the
-        // group already arrives (ours is updated only if it filters).
+        // One a user made to our destination is theirs to shape (it may
+        // filter: their choice); ours is re-put only if it filters.
         Some(f) if !ours(&f) || f.filter_pattern().unwrap_or_default().is_empty() => {
             return Ok(Done::Already);
         }
@@ -294,12 +332,14 @@ pub fn metrics(s: &Sweep) -> Value {
                 "Metrics": [
                     {"Name": "LogGroupsSubscribed", "Unit": "Count"},
                     {"Name": "SubscriptionFailures", "Unit": "Count"},
+                    {"Name": "LogGroupsDeferred", "Unit": "Count"},
                 ],
             }],
         },
         "Function": "subscribe-logs",
         "LogGroupsSubscribed": s.subscribed.len(),
         "SubscriptionFailures": s.failures.len(),
+        "LogGroupsDeferred": s.deferred,
     })
 }
 
@@ -337,6 +377,8 @@ mod tests {
         assert!(!some.wants("/ecs/api"));
         assert!(some.wants("/aws/ecs/containerinsights/prod/performance"));
         assert!(!some.wants("/aws/ecs/containerinsights/staging/performance"));
+        let own = config(&[DEST, ("EXCLUDE_LOG_GROUPS", "/ecs/lake-own, x")]).unwrap();
+        assert!(!own.wants("/ecs/lake-own") && own.wants("/ecs/lake-own-2"));
         let none = config(&[DEST, ("CONTAINER_INSIGHTS_CLUSTERS", "")]).unwrap();
         assert!(!none.wants("/aws/ecs/containerinsights/prod/performance"));
         assert_eq!(none.listing_prefixes(), ["/ecs/"]);
