@@ -30,7 +30,8 @@
 //! **never stops at one failure**: a denied or failing call is reported with
 //! the IAM action it needs, and the rest goes on. Throttling is the SDK's
 //! (retries with backoff, set by the caller's client configuration); calls
-//! are made one at a time.
+//! are made one at a time per cluster and per log group, four log groups at
+//! a time.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -42,6 +43,7 @@ use ecs_lake::lake::LakeFiles;
 use ecs_lake::sources::logs::signature;
 use ecs_lake::time::Micros;
 use ecs_lake::{Input, Outcome, ingest};
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use tracing::{info, warn};
@@ -65,6 +67,9 @@ const DAY_MS: i64 = 86_400_000;
 /// takes events stamped in the past (agents buffer, Container Insights
 /// reports a minute late), and a window read is never read again.
 pub const LATE_MS: i64 = 15 * 60 * 1000;
+
+/// Log groups read at the same time.
+const LOG_GROUPS_AT_ONCE: usize = 4;
 
 /// A log window's pages are written together, in batches of at most about
 /// this many bytes of answers: few objects, bounded memory.
@@ -182,6 +187,17 @@ pub struct Report {
     pub failures: Vec<Failure>,
 }
 
+impl Report {
+    /// Adds what a part of the run wrote and what failed in it.
+    fn absorb(&mut self, part: Report) {
+        for (table, n) in part.rows {
+            *self.rows.entry(table).or_default() += n;
+        }
+        self.quarantined += part.quarantined;
+        self.failures.extend(part.failures);
+    }
+}
+
 /// Reads what AWS holds into the lake (see the module docs). Never fails as
 /// a whole: failures are in the report. `progress` is told what is being read.
 pub async fn run<S: LakeFiles + Sync>(
@@ -259,12 +275,25 @@ pub async fn run<S: LakeFiles + Sync>(
         let groups = log_groups(clients, plan, &clusters, &mut report).await;
         let phrases: Vec<String> = signature::phrases().map(|p| format!("?\"{p}\"")).collect();
         let crash_filter = phrases.join(" ");
-        for group in groups {
-            progress(&format!("log group {}", group.name));
-            let filter = group.filtered.then_some(crash_filter.as_str());
-            let g = log_group(clients, store, plan, &group, filter, &done, &mut report).await;
+        // A few groups at a time: each reads its windows in order, and the
+        // SDK's retries absorb the throttling of all of them.
+        let mut read = futures::stream::iter(&groups)
+            .map(|group| {
+                let filter = group.filtered.then_some(crash_filter.as_str());
+                let done = &done;
+                async move {
+                    progress(&format!("log group {}", group.name));
+                    let mut part = Report::default();
+                    let g = log_group(clients, store, plan, group, filter, done, &mut part).await;
+                    (g, part)
+                }
+            })
+            .buffer_unordered(LOG_GROUPS_AT_ONCE);
+        while let Some((g, part)) = read.next().await {
             report.log_groups.push(g);
+            report.absorb(part);
         }
+        report.log_groups.sort_by(|a, b| a.group.cmp(&b.group));
     }
     info!(
         clusters = report.clusters.len(),
