@@ -7,10 +7,12 @@
 
 mod config;
 mod deadline;
+pub mod metrics;
 mod store;
 
 pub use config::{Config, ConfigError, LakeLocation};
 pub use deadline::{RESPONSE_MARGIN, WithDeadline, write_deadline};
+pub use metrics::emf;
 pub use store::{AnyStore, LocalStore, S3Store, content_type};
 
 /// JSON logs for CloudWatch at the level of [`log_filter`], no ANSI.

@@ -206,22 +206,13 @@ pub async fn poll<S: LakeFiles>(
 /// the function's log): `ConfigCaptured` (task definitions and services
 /// written) and `ConfigCaptureFailures`.
 pub fn capture_metrics(c: &capture::Capture) -> serde_json::Value {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": ecs_lake::time::now_micros() / 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": "EcsPostmortemLake",
-                "Dimensions": [["Function"]],
-                "Metrics": [
-                    {"Name": "ConfigCaptured", "Unit": "Count"},
-                    {"Name": "ConfigCaptureFailures", "Unit": "Count"},
-                ],
-            }],
-        },
-        "Function": "poll-health",
-        "ConfigCaptured": c.task_definitions + c.services,
-        "ConfigCaptureFailures": c.failures.len(),
-    })
+    ecs_lake_aws::emf(
+        "poll-health",
+        &[
+            ("ConfigCaptured", c.task_definitions + c.services),
+            ("ConfigCaptureFailures", c.failures.len()),
+        ],
+    )
 }
 
 /// The clusters to poll, from `CLUSTERS` (names or ARNs, comma- or space-separated).

@@ -323,24 +323,14 @@ async fn subscribe(
 /// function's log): `LogGroupsSubscribed` and `SubscriptionFailures` (the
 /// stack alarms on the latter).
 pub fn metrics(s: &Sweep) -> Value {
-    serde_json::json!({
-        "_aws": {
-            "Timestamp": ecs_lake::time::now_micros() / 1000,
-            "CloudWatchMetrics": [{
-                "Namespace": "EcsPostmortemLake",
-                "Dimensions": [["Function"]],
-                "Metrics": [
-                    {"Name": "LogGroupsSubscribed", "Unit": "Count"},
-                    {"Name": "SubscriptionFailures", "Unit": "Count"},
-                    {"Name": "LogGroupsDeferred", "Unit": "Count"},
-                ],
-            }],
-        },
-        "Function": "subscribe-logs",
-        "LogGroupsSubscribed": s.subscribed.len(),
-        "SubscriptionFailures": s.failures.len(),
-        "LogGroupsDeferred": s.deferred,
-    })
+    ecs_lake_aws::emf(
+        "subscribe-logs",
+        &[
+            ("LogGroupsSubscribed", s.subscribed.len()),
+            ("SubscriptionFailures", s.failures.len()),
+            ("LogGroupsDeferred", s.deferred),
+        ],
+    )
 }
 
 #[cfg(test)]
