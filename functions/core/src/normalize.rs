@@ -14,7 +14,7 @@ use arrow::error::ArrowError;
 use crate::input::{Input, InputKind, Options, Quarantined, RowError};
 use crate::rows::{LogCounts, Rows, TableRows};
 use crate::schema::{TableDef, quarantine};
-use crate::sources::{cloudtrail, config, events, health, logs, task_objects};
+use crate::sources::{cloudtrail, config, health, logs, task_objects};
 use crate::time::{self, Micros};
 
 /// Rows of one table for one day, sorted, with the inputs they came from.
@@ -85,7 +85,7 @@ impl Normalizer {
     /// ([`task_objects`]), a CloudTrail record ([`cloudtrail`]), a bare
     /// Container Insights record ([`logs`]).
     pub fn push_event(&mut self, input: u32, raw: &[u8]) {
-        let Err(error) = events::append(&mut self.rows, input, raw) else {
+        let Err(error) = cloudtrail::append_event(&mut self.rows, input, raw) else {
             return;
         };
         let result = match serde_json::from_slice::<serde_json::Value>(raw) {

@@ -47,6 +47,22 @@ pub fn is_state_report(doc: &Value) -> bool {
             .is_some_and(|n| EVENT_NAMES.contains(&n))
 }
 
+/// Appends an EventBridge event as [`super::events::append`] does, and an
+/// agent's state report recorded by CloudTrail (`AWS API Call via
+/// CloudTrail`, which that leaves to this module) as the task state change
+/// it reports: the entry point for every EventBridge event.
+pub fn append_event(rows: &mut Rows, input: u32, raw: &[u8]) -> Result<(), RowError> {
+    match super::events::append(rows, input, raw) {
+        Err(e) if e.reason == super::events::AGENT_REPORT => {
+            let event: Value = serde_json::from_slice(raw)
+                .map_err(|e| RowError::new(format!("CloudTrail event: {e}")))?;
+            append(rows, input, event.get("detail").unwrap_or(&Value::Null))
+                .map_err(|e| e.with_detail_type(super::events::CLOUDTRAIL_API_CALL))
+        }
+        other => other,
+    }
+}
+
 /// Appends the task state change a CloudTrail record reports, or says why
 /// it cannot.
 pub fn append(rows: &mut Rows, input: u32, record: &Value) -> Result<(), RowError> {

@@ -35,6 +35,31 @@ pub const CONTAINER_INSTANCE_STATE_CHANGE: &str = "ECS Container Instance State 
 /// [`super::cloudtrail`]), other calls kept in `other_events`.
 pub const CLOUDTRAIL_API_CALL: &str = "AWS API Call via CloudTrail";
 
+/// The reason [`append`] gives for an agent's state report recorded by
+/// CloudTrail: not refused, but left to `cloudtrail::append_event`, which
+/// reads it (this module does not import that one: it imports this).
+pub const AGENT_REPORT: &str =
+    "an ECS agent state report recorded by CloudTrail: read by the cloudtrail source";
+
+/// Whether a CloudTrail record (an event's detail) is one of the agent's
+/// `SubmitTaskStateChange` / `SubmitContainerStateChange` calls.
+fn is_agent_report(detail: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Call<'a> {
+        #[serde(rename = "eventSource", borrow, default)]
+        source: Str<'a>,
+        #[serde(rename = "eventName", borrow, default)]
+        name: Str<'a>,
+    }
+    serde_json::from_str::<Call<'_>>(detail).is_ok_and(|c| {
+        s(&c.source) == Some("ecs.amazonaws.com")
+            && matches!(
+                s(&c.name),
+                Some("SubmitTaskStateChange" | "SubmitContainerStateChange")
+            )
+    })
+}
+
 type Str<'a> = Option<Cow<'a, str>>;
 
 /// Reads an optional string field, treating `""` and `"null"` as absent.
@@ -397,12 +422,12 @@ pub fn append(rows: &mut Rows, input: u32, raw: &[u8]) -> Result<(), RowError> {
         },
         DEPLOYMENT_STATE_CHANGE | SERVICE_ACTION => service_event(rows, input, &ctx),
         CONTAINER_INSTANCE_STATE_CHANGE => instance_event(rows, input, &ctx),
-        CLOUDTRAIL_API_CALL => match serde_json::from_str::<serde_json::Value>(env.raw_detail()?) {
-            Ok(record) if super::cloudtrail::is_state_report(&record) => {
-                super::cloudtrail::append(rows, input, &record)
-            }
-            _ => other_event(rows, input, &ctx),
-        },
+        // The agent's own reports are the cloudtrail source's to read
+        // (`cloudtrail::append_event`); other API calls are kept as received.
+        CLOUDTRAIL_API_CALL if is_agent_report(env.raw_detail()?) => {
+            Err(RowError::new(AGENT_REPORT))
+        }
+        CLOUDTRAIL_API_CALL => other_event(rows, input, &ctx),
         _ if s(&env.source) == Some("aws.ecs") => other_event(rows, input, &ctx),
         other => Err(RowError::new(format!(
             "unknown detail-type {other:?} without source aws.ecs: not an ECS event"

@@ -205,7 +205,7 @@ fn append_event(
     options: Options,
 ) -> Result<(), RowError> {
     if is_ecs_event(message) {
-        crate::sources::events::append(rows, input, message.as_bytes())
+        crate::sources::cloudtrail::append_event(rows, input, message.as_bytes())
             .map_err(|e| RowError::new(format!("ECS event in a log group: {}", e.reason)))?;
         rows.log_counts_mut().ecs_events += 1;
         return Ok(());
