@@ -169,6 +169,13 @@ pub fn insights_json(
     items: &[&RawValue],
     names: &LogNames,
 ) -> Option<Result<Vec<Input>, MissingLogGroup>> {
+    // Most arrays are EventBridge events: tell by the first item's keys,
+    // before building a tree of every item.
+    let first: std::collections::HashMap<std::borrow::Cow<'_, str>, serde::de::IgnoredAny> =
+        serde_json::from_str(items.first()?.get()).ok()?;
+    if !first.keys().any(|k| k.starts_with('@')) || first.contains_key("detail-type") {
+        return None;
+    }
     let rows: Vec<BTreeMap<String, Value>> = items
         .iter()
         .map(|v| serde_json::from_str(v.get()))
