@@ -1,7 +1,13 @@
 #!/usr/bin/env python3
-"""Lambda binary size and cold init time for every Lambda (ingest-events, ingest-logs, poll-health, compact, report).
+"""Lambda binary size and cold init time for every Lambda (ingest-events, ingest-logs, poll-health, compact, report, subscribe-logs).
 
 Usage: python3 bench/run_lambda.py [RUNS] [FUNCTION...]   (default 30, every function)
+       ARM64_ARTIFACTS=sam/.aws-sam/build python3 bench/run_lambda.py [RUNS] [FUNCTION...]
+
+With ARM64_ARTIFACTS (the directory `sam build` writes), the arm64
+`bootstrap` of each function is measured too, beside the x86_64 build: under
+`qemu-aarch64` (Debian qemu-user, libc6-arm64-cross) on an x86_64 machine, so
+its init is the emulator's, far slower than on Graviton, and is labelled so.
 
 Builds the release binary (the same profile `cargo lambda build --release`
 uses: lto, codegen-units=1, strip, panic=abort) for this machine, then starts
@@ -21,7 +27,16 @@ import time
 
 runs = int(sys.argv[1]) if len(sys.argv) > 1 else 30
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-functions = sys.argv[2:] or ["ingest-events", "ingest-logs", "poll-health", "compact", "report"]
+functions = sys.argv[2:] or [
+    "ingest-events", "ingest-logs", "poll-health", "compact", "report", "subscribe-logs"
+]
+arm64 = os.environ.get("ARM64_ARTIFACTS")
+# The template's logical id of each function (`sam build` writes <id>/bootstrap).
+logical_ids = {
+    "ingest-events": "IngestEventsFunction", "ingest-logs": "IngestLogsFunction",
+    "poll-health": "PollHealthFunction", "compact": "CompactFunction",
+    "report": "ReportFunction", "subscribe-logs": "SubscribeLogsFunction",
+}
 build = ["cargo", "build", "--release", "--quiet"]
 for f in functions:
     build += ["-p", f]
@@ -60,16 +75,18 @@ env = {
     "AWS_EC2_METADATA_DISABLED": "true",
     "LAKE_BUCKET": "bench-lake",
     "CLUSTERS": "bench",
+    "DESTINATION_ARN": "arn:aws:lambda:us-east-1:111122223333:function:bench",
 }
 
 
-def cold_starts(binary):
+def cold_starts(binary, emulate=False):
     inits = []
+    command = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", binary] if emulate else [binary]
     for _ in range(runs):
         first_poll.clear()
         t0 = time.perf_counter()
-        p = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not first_poll.wait(10):
+        p = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not first_poll.wait(60):
             p.kill()
             sys.exit(f"{binary} never polled for an event")
         inits.append((polled_at[0] - t0) * 1000)
@@ -78,12 +95,24 @@ def cold_starts(binary):
     return sorted(inits)
 
 
+def row(name, binary, emulate=False):
+    inits = cold_starts(binary, emulate)
+    size = os.path.getsize(binary) / 1e6
+    p90 = inits[int(len(inits) * 0.9) - 1]
+    return f"| {name} | {size:.1f} MB | {statistics.median(inits):.1f} ms | {p90:.1f} ms |"
+
+
 print(f"release builds for {os.uname().machine}, {runs} cold starts each\n")
 print("| function | binary size (stripped) | init, median | init, p90 |")
 print("|---|---:|---:|---:|")
 for f in functions:
-    binary = os.path.join(target, "release", f)
-    inits = cold_starts(binary)
-    print(f"| {f} | {os.path.getsize(binary) / 1e6:.1f} MB | {statistics.median(inits):.1f} ms | {inits[int(len(inits) * 0.9) - 1]:.1f} ms |")
+    print(row(f, os.path.join(target, "release", f)))
+if arm64:
+    print(f"\narm64 artifacts of `sam build` ({arm64}), under qemu-aarch64 on {os.uname().machine}: "
+          "emulated init, not Graviton's\n")
+    print("| function | binary size (stripped) | init under qemu, median | init under qemu, p90 |")
+    print("|---|---:|---:|---:|")
+    for f in functions:
+        print(row(f, os.path.join(root, arm64, logical_ids[f], "bootstrap"), emulate=True))
 server.shutdown()
 print("\nTargets: <= 15 MB, init <= 30 ms (the ingest functions; compact and report run on a schedule).")

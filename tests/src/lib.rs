@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 pub mod bench_s3;
+pub mod recorded;
+pub mod runtime_api;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -468,6 +470,43 @@ pub fn column(batches: &[RecordBatch], name: &str) -> Vec<String> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// Every table's rows under `prefix`, each row its columns' display strings
+/// but the ingest time (which tells two writes of the same row apart),
+/// sorted: what two lakes written from the same input must agree on.
+pub async fn lake_rows(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+) -> std::collections::BTreeMap<&'static str, Vec<String>> {
+    let mut tables = std::collections::BTreeMap::new();
+    for table in ecs_lake::schema::TABLES {
+        let batches = read_parquet(client, bucket, &format!("{prefix}/{}/", table.name)).await;
+        let Some(first) = batches.first() else {
+            continue;
+        };
+        let names: Vec<String> = first
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| n != table.ingest_column)
+            .collect();
+        let columns: Vec<Vec<String>> = names.iter().map(|n| column(&batches, n)).collect();
+        let mut rows: Vec<String> = (0..row_count(&batches))
+            .map(|r| {
+                columns
+                    .iter()
+                    .map(|c| c[r].as_str())
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect();
+        rows.sort();
+        tables.insert(table.name, rows);
+    }
+    tables
 }
 
 /// Total rows across batches.

@@ -7,37 +7,14 @@
 use std::sync::{Arc, Mutex};
 
 use ecs_lake_aws::S3Store;
-use ecs_lake_tests::{
-    JsonApiServer, QueryApiServer, S3Server, column, fixture, list_keys, read_parquet,
+use ecs_lake_tests::recorded::{
+    RECORDED_ARN, SECOND_ARN, TARGET_GROUP, capture_endpoint, config_fixture, describe,
+    elb_endpoint, failing_elb_endpoint,
 };
+use ecs_lake_tests::{JsonApiServer, S3Server, column, list_keys, read_parquet};
 use serde_json::{Value, json};
 
 const NOW: i64 = 1_795_521_600_000_000; // 2026-11-24T12:00:00Z
-const RECORDED_ARN: &str = "arn:aws:ecs:us-west-2:123456789012:task/MyCluster/1234567890123456789";
-const SECOND_ARN: &str =
-    "arn:aws:ecs:us-west-2:123456789012:task/MyCluster/9f8e7d6c5b4a39281706f5e4d3c2b1a0";
-
-/// The recorded response, and a second task derived from it that reports
-/// health (the recorded one says UNKNOWN, as a task without health checks does).
-fn describe(arns: &[String]) -> Value {
-    let recorded: Value =
-        serde_json::from_slice(&fixture("api_describe_tasks_awscli.json")).unwrap();
-    let mut tasks = Vec::new();
-    for arn in arns {
-        let mut t = recorded["tasks"][0].clone();
-        if arn == SECOND_ARN {
-            t["taskArn"] = SECOND_ARN.into();
-            t["healthStatus"] = "UNHEALTHY".into();
-            t["containers"][0]["healthStatus"] = "UNHEALTHY".into();
-            let mut sidecar = t["containers"][0].clone();
-            sidecar["name"] = "envoy".into();
-            sidecar["healthStatus"] = "HEALTHY".into();
-            t["containers"].as_array_mut().unwrap().push(sidecar);
-        }
-        tasks.push(t);
-    }
-    json!({"tasks": tasks, "failures": []})
-}
 
 #[tokio::test]
 async fn polls_every_page_and_writes_one_sample_per_reported_status() {
@@ -162,125 +139,6 @@ fn clusters_come_from_the_environment_value() {
     );
     let err = poll_health::clusters_from(None).unwrap_err();
     assert!(err.contains("CLUSTERS is not set"), "{err}");
-}
-
-/// A scripted ECS endpoint for the capture: ListTasks and DescribeTasks as
-/// above (one task of `sample-fargate:2`, service `fargate-service`),
-/// DescribeTaskDefinition answering the written task definition (CLI v1 =
-/// the API's own JSON: epoch-second timestamps) or throttling while
-/// `throttle` is set, DescribeServices a recorded answer. Counts the calls.
-fn capture_endpoint(
-    throttle: Arc<Mutex<bool>>,
-    pending: Arc<Mutex<bool>>,
-) -> (JsonApiServer, Arc<Mutex<Vec<String>>>) {
-    let calls = Arc::new(Mutex::new(Vec::<String>::new()));
-    let seen = calls.clone();
-    let server = JsonApiServer::start(Arc::new(move |target: &str, body: &Value| {
-        let op = target.rsplit('.').next().unwrap_or_default().to_owned();
-        seen.lock().unwrap().push(op.clone());
-        match op.as_str() {
-            "ListTasks" => (200, json!({"taskArns": [RECORDED_ARN]}).to_string()),
-            "DescribeTasks" => {
-                let arns: Vec<String> = serde_json::from_value(body["tasks"].clone()).unwrap();
-                (200, describe(&arns).to_string())
-            }
-            // The newest registrations: the running revision, and one
-            // registered since whose tasks never ran (described too).
-            "ListTaskDefinitions" => {
-                assert_eq!(body["sort"], "DESC");
-                (
-                    200,
-                    json!({"taskDefinitionArns": [
-                        "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:3",
-                        "arn:aws:ecs:us-west-2:123456789012:task-definition/sample-fargate:2",
-                    ]})
-                    .to_string(),
-                )
-            }
-            "DescribeTaskDefinition" if *throttle.lock().unwrap() => (
-                400,
-                json!({"__type": "ThrottlingException", "message": "Rate exceeded"}).to_string(),
-            ),
-            "DescribeTaskDefinition" => {
-                // The written answer, as the revision asked for.
-                let asked = body["taskDefinition"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let (family, revision) = asked
-                    .rsplit('/')
-                    .next()
-                    .and_then(|r| r.split_once(':'))
-                    .expect("family:revision");
-                let mut answer: Value = serde_json::from_slice(&config_fixture(
-                    "describe_task_definition_fargate_healthcheck_heap_cli_v1_written.json",
-                ))
-                .unwrap();
-                let td = &mut answer["taskDefinition"];
-                td["taskDefinitionArn"] = asked.as_str().into();
-                td["family"] = family.into();
-                td["revision"] = revision.parse::<i64>().unwrap().into();
-                (200, answer.to_string())
-            }
-            "ListServiceDeployments" => {
-                assert_eq!(
-                    (&body["cluster"], &body["service"]),
-                    (&json!("MyCluster"), &json!("fargate-service"))
-                );
-                let answer = "list_service_deployments_successful_awscli-docs.json";
-                (200, String::from_utf8(config_fixture(answer)).unwrap())
-            }
-            "DescribeServiceDeployments" => {
-                let answer = if *pending.lock().unwrap() {
-                    "describe_service_deployments_pending_api-reference.json"
-                } else {
-                    "describe_service_deployments_successful_circuit_breaker_awscli-docs.json"
-                };
-                (200, String::from_utf8(config_fixture(answer)).unwrap())
-            }
-            "DescribeServiceRevisions" => {
-                // The revision the described deployment names (either fixture's).
-                let arn = body["serviceRevisionArns"][0].as_str().unwrap_or_default();
-                assert!(
-                    arn.ends_with("/1485800978477494678") || arn.ends_with("/4980306466373577095"),
-                    "{body}"
-                );
-                let answer = "describe_service_revisions_fargate_awscli-docs.json";
-                (200, String::from_utf8(config_fixture(answer)).unwrap())
-            }
-            "DescribeServices" => {
-                assert_eq!(body["cluster"], "MyCluster");
-                assert_eq!(body["services"], json!(["fargate-service"]));
-                // The recorded answer, behind the recorded target group.
-                let mut answer: Value = serde_json::from_slice(&config_fixture(
-                    "describe_services_cli_v1_epoch_steady_state_awscli-docs.json",
-                ))
-                .unwrap();
-                // Answering for the service asked about.
-                answer["services"][0]["serviceName"] = "fargate-service".into();
-                answer["services"][0]["serviceArn"] =
-                    "arn:aws:ecs:us-west-2:123456789012:service/fargate-service".into();
-                answer["services"][0]["loadBalancers"] = json!([{
-                    "targetGroupArn": TARGET_GROUP, "containerName": "simple-app", "containerPort": 80
-                }]);
-                (200, answer.to_string())
-            }
-            other => (
-                400,
-                json!({"__type": "UnknownOperationException", "message": other}).to_string(),
-            ),
-        }
-    }));
-    (server, calls)
-}
-
-fn config_fixture(name: &str) -> Vec<u8> {
-    std::fs::read(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("fixtures/aws-config")
-            .join(name),
-    )
-    .unwrap()
 }
 
 fn count(calls: &Mutex<Vec<String>>, op: &str) -> usize {
@@ -473,73 +331,6 @@ async fn a_throttled_describe_never_fails_the_samples_and_is_retried_next_poll()
             .len(),
         1
     );
-}
-
-const TARGET_GROUP: &str =
-    "arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/my-targets/73e2d6bc24d8a067";
-
-/// One JSON value as the query protocol's XML: objects' members as
-/// elements, lists as `<member>`s.
-fn xml(v: &Value) -> String {
-    match v {
-        Value::Object(o) => o
-            .iter()
-            .map(|(k, v)| format!("<{k}>{}</{k}>", xml(v)))
-            .collect(),
-        Value::Array(a) => a
-            .iter()
-            .map(|v| format!("<member>{}</member>", xml(v)))
-            .collect(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A scripted ELBv2 endpoint answering with the AWS CLI documentation's
-/// describe-target-groups and describe-target-group-attributes outputs,
-/// turned into the API's XML (the CLI prints the API's members as JSON).
-fn elb_endpoint() -> QueryApiServer {
-    failing_elb_endpoint(Arc::new(Mutex::new(false)))
-}
-
-/// [`elb_endpoint`], answering a server error while `fail` is set.
-fn failing_elb_endpoint(fail: Arc<Mutex<bool>>) -> QueryApiServer {
-    QueryApiServer::start(Arc::new(move |body: &str| {
-        if *fail.lock().unwrap() {
-            return (
-                500,
-                "<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code>\
-                 <Message>scripted</Message></Error><RequestId>x</RequestId></ErrorResponse>"
-                    .to_owned(),
-            );
-        }
-        let answer = |action: &str, result: &Value| {
-            format!(
-                "<{action}Response xmlns=\"http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/\">\
-                 <{action}Result>{}</{action}Result>\
-                 <ResponseMetadata><RequestId>1549581b-12b7-11e3-895e-1334aEXAMPLE</RequestId></ResponseMetadata>\
-                 </{action}Response>",
-                xml(result)
-            )
-        };
-        let fixture =
-            |name: &str| -> Value { serde_json::from_slice(&config_fixture(name)).unwrap() };
-        if body.contains("Action=DescribeTargetGroups&") {
-            assert!(body.contains("my-targets"), "{body}");
-            let doc = fixture("describe_target_groups_http_instance_awscli-docs.json");
-            (200, answer("DescribeTargetGroups", &doc))
-        } else if body.contains("Action=DescribeTargetGroupAttributes&") {
-            let doc = fixture("describe_target_group_attributes_http_instance_awscli-docs.json");
-            (200, answer("DescribeTargetGroupAttributes", &doc))
-        } else {
-            (
-                400,
-                format!(
-                    "<ErrorResponse><Error><Code>InvalidAction</Code><Message>{body}</Message></Error></ErrorResponse>"
-                ),
-            )
-        }
-    }))
 }
 
 #[tokio::test]

@@ -4,153 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ecs_lake_tests::JsonApiServer;
+use ecs_lake_tests::recorded::{DEST, LogsAccount, OURS};
 use serde_json::{Value, json};
 use subscribe_logs::{Config, Insights, sweep};
-
-const DEST: &str = "arn:aws:lambda:us-west-2:123456789012:function:lake-IngestLogs";
-const OLD_DEST: &str = "arn:aws:lambda:us-west-2:123456789012:function:old-IngestLogs";
-const OURS: &str = "ecs-postmortem-lake";
-
-/// The scripted account: groups and their filters, changed by
-/// PutSubscriptionFilter as CloudWatch Logs would (same name: replaced;
-/// a third filter: LimitExceededException).
-struct Account {
-    filters: Mutex<BTreeMap<String, Vec<Value>>>,
-    calls: Mutex<Vec<(String, Value)>>,
-    /// PutSubscriptionFilter on this group is throttled once.
-    throttle_once: Mutex<Option<String>>,
-}
-
-impl Account {
-    fn new() -> Self {
-        let f = |name: &str, dest: &str| json!({"filterName": name, "destinationArn": dest, "filterPattern": ""});
-        let mut filters = BTreeMap::new();
-        for (group, list) in [
-            ("/ecs/api", vec![]),
-            ("/ecs/web", vec![f(OURS, DEST)]),
-            (
-                "/ecs/worker",
-                vec![
-                    f(
-                        "to-splunk",
-                        "arn:aws:firehose:us-west-2:123456789012:deliverystream/splunk",
-                    ),
-                    f(
-                        "to-datadog",
-                        "arn:aws:lambda:us-west-2:123456789012:function:datadog",
-                    ),
-                ],
-            ),
-            (
-                "/ecs/batch",
-                vec![f(
-                    "to-datadog",
-                    "arn:aws:lambda:us-west-2:123456789012:function:datadog",
-                )],
-            ),
-            ("/ecs/handmade", vec![f("my-own-name", DEST)]),
-            ("/ecs/moved", vec![f(OURS, OLD_DEST)]),
-            // Ours, but filtering (edited by hand): put back to every event.
-            (
-                "/ecs/filtered",
-                vec![json!({"filterName": OURS, "destinationArn": DEST, "filterPattern": "ERROR"})],
-            ),
-            ("/aws/ecs/containerinsights/prod/performance", vec![]),
-            ("/aws/ecs/containerinsights/prod/application", vec![]),
-            ("/aws/lambda/something", vec![]),
-        ] {
-            filters.insert(group.to_owned(), list);
-        }
-        // Enough groups under /ecs/ to page DescribeLogGroups.
-        for i in 0..55 {
-            filters.insert(format!("/ecs/svc-{i:02}"), vec![]);
-        }
-        Self {
-            filters: Mutex::new(filters),
-            calls: Mutex::new(Vec::new()),
-            throttle_once: Mutex::new(Some("/ecs/svc-07".into())),
-        }
-    }
-
-    /// Listed by DescribeLogGroups but deleted before it is described.
-    const GHOST: &'static str = "/ecs/ghost";
-
-    fn count(&self, op: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(o, _)| o == op)
-            .count()
-    }
-
-    fn answer(&self, target: &str, body: &Value) -> (u16, String) {
-        let op = target.rsplit('.').next().unwrap_or_default().to_owned();
-        self.calls.lock().unwrap().push((op.clone(), body.clone()));
-        let error = |kind: &str, message: &str| {
-            (400, json!({"__type": kind, "message": message}).to_string())
-        };
-        let mut filters = self.filters.lock().unwrap();
-        match op.as_str() {
-            "DescribeLogGroups" => {
-                let prefix = body["logGroupNamePrefix"].as_str().unwrap_or_default();
-                let ghost = Self::GHOST.to_owned();
-                let mut names: Vec<&String> =
-                    filters.keys().filter(|g| g.starts_with(prefix)).collect();
-                if ghost.starts_with(prefix) {
-                    names.push(&ghost);
-                }
-                // Pages of 50, as the API's default limit.
-                let from: usize = body["nextToken"].as_str().map_or(0, |t| t.parse().unwrap());
-                let page: Vec<Value> = names
-                    .iter()
-                    .skip(from)
-                    .take(50)
-                    .map(|g| json!({"logGroupName": g}))
-                    .collect();
-                let mut answer = json!({"logGroups": page});
-                if from + 50 < names.len() {
-                    answer["nextToken"] = (from + 50).to_string().into();
-                }
-                (200, answer.to_string())
-            }
-            "DescribeSubscriptionFilters" => {
-                let group = body["logGroupName"].as_str().unwrap();
-                match filters.get(group) {
-                    Some(list) => (200, json!({"subscriptionFilters": list}).to_string()),
-                    None => error(
-                        "ResourceNotFoundException",
-                        "The specified log group does not exist.",
-                    ),
-                }
-            }
-            "PutSubscriptionFilter" => {
-                let group = body["logGroupName"].as_str().unwrap().to_owned();
-                let mut throttle = self.throttle_once.lock().unwrap();
-                if throttle.as_deref() == Some(group.as_str()) {
-                    *throttle = None;
-                    return error("ThrottlingException", "Rate exceeded");
-                }
-                let list = filters.get_mut(&group).unwrap();
-                let name = body["filterName"].as_str().unwrap();
-                let new = json!({"filterName": name, "destinationArn": body["destinationArn"], "filterPattern": body["filterPattern"]});
-                if let Some(existing) = list.iter_mut().find(|f| f["filterName"] == name) {
-                    *existing = new;
-                } else if list.len() >= 2 {
-                    return error("LimitExceededException", "Resource limit exceeded.");
-                } else {
-                    list.push(new);
-                }
-                (200, "{}".to_owned())
-            }
-            other => error("UnknownOperationException", other),
-        }
-    }
-}
 
 fn config() -> Config {
     Config {
@@ -164,7 +23,7 @@ fn config() -> Config {
 
 #[tokio::test]
 async fn every_wanted_group_is_subscribed_and_no_user_filter_is_touched() {
-    let account = Arc::new(Account::new());
+    let account = Arc::new(LogsAccount::new());
     let a = account.clone();
     let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| a.answer(t, b)));
     let client = api.logs_client();
@@ -244,7 +103,7 @@ async fn every_wanted_group_is_subscribed_and_no_user_filter_is_touched() {
 
 #[tokio::test]
 async fn a_created_group_is_subscribed_alone_and_only_when_wanted() {
-    let account = Arc::new(Account::new());
+    let account = Arc::new(LogsAccount::new());
     account
         .filters
         .lock()
@@ -277,7 +136,7 @@ async fn a_created_group_is_subscribed_alone_and_only_when_wanted() {
 
 #[tokio::test]
 async fn the_lake_own_groups_are_never_subscribed_and_a_late_run_defers_the_rest() {
-    let account = Arc::new(Account::new());
+    let account = Arc::new(LogsAccount::new());
     let a = account.clone();
     let api = JsonApiServer::start(Arc::new(move |t: &str, b: &Value| a.answer(t, b)));
     let client = api.logs_client();
