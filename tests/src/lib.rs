@@ -136,6 +136,18 @@ pub struct S3Server {
     pub endpoint: String,
     pub root: tempfile::TempDir,
     requests: std::sync::Arc<std::sync::Mutex<Vec<S3Request>>>,
+    service: s3s::service::S3Service,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+/// An HTTPS endpoint in front of an [`S3Server`]'s buckets, its certificate
+/// (for 127.0.0.1) issued by a certificate authority of the test's own.
+pub struct TlsEndpoint {
+    /// `https://127.0.0.1:<port>`.
+    pub endpoint: String,
+    /// The authority's certificate (PEM): the root store a client must trust.
+    pub ca_file: PathBuf,
+    _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -294,6 +306,7 @@ impl S3Server {
             std::fs::create_dir_all(root.path().join(b)).expect("bucket dir");
         }
         let service = s3_service(s3s_fs::FileSystem::new(root.path()).expect("s3s-fs"));
+        let plain = service.clone();
         let requests: std::sync::Arc<std::sync::Mutex<Vec<S3Request>>> = Default::default();
         let log = std::sync::Arc::clone(&requests);
         let (addr, stop) = serve_loopback(move |io| {
@@ -349,6 +362,62 @@ impl S3Server {
             endpoint: format!("http://{addr}"),
             root,
             requests,
+            service: plain,
+            _shutdown: stop,
+        }
+    }
+
+    /// The same buckets over HTTPS (TLS 1.2/1.3 from rustls), for a client
+    /// whose root store holds [`TlsEndpoint::ca_file`]: proves a client's
+    /// TLS stack and root store work, where the plain endpoint cannot.
+    pub fn start_tls(&self) -> TlsEndpoint {
+        use tokio_rustls::rustls;
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "ecs-lake tests CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = rcgen::Issuer::new(ca_params, ca_key);
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+            .expect("params")
+            .signed_by(&key, &issuer)
+            .expect("certificate");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ca_file = dir.path().join("ca.pem");
+        std::fs::write(&ca_file, ca_cert.pem()).expect("CA file");
+
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server certificate");
+        let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+        let service = self.service.clone();
+        let (addr, stop) = serve_loopback(move |io| {
+            let (acceptor, service) = (acceptor.clone(), service.clone());
+            tokio::spawn(async move {
+                // A client that does not trust the authority ends here.
+                let Ok(tls) = acceptor.accept(io.into_inner()).await else {
+                    return;
+                };
+                let conn = ConnBuilder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(tls), service)
+                    .into_owned();
+                let _ = conn.await;
+            });
+        });
+        TlsEndpoint {
+            endpoint: format!("https://{addr}"),
+            ca_file,
+            _dir: dir,
             _shutdown: stop,
         }
     }

@@ -163,6 +163,9 @@ async fn ingest_events_answers_an_sqs_batch_of_real_events() {
 
     let s3 = S3Server::start(&[BUCKET]);
     block_table(&s3, "instance_events");
+    // Over TLS, trusting the test's authority through the system root store
+    // (`SSL_CERT_FILE`, read by rustls-native-certs as on Lambda's image).
+    let tls = s3.start_tls();
     let env = environment(
         &settings,
         &[
@@ -170,7 +173,10 @@ async fn ingest_events_answers_an_sqs_batch_of_real_events() {
             ("LAKE_PREFIX", PREFIX),
             ("RUST_LOG", "info"),
         ],
-        &[("AWS_ENDPOINT_URL", &s3.endpoint)],
+        &[
+            ("AWS_ENDPOINT_URL", &tls.endpoint),
+            ("SSL_CERT_FILE", tls.ca_file.to_str().unwrap()),
+        ],
     );
     let mut function = Function::launch(&bootstrap, &settings, &env);
     let answer = invoke(&mut function, &settings, "IngestEventsFunction", &event).await;
