@@ -208,6 +208,14 @@ fn the_subscriber_may_only_put_filters_on_the_chosen_groups() {
     assert_eq!(wide.len(), 1, "{wide:?}");
     let describe = block.find("Action: logs:DescribeLogGroups").unwrap();
     assert!(block[describe..].starts_with("Action: logs:DescribeLogGroups\n              Resource: !Sub 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:*'"));
+    assert!(refuses_an_empty_prefix(&text));
+}
+
+/// The grant is joined from the prefixes: an empty prefix would make it
+/// `log-group:*`, so both templates refuse one (a CloudFormation rule).
+fn refuses_an_empty_prefix(template: &str) -> bool {
+    template.contains("\nRules:\n")
+        && template.contains("      - Assert: !Not [!Contains [!Ref LogGroupPrefixes, '']]\n")
 }
 
 /// A member account's subscriber may subscribe its groups to the central
@@ -220,4 +228,5 @@ fn the_member_subscriber_may_put_filters_to_the_central_destination() {
     let grant = "              Action: logs:PutSubscriptionFilter\n              Resource: !Ref CentralLogsDestinationArn";
     assert!(text.contains(grant), "no grant on the destination");
     assert!(text.contains("Binary: subscribe-logs"));
+    assert!(refuses_an_empty_prefix(&text));
 }
