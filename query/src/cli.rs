@@ -164,6 +164,17 @@ pub enum Command {
     /// report.md, report.html (self-contained, SVG charts) and report.json.
     Report(ReportArgs),
 
+    /// A post-mortem draft for one service over an incident's window.
+    ///
+    /// Summary; impact (tasks stopped by cause, abnormal stops and their
+    /// span, deployments failed or rolled back); timeline (deployments, each
+    /// revision's first abnormal stop, the last, steady state again); root
+    /// cause (the diagnose findings with their evidence); what changed
+    /// between the revisions; action items with their patches. Markdown, or
+    /// JSON with -f json. E.g. `ecs-query postmortem api --since 2026-11-19
+    /// --until 2026-11-21`.
+    Postmortem(PostmortemArgs),
+
     /// List the lake's tables.
     Tables,
 
@@ -260,6 +271,24 @@ pub struct DiagnoseArgs {
 
     /// Window: `last 7d` (the default), `since 2026-11-16 [until 2026-11-22]`.
     pub window: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PostmortemArgs {
+    /// Service name, or cluster/service.
+    pub service: String,
+
+    /// Start of the incident's window (UTC date or time).
+    #[arg(long)]
+    pub since: String,
+
+    /// End of the window (a date includes its day; default: now).
+    #[arg(long)]
+    pub until: Option<String>,
+
+    /// Also write the draft (Markdown) to this file.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -365,10 +365,76 @@ pub async fn run(
         writeln!(out, "\n{title}:  ecs-query --now {now_text} '{question}'")?;
         ask::answer(&lake, question, &output, out).await?;
     }
+    let since = ecs_lake::time::date_time_of(preset.start_ms * 1000);
+    let drafts = diagnosis(
+        &lake,
+        &lake_args.lake,
+        preset.start_ms * 1000,
+        end * 1000,
+        out,
+    )
+    .await?;
+    let example = drafts
+        .iter()
+        .flat_map(|p| &p.findings)
+        .find_map(|f| f.example_tasks.first())
+        .map_or("<task-id>", String::as_str);
+    let service = drafts.first().map_or("api", |p| p.service.as_str());
     writeln!(
         out,
-        "\nNext: ecs-query --lake {lake} --now {now_text} 'oom by deployment last 24h'\n      ecs-query --lake {lake} timeline <task-id>\n      ecs-query --lake {lake} sql \"SELECT * FROM tasks LIMIT 5\"",
+        "\nNext: ecs-query --lake {lake} --now {now_text} diagnose {service}\n      \
+         ecs-query --lake {lake} postmortem {service} --since {since} --until {now_text}\n      \
+         ecs-query --lake {lake} timeline {example}\n      \
+         ecs-query --lake {lake} --now {now_text} 'oom by deployment last 24h'\n      \
+         ecs-query --lake {lake} sql \"SELECT * FROM tasks LIMIT 5\"",
         lake = lake_args.lake
     )?;
     Ok(())
+}
+
+/// The demo incident's diagnosis in short (each service with findings, its
+/// three most important), and the post-mortem draft of the service that
+/// suffered most written into a local lake's `reports/postmortem/`. Returns
+/// the drafts of the services with findings, the worst first.
+async fn diagnosis(
+    lake: &Lake,
+    location: &str,
+    from: i64,
+    to: i64,
+    out: &mut dyn Write,
+) -> Result<Vec<ecs_query_engine::postmortem::Postmortem>, CliError> {
+    use ecs_query_engine::diagnose::evidence::Selector;
+    use ecs_query_engine::postmortem::{markdown, postmortems};
+    let scope = ecs_query_engine::summary::Scope {
+        from: Some(from),
+        to: Some(to),
+    };
+    let mut drafts = postmortems(lake, &Selector::default(), scope).await?;
+    drafts.retain(|p| !p.findings.is_empty());
+    drafts.sort_by_key(|p| std::cmp::Reverse(p.impact.abnormal_stops));
+    writeln!(out, "\nThe diagnosis (ecs-query diagnose <service>):")?;
+    for p in &drafts {
+        writeln!(out, "  {}/{}:", p.cluster, p.service)?;
+        for f in p.findings.iter().take(3) {
+            writeln!(out, "    [{}] {}", f.severity.as_str(), f.title)?;
+        }
+    }
+    let Some(worst) = drafts.first() else {
+        return Ok(drafts);
+    };
+    if !location.contains("://") {
+        let dir = std::path::Path::new(location).join("reports/postmortem");
+        let path = dir.join(format!("{}-{}.md", worst.cluster, worst.service));
+        std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::write(&path, markdown(worst)))
+            .map_err(|e| CliError::Internal(format!("writing {}: {e}", path.display())))?;
+        writeln!(
+            out,
+            "\nThe post-mortem draft of {}/{}: {}",
+            worst.cluster,
+            worst.service,
+            path.display()
+        )?;
+    }
+    Ok(drafts)
 }

@@ -1,7 +1,8 @@
 //! `ecs-query diagnose <service> [window]`: the findings of
 //! [`ecs_query_engine::diagnose`] for one service, as Markdown (also on a
-//! terminal) or JSON; and `ecs-query diff A B`, what changed in the
-//! configuration the findings quote.
+//! terminal) or JSON; `ecs-query diff A B`, what changed in the
+//! configuration the findings quote; and `ecs-query postmortem`, the draft
+//! built from both ([`ecs_query_engine::postmortem`]).
 
 use std::io::Write;
 
@@ -9,7 +10,7 @@ use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::diagnose::{diagnose, markdown, scope_of};
 
-use crate::cli::{DiagnoseArgs, DiffArgs, Format, LakeArgs, OutputArgs};
+use crate::cli::{DiagnoseArgs, DiffArgs, Format, LakeArgs, OutputArgs, PostmortemArgs};
 use crate::error::CliError;
 
 pub async fn run(
@@ -67,6 +68,60 @@ pub async fn diff(
             writeln!(out)?;
         }
         _ => out.write_all(config::diff_markdown(&args.from, &args.to, &changes).as_bytes())?,
+    }
+    Ok(())
+}
+
+/// `ecs-query postmortem <service> --since T1 [--until T2]`: Markdown, or
+/// JSON with `-f json`; `--out FILE` also writes the Markdown there.
+pub async fn postmortem(
+    lake_args: &LakeArgs,
+    args: &PostmortemArgs,
+    output: &OutputArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    use ecs_query_engine::lang::parser::parse_time;
+    use ecs_query_engine::postmortem::{markdown, postmortems};
+    use ecs_query_engine::summary::Scope;
+    let bad = |flag: &str, text: &str| CliError::Usage {
+        message: format!("{flag} {text:?} is not a UTC date or time"),
+        hint: "write e.g. --since 2026-11-19 --until 2026-11-20T06:00 (UTC; --until 2026-11-20 includes its day)",
+    };
+    let from = parse_time(&args.since, false).ok_or_else(|| bad("--since", &args.since))?;
+    let to = match &args.until {
+        Some(u) => parse_time(u, true).ok_or_else(|| bad("--until", u))?,
+        None => crate::ask::now(output),
+    };
+    if to <= from {
+        return Err(CliError::Usage {
+            message: "the window ends before it starts".into(),
+            hint: "write --since EARLIER --until LATER",
+        });
+    }
+    let scope = Scope {
+        from: Some(from),
+        to: Some(to),
+    };
+    let lake = Lake::open(&lake_args.config()).await?;
+    let drafts = postmortems(&lake, &Selector::parse(&args.service), scope).await?;
+    if drafts.is_empty() {
+        return Err(CliError::Usage {
+            message: format!("no tasks of service {:?} in the window", args.service),
+            hint: "list the services with ecs-query \"stops by service, family last 30d\"; widen --since/--until, or write cluster/service",
+        });
+    }
+    let text: String = drafts.iter().map(markdown).collect();
+    if let Some(path) = &args.out {
+        std::fs::write(path, &text)
+            .map_err(|e| CliError::Internal(format!("writing {}: {e}", path.display())))?;
+    }
+    match output.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut *out, &drafts)
+                .map_err(|e| CliError::Internal(format!("writing JSON: {e}")))?;
+            writeln!(out)?;
+        }
+        _ => out.write_all(text.as_bytes())?,
     }
     Ok(())
 }

@@ -61,6 +61,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Diagnose(args) => diagnose::run(&cli.lake, &args, &cli.output, out).await,
         Command::Diff(args) => diagnose::diff(&cli.lake, &args, &cli.output, out).await,
         Command::Report(args) => report::run(&cli.lake, &args, &cli.output, out).await,
+        Command::Postmortem(args) => diagnose::postmortem(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {
             match VIEWS.iter().find(|v| Some(v.name) == table.as_deref()) {

@@ -39,6 +39,7 @@ pub mod error;
 pub mod lake;
 pub mod lang;
 pub mod listing;
+pub mod postmortem;
 pub mod reader;
 pub mod report;
 pub mod summary;

@@ -1,0 +1,439 @@
+//! The post-mortem draft of one service over an incident's window
+//! (`ecs-query postmortem <service> --since T1 [--until T2]`): what
+//! happened (summary), how much (impact: tasks stopped by cause, abnormal
+//! stops and their span, deployments that failed or rolled back), when
+//! (timeline: deployments, each revision's first abnormal stop, the last
+//! one, steady state again), why (the diagnosis's findings with their
+//! evidence), what changed between the revisions that ran (the
+//! configuration diff), and the action items (the recommendations with
+//! their patches). Built from the same evidence as `diagnose`, so the two
+//! never disagree.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use ecs_lake::classify::{ExitKind, StopCause};
+use ecs_lake::time::date_time_of;
+use serde::Serialize;
+
+use crate::config::{self, Change};
+use crate::diagnose::evidence::{self, DeploymentRow, Selector, TaskRow};
+use crate::diagnose::findings::{Finding, Severity};
+use crate::diagnose::patch::Patch;
+use crate::diagnose::{Diagnosis, finding_markdown};
+use crate::error::Result;
+use crate::lake::Lake;
+use crate::summary::{DeploymentOutcome, Scope};
+
+/// One service's post-mortem draft.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Postmortem {
+    pub cluster: String,
+    pub service: String,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub summary: String,
+    pub impact: Impact,
+    pub timeline: Vec<Moment>,
+    /// The diagnosis's findings, most important first: the root cause.
+    pub findings: Vec<Finding>,
+    /// What changed from each revision to the next that ran in the window.
+    pub changes: Vec<RevisionChange>,
+    pub actions: Vec<Action>,
+}
+
+/// How much the incident cost.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Impact {
+    pub tasks: usize,
+    pub stopped: usize,
+    /// Stopped tasks by cause (`oom_killed`, `elb_health_check`, ...).
+    pub stopped_by_cause: BTreeMap<&'static str, usize>,
+    /// Stops nobody asked for (see [`is_abnormal`]).
+    pub abnormal_stops: usize,
+    pub first_abnormal_stop: Option<String>,
+    pub last_abnormal_stop: Option<String>,
+    pub deployments: usize,
+    pub failed_deployments: usize,
+    pub rollbacks: usize,
+}
+
+/// What a moment of the timeline is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MomentKind {
+    DeploymentStarted,
+    DeploymentEnded,
+    Rollback,
+    FirstAbnormalStop,
+    LastAbnormalStop,
+    SteadyAgain,
+}
+
+/// One line of the timeline.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Moment {
+    pub at: String,
+    #[serde(skip)]
+    pub at_us: i64,
+    pub kind: MomentKind,
+    pub what: String,
+}
+
+/// The configuration changes from one revision to the next.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevisionChange {
+    pub from: String,
+    pub to: String,
+    pub changes: Vec<Change>,
+}
+
+/// An action item: one finding's recommendations and patches.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Action {
+    pub severity: Severity,
+    pub finding: String,
+    pub what_to_change: Vec<String>,
+    pub patches: Vec<Patch>,
+}
+
+/// A stop nobody asked for: an OOM kill, a failed load-balancer or
+/// container health check, an essential container that exited other than
+/// cleanly, a task that failed to start. Deployments replacing tasks, scale-in,
+/// Spot interruptions and users stopping tasks are not.
+pub fn is_abnormal(t: &TaskRow) -> bool {
+    match t.stop_cause {
+        Some(
+            StopCause::OomKilled
+            | StopCause::ElbHealthCheck
+            | StopCause::ContainerHealthCheck
+            | StopCause::FailedToStart,
+        ) => true,
+        Some(StopCause::EssentialContainerExited) => t.exit_kind != Some(ExitKind::Clean),
+        _ => false,
+    }
+}
+
+/// The post-mortem drafts of the services `selector` matches (one per cluster).
+pub async fn postmortems(
+    lake: &Lake,
+    selector: &Selector,
+    scope: Scope,
+) -> Result<Vec<Postmortem>> {
+    let config = config::Configuration::load(&lake.ctx).await?;
+    let services = evidence::gather_with(&lake.ctx, scope, selector, &config).await?;
+    let tasks = evidence::task_rows(&lake.ctx, scope, selector).await?;
+    let containers = config::containers(&lake.ctx).await?;
+    let history = config::service_history(&lake.ctx).await?;
+    let groups = config::target_group_history(&lake.ctx).await?;
+    Ok(services
+        .iter()
+        .map(|svc| {
+            let diagnosis = Diagnosis::of(svc, scope);
+            let own: Vec<&TaskRow> = tasks
+                .iter()
+                .filter(|t| {
+                    t.cluster.as_deref() == Some(svc.cluster.as_str())
+                        && t.service.as_deref() == Some(svc.service.as_str())
+                })
+                .collect();
+            let mut changes = Vec::new();
+            for pair in svc.revisions.windows(2) {
+                let (from, to) = (&pair[0].label, &pair[1].label);
+                let mut c = config::diff(&containers, from, to).unwrap_or_default();
+                c.extend(config::service_diff(&history, &groups, from, to));
+                changes.push(RevisionChange {
+                    from: from.clone(),
+                    to: to.clone(),
+                    changes: c,
+                });
+            }
+            assemble(diagnosis, &own, &svc.deployments, changes)
+        })
+        .collect())
+}
+
+/// A post-mortem from its parts (pure: the tests feed it rows).
+pub fn assemble(
+    diagnosis: Diagnosis,
+    tasks: &[&TaskRow],
+    deployments: &[DeploymentRow],
+    changes: Vec<RevisionChange>,
+) -> Postmortem {
+    let mut abnormal: Vec<(i64, &TaskRow)> = tasks
+        .iter()
+        .filter(|t| is_abnormal(t))
+        .filter_map(|t| Some((t.stopped_at.or(t.stopping_at)?, *t)))
+        .collect();
+    abnormal.sort_by_key(|(at, t)| (*at, t.task_id.clone()));
+    let mut impact = Impact {
+        tasks: diagnosis.tasks,
+        stopped: diagnosis.stopped,
+        abnormal_stops: abnormal.len(),
+        first_abnormal_stop: abnormal.first().map(|(at, _)| date_time_of(*at)),
+        last_abnormal_stop: abnormal.last().map(|(at, _)| date_time_of(*at)),
+        deployments: deployments.len(),
+        failed_deployments: deployments.iter().filter(|d| d.failed()).count(),
+        rollbacks: deployments.iter().filter(|d| d.is_rollback).count(),
+        ..Impact::default()
+    };
+    for cause in tasks.iter().filter_map(|t| t.stop_cause) {
+        *impact.stopped_by_cause.entry(cause.as_str()).or_default() += 1;
+    }
+
+    let mut timeline = Vec::new();
+    let moment = |at: i64, kind, what: String| Moment {
+        at: date_time_of(at),
+        at_us: at,
+        kind,
+        what,
+    };
+    for d in deployments {
+        let label = d.label();
+        if let Some(at) = d.started_at {
+            let (kind, what) = if d.is_rollback {
+                (MomentKind::Rollback, "rollback")
+            } else {
+                (MomentKind::DeploymentStarted, "deployment")
+            };
+            timeline.push(moment(
+                at,
+                kind,
+                format!("{what} {} to {label} started", d.deployment_id),
+            ));
+        }
+        if let Some(at) = d.ended_at {
+            timeline.push(moment(
+                at,
+                MomentKind::DeploymentEnded,
+                format!(
+                    "deployment {} to {label} ended: {}",
+                    d.deployment_id,
+                    d.outcome.as_str().replace('_', " ")
+                ),
+            ));
+        }
+    }
+    let mut firsts: BTreeMap<String, (i64, &TaskRow, usize)> = BTreeMap::new();
+    for (at, t) in &abnormal {
+        firsts
+            .entry(evidence::label(&t.family, t.revision))
+            .or_insert((*at, t, 0))
+            .2 += 1;
+    }
+    for (label, (at, t, n)) in &firsts {
+        timeline.push(moment(
+            *at,
+            MomentKind::FirstAbnormalStop,
+            format!(
+                "first abnormal stop of {label} ({n} in all): task {} {}",
+                t.task_id,
+                stop_words(t)
+            ),
+        ));
+    }
+    if let Some((at, t)) = abnormal.last().filter(|_| abnormal.len() > 1) {
+        timeline.push(moment(
+            *at,
+            MomentKind::LastAbnormalStop,
+            format!(
+                "last abnormal stop: task {} of {} {}",
+                t.task_id,
+                evidence::label(&t.family, t.revision),
+                stop_words(t)
+            ),
+        ));
+    }
+    // Steady again: the first deployment to complete after the last abnormal stop.
+    let steady = abnormal.last().and_then(|(last, _)| {
+        deployments
+            .iter()
+            .filter(|d| d.outcome == DeploymentOutcome::Completed)
+            .filter_map(|d| Some((d.ended_at?, d)))
+            .filter(|(end, _)| end > last)
+            .min_by_key(|(end, _)| *end)
+    });
+    if let Some((end, d)) = steady {
+        timeline.push(moment(
+            end,
+            MomentKind::SteadyAgain,
+            format!(
+                "steady state again: {} runs (deployment {} completed), no abnormal stop since",
+                d.label(),
+                d.deployment_id
+            ),
+        ));
+    }
+    timeline.sort_by_key(|m| m.at_us);
+
+    let actions = diagnosis
+        .findings
+        .iter()
+        .filter(|f| !f.recommendations.is_empty())
+        .map(|f| Action {
+            severity: f.severity,
+            finding: f.title.to_string(),
+            what_to_change: f.recommendations.iter().map(ToString::to_string).collect(),
+            patches: f.patches.clone(),
+        })
+        .collect();
+    let summary = summary(&diagnosis, &impact, &abnormal, steady.map(|(_, d)| d));
+    Postmortem {
+        cluster: diagnosis.cluster.clone(),
+        service: diagnosis.service.clone(),
+        since: diagnosis.from.clone(),
+        until: diagnosis.to.clone(),
+        summary,
+        impact,
+        timeline,
+        findings: diagnosis.findings,
+        changes,
+        actions,
+    }
+}
+
+/// How a task stopped, in words: its cause and exit.
+fn stop_words(t: &TaskRow) -> String {
+    let cause = t.stop_cause.map_or("stopped", |c| c.as_str());
+    match t.exit_code {
+        Some(code) => format!("({}, exit {code})", cause.replace('_', " ")),
+        None => format!("({})", cause.replace('_', " ")),
+    }
+}
+
+fn summary(
+    d: &Diagnosis,
+    impact: &Impact,
+    abnormal: &[(i64, &TaskRow)],
+    steady: Option<&DeploymentRow>,
+) -> String {
+    let mut s = format!("{}/{}: ", d.cluster, d.service);
+    let (Some((first, _)), Some((last, _))) = (abnormal.first(), abnormal.last()) else {
+        s.push_str("no abnormal stop in the window");
+        let _ = write!(s, " ({} tasks, {} stopped).", impact.tasks, impact.stopped);
+        return s;
+    };
+    let mut causes: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut revisions: Vec<String> = Vec::new();
+    for (_, t) in abnormal {
+        *causes
+            .entry(t.stop_cause.map_or("unknown", |c| c.as_str()))
+            .or_default() += 1;
+        let label = evidence::label(&t.family, t.revision);
+        if !revisions.contains(&label) {
+            revisions.push(label);
+        }
+    }
+    let mut causes: Vec<(&str, usize)> = causes.into_iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let causes: Vec<String> = causes
+        .iter()
+        .map(|(c, n)| format!("{n} {}", c.replace('_', " ")))
+        .collect();
+    let _ = write!(
+        s,
+        "{} abnormal stops ({}) from {} to {}, on {}.",
+        abnormal.len(),
+        causes.join(", "),
+        date_time_of(*first),
+        date_time_of(*last),
+        revisions.join(", ")
+    );
+    if let Some(f) = d.findings.first() {
+        let _ = write!(s, " Root cause: {}.", f.title);
+    }
+    if impact.rollbacks > 0 || impact.failed_deployments > 0 {
+        let _ = write!(
+            s,
+            " {} deployment(s) failed, {} rolled back.",
+            impact.failed_deployments, impact.rollbacks
+        );
+    }
+    match steady {
+        Some(dep) => {
+            let _ = write!(
+                s,
+                " Steady again once {} ran ({}).",
+                dep.label(),
+                dep.ended_at.map(date_time_of).unwrap_or_default()
+            );
+        }
+        None => s.push_str(" Not resolved by the end of the window."),
+    }
+    s
+}
+
+/// A post-mortem draft as Markdown.
+pub fn markdown(p: &Postmortem) -> String {
+    let mut s = format!(
+        "# Post-mortem draft: {}/{} ({} to {})\n\n## Summary\n\n{}\n\n## Impact\n\n",
+        p.cluster,
+        p.service,
+        p.since.as_deref().unwrap_or("the beginning"),
+        p.until.as_deref().unwrap_or("now"),
+        p.summary
+    );
+    let i = &p.impact;
+    let _ = writeln!(s, "- tasks: {}, stopped: {}", i.tasks, i.stopped);
+    let _ = writeln!(
+        s,
+        "- abnormal stops: {}{}",
+        i.abnormal_stops,
+        match (&i.first_abnormal_stop, &i.last_abnormal_stop) {
+            (Some(a), Some(b)) => format!(", from {a} to {b}"),
+            _ => String::new(),
+        }
+    );
+    let _ = writeln!(
+        s,
+        "- deployments: {}, failed: {}, rolled back: {}",
+        i.deployments, i.failed_deployments, i.rollbacks
+    );
+    s.push_str("\n| stop cause | tasks |\n|---|---:|\n");
+    let mut causes: Vec<(&&str, &usize)> = i.stopped_by_cause.iter().collect();
+    causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (cause, n) in causes {
+        let _ = writeln!(s, "| {cause} | {n} |");
+    }
+    s.push_str("\n## Timeline (UTC)\n\n| time | what |\n|---|---|\n");
+    for m in &p.timeline {
+        let _ = writeln!(s, "| {} | {} |", m.at, m.what);
+    }
+    s.push_str("\n## Root cause\n\n");
+    if p.findings.is_empty() {
+        s.push_str("No findings in the window.\n\n");
+    }
+    for (n, f) in p.findings.iter().enumerate() {
+        s.push_str(&finding_markdown(n + 1, f, "###"));
+    }
+    s.push_str("## What changed between the revisions\n\n");
+    if p.changes.is_empty() {
+        s.push_str("One revision ran in the window.\n\n");
+    }
+    for c in &p.changes {
+        let _ = write!(
+            s,
+            "### {} -> {}\n\n{}\n",
+            c.from,
+            c.to,
+            config::diff_markdown(&c.from, &c.to, &c.changes)
+        );
+    }
+    s.push_str("## Action items\n\n");
+    if p.actions.is_empty() {
+        s.push_str("None from the findings.\n");
+    }
+    for a in &p.actions {
+        for w in &a.what_to_change {
+            let _ = writeln!(s, "- [ ] [{}] {w} ({})", a.severity.as_str(), a.finding);
+        }
+    }
+    let example = p.findings.iter().find_map(|f| f.example_tasks.first());
+    s.push_str("\n## Next\n\n```sh\n");
+    let _ = writeln!(s, "ecs-query diagnose {}/{}", p.cluster, p.service);
+    if let Some(task) = example {
+        let _ = writeln!(s, "ecs-query timeline {task}");
+    }
+    s.push_str("```\n");
+    s
+}
