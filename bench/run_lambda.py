@@ -2,7 +2,7 @@
 """Lambda binary size and cold init time for every Lambda (ingest-events, ingest-logs, poll-health, compact, report, subscribe-logs).
 
 Usage: python3 bench/run_lambda.py [RUNS] [FUNCTION...]   (default 30, every function)
-       ARM64_ARTIFACTS=sam/.aws-sam/build python3 bench/run_lambda.py [RUNS] [FUNCTION...]
+       ARM64_ARTIFACTS=sam/.aws-sam/build [ARM64_ONLY=1] python3 bench/run_lambda.py [RUNS] [FUNCTION...]
 
 With ARM64_ARTIFACTS (the directory `sam build` writes), the arm64
 `bootstrap` of each function is measured too, beside the x86_64 build: under
@@ -40,7 +40,9 @@ logical_ids = {
 build = ["cargo", "build", "--release", "--quiet"]
 for f in functions:
     build += ["-p", f]
-subprocess.run(build, cwd=root, check=True)
+arm64_only = arm64 and os.environ.get("ARM64_ONLY") == "1"
+if not arm64_only:
+    subprocess.run(build, cwd=root, check=True)
 target = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
 
 first_poll = threading.Event()
@@ -102,11 +104,12 @@ def row(name, binary, emulate=False):
     return f"| {name} | {size:.1f} MB | {statistics.median(inits):.1f} ms | {p90:.1f} ms |"
 
 
-print(f"release builds for {os.uname().machine}, {runs} cold starts each\n")
-print("| function | binary size (stripped) | init, median | init, p90 |")
-print("|---|---:|---:|---:|")
-for f in functions:
-    print(row(f, os.path.join(target, "release", f)))
+if not arm64_only:
+    print(f"release builds for {os.uname().machine}, {runs} cold starts each\n")
+    print("| function | binary size (stripped) | init, median | init, p90 |")
+    print("|---|---:|---:|---:|")
+    for f in functions:
+        print(row(f, os.path.join(target, "release", f)))
 if arm64:
     print(f"\narm64 artifacts of `sam build` ({arm64}), under qemu-aarch64 on {os.uname().machine}: "
           "emulated init, not Graviton's\n")
