@@ -366,6 +366,7 @@ pub async fn run(
         ask::answer(&lake, question, &output, out).await?;
     }
     let since = ecs_lake::time::date_time_of(preset.start_ms * 1000);
+    let until = ecs_lake::time::date_time_of(end * 1000);
     let drafts = diagnosis(
         &lake,
         &lake_args.lake,
@@ -383,7 +384,7 @@ pub async fn run(
     writeln!(
         out,
         "\nNext: ecs-query --lake {lake} --now {now_text} diagnose {service}\n      \
-         ecs-query --lake {lake} postmortem {service} --since {since} --until {now_text}\n      \
+         ecs-query --lake {lake} postmortem {service} --since {since} --until {until}\n      \
          ecs-query --lake {lake} timeline {example}\n      \
          ecs-query --lake {lake} --now {now_text} 'oom by deployment last 24h'\n      \
          ecs-query --lake {lake} sql \"SELECT * FROM tasks LIMIT 5\"",
@@ -422,7 +423,12 @@ async fn diagnosis(
     let Some(worst) = drafts.first() else {
         return Ok(drafts);
     };
-    if !location.contains("://") {
+    if location.contains("://") {
+        writeln!(
+            out,
+            "\nThe post-mortem draft is written for local lakes only: `ecs-query postmortem` prints it."
+        )?;
+    } else {
         let dir = std::path::Path::new(location).join("reports/postmortem");
         let path = dir.join(format!("{}-{}.md", worst.cluster, worst.service));
         std::fs::create_dir_all(&dir)

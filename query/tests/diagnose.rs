@@ -5,11 +5,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 mod common;
 use common::{block_on, lake_args};
-use ecs_query::cli::{DemoPreset, DiagnoseArgs, Format};
+use ecs_query::cli::{DiagnoseArgs, Format};
 use ecs_query::diagnose::run as diagnose_run;
 use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
@@ -26,13 +25,11 @@ fn preset() -> Preset {
 }
 
 fn lake_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| common::build_lake(DemoPreset::Fleet, HOURS, SEED))
+    common::fleet_lake(HOURS, SEED)
 }
 
 fn truth() -> &'static Truth {
-    static TRUTH: OnceLock<Truth> = OnceLock::new();
-    TRUTH.get_or_init(|| ecs_sim::simulate(&preset(), SEED).truth)
+    common::fleet_truth(HOURS, SEED)
 }
 
 /// The whole simulated range.

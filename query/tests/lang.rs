@@ -6,11 +6,10 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 mod common;
 use common::lake_args;
-use ecs_query::cli::{DemoPreset, Format, OutputArgs};
+use ecs_query::cli::{Format, OutputArgs};
 use ecs_query_engine::Lake;
 use ecs_sim::{Preset, Truth};
 
@@ -32,13 +31,11 @@ fn output(format: Format) -> OutputArgs {
 
 /// The lake, built once per test binary through the same path as `ecs-query demo`.
 fn lake_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| common::build_lake(DemoPreset::Fleet, HOURS, SEED))
+    common::fleet_lake(HOURS, SEED)
 }
 
 fn truth() -> &'static Truth {
-    static TRUTH: OnceLock<Truth> = OnceLock::new();
-    TRUTH.get_or_init(|| ecs_sim::simulate(&preset(), SEED).truth)
+    common::fleet_truth(HOURS, SEED)
 }
 
 /// Runs a future with the CLI's stack, after the lake is built (outside any runtime).

@@ -5,12 +5,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::path::PathBuf;
-use std::sync::OnceLock;
 
 mod common;
 use common::{block_on, lake_args};
 use ecs_lake::time::date_time_of;
-use ecs_query::cli::{DemoPreset, Format, PostmortemArgs};
+use ecs_query::cli::{Format, PostmortemArgs};
 use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::diagnose::findings::FindingKind;
@@ -26,13 +25,11 @@ fn preset() -> Preset {
 }
 
 fn lake_dir() -> &'static PathBuf {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| common::build_lake(DemoPreset::Fleet, HOURS, SEED))
+    common::fleet_lake(HOURS, SEED)
 }
 
 fn truth() -> &'static Truth {
-    static TRUTH: OnceLock<Truth> = OnceLock::new();
-    TRUTH.get_or_init(|| ecs_sim::simulate(&preset(), SEED).truth)
+    common::fleet_truth(HOURS, SEED)
 }
 
 fn scope() -> Scope {
@@ -188,12 +185,53 @@ fn the_checkout_rollback_is_on_the_timeline() {
         p.impact.stopped_by_cause.get("failed_to_start"),
         Some(&failed_to_start)
     );
+    let ended = p
+        .timeline
+        .iter()
+        .find(|m| m.kind == MomentKind::DeploymentEnded && m.what.contains("checkout:13"))
+        .unwrap_or_else(|| panic!("{:#?}", p.timeline));
+    assert!(ended.what.ends_with("rolled back"), "{}", ended.what);
+    let rollback = p
+        .timeline
+        .iter()
+        .find(|m| m.kind == MomentKind::Rollback)
+        .unwrap_or_else(|| panic!("{:#?}", p.timeline));
+    assert!(rollback.what.contains("checkout:12"), "{}", rollback.what);
+    // Revision 12 still segfaults now and then: not steady by this draft's rule.
+    assert!(!p.timeline.iter().any(|m| m.kind == MomentKind::SteadyAgain));
+}
+
+#[test]
+fn the_billing_crash_loop_ends_with_the_fix() {
+    let p = draft("billing");
+    let tasks = truth_tasks("billing");
+    let last = tasks
+        .iter()
+        .filter(|t| abnormal(t))
+        .filter_map(|t| t.stopped_at_ms)
+        .max()
+        .unwrap();
     assert!(
-        p.timeline
+        tasks
             .iter()
-            .any(|m| m.kind == MomentKind::DeploymentEnded && m.what.contains("checkout:13")),
-        "{:#?}",
-        p.timeline
+            .filter(|t| abnormal(t))
+            .all(|t| t.revision == 5)
+    );
+    assert_eq!(
+        p.impact.last_abnormal_stop.as_deref(),
+        Some(date_time_of(last * 1000).as_str())
+    );
+    let steady = p
+        .timeline
+        .iter()
+        .find(|m| m.kind == MomentKind::SteadyAgain)
+        .unwrap_or_else(|| panic!("{:#?}", p.timeline));
+    assert!(steady.what.contains("billing:6"), "{}", steady.what);
+    assert!(steady.at > date_time_of(last * 1000));
+    assert!(
+        p.summary.contains("Steady again once billing:6 ran"),
+        "{}",
+        p.summary
     );
 }
 

@@ -583,6 +583,22 @@ pub fn row_count(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
 
+/// An SQS event whose records carry these `(message id, body)` pairs, as
+/// Lambda delivers a batch from the EventBridge rule's queue.
+pub fn sqs_event(bodies: &[(String, String)]) -> serde_json::Value {
+    let records: Vec<serde_json::Value> = bodies
+        .iter()
+        .map(|(id, body)| {
+            serde_json::json!({
+                "messageId": id, "receiptHandle": "rh", "body": body, "attributes": {},
+                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:ecs-events", "awsRegion": "us-east-1"
+            })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
+}
+
 /// A CloudWatch Logs DATA_MESSAGE payload as a subscription sends it
 /// (base64 of gzip of the JSON), with these messages one second apart from
 /// `first_ms`; event ids are `ev0`, `ev1`, ...

@@ -19,19 +19,9 @@ const PREFIX: &str = "ecs";
 /// 2026-11-24T12:00:00Z: the ingest time of these tests.
 const NOW: i64 = 1_795_521_600_000_000;
 
-/// An SQS event whose bodies are the given strings, as Lambda delivers it.
+/// [`ecs_lake_tests::sqs_event`] as the handler takes it.
 fn sqs_event(bodies: &[(String, String)]) -> Box<RawValue> {
-    let records: Vec<_> = bodies
-        .iter()
-        .map(|(id, body)| {
-            json!({
-                "messageId": id, "receiptHandle": "rh", "body": body, "attributes": {},
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:ecs-events", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    RawValue::from_string(json!({ "Records": records }).to_string()).unwrap()
+    RawValue::from_string(ecs_lake_tests::sqs_event(bodies).to_string()).unwrap()
 }
 
 fn text(name: &str) -> String {

@@ -3,8 +3,10 @@
 //! as Lambda runs it, against a Lambda Runtime API on loopback, the
 //! in-process S3 endpoint and loopback AWS APIs answering recorded or
 //! scripted calls. Each invocation must answer within the function's
-//! configured timeout, in less than its configured memory, and as the same
-//! code run in process answers the same input (a second endpoint). A broken
+//! configured timeout, in less than its configured memory, and (the ingest
+//! functions, the poller, the subscriber) as the same code run in process
+//! answers the same input on a second endpoint; compact is held to the
+//! lake's rows, report to what it wrote and published. A broken
 //! link step, a wrong architecture, a missing TLS stack or an init-time panic
 //! fails here.
 //!
@@ -149,17 +151,7 @@ async fn ingest_events_answers_an_sqs_batch_of_real_events() {
     ));
     bodies.push(("truncated".into(), "{\"version\":\"0\",".into()));
     bodies.push(("garbage".into(), "\u{0}PK\u{3}\u{4}".into()));
-    let records: Vec<Value> = bodies
-        .iter()
-        .map(|(id, body)| {
-            json!({
-                "messageId": id, "receiptHandle": "rh", "body": body, "attributes": {},
-                "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:ecs-events", "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    let event = json!({ "Records": records });
+    let event = ecs_lake_tests::sqs_event(&bodies);
 
     let s3 = S3Server::start(&[BUCKET]);
     block_table(&s3, "instance_events");

@@ -86,6 +86,9 @@ pub struct RevisionChange {
     pub from: String,
     pub to: String,
     pub changes: Vec<Change>,
+    /// Why the task definitions could not be compared (one is not in the
+    /// lake): then `changes` holds only the service's own settings.
+    pub unknown: Option<String>,
 }
 
 /// An action item: one finding's recommendations and patches.
@@ -130,35 +133,42 @@ pub async fn postmortems(
         .iter()
         .map(|svc| {
             let diagnosis = Diagnosis::of(svc, scope);
+            // Grouped as the evidence groups them (standalone tasks by family).
             let own: Vec<&TaskRow> = tasks
                 .iter()
                 .filter(|t| {
-                    t.cluster.as_deref() == Some(svc.cluster.as_str())
-                        && t.service.as_deref() == Some(svc.service.as_str())
+                    evidence::service_key(&t.cluster, &t.service, &t.family)
+                        == (svc.cluster.clone(), svc.service.clone())
                 })
                 .collect();
             let mut changes = Vec::new();
             for pair in svc.revisions.windows(2) {
                 let (from, to) = (&pair[0].label, &pair[1].label);
-                let mut c = config::diff(&containers, from, to).unwrap_or_default();
+                let (mut c, unknown) = match config::diff(&containers, from, to) {
+                    Ok(c) => (c, None),
+                    Err(e) => (Vec::new(), Some(e.to_string())),
+                };
                 c.extend(config::service_diff(&history, &groups, from, to));
                 changes.push(RevisionChange {
                     from: from.clone(),
                     to: to.clone(),
                     changes: c,
+                    unknown,
                 });
             }
-            assemble(diagnosis, &own, &svc.deployments, changes)
+            assemble(diagnosis, &own, &svc.deployments, changes, scope.to)
         })
         .collect())
 }
 
-/// A post-mortem from its parts (pure: the tests feed it rows).
+/// A post-mortem from its parts (pure: the tests feed it rows); `until` is
+/// the window's end (µs), past which nothing is claimed.
 pub fn assemble(
     diagnosis: Diagnosis,
     tasks: &[&TaskRow],
     deployments: &[DeploymentRow],
     changes: Vec<RevisionChange>,
+    until: Option<i64>,
 ) -> Postmortem {
     let mut abnormal: Vec<(i64, &TaskRow)> = tasks
         .iter()
@@ -232,7 +242,9 @@ pub fn assemble(
             ),
         ));
     }
-    if let Some((at, t)) = abnormal.last().filter(|_| abnormal.len() > 1) {
+    // The last one, unless it is a revision's first (already on the timeline).
+    let last_is_a_first = |t: &TaskRow| firsts.values().any(|(_, f, _)| f.task_id == t.task_id);
+    if let Some((at, t)) = abnormal.last().filter(|(_, t)| !last_is_a_first(t)) {
         timeline.push(moment(
             *at,
             MomentKind::LastAbnormalStop,
@@ -244,13 +256,16 @@ pub fn assemble(
             ),
         ));
     }
-    // Steady again: the first deployment to complete after the last abnormal stop.
+    // Steady again: the first deployment to complete, inside the window,
+    // after the last abnormal stop, of a revision that never stopped
+    // abnormally (a redeploy of the faulty revision only resets it).
     let steady = abnormal.last().and_then(|(last, _)| {
         deployments
             .iter()
             .filter(|d| d.outcome == DeploymentOutcome::Completed)
+            .filter(|d| !firsts.contains_key(&d.label()))
             .filter_map(|d| Some((d.ended_at?, d)))
-            .filter(|(end, _)| end > last)
+            .filter(|(end, _)| end > last && until.is_none_or(|u| *end < u))
             .min_by_key(|(end, _)| *end)
     });
     if let Some((end, d)) = steady {
@@ -411,13 +426,13 @@ pub fn markdown(p: &Postmortem) -> String {
         s.push_str("One revision ran in the window.\n\n");
     }
     for c in &p.changes {
-        let _ = write!(
-            s,
-            "### {} -> {}\n\n{}\n",
-            c.from,
-            c.to,
-            config::diff_markdown(&c.from, &c.to, &c.changes)
-        );
+        let _ = write!(s, "### {} -> {}\n\n", c.from, c.to);
+        if let Some(why) = &c.unknown {
+            let _ = writeln!(s, "The task definitions were not compared: {why}\n");
+        }
+        if c.unknown.is_none() || !c.changes.is_empty() {
+            let _ = writeln!(s, "{}", config::diff_markdown(&c.from, &c.to, &c.changes));
+        }
     }
     s.push_str("## Action items\n\n");
     if p.actions.is_empty() {

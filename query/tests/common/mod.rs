@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use ecs_query::cli::{DemoArgs, DemoFiles, DemoPreset, Format, LakeArgs, OutputArgs};
-use ecs_sim::Preset;
+use ecs_sim::{Preset, Truth};
 
 pub fn lake_args(dir: &Path) -> LakeArgs {
     LakeArgs {
@@ -79,4 +79,28 @@ pub fn block_on<T: Send, F: std::future::Future<Output = T>>(make: impl FnOnce()
             .join()
             .unwrap()
     })
+}
+
+/// The fleet preset's lake over `hours` with `seed`, built once per test
+/// binary (each binary reads one).
+pub fn fleet_lake(hours: f64, seed: u64) -> &'static std::path::PathBuf {
+    static LAKE: std::sync::OnceLock<(f64, u64, std::path::PathBuf)> = std::sync::OnceLock::new();
+    let (h, s, dir) =
+        LAKE.get_or_init(|| (hours, seed, build_lake(DemoPreset::Fleet, hours, seed)));
+    assert_eq!((*h, *s), (hours, seed), "one fleet lake per test binary");
+    dir
+}
+
+/// The simulator's ground truth of [`fleet_lake`].
+pub fn fleet_truth(hours: f64, seed: u64) -> &'static Truth {
+    static TRUTH: std::sync::OnceLock<(f64, u64, Truth)> = std::sync::OnceLock::new();
+    let (h, s, truth) = TRUTH.get_or_init(|| {
+        (
+            hours,
+            seed,
+            ecs_sim::simulate(&Preset::fleet(hours), seed).truth,
+        )
+    });
+    assert_eq!((*h, *s), (hours, seed), "one fleet truth per test binary");
+    truth
 }

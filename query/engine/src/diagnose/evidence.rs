@@ -694,7 +694,7 @@ pub async fn gather_with(
 }
 
 /// The service a task belongs to: its service, or `standalone:<family>`.
-fn service_key(
+pub fn service_key(
     cluster: &Option<String>,
     service: &Option<String>,
     family: &Option<String>,
