@@ -230,3 +230,25 @@ fn the_member_subscriber_may_put_filters_to_the_central_destination() {
     assert!(text.contains("Binary: subscribe-logs"));
     assert!(refuses_an_empty_prefix(&text));
 }
+
+/// Members in another region subscribe to a destination in their region
+/// that feeds the central stream: the relay may only put records into the
+/// stream it is given, and only the members may subscribe to it.
+#[test]
+fn the_region_relay_feeds_only_the_central_stream() {
+    let text = std::fs::read_to_string(root().join("sam/central-region.yaml")).unwrap();
+    assert!(text.contains("      TargetArn: !Ref CentralLogsStreamArn\n"));
+    assert!(text.contains(
+        "                Action: kinesis:PutRecord\n                Resource: !Ref CentralLogsStreamArn\n"
+    ));
+    assert_eq!(
+        text.matches("Action:").count(),
+        2,
+        "assume-role and put-record only"
+    );
+    assert!(text.contains(
+        "\"Principal\":{\"AWS\":[\"${Accounts}\"]},\"Action\":\"logs:PutSubscriptionFilter\""
+    ));
+    let central = std::fs::read_to_string(template_path()).unwrap();
+    assert!(central.contains("  MemberLogsStreamArn:\n    Condition: HasMembers\n"));
+}
