@@ -80,24 +80,15 @@ pub async fn postmortem(
     output: &OutputArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    use ecs_query_engine::lang::parser::parse_time;
     use ecs_query_engine::postmortem::{markdown, postmortems};
     use ecs_query_engine::summary::Scope;
-    let bad = |flag: &str, text: &str| CliError::Usage {
-        message: format!("{flag} {text:?} is not a UTC date or time"),
-        hint: "write e.g. --since 2026-11-19 --until 2026-11-20T06:00 (UTC; --until 2026-11-20 includes its day)",
-    };
-    let from = parse_time(&args.since, false).ok_or_else(|| bad("--since", &args.since))?;
-    let to = match &args.until {
-        Some(u) => parse_time(u, true).ok_or_else(|| bad("--until", u))?,
-        None => crate::ask::now(output),
-    };
-    if to <= from {
-        return Err(CliError::Usage {
-            message: "the window ends before it starts".into(),
-            hint: "write --since EARLIER --until LATER",
-        });
-    }
+    let (from, to) = crate::report::window_of(
+        Some(args.since.as_str()),
+        args.until.as_deref(),
+        crate::ask::now(output),
+        0,
+        "write e.g. --since 2026-11-19 --until 2026-11-20T06:00 (UTC; --until 2026-11-20 includes its day)",
+    )?;
     let scope = Scope {
         from: Some(from),
         to: Some(to),

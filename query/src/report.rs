@@ -15,37 +15,58 @@ use crate::error::CliError;
 
 /// The period the arguments ask for.
 pub fn period_of(args: &ReportArgs, now: i64) -> Result<Period, CliError> {
-    let bad = |what: &str, text: &str| CliError::Usage {
-        message: format!(
-            "{what} {text:?} is not a {}",
-            if what == "--week" {
-                "ISO week"
-            } else {
-                "UTC date"
-            }
-        ),
-        hint: "write --week 2026-W47, or --since 2026-11-16 --until 2026-11-22 (UTC; --until includes its day)",
-    };
     if let Some(w) = &args.week {
-        return Period::week(w).ok_or_else(|| bad("--week", w));
+        return Period::week(w).ok_or_else(|| CliError::Usage {
+            message: format!("--week {w:?} is not a ISO week"),
+            hint: HINT,
+        });
     }
-    match (&args.since, &args.until) {
-        (None, None) => Ok(Period::last_week(now)),
-        (since, until) => {
-            let to = match until {
-                Some(u) => parse_time(u, true).ok_or_else(|| bad("--until", u))?,
-                None => now,
-            };
-            let from = match since {
-                Some(s) => parse_time(s, false).ok_or_else(|| bad("--since", s))?,
-                None => to - WEEK_US,
-            };
-            Period::range(from, to).ok_or_else(|| CliError::Usage {
-                message: "the period ends before it starts".into(),
-                hint: "write --since EARLIER --until LATER",
-            })
-        }
+    if args.since.is_none() && args.until.is_none() {
+        return Ok(Period::last_week(now));
     }
+    let (from, to) = window_of(
+        args.since.as_deref(),
+        args.until.as_deref(),
+        now,
+        WEEK_US,
+        HINT,
+    )?;
+    // `window_of` refuses an empty window: the range exists.
+    Period::range(from, to).ok_or_else(|| CliError::Internal("an empty period".into()))
+}
+
+const HINT: &str = "write --week 2026-W47, or --since 2026-11-16 --until 2026-11-22 (UTC; --until includes its day)";
+
+/// `--since`/`--until` as a window `[from, to)` in µs: `--until` a date
+/// includes its day and defaults to `now`; `--since` defaults to `default_len`
+/// before the end. A value that is not a UTC date or time, or a window that
+/// ends before it starts, is a usage error with `hint`.
+pub fn window_of(
+    since: Option<&str>,
+    until: Option<&str>,
+    now: i64,
+    default_len: i64,
+    hint: &'static str,
+) -> Result<(i64, i64), CliError> {
+    let bad = |what: &str, text: &str| CliError::Usage {
+        message: format!("{what} {text:?} is not a UTC date"),
+        hint,
+    };
+    let to = match until {
+        Some(u) => parse_time(u, true).ok_or_else(|| bad("--until", u))?,
+        None => now,
+    };
+    let from = match since {
+        Some(s) => parse_time(s, false).ok_or_else(|| bad("--since", s))?,
+        None => to - default_len,
+    };
+    if to <= from {
+        return Err(CliError::Usage {
+            message: "the period ends before it starts".into(),
+            hint: "write --since EARLIER --until LATER",
+        });
+    }
+    Ok((from, to))
 }
 
 pub async fn run(

@@ -34,11 +34,7 @@ fn truth() -> &'static Truth {
 
 /// The whole simulated range.
 fn scope() -> Scope {
-    let p = preset();
-    Scope {
-        from: Some(p.start_ms * 1000),
-        to: Some(common::end_micros(&p) + 1),
-    }
+    common::whole_range(&preset())
 }
 
 fn diagnosis(service: &str) -> Diagnosis {

@@ -48,6 +48,20 @@ pub fn fixtures_starting_with(prefix: &str) -> Vec<String> {
     names
 }
 
+/// Every recorded ECS event of the four known types (task, deployment,
+/// service action, container instance), by fixture name.
+pub fn ecs_event_fixtures() -> Vec<String> {
+    [
+        "ecs_task_",
+        "ecs_deployment_",
+        "ecs_service_action_",
+        "ecs_container_instance_",
+    ]
+    .iter()
+    .flat_map(|p| fixtures_starting_with(p))
+    .collect()
+}
+
 /// Accepts connections on a loopback port, on its own thread and runtime (so
 /// any test runtime can talk to it), handing each to `serve` inside that
 /// runtime; dropping the returned sender stops it.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ecs_lake::Outcome;
 use ecs_lake_aws::S3Store;
 use ecs_lake_tests::{
-    S3Server, column, fixture, fixtures_starting_with, list_keys, read_parquet, row_count,
+    S3Server, column, ecs_event_fixtures, fixture, list_keys, read_parquet, row_count,
 };
 use ingest_events::{DirectSummary, Response, handle};
 use serde_json::json;
@@ -72,15 +72,7 @@ async fn sqs_batch_with_good_duplicate_and_malformed_records() {
     let store = S3Store::new(client.clone(), BUCKET, PREFIX);
 
     let mut bodies: Vec<(String, String)> = Vec::new();
-    let good: Vec<String> = [
-        "ecs_task_",
-        "ecs_deployment_",
-        "ecs_service_action_",
-        "ecs_container_instance_",
-    ]
-    .iter()
-    .flat_map(|p| fixtures_starting_with(p))
-    .collect();
+    let good: Vec<String> = ecs_event_fixtures();
     for name in &good {
         bodies.push((format!("good-{name}"), text(name)));
     }

@@ -26,8 +26,8 @@ use ecs_lake_tests::runtime_api::{
     Answer, Function, Settings, artifacts_dir, elf_machine, settings,
 };
 use ecs_lake_tests::{
-    JsonApiServer, QueryApiServer, S3Server, column, fixture, fixtures_starting_with, lake_rows,
-    list_keys, read_parquet, row_count,
+    JsonApiServer, QueryApiServer, S3Server, column, ecs_event_fixtures, fixture,
+    fixtures_starting_with, lake_rows, list_keys, read_parquet, row_count,
 };
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -67,18 +67,27 @@ fn artifact(logical_id: &str) -> Option<(PathBuf, Settings)> {
     Some((bootstrap, settings))
 }
 
+/// The variables the template gives every function (`Globals`).
+const GLOBALS: [(&str, &str); 3] = [
+    ("LAKE_BUCKET", BUCKET),
+    ("LAKE_PREFIX", PREFIX),
+    ("RUST_LOG", "info"),
+];
+
 /// The environment of a function: a value for every variable the template
-/// sets (and nothing it does not), then the endpoints of the loopback APIs.
+/// sets (the globals, then `values`; nothing it does not), then the
+/// endpoints of the loopback APIs.
 fn environment(
     settings: &Settings,
     values: &[(&str, &str)],
     endpoints: &[(&str, &str)],
 ) -> Vec<(String, String)> {
+    let values: Vec<&(&str, &str)> = GLOBALS.iter().chain(values).collect();
     let mut given: Vec<String> = values.iter().map(|(k, _)| (*k).to_owned()).collect();
     given.sort();
     assert_eq!(given, settings.env, "the template's variables, each given");
     values
-        .iter()
+        .into_iter()
         .chain(endpoints)
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
@@ -133,16 +142,13 @@ async fn ingest_events_answers_an_sqs_batch_of_real_events() {
     };
     // Every recorded ECS event, one duplicate delivery, two malformed bodies;
     // the container instance's table cannot be written.
-    let mut bodies: Vec<(String, String)> = [
-        "ecs_task_",
-        "ecs_deployment_",
-        "ecs_service_action_",
-        "ecs_container_instance_",
-    ]
-    .iter()
-    .flat_map(|p| fixtures_starting_with(p))
-    .map(|name| (name.clone(), text(&name)))
-    .collect();
+    let mut bodies: Vec<(String, String)> = ecs_event_fixtures()
+        .into_iter()
+        .map(|name| {
+            let body = text(&name);
+            (name, body)
+        })
+        .collect();
     let instance: Vec<String> = fixtures_starting_with("ecs_container_instance_");
     assert_eq!(instance.len(), 1);
     bodies.push((
@@ -160,11 +166,7 @@ async fn ingest_events_answers_an_sqs_batch_of_real_events() {
     let tls = s3.start_tls();
     let env = environment(
         &settings,
-        &[
-            ("LAKE_BUCKET", BUCKET),
-            ("LAKE_PREFIX", PREFIX),
-            ("RUST_LOG", "info"),
-        ],
+        &[],
         &[
             ("AWS_ENDPOINT_URL", &tls.endpoint),
             ("SSL_CERT_FILE", tls.ca_file.to_str().unwrap()),
@@ -210,15 +212,7 @@ async fn ingest_logs_answers_subscription_payloads() {
         return;
     };
     let s3 = S3Server::start(&[BUCKET]);
-    let env = environment(
-        &settings,
-        &[
-            ("LAKE_BUCKET", BUCKET),
-            ("LAKE_PREFIX", PREFIX),
-            ("RUST_LOG", "info"),
-        ],
-        &[("AWS_ENDPOINT_URL", &s3.endpoint)],
-    );
+    let env = environment(&settings, &[], &[("AWS_ENDPOINT_URL", &s3.endpoint)]);
     // Two recorded subscription payloads (gzip and zlib), a Container
     // Insights payload of the documentation's records, one of neither shape.
     let insights: Vec<String> = [
@@ -310,12 +304,7 @@ async fn poll_health_polls_a_recorded_cluster() {
     let elb = elb_endpoint();
     let env = environment(
         &settings,
-        &[
-            ("LAKE_BUCKET", BUCKET),
-            ("LAKE_PREFIX", PREFIX),
-            ("RUST_LOG", "info"),
-            ("CLUSTERS", "MyCluster"),
-        ],
+        &[("CLUSTERS", "MyCluster")],
         &[
             ("AWS_ENDPOINT_URL", &s3.endpoint),
             ("AWS_ENDPOINT_URL_ECS", &ecs.endpoint),
@@ -389,9 +378,6 @@ async fn subscribe_logs_sweeps_a_scripted_account() {
     let env = environment(
         &settings,
         &[
-            ("LAKE_BUCKET", BUCKET),
-            ("LAKE_PREFIX", PREFIX),
-            ("RUST_LOG", "info"),
             ("DESTINATION_ARN", DEST),
             ("LOG_GROUP_PREFIXES", "/ecs/"),
             ("CONTAINER_INSIGHTS_CLUSTERS", ""),
@@ -460,12 +446,7 @@ async fn compact_merges_the_recent_days() {
     let files_before = list_keys(&client, BUCKET, "ecs/").await.len();
     let env = environment(
         &settings,
-        &[
-            ("LAKE_BUCKET", BUCKET),
-            ("LAKE_PREFIX", PREFIX),
-            ("RUST_LOG", "info"),
-            ("COMPACT_DAYS", "3"),
-        ],
+        &[("COMPACT_DAYS", "3")],
         &[("AWS_ENDPOINT_URL", &s3.endpoint)],
     );
     let mut function = Function::launch(&bootstrap, &settings, &env);
@@ -537,12 +518,7 @@ async fn report_writes_last_week_and_publishes_its_summary() {
     let topic = "arn:aws:sns:us-east-1:111122223333:ecs-post-mortem-lake-report";
     let env = environment(
         &settings,
-        &[
-            ("LAKE_BUCKET", BUCKET),
-            ("LAKE_PREFIX", PREFIX),
-            ("RUST_LOG", "info"),
-            ("SNS_TOPIC_ARN", topic),
-        ],
+        &[("SNS_TOPIC_ARN", topic)],
         &[
             ("AWS_ENDPOINT_URL", &s3.endpoint),
             ("AWS_ENDPOINT_URL_SNS", &sns.endpoint),

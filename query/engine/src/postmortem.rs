@@ -124,9 +124,8 @@ pub async fn postmortems(
     scope: Scope,
 ) -> Result<Vec<Postmortem>> {
     let config = config::Configuration::load(&lake.ctx).await?;
-    let services = evidence::gather_with(&lake.ctx, scope, selector, &config).await?;
-    let tasks = evidence::task_rows(&lake.ctx, scope, selector).await?;
-    let containers = config::containers(&lake.ctx).await?;
+    let (services, tasks) =
+        evidence::gather_with_tasks(&lake.ctx, scope, selector, &config).await?;
     let history = config::service_history(&lake.ctx).await?;
     let groups = config::target_group_history(&lake.ctx).await?;
     Ok(services
@@ -144,7 +143,7 @@ pub async fn postmortems(
             let mut changes = Vec::new();
             for pair in svc.revisions.windows(2) {
                 let (from, to) = (&pair[0].label, &pair[1].label);
-                let (mut c, unknown) = match config::diff(&containers, from, to) {
+                let (mut c, unknown) = match config::diff(&config.containers, from, to) {
                     Ok(c) => (c, None),
                     Err(e) => (Vec::new(), Some(e.to_string())),
                 };

@@ -104,3 +104,11 @@ pub fn fleet_truth(hours: f64, seed: u64) -> &'static Truth {
     assert_eq!((*h, *s), (hours, seed), "one fleet truth per test binary");
     truth
 }
+
+/// A preset's whole simulated range as a query scope.
+pub fn whole_range(p: &Preset) -> ecs_query_engine::summary::Scope {
+    ecs_query_engine::summary::Scope {
+        from: Some(p.start_ms * 1000),
+        to: Some(end_micros(p) + 1),
+    }
+}

@@ -644,6 +644,30 @@ pub async fn gather_with(
     selector: &Selector,
     config: &crate::config::Configuration,
 ) -> Result<Vec<ServiceEvidence>> {
+    let tasks = judged_task_rows(ctx, scope, selector, config).await?;
+    gather_from(ctx, scope, selector, config, tasks).await
+}
+
+/// [`gather_with`], also returning the task rows it was built from (for
+/// callers that need each task's own times, as the post-mortem's timeline).
+pub async fn gather_with_tasks(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+    config: &crate::config::Configuration,
+) -> Result<(Vec<ServiceEvidence>, Vec<TaskRow>)> {
+    let tasks = judged_task_rows(ctx, scope, selector, config).await?;
+    let services = gather_from(ctx, scope, selector, config, tasks.clone()).await?;
+    Ok((services, tasks))
+}
+
+/// The window's tasks, each 137 judged against its configured stop timeout.
+async fn judged_task_rows(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+    config: &crate::config::Configuration,
+) -> Result<Vec<TaskRow>> {
     let mut tasks = task_rows(ctx, scope, selector).await?;
     for t in &mut tasks {
         let drain_s = config
@@ -653,6 +677,18 @@ pub async fn gather_with(
             .find_map(|c| c.deregistration_delay_s);
         t.judge_stop_timeout(&config.containers, drain_s);
     }
+    Ok(tasks)
+}
+
+/// The evidence of `tasks` with the window's signatures, deployments and
+/// configuration.
+async fn gather_from(
+    ctx: &SessionContext,
+    scope: Scope,
+    selector: &Selector,
+    config: &crate::config::Configuration,
+    tasks: Vec<TaskRow>,
+) -> Result<Vec<ServiceEvidence>> {
     let signatures = signature_rows(ctx, scope, selector).await?;
     let deployments = deployment_rows(ctx, scope, selector).await?;
     let mut services = assemble(tasks, signatures, deployments);
