@@ -175,6 +175,18 @@ pub enum Command {
     /// --until 2026-11-21`.
     Postmortem(PostmortemArgs),
 
+    /// Watch the lake and say what is new or worse, every few minutes.
+    ///
+    /// The loop the `watch` Lambda runs, in a terminal: each service with
+    /// abnormal stops since the last look is diagnosed over --window; a
+    /// finding on a revision with at least --min-stops abnormal stops in it
+    /// is printed once (and again when it gets worse), "resolved" when a
+    /// later revision or a rollback completed after its last abnormal stop.
+    /// What was said is kept in the lake (_state/watch/<--state>.json).
+    /// With --topic, also published to SNS (email text, and Amazon Q
+    /// Developer's chat notification). E.g. `ecs-query watch --once`.
+    Watch(WatchArgs),
+
     /// List the lake's tables.
     Tables,
 
@@ -289,6 +301,46 @@ pub struct PostmortemArgs {
     /// Also write the draft (Markdown) to this file.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Evaluate once and exit (cron, scripts); with --now, at that time.
+    #[arg(long)]
+    pub once: bool,
+
+    /// Time between evaluations, e.g. 5m, 1h.
+    #[arg(long, default_value = "5m", value_parser = parse_span)]
+    pub every: i64,
+
+    /// How far back a service with new abnormal stops is diagnosed.
+    #[arg(long, default_value = "1h", value_parser = parse_span)]
+    pub window: i64,
+
+    /// Abnormal stops of a revision in the window before its findings are said.
+    #[arg(long, default_value_t = 2)]
+    pub min_stops: usize,
+
+    /// Messages per service in any hour; the rest wait for a later evaluation.
+    #[arg(long, default_value_t = 4)]
+    pub per_hour: usize,
+
+    /// Also publish each message to this SNS topic ARN.
+    #[arg(long)]
+    pub topic: Option<String>,
+
+    /// The name the state is kept under in the lake; the watch Lambda's is
+    /// `lambda` (share it only to take over from the Lambda).
+    #[arg(long, default_value = "terminal")]
+    pub state: String,
+}
+
+/// A span as the language writes it after `last`: 5m, 1h, 7d.
+fn parse_span(text: &str) -> Result<i64, String> {
+    match ecs_query_engine::lang::parser::parse_window(&format!("last {text}")) {
+        Ok(ecs_query_engine::lang::Window::Last(span)) if span > 0 => Ok(span),
+        _ => Err(format!("{text:?} is not a span: write e.g. 5m, 1h or 7d")),
+    }
 }
 
 #[derive(Debug, Args)]

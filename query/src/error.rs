@@ -94,6 +94,13 @@ fn hint(e: &EngineError) -> Option<&'static str> {
             "add it from the AWS CLI: aws ecs describe-task-definition --task-definition <family:revision> > td.json && ecs-query ingest td.json"
         }
         EngineError::Write { .. } => "check the lake location and that you may write to it",
+        EngineError::Read { .. } => "check the lake location and that you may read it",
+        EngineError::BadWatchState { .. } => {
+            "or pass another --state name to keep this one for inspection"
+        }
+        EngineError::Publish { .. } => {
+            "check the topic ARN, the region (--region) and that your credentials may sns:Publish to it"
+        }
         EngineError::Internal(_) => "please report it with the command that failed",
         // The language's errors carry their own hints; DataFusion's and
         // Arrow's say enough on their own.

@@ -7,7 +7,7 @@
 //! progress and errors to stderr; exit code 0 on success, 2 on error.
 //!
 //! One module per command: [`ask`] (a question in the query language),
-//! [`sql`], [`timeline`], [`diagnose`], [`report`], [`backfill`] (`ingest`:
+//! [`sql`], [`timeline`], [`diagnose`], [`report`], [`watch`], [`backfill`] (`ingest`:
 //! files through the same normalization as the Lambdas, [`ecs_lake::ingest`]),
 //! [`compact`], and `demo` (a lake from the fleet simulator, behind the
 //! default `demo` feature). Beside them: [`cli`] (arguments), [`render`],
@@ -26,6 +26,7 @@ pub mod render;
 pub mod report;
 pub mod sql;
 pub mod timeline;
+pub mod watch;
 
 pub use error::CliError;
 
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Diff(args) => diagnose::diff(&cli.lake, &args, &cli.output, out).await,
         Command::Report(args) => report::run(&cli.lake, &args, &cli.output, out).await,
         Command::Postmortem(args) => diagnose::postmortem(&cli.lake, &args, &cli.output, out).await,
+        Command::Watch(args) => watch::run(&cli.lake, &args, &cli.output, out).await,
         Command::Tables => render::tables(out),
         Command::Schema { table } => {
             match VIEWS.iter().find(|v| Some(v.name) == table.as_deref()) {

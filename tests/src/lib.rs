@@ -765,6 +765,12 @@ impl QueryApiServer {
     pub fn elbv2_client(&self) -> aws_sdk_elasticloadbalancingv2::Client {
         aws_sdk_elasticloadbalancingv2::Client::new(&loopback_sdk_config(&self.endpoint))
     }
+
+    /// A real aws-sdk-sns client pointed at this endpoint (SNS speaks the
+    /// same query protocol).
+    pub fn sns_client(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&loopback_sdk_config(&self.endpoint))
+    }
 }
 
 /// Runs the simulator and ingests its payloads into `store` through the

@@ -372,3 +372,32 @@ impl LogsAccount {
         }
     }
 }
+
+/// An SNS endpoint on loopback answering every `Publish` as SNS does (the
+/// answer's shape from the SNS API reference), and the form-encoded
+/// requests it received, for the real aws-sdk-sns client.
+pub fn sns_endpoint() -> (QueryApiServer, Arc<Mutex<Vec<String>>>) {
+    let published = Arc::new(Mutex::new(Vec::<String>::new()));
+    let log = Arc::clone(&published);
+    let server = QueryApiServer::start(Arc::new(move |body: &str| {
+        log.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(body.to_owned());
+        (
+            200,
+            "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult>\
+             <MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult>\
+             <ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId>\
+             </ResponseMetadata></PublishResponse>"
+                .to_owned(),
+        )
+    }));
+    (server, published)
+}
+
+/// One form-encoded request's parameters (`Action=Publish&Message=...`), decoded.
+pub fn form_fields(body: &str) -> BTreeMap<String, String> {
+    url::form_urlencoded::parse(body.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

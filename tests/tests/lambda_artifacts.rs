@@ -18,16 +18,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ecs_lake_aws::S3Store;
-use ecs_lake_tests::recorded::{DEST, LogsAccount, OURS, capture_endpoint, elb_endpoint};
+use ecs_lake_tests::recorded::{
+    DEST, LogsAccount, OURS, capture_endpoint, elb_endpoint, sns_endpoint,
+};
 use ecs_lake_tests::runtime_api::{
     Answer, Function, Settings, artifacts_dir, elf_machine, settings,
 };
 use ecs_lake_tests::{
-    JsonApiServer, QueryApiServer, S3Server, column, ecs_event_fixtures, fixture,
-    fixtures_starting_with, lake_rows, list_keys, read_parquet, row_count,
+    JsonApiServer, S3Server, column, ecs_event_fixtures, fixture, fixtures_starting_with,
+    lake_rows, list_keys, read_parquet, row_count,
 };
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -502,19 +504,7 @@ async fn report_writes_last_week_and_publishes_its_summary() {
         .count();
     assert!(oom_killed > 0, "the simulated leak reaches the limit");
 
-    let published = Arc::new(Mutex::new(Vec::<String>::new()));
-    let log = Arc::clone(&published);
-    let sns = QueryApiServer::start(Arc::new(move |body: &str| {
-        log.lock().unwrap().push(body.to_owned());
-        (
-            200,
-            "<PublishResponse xmlns=\"http://sns.amazonaws.com/doc/2010-03-31/\"><PublishResult>\
-             <MessageId>94f20ce6-13c5-43a0-9a9e-ca52d816e90b</MessageId></PublishResult>\
-             <ResponseMetadata><RequestId>f187a3c1-376f-11df-8963-01868b7c937a</RequestId>\
-             </ResponseMetadata></PublishResponse>"
-                .to_owned(),
-        )
-    }));
+    let (sns, published) = sns_endpoint();
     let topic = "arn:aws:sns:us-east-1:111122223333:ecs-post-mortem-lake-report";
     let env = environment(
         &settings,

@@ -75,6 +75,31 @@ pub enum Error {
         source: ecs_lake::StoreError,
     },
 
+    /// Reading an object the engine keeps in the lake (the watch's state) failed.
+    #[error("reading {key}: {source}")]
+    Read {
+        key: String,
+        source: ecs_lake::StoreError,
+    },
+
+    /// The watch's state is in the lake but is not its JSON.
+    #[error(
+        "the watch state {location}/{key} is not readable ({message}): delete it to start afresh (alerts still open are then sent again)"
+    )]
+    BadWatchState {
+        location: String,
+        key: String,
+        message: String,
+    },
+
+    /// SNS refused or failed a message.
+    #[error("publishing {what} to {topic}: {message}")]
+    Publish {
+        what: String,
+        topic: String,
+        message: String,
+    },
+
     #[error("internal error: {0}")]
     Internal(String),
 }

@@ -27,7 +27,7 @@ use ecs_lake_aws::LakeLocation;
 use object_store::aws::{AmazonS3Builder, AwsCredential};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{CredentialProvider, ObjectStore, PutOptions, PutPayload};
+use object_store::{CredentialProvider, ObjectStore, ObjectStoreExt, PutOptions, PutPayload};
 use url::Url;
 
 use crate::error::{Error, LakeErrorKind, Result};
@@ -209,11 +209,15 @@ impl LakeStore for LakeObjects {
         let path = key
             .split('/')
             .fold(self.root.clone(), |p, part| p.clone().join(part));
+        // A content type for S3 (browsers and Athena's console read it); a
+        // local file system has no attributes and refuses them.
         let mut attributes = object_store::Attributes::new();
-        attributes.insert(
-            object_store::Attribute::ContentType,
-            ecs_lake_aws::content_type(key).into(),
-        );
+        if self.location.starts_with("s3://") {
+            attributes.insert(
+                object_store::Attribute::ContentType,
+                ecs_lake_aws::content_type(key).into(),
+            );
+        }
         let options = PutOptions {
             attributes,
             ..PutOptions::default()
@@ -233,6 +237,24 @@ impl LakeStore for LakeObjects {
 
     fn location(&self) -> String {
         self.location.clone()
+    }
+}
+
+impl LakeObjects {
+    /// The object at `key` (relative to the lake's root).
+    pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
+        ecs_lake::lake::validate_key(key)?;
+        let path = key
+            .split('/')
+            .fold(self.root.clone(), |p, part| p.clone().join(part));
+        let read = async { self.objects.get(&path).await?.bytes().await };
+        read.await.map_err(|e| {
+            StoreError::new(
+                store_error_kind(&e),
+                format!("{}/{key}: {e}", self.location),
+            )
+            .with_key(key)
+        })
     }
 }
 

@@ -30,6 +30,9 @@
 //!   recommendations, and their rendering.
 //! * [`report`] — the weekly reliability report (period, model, Markdown,
 //!   self-contained HTML, JSON).
+//! * [`postmortem`] — the post-mortem draft of one service's incident.
+//! * [`watch`] — the deployment watch: what is new or worse since the last
+//!   look, as messages for email and chat, and what was sent.
 //! * [`error`] — what went wrong, without terminal advice: callers add their own.
 
 pub mod ask;
@@ -45,6 +48,7 @@ pub mod report;
 pub mod summary;
 pub mod timeline;
 pub mod views;
+pub mod watch;
 
 pub use error::{Error, LakeErrorKind, Result};
 pub use lake::{Lake, LakeConfig};

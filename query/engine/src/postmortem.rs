@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ecs_lake::classify::{ExitKind, StopCause};
 use ecs_lake::time::date_time_of;
 use serde::Serialize;
 
@@ -49,7 +48,7 @@ pub struct Impact {
     pub stopped: usize,
     /// Stopped tasks by cause (`oom_killed`, `elb_health_check`, ...).
     pub stopped_by_cause: BTreeMap<&'static str, usize>,
-    /// Stops nobody asked for (see [`is_abnormal`]).
+    /// Stops nobody asked for (see [`TaskRow::is_abnormal`]).
     pub abnormal_stops: usize,
     pub first_abnormal_stop: Option<String>,
     pub last_abnormal_stop: Option<String>,
@@ -98,23 +97,6 @@ pub struct Action {
     pub finding: String,
     pub what_to_change: Vec<String>,
     pub patches: Vec<Patch>,
-}
-
-/// A stop nobody asked for: an OOM kill, a failed load-balancer or
-/// container health check, an essential container that exited other than
-/// cleanly, a task that failed to start. Deployments replacing tasks, scale-in,
-/// Spot interruptions and users stopping tasks are not.
-pub fn is_abnormal(t: &TaskRow) -> bool {
-    match t.stop_cause {
-        Some(
-            StopCause::OomKilled
-            | StopCause::ElbHealthCheck
-            | StopCause::ContainerHealthCheck
-            | StopCause::FailedToStart,
-        ) => true,
-        Some(StopCause::EssentialContainerExited) => t.exit_kind != Some(ExitKind::Clean),
-        _ => false,
-    }
 }
 
 /// The post-mortem drafts of the services `selector` matches (one per cluster).
@@ -171,7 +153,7 @@ pub fn assemble(
 ) -> Postmortem {
     let mut abnormal: Vec<(i64, &TaskRow)> = tasks
         .iter()
-        .filter(|t| is_abnormal(t))
+        .filter(|t| t.is_abnormal())
         .filter_map(|t| Some((t.stopped_at.or(t.stopping_at)?, *t)))
         .collect();
     abnormal.sort_by_key(|(at, t)| (*at, t.task_id.clone()));

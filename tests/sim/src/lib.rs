@@ -544,6 +544,101 @@ impl Preset {
 }
 
 impl Preset {
+    /// Deployments landing through a working day, for the deployment watch:
+    /// * `api` (Node.js, 1024 MiB): revision 42, rolled out after an hour,
+    ///   leaks 240 MiB/h from 430 MiB and is OOM-killed from about 2.5 h
+    ///   after its start; never fixed in the range;
+    /// * `billing`: revision 5, rolled out at 2 h, crash-loops (exit 1
+    ///   within seconds) until revision 6 fixes it half an hour later;
+    /// * `checkout`: revision 13's image cannot be pulled at 4 h: its tasks
+    ///   fail to start, the circuit breaker fails the deployment and rolls
+    ///   back to 12;
+    /// * `worker`: healthy throughout (a deployment of 8 at 3 h; Fargate Spot
+    ///   interruptions, which are not the service's fault).
+    pub fn rollouts(hours: f64) -> Preset {
+        let service = |name: &str, memory_mib, desired, deployments| Service {
+            cluster: "prod".into(),
+            name: name.into(),
+            family: name.into(),
+            container: "app".into(),
+            cpu: 256,
+            memory_mib,
+            desired,
+            deployments,
+            spot_interruptions_per_day: 0.0,
+            schedule: None,
+        };
+        let leak = Revision {
+            memory: Memory::Leak {
+                start_mib: 430.0,
+                mib_per_hour: 240.0,
+            },
+            ..Revision::steady(42, "v1.42.0", 0.0, 12.0)
+        };
+        let crash_loop = Revision {
+            crash: Some(Crash {
+                exit_code: 1,
+                mean_s: 20.0,
+                line: "Error: Cannot find module '/app/dist/server.js'",
+            }),
+            ..Revision::steady(5, "v5", 150.0, 4.0)
+        };
+        let unpullable = Revision {
+            pull_fails: true,
+            ..Revision::steady(13, "v13-typo", 200.0, 8.0)
+        };
+        let mut worker = service(
+            "worker",
+            512,
+            3,
+            vec![
+                (0.0, Revision::steady(7, "2026.11.1", 300.0, 5.0)),
+                (3.0, Revision::steady(8, "2026.11.2", 300.0, 5.0)),
+            ],
+        );
+        worker.spot_interruptions_per_day = 6.0;
+        Preset {
+            name: "rollouts",
+            start_ms: 1_795_046_400_000, // 2026-11-19T00:00:00Z
+            hours,
+            services: vec![
+                service(
+                    "api",
+                    1024,
+                    4,
+                    vec![
+                        (0.0, Revision::steady(41, "v1.41.0", 410.0, 12.0)),
+                        (1.0, leak),
+                    ],
+                ),
+                service(
+                    "billing",
+                    512,
+                    2,
+                    vec![
+                        (0.0, Revision::steady(4, "v4", 150.0, 4.0)),
+                        (2.0, crash_loop),
+                        (2.5, Revision::steady(6, "v6", 150.0, 4.0)),
+                    ],
+                ),
+                service(
+                    "checkout",
+                    512,
+                    3,
+                    vec![
+                        (0.0, Revision::steady(12, "v12", 200.0, 8.0)),
+                        (4.0, unpullable),
+                    ],
+                ),
+                worker,
+            ],
+            duplicate_rate: 0.0,
+            reorder_rate: 0.0,
+        }
+    }
+}
+
+impl Preset {
     /// For benchmarks and scale tests: `copies` copies of the [`Preset::fleet`]
     /// services (names suffixed `-1`, `-2`, ...) in `clusters` clusters.
     pub fn scale(copies: usize, clusters: usize, hours: f64) -> Preset {

@@ -181,6 +181,23 @@ impl TaskRow {
         );
     }
 
+    /// A stop nobody asked for: an OOM kill, a failed load-balancer or
+    /// container health check, an essential container that exited other
+    /// than cleanly, a task that failed to start. Deployments replacing
+    /// tasks, scale-in, Spot interruptions and users stopping tasks are not.
+    pub fn is_abnormal(&self) -> bool {
+        match self.stop_cause {
+            Some(
+                StopCause::OomKilled
+                | StopCause::ElbHealthCheck
+                | StopCause::ContainerHealthCheck
+                | StopCause::FailedToStart,
+            ) => true,
+            Some(StopCause::EssentialContainerExited) => self.exit_kind != Some(ExitKind::Clean),
+            _ => false,
+        }
+    }
+
     /// Seconds from start to when stopping began (or stopped).
     pub fn uptime_s(&self) -> Option<f64> {
         let end = self.stopping_at.or(self.stopped_at)?;

@@ -22,7 +22,7 @@ use super::recommend::{Runtime, grace_period_s, memory_size_at_least, round_up};
 use crate::summary::DeploymentOutcome;
 
 /// How much a finding matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Critical,

@@ -1,0 +1,78 @@
+//! `ecs-query watch`: the deployment watch ([`ecs_query_engine::watch`]) in a
+//! terminal. Each evaluation prints its messages (the email text, or one
+//! JSON object per message with `-f json`), publishes them to `--topic` if
+//! given, then saves what was said in the lake, so the next evaluation (or
+//! the next run) does not repeat itself.
+
+use std::io::Write;
+use std::time::Duration;
+
+use ecs_query_engine::Lake;
+use ecs_query_engine::watch::{self, Settings, State};
+
+use crate::cli::{Format, LakeArgs, OutputArgs, WatchArgs};
+use crate::error::CliError;
+
+pub async fn run(
+    lake_args: &LakeArgs,
+    args: &WatchArgs,
+    output: &OutputArgs,
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    if output.now.is_some() && !args.once {
+        return Err(CliError::Usage {
+            message: "--now pins one evaluation: it needs --once".into(),
+            hint: "ecs-query watch --once --now 2026-11-19T04:00",
+        });
+    }
+    let settings = Settings {
+        window: args.window,
+        min_stops: args.min_stops.max(1),
+        per_service_per_hour: args.per_hour,
+        ..Settings::default()
+    };
+    let sns = match &args.topic {
+        Some(_) => {
+            let mut config = lake_args.config();
+            config.endpoint_url = None;
+            Some(aws_sdk_sns::Client::new(&config.sdk_config().await))
+        }
+        None => None,
+    };
+    loop {
+        // Opened per evaluation: it must see the files written since the last.
+        let lake = Lake::open(&lake_args.config()).await?;
+        let store = lake.store();
+        let mut state = State::load(&store, &args.state).await?;
+        let now = crate::ask::now(output);
+        let evaluation = watch::evaluate(&lake, &state, now, &settings).await?;
+        for alert in &evaluation.alerts {
+            if let (Some(sns), Some(topic)) = (&sns, &args.topic) {
+                watch::publish(sns, topic, alert).await?;
+            }
+            match output.format {
+                Format::Json => {
+                    serde_json::to_writer(&mut *out, alert)
+                        .map_err(|e| CliError::Internal(format!("writing JSON: {e}")))?;
+                    writeln!(out)?;
+                }
+                _ => writeln!(out, "{}", alert.email().1)?,
+            }
+            out.flush()?;
+            state.record(alert);
+        }
+        for held in &evaluation.held {
+            eprintln!(
+                "held by the rate limit ({} per service per hour): {}",
+                settings.per_service_per_hour,
+                held.headline()
+            );
+        }
+        state.finish(&evaluation);
+        state.save(&store, &args.state).await?;
+        if args.once {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_micros(args.every.unsigned_abs())).await;
+    }
+}
