@@ -31,7 +31,9 @@ functions = sys.argv[2:] or [
     "ingest-events", "ingest-logs", "poll-health", "compact", "report", "subscribe-logs"
 ]
 arm64 = os.environ.get("ARM64_ARTIFACTS")
-# The template's logical id of each function (`sam build` writes <id>/bootstrap).
+# The template's logical id of each function (`sam build` writes <id>/bootstrap,
+# or <id>-Shared/bootstrap for functions it builds once together: the report's
+# binary also runs the watch).
 logical_ids = {
     "ingest-events": "IngestEventsFunction", "ingest-logs": "IngestLogsFunction",
     "poll-health": "PollHealthFunction", "compact": "CompactFunction",
@@ -116,6 +118,9 @@ if arm64:
     print("| function | binary size (stripped) | init under qemu, median | init under qemu, p90 |")
     print("|---|---:|---:|---:|")
     for f in functions:
-        print(row(f, os.path.join(root, arm64, logical_ids[f], "bootstrap"), emulate=True))
+        built = os.path.join(root, arm64, logical_ids[f])
+        if not os.path.isdir(built):
+            built += "-Shared"
+        print(row(f, os.path.join(built, "bootstrap"), emulate=True))
 server.shutdown()
 print("\nTargets: <= 15 MB, init <= 30 ms (the ingest functions; compact and report run on a schedule).")

@@ -395,3 +395,23 @@ pub fn artifacts_dir() -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../sam/.aws-sam/build"))
 }
+
+/// The `bootstrap` `sam build` wrote for a function of the template: under
+/// its `CodeUri` in the built template, which is the logical id, or
+/// `<first id>-Shared` for functions SAM built once together (the report
+/// and the watch).
+pub fn built_bootstrap(logical_id: &str) -> PathBuf {
+    let dir = artifacts_dir();
+    let built = std::fs::read_to_string(dir.join("template.yaml")).unwrap_or_default();
+    let code_uri = built
+        .split(&format!("\n  {logical_id}:\n"))
+        .nth(1)
+        .and_then(|block| {
+            block
+                .lines()
+                .take_while(|l| l.is_empty() || l.starts_with("    "))
+                .find_map(|l| l.trim().strip_prefix("CodeUri: "))
+        })
+        .unwrap_or(logical_id);
+    dir.join(code_uri).join("bootstrap")
+}

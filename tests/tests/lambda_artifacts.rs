@@ -25,7 +25,7 @@ use ecs_lake_tests::recorded::{
     DEST, LogsAccount, OURS, capture_endpoint, elb_endpoint, sns_endpoint,
 };
 use ecs_lake_tests::runtime_api::{
-    Answer, Function, Settings, artifacts_dir, elf_machine, settings,
+    Answer, Function, Settings, built_bootstrap, elf_machine, settings,
 };
 use ecs_lake_tests::{
     JsonApiServer, S3Server, column, ecs_event_fixtures, fixture, fixtures_starting_with,
@@ -40,7 +40,7 @@ const PREFIX: &str = "ecs";
 /// The artifact of a function of the template and its settings, or `None`
 /// (said on stderr) when nothing was built and nothing requires it.
 fn artifact(logical_id: &str) -> Option<(PathBuf, Settings)> {
-    let bootstrap = artifacts_dir().join(logical_id).join("bootstrap");
+    let bootstrap = built_bootstrap(logical_id);
     if !bootstrap.is_file() {
         assert!(
             std::env::var_os("ECS_REQUIRE_ARTIFACTS").is_none(),
@@ -108,7 +108,7 @@ async fn invoke(function: &mut Function, settings: &Settings, name: &str, event:
         "{name}: peak {peak} KiB against {} MiB configured",
         settings.memory_mb
     );
-    let size = std::fs::metadata(artifacts_dir().join(name).join("bootstrap"))
+    let size = std::fs::metadata(built_bootstrap(name))
         .map(|m| m.len())
         .unwrap_or_default();
     eprintln!(
@@ -540,4 +540,104 @@ async fn report_writes_last_week_and_publishes_its_summary() {
         published[0]
     );
     assert!(published[0].contains(&week), "{}", published[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watch_says_a_new_oom_kill_once_and_keeps_its_state_in_the_lake() {
+    let Some((bootstrap, settings)) = artifact("WatchFunction") else {
+        return;
+    };
+    // The rollouts preset ending now: api:42, rolled out after an hour, is
+    // OOM-killed about 3.5 h after the start, inside the watch's last hour;
+    // billing's crash loop (2 to 2.5 h) is older than that.
+    const HOURS: f64 = 3.75;
+    let now_ms = ecs_lake::time::now_micros() / 1000;
+    let mut preset = ecs_sim::Preset::rollouts(HOURS);
+    preset.start_ms = now_ms - (HOURS * 3_600_000.0) as i64;
+    let s3 = S3Server::start(&[BUCKET]);
+    let store = S3Store::new(s3.client(), BUCKET, PREFIX);
+    let truth = ecs_lake_tests::ingest_simulation(&store, &preset, 5, 6).await;
+    let hour_ago = now_ms - 3_600_000;
+    let mut recent: Vec<String> = truth
+        .tasks
+        .iter()
+        .filter(|t| t.stop_cause == Some("oom_killed") || t.exit_code == Some(1))
+        .filter(|t| t.stopped_at_ms.is_some_and(|at| at > hour_ago))
+        .map(|t| format!("{}:{}", t.family, t.revision))
+        .collect();
+    recent.sort();
+    recent.dedup();
+    assert_eq!(
+        recent,
+        ["api:42"],
+        "the truth's abnormal stops of the last hour"
+    );
+
+    let (sns, published) = sns_endpoint();
+    let topic = "arn:aws:sns:us-east-1:111122223333:ecs-post-mortem-lake-AlertTopic";
+    let env = environment(
+        &settings,
+        &[
+            ("JOB", "watch"),
+            ("SNS_TOPIC_ARN", topic),
+            ("WATCH_WINDOW_MINUTES", "60"),
+            ("WATCH_MIN_STOPS", "2"),
+            ("WATCH_PER_SERVICE_PER_HOUR", "4"),
+        ],
+        &[
+            ("AWS_ENDPOINT_URL", &s3.endpoint),
+            ("AWS_ENDPOINT_URL_SNS", &sns.endpoint),
+        ],
+    );
+    let mut function = Function::launch(&bootstrap, &settings, &env);
+    let first = invoke(
+        &mut function,
+        &settings,
+        "WatchFunction",
+        &scheduled_event(),
+    )
+    .await;
+    assert_eq!(first["services"], json!(["prod/api"]), "{first}");
+    assert_eq!(first["held"], json!(0), "{first}");
+    let sent = first["sent"].as_array().unwrap();
+    assert_eq!(sent.len(), 1, "{first}");
+    assert!(
+        sent[0]
+            .as_str()
+            .unwrap()
+            .starts_with("[critical] prod/api api:42: "),
+        "{first}"
+    );
+    {
+        let published = published.lock().unwrap();
+        assert_eq!(published.len(), 1);
+        let form = ecs_lake_tests::recorded::form_fields(&published[0]);
+        assert_eq!(form["TopicArn"], topic);
+        assert_eq!(form["MessageStructure"], "json");
+        let message: Value = serde_json::from_str(&form["Message"]).unwrap();
+        let chat: Value = serde_json::from_str(message["https"].as_str().unwrap()).unwrap();
+        assert_eq!(chat["metadata"]["threadId"], "prod/api/api:42/oom_kills");
+        assert!(
+            message["email"]
+                .as_str()
+                .unwrap()
+                .contains("Where: cluster prod, service api, revision api:42")
+        );
+    }
+    let state = list_keys(&s3.client(), BUCKET, "ecs/_state/watch/").await;
+    assert_eq!(state, ["ecs/_state/watch/lambda.json"]);
+
+    // The next evaluation (a new process, as after a redeployment): nothing new to say.
+    drop(function);
+    let mut function = Function::launch(&bootstrap, &settings, &env);
+    let second = invoke(
+        &mut function,
+        &settings,
+        "WatchFunction",
+        &scheduled_event(),
+    )
+    .await;
+    assert_eq!(second["sent"], json!([]), "{second}");
+    assert_eq!(second["open"], json!(1), "{second}");
+    assert_eq!(published.lock().unwrap().len(), 1);
 }

@@ -1,8 +1,14 @@
-//! The `report` Lambda's work: build the weekly reliability report from the
-//! lake ([`ecs_query_engine::report`], the same code as `ecs-query report`), write
-//! `report.md`, `report.html` and `report.json` under
-//! `reports/<week>/` in the lake, and compose the short summary that `main`
-//! publishes to SNS when a topic is configured.
+//! The read side's Lambda, one binary for two functions (SAM builds it
+//! once; `JOB` in the environment picks the work):
+//!
+//! * the weekly report (`JOB` unset or `report`): build the reliability
+//!   report from the lake ([`ecs_query_engine::report`], the same code as
+//!   `ecs-query report`), write `report.md`, `report.html` and
+//!   `report.json` under `reports/<week>/` in the lake, and compose the
+//!   short summary that `main` publishes to SNS when a topic is configured;
+//! * the deployment watch (`JOB=watch`, every few minutes): [`watch`], the
+//!   same loop as `ecs-query watch` ([`ecs_query_engine::watch`]), its state
+//!   under `_state/watch/lambda.json`, its messages to the alert topic.
 
 use std::fmt::Write as _;
 
@@ -41,6 +47,12 @@ pub enum ReportError {
     Build(#[from] ecs_query_engine::Error),
     #[error("writing {key}: {message}")]
     Write { key: String, message: String },
+    #[error("watching: {0}")]
+    Watch(ecs_query_engine::Error),
+    #[error(
+        "{name}={value:?} is not a positive whole number: fix it in the function's environment (the template's parameters)"
+    )]
+    BadSetting { name: String, value: String },
 }
 
 /// The week a request asks for: its `week`, else the last complete ISO week before `now`.
@@ -139,4 +151,103 @@ pub fn summary(report: &Report, location: &str) -> (String, String) {
         report.period.name
     );
     (subject, message)
+}
+
+/// The watch's state in the lake is kept under this name (`ecs-query watch
+/// --state lambda` takes over from the function).
+pub const WATCH_STATE: &str = "lambda";
+
+/// What one watch invocation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Watched {
+    /// Services with abnormal stops since the last evaluation.
+    pub services: Vec<String>,
+    /// Messages published (or, without a topic, only logged).
+    pub sent: Vec<String>,
+    /// Messages over the rate limit, for a later evaluation.
+    pub held: usize,
+    /// Alerts open after it.
+    pub open: usize,
+}
+
+/// The watch's settings from the function's environment
+/// (`WATCH_WINDOW_MINUTES`, `WATCH_MIN_STOPS`, `WATCH_PER_SERVICE_PER_HOUR`),
+/// the defaults where one is unset; a value that is not a positive number
+/// is an error naming it.
+pub fn watch_settings(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<ecs_query_engine::watch::Settings, ReportError> {
+    let mut settings = ecs_query_engine::watch::Settings::default();
+    let number = |name: &str| -> Result<Option<i64>, ReportError> {
+        match var(name).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => match v.parse::<i64>() {
+                Ok(n) if n > 0 => Ok(Some(n)),
+                _ => Err(ReportError::BadSetting {
+                    name: name.to_owned(),
+                    value: v,
+                }),
+            },
+        }
+    };
+    if let Some(m) = number("WATCH_WINDOW_MINUTES")? {
+        settings.window = m * 60_000_000;
+    }
+    if let Some(n) = number("WATCH_MIN_STOPS")? {
+        settings.min_stops = n as usize;
+    }
+    if let Some(n) = number("WATCH_PER_SERVICE_PER_HOUR")? {
+        settings.per_service_per_hour = n as usize;
+    }
+    Ok(settings)
+}
+
+/// One watch evaluation at `now`: reads the state, evaluates, publishes
+/// each message to `sns` (client and topic) when given, records it, and
+/// saves the state. A message that fails to publish stops the invocation
+/// after the state of those before it is saved: it is tried again at the
+/// next evaluation, nothing is sent twice.
+pub async fn watch(
+    lake: &Lake,
+    sns: Option<(&aws_sdk_sns::Client, &str)>,
+    now: i64,
+    settings: &ecs_query_engine::watch::Settings,
+) -> Result<Watched, ReportError> {
+    use ecs_query_engine::watch::{self, State};
+    let store = lake.store();
+    let mut state = State::load(&store, WATCH_STATE)
+        .await
+        .map_err(ReportError::Watch)?;
+    let evaluation = watch::evaluate(lake, &state, now, settings)
+        .await
+        .map_err(ReportError::Watch)?;
+    let mut sent = Vec::new();
+    for alert in &evaluation.alerts {
+        if let Some((client, topic)) = sns
+            && let Err(e) = watch::publish(client, topic, alert).await
+        {
+            state
+                .save(&store, WATCH_STATE)
+                .await
+                .map_err(ReportError::Watch)?;
+            return Err(ReportError::Watch(e));
+        }
+        info!(status = alert.status.as_str(), key = %alert.key, title = %alert.title, "watch message");
+        state.record(alert);
+        sent.push(alert.headline());
+    }
+    for held in &evaluation.held {
+        tracing::warn!(key = %held.key, limit = settings.per_service_per_hour, "held by the rate limit");
+    }
+    state.finish(&evaluation);
+    state
+        .save(&store, WATCH_STATE)
+        .await
+        .map_err(ReportError::Watch)?;
+    Ok(Watched {
+        services: evaluation.services,
+        sent,
+        held: evaluation.held.len(),
+        open: state.open.len(),
+    })
 }

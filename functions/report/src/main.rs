@@ -1,15 +1,18 @@
 //! Lambda entry point: reads the configuration once (the lake from
-//! `LAKE_BUCKET`/`LAKE_PREFIX`, the optional `SNS_TOPIC_ARN`) and loads the
-//! AWS configuration once (the lake's reads and writes and SNS share it),
-//! then on each (weekly, scheduled) invocation writes the report with
-//! [`report_lambda::write_report`] and publishes [`report_lambda::summary`].
+//! `LAKE_BUCKET`/`LAKE_PREFIX`, `JOB`, the optional `SNS_TOPIC_ARN`, the
+//! watch's settings) and loads the AWS configuration once (the lake's reads
+//! and writes and SNS share it); then on each scheduled invocation either
+//! writes the weekly report with [`report_lambda::write_report`] and
+//! publishes [`report_lambda::summary`] (`JOB` unset or `report`), or runs
+//! one evaluation of the deployment watch, [`report_lambda::watch`]
+//! (`JOB=watch`).
 
 use ecs_lake_aws::{Config, LakeLocation};
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::{Lake, LakeConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use report_lambda::{Request, period, summary, write_report};
-use serde_json::Value;
+use report_lambda::{Request, period, summary, watch, watch_settings, write_report};
+use serde_json::{Value, json};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -22,6 +25,13 @@ async fn main() -> Result<(), Error> {
     let topic = std::env::var("SNS_TOPIC_ARN")
         .ok()
         .filter(|t| !t.is_empty());
+    let job = std::env::var("JOB").unwrap_or_default();
+    let watching = match job.as_str() {
+        "" | "report" => false,
+        "watch" => true,
+        other => return Err(format!("JOB={other:?}: set report or watch").into()),
+    };
+    let settings = watch_settings(|name| std::env::var(name).ok())?;
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sns = aws_sdk_sns::Client::new(&sdk);
     let lake_config = LakeConfig::at(location.clone());
@@ -34,18 +44,23 @@ async fn main() -> Result<(), Error> {
             location.clone(),
         );
         async move {
-            let request: Request = serde_json::from_value(event.payload).unwrap_or_default();
             let now = ecs_lake::time::now_micros();
+            // Opened per invocation: each run must see the files written
+            // since the last. Reads and writes go through the lake's one
+            // object store.
+            let lake = Lake::open_with_sdk(&lake_config, &sdk).await?;
+            if watching {
+                let publish_to = topic.as_deref().map(|t| (&sns, t));
+                let watched = watch(&lake, publish_to, now, &settings).await?;
+                return Ok::<_, Error>(json!(watched));
+            }
+            let request: Request = serde_json::from_value(event.payload).unwrap_or_default();
             let period = period(&request, now)?;
             let selector = request
                 .service
                 .as_deref()
                 .map(Selector::parse)
                 .unwrap_or_default();
-            // Opened per invocation: a weekly run must see the files written
-            // since the last. Reads and the report's writes go through the
-            // lake's one object store.
-            let lake = Lake::open_with_sdk(&lake_config, &sdk).await?;
             let (report, written) = write_report(&lake, &lake.store(), &period, &selector).await?;
             if let Some(topic) = &topic {
                 let (subject, message) = summary(&report, &location);
@@ -62,7 +77,7 @@ async fn main() -> Result<(), Error> {
                         )
                     })?;
             }
-            Ok::<_, Error>(written)
+            Ok(json!(written))
         }
     }))
     .await
