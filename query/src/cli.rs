@@ -318,12 +318,12 @@ pub struct WatchArgs {
     pub window: i64,
 
     /// Abnormal stops of a revision in the window before its findings are said.
-    #[arg(long, default_value_t = 2)]
-    pub min_stops: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
+    pub min_stops: u32,
 
     /// Messages per service in any hour; the rest wait for a later evaluation.
-    #[arg(long, default_value_t = 4)]
-    pub per_hour: usize,
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    pub per_hour: u32,
 
     /// Also publish each message to this SNS topic ARN.
     #[arg(long)]

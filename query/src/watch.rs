@@ -27,8 +27,8 @@ pub async fn run(
     }
     let settings = Settings {
         window: args.window,
-        min_stops: args.min_stops.max(1),
-        per_service_per_hour: args.per_hour,
+        min_stops: args.min_stops as usize,
+        per_service_per_hour: args.per_hour as usize,
         ..Settings::default()
     };
     let sns = match &args.topic {
@@ -47,8 +47,12 @@ pub async fn run(
         let now = crate::ask::now(output);
         let evaluation = watch::evaluate(&lake, &state, now, &settings).await?;
         for alert in &evaluation.alerts {
-            if let (Some(sns), Some(topic)) = (&sns, &args.topic) {
-                watch::publish(sns, topic, alert).await?;
+            if let (Some(sns), Some(topic)) = (&sns, &args.topic)
+                && let Err(e) = watch::publish(sns, topic, alert).await
+            {
+                // What was published before it stays said.
+                state.save(&store, &args.state).await?;
+                return Err(e.into());
             }
             match output.format {
                 Format::Json => {
@@ -59,7 +63,7 @@ pub async fn run(
                 _ => writeln!(out, "{}", alert.email().1)?,
             }
             out.flush()?;
-            state.record(alert);
+            state.record(alert, evaluation.now);
         }
         for held in &evaluation.held {
             eprintln!(

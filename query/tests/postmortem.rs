@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 mod common;
-use common::{block_on, lake_args};
+use common::{abnormal, block_on, lake_args};
 use ecs_lake::time::date_time_of;
 use ecs_query::cli::{Format, PostmortemArgs};
 use ecs_query_engine::Lake;
@@ -46,17 +46,6 @@ fn draft(service: &str) -> Postmortem {
     });
     assert_eq!(all.len(), 1, "one cluster runs {service}");
     all.remove(0)
-}
-
-/// The truth's own notion of a stop nobody asked for, from its causes and exits.
-fn abnormal(t: &TaskTruth) -> bool {
-    match t.stop_cause {
-        Some("oom_killed" | "elb_health_check" | "container_health_check" | "failed_to_start") => {
-            true
-        }
-        Some("essential_container_exited") => t.exit_kind != Some("clean"),
-        _ => false,
-    }
 }
 
 fn truth_tasks(service: &str) -> Vec<&'static TaskTruth> {

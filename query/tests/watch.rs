@@ -23,7 +23,7 @@ use ecs_sim::{Preset, TaskTruth, Truth};
 use serde_json::Value;
 
 mod common;
-use common::{block_on, lake_args};
+use common::{abnormal, block_on, lake_args};
 
 const HOURS: f64 = 6.0;
 const SEED: u64 = 5;
@@ -72,18 +72,8 @@ fn run() -> &'static Run {
     RUN.get_or_init(|| {
         let preset = Preset::rollouts(HOURS);
         let sim = ecs_sim::simulate(&preset, SEED);
-        let mut inputs: Vec<(i64, Input)> = sim
-            .events
-            .iter()
-            .enumerate()
-            .map(|(i, e)| Input::new(format!("e{i}"), e.clone().into_bytes()))
-            .chain(sim.log_payloads.iter().enumerate().map(|(i, p)| {
-                Input::of(
-                    InputKind::LogsPayload,
-                    format!("l{i}"),
-                    p.clone().into_bytes(),
-                )
-            }))
+        let mut inputs: Vec<(i64, Input)> = ecs_lake_tests::simulation_inputs(&sim)
+            .into_iter()
             .map(|input| (delivered_at(&input), input))
             .collect();
         inputs.sort_by_key(|(at, _)| *at);
@@ -128,7 +118,7 @@ fn run() -> &'static Run {
                         .await
                         .unwrap();
                 for alert in &evaluation.alerts {
-                    state.record(alert);
+                    state.record(alert, evaluation.now);
                 }
                 held += evaluation.held.len();
                 sent.extend(evaluation.alerts.iter().cloned());
@@ -147,17 +137,6 @@ fn run() -> &'static Run {
             }
         })
     })
-}
-
-/// The truth's own notion of a stop nobody asked for, from its causes and exits.
-fn abnormal(t: &TaskTruth) -> bool {
-    match t.stop_cause {
-        Some("oom_killed" | "elb_health_check" | "container_health_check" | "failed_to_start") => {
-            true
-        }
-        Some("essential_container_exited") => t.exit_kind != Some("clean"),
-        _ => false,
-    }
 }
 
 /// The abnormal stops of `service` revision `revision`, in time order (ms).
@@ -423,6 +402,21 @@ fn the_rate_limit_holds_messages_back_instead_of_dropping_them() {
             held.held.iter().any(|a| a.revision == "api:42"),
             "{held:#?}"
         );
+        let mut state = State::default();
+        state.finish(&held);
+        // Two hours later, the kills out of the window: what was held goes
+        // out as it was decided (its time says so), not lost with the window.
+        let later = at + 2 * 3_600_000_000;
+        let next = watch::evaluate(&lake, &state, later, &Settings::default())
+            .await
+            .unwrap();
+        assert!(
+            next.alerts
+                .iter()
+                .any(|a| a.revision == "api:42" && a.status == Status::New && a.at == at),
+            "{next:#?}"
+        );
+        assert!(next.held.is_empty());
     });
 }
 

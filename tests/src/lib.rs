@@ -773,20 +773,11 @@ impl QueryApiServer {
     }
 }
 
-/// Runs the simulator and ingests its payloads into `store` through the
-/// Lambdas' code path (`ecs_lake::ingest`), in `batches` calls (as a stream
-/// of invocations would: several files per day, duplicate deliveries landing
-/// in different files). Returns the ground truth.
-pub async fn ingest_simulation<S: ecs_lake::LakeStore>(
-    store: &S,
-    preset: &ecs_sim::Preset,
-    seed: u64,
-    batches: usize,
-) -> ecs_sim::Truth {
+/// A simulation's EventBridge events (`e<n>`) and CloudWatch Logs payloads
+/// (`l<n>`) as ingest inputs, in the simulator's delivery order.
+pub fn simulation_inputs(sim: &ecs_sim::Output) -> Vec<ecs_lake::Input> {
     use ecs_lake::{Input, InputKind};
-    let sim = ecs_sim::simulate(preset, seed);
-    let inputs: Vec<Input> = sim
-        .events
+    sim.events
         .iter()
         .enumerate()
         .map(|(i, e)| Input::new(format!("e{i}"), e.clone().into_bytes()))
@@ -797,7 +788,21 @@ pub async fn ingest_simulation<S: ecs_lake::LakeStore>(
                 p.clone().into_bytes(),
             )
         }))
-        .collect();
+        .collect()
+}
+
+/// Runs the simulator and ingests its payloads into `store` through the
+/// Lambdas' code path (`ecs_lake::ingest`), in `batches` calls (as a stream
+/// of invocations would: several files per day, duplicate deliveries landing
+/// in different files). Returns the ground truth.
+pub async fn ingest_simulation<S: ecs_lake::LakeStore>(
+    store: &S,
+    preset: &ecs_sim::Preset,
+    seed: u64,
+    batches: usize,
+) -> ecs_sim::Truth {
+    let sim = ecs_sim::simulate(preset, seed);
+    let inputs = simulation_inputs(&sim);
     for chunk in inputs.chunks(inputs.len().div_ceil(batches.max(1)).max(1)) {
         let report = ecs_lake::ingest(store, "test", chunk, 1_800_000_000_000_000).await;
         assert_eq!(report.failed(), 0, "every simulated input is written");

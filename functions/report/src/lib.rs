@@ -206,7 +206,8 @@ pub fn watch_settings(
 /// each message to `sns` (client and topic) when given, records it, and
 /// saves the state. A message that fails to publish stops the invocation
 /// after the state of those before it is saved: it is tried again at the
-/// next evaluation, nothing is sent twice.
+/// next evaluation (at least once: a crash between publishing and saving
+/// sends it again).
 pub async fn watch(
     lake: &Lake,
     sns: Option<(&aws_sdk_sns::Client, &str)>,
@@ -233,7 +234,7 @@ pub async fn watch(
             return Err(ReportError::Watch(e));
         }
         info!(status = alert.status.as_str(), key = %alert.key, title = %alert.title, "watch message");
-        state.record(alert);
+        state.record(alert, evaluation.now);
         sent.push(alert.headline());
     }
     for held in &evaluation.held {

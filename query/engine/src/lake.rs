@@ -206,9 +206,7 @@ pub struct LakeObjects {
 impl LakeStore for LakeObjects {
     async fn put(&self, key: &str, body: Bytes) -> Result<(), StoreError> {
         ecs_lake::lake::validate_key(key)?;
-        let path = key
-            .split('/')
-            .fold(self.root.clone(), |p, part| p.clone().join(part));
+        let path = self.path(key);
         // A content type for S3 (browsers and Athena's console read it); a
         // local file system has no attributes and refuses them.
         let mut attributes = object_store::Attributes::new();
@@ -241,12 +239,36 @@ impl LakeStore for LakeObjects {
 }
 
 impl LakeObjects {
+    fn path(&self, key: &str) -> ObjectPath {
+        key.split('/')
+            .fold(self.root.clone(), |p, part| p.clone().join(part))
+    }
+
+    /// Whether `key` is in a listing of its folder (a listing needs only
+    /// `s3:ListBucket` on the prefix, where a GET of a missing key is 403
+    /// without `s3:ListBucket` on the bucket).
+    pub async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        let path = self.path(key);
+        let parent =
+            ObjectPath::from_iter(path.parts().take(path.parts().count().saturating_sub(1)));
+        let listing = self
+            .objects
+            .list_with_delimiter(Some(&parent))
+            .await
+            .map_err(|e| {
+                StoreError::new(
+                    store_error_kind(&e),
+                    format!("{}/{key}: {e}", self.location),
+                )
+                .with_key(key)
+            })?;
+        Ok(listing.objects.iter().any(|o| o.location == path))
+    }
+
     /// The object at `key` (relative to the lake's root).
     pub async fn get(&self, key: &str) -> Result<Bytes, StoreError> {
         ecs_lake::lake::validate_key(key)?;
-        let path = key
-            .split('/')
-            .fold(self.root.clone(), |p, part| p.clone().join(part));
+        let path = self.path(key);
         let read = async { self.objects.get(&path).await?.bytes().await };
         read.await.map_err(|e| {
             StoreError::new(

@@ -154,7 +154,7 @@ pub fn assemble(
     let mut abnormal: Vec<(i64, &TaskRow)> = tasks
         .iter()
         .filter(|t| t.is_abnormal())
-        .filter_map(|t| Some((t.stopped_at.or(t.stopping_at)?, *t)))
+        .filter_map(|t| Some((t.stop_time()?, *t)))
         .collect();
     abnormal.sort_by_key(|(at, t)| (*at, t.task_id.clone()));
     let mut impact = Impact {

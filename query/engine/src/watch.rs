@@ -106,6 +106,9 @@ pub struct State {
     pub open: BTreeMap<String, Open>,
     /// Per `cluster/service`, when its messages of the last hour were sent (µs).
     pub sent: BTreeMap<String, Vec<i64>>,
+    /// Messages the rate limit held back: sent first at a later evaluation
+    /// (unless a newer message about the same key replaces them).
+    pub held: Vec<Alert>,
     /// Alerts resolved in the last [`Settings::quiet`], with their
     /// revision's last abnormal stop (µs): said again only for a stop after it.
     pub resolved: BTreeMap<String, i64>,
@@ -117,7 +120,7 @@ pub struct Open {
     pub cluster: String,
     pub service: String,
     pub revision: String,
-    pub kind: String,
+    pub kind: FindingKind,
     pub severity: Severity,
     pub title: String,
     /// Tasks the finding was about when last sent.
@@ -139,6 +142,14 @@ impl State {
         let body = match store.get(&key).await {
             Ok(body) => body,
             Err(e) if e.is_not_found() => return Ok(State::default()),
+            // S3 answers 403, not 404, for a missing key when the role may
+            // list only under a prefix: missing if the listing says so.
+            Err(e)
+                if e.kind() == ecs_lake::lake::StoreErrorKind::Denied
+                    && !store.exists(&key).await.unwrap_or(true) =>
+            {
+                return Ok(State::default());
+            }
             Err(source) => return Err(Error::Read { key, source }),
         };
         serde_json::from_slice(&body).map_err(|e| Error::BadWatchState {
@@ -157,12 +168,12 @@ impl State {
             .map_err(|source| Error::Write { key, source })
     }
 
-    /// Remembers that `alert` was sent.
-    pub fn record(&mut self, alert: &Alert) {
+    /// Remembers that `alert` was sent at `now` (µs).
+    pub fn record(&mut self, alert: &Alert, now: i64) {
         self.sent
             .entry(format!("{}/{}", alert.cluster, alert.service))
             .or_default()
-            .push(alert.at);
+            .push(now);
         match alert.status {
             Status::Resolved => {
                 self.open.remove(&alert.key);
@@ -175,7 +186,7 @@ impl State {
                         cluster: alert.cluster.clone(),
                         service: alert.service.clone(),
                         revision: alert.revision.clone(),
-                        kind: alert.kind.as_str().to_owned(),
+                        kind: alert.kind,
                         severity: alert.severity,
                         title: alert.title.clone(),
                         impact: alert.impact,
@@ -201,13 +212,15 @@ impl State {
             times.retain(|t| *t > evaluation.now - HOUR);
         }
         self.sent.retain(|_, times| !times.is_empty());
-        let forget = evaluation.now - evaluation.quiet;
+        self.held = evaluation.held.clone();
+        // Kept while a stop that old can still be in a window.
+        let forget = evaluation.now - evaluation.quiet.max(evaluation.window);
         self.resolved.retain(|_, last_stop| *last_stop > forget);
     }
 }
 
 /// What kind of message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     New,
@@ -228,7 +241,7 @@ impl Status {
 }
 
 /// One message to the team.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     pub status: Status,
     /// `cluster/service/family:revision/kind`: one message per key until it changes.
@@ -239,7 +252,6 @@ pub struct Alert {
     pub revision: String,
     /// The deployment that rolled the revision out, when the lake knows it.
     pub deployment: Option<String>,
-    #[serde(serialize_with = "kind_name")]
     pub kind: FindingKind,
     pub severity: Severity,
     /// The finding's title (for resolved: what was resolved).
@@ -259,20 +271,14 @@ pub struct Alert {
     pub last_stop_at: i64,
 }
 
-fn kind_name<S: serde::Serializer>(
-    kind: &FindingKind,
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
-    s.serialize_str(kind.as_str())
-}
-
 /// What one evaluation decided.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Evaluation {
     /// The time it evaluated at (µs).
     pub now: i64,
-    /// [`Settings::quiet`] it evaluated with (µs).
+    /// [`Settings::quiet`] and [`Settings::window`] it evaluated with (µs).
     pub quiet: i64,
+    pub window: i64,
     /// Services with abnormal stops since the last evaluation.
     pub services: Vec<String>,
     /// To send, in order.
@@ -293,14 +299,14 @@ impl Stops<'_> {
     fn first(&self) -> i64 {
         self.tasks
             .iter()
-            .filter_map(|t| stop_time(t))
+            .filter_map(|t| t.stop_time())
             .min()
             .unwrap_or_default()
     }
     fn last(&self) -> i64 {
         self.tasks
             .iter()
-            .filter_map(|t| stop_time(t))
+            .filter_map(|t| t.stop_time())
             .max()
             .unwrap_or_default()
     }
@@ -309,13 +315,9 @@ impl Stops<'_> {
         self.tasks
             .iter()
             .filter(|t| t.deployment_id.is_some())
-            .max_by_key(|t| stop_time(t))
+            .max_by_key(|t| t.stop_time())
             .and_then(|t| t.deployment_id.clone())
     }
-}
-
-fn stop_time(t: &TaskRow) -> Option<i64> {
-    t.stopped_at.or(t.stopping_at)
 }
 
 /// One evaluation at `now` (µs) against what `state` says was sent.
@@ -344,7 +346,7 @@ pub async fn evaluate(
     .await?;
     let mut services: BTreeSet<(String, String)> = BTreeSet::new();
     for t in recent.iter().filter(|t| t.is_abnormal()) {
-        if stop_time(t).is_some_and(|at| at >= since) {
+        if t.stop_time().is_some_and(|at| at >= since) {
             services.insert(service_key(&t.cluster, &t.service, &t.family));
         }
     }
@@ -352,6 +354,7 @@ pub async fn evaluate(
     let mut evaluation = Evaluation {
         now,
         quiet: settings.quiet,
+        window: settings.window,
         services: services.iter().map(|(c, s)| format!("{c}/{s}")).collect(),
         ..Evaluation::default()
     };
@@ -384,8 +387,17 @@ pub async fn evaluate(
     }
     candidates.extend(resolutions(lake, state, &evaluation.seen, now, settings).await?);
 
-    // The rate limit: resolutions first (they close threads), then by severity.
-    candidates.sort_by_key(|a| (a.status != Status::Resolved, a.severity, a.key.clone()));
+    // What the rate limit held before goes first, unless this evaluation
+    // has a newer message about the same key; then the most severe, new and
+    // worse before resolved.
+    let held = state
+        .held
+        .iter()
+        .filter(|h| !candidates.iter().any(|c| c.key == h.key))
+        .cloned()
+        .collect::<Vec<_>>();
+    candidates.sort_by_key(|a| (a.severity, a.status == Status::Resolved, a.key.clone()));
+    let candidates = held.into_iter().chain(candidates);
     let mut budget: BTreeMap<String, usize> = BTreeMap::new();
     for alert in candidates {
         let service = format!("{}/{}", alert.cluster, alert.service);
@@ -431,10 +443,13 @@ fn alerts_of(
                     })
                     .collect(),
             };
+            let key = format!("{cluster}/{service}/{revision}/{}", f.kind.as_str());
+            if state.open.contains_key(&key) {
+                seen.push((key.clone(), stops.last()));
+            }
             if stops.tasks.len() < settings.min_stops {
                 continue;
             }
-            let key = format!("{cluster}/{service}/{revision}/{}", f.kind.as_str());
             let status = match state.open.get(&key) {
                 // Resolved, and no abnormal stop of the revision since.
                 None if state
@@ -446,7 +461,6 @@ fn alerts_of(
                 }
                 None => Status::New,
                 Some(open) => {
-                    seen.push((key.clone(), stops.last()));
                     // More severe; or twice the tasks a window after it was said
                     // (a crash loop's count grows every minute: not news).
                     let more =
@@ -564,12 +578,6 @@ async fn resolutions(
             ),
             None => continue,
         };
-        let Some(kind) = FindingKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == open.kind)
-        else {
-            continue;
-        };
         out.push(Alert {
             status: Status::Resolved,
             key: key.clone(),
@@ -577,7 +585,7 @@ async fn resolutions(
             service: open.service.clone(),
             revision: open.revision.clone(),
             deployment: ended_by.map(|d| d.deployment_id.clone()),
-            kind,
+            kind: open.kind,
             severity: open.severity,
             title: open.title.clone(),
             figures: vec![why],
@@ -636,8 +644,9 @@ impl Alert {
     /// The email: subject (SNS allows 100 characters) and plain text.
     pub fn email(&self) -> (String, String) {
         let mut subject = self.headline();
-        if subject.chars().count() > 100 {
-            subject = subject.chars().take(99).collect::<String>() + "…";
+        // SNS wants a subject shorter than 100 characters.
+        if subject.chars().count() > 99 {
+            subject = subject.chars().take(98).collect::<String>() + "…";
         }
         let mut body = format!("{}\n\n", self.headline());
         let _ = writeln!(
@@ -797,7 +806,7 @@ mod tests {
     #[test]
     fn recording_opens_and_resolving_closes_and_the_hour_is_forgotten() {
         let mut state = State::default();
-        state.record(&alert(Status::New, "api", 10 * HOUR));
+        state.record(&alert(Status::New, "api", 10 * HOUR), 10 * HOUR);
         assert_eq!(state.open.len(), 1);
         let key = "prod/api/api:2/oom_kills".to_owned();
         state.finish(&Evaluation {
@@ -807,7 +816,10 @@ mod tests {
         });
         assert_eq!(state.open[&key].last_stop_at, 10 * HOUR + 4 * MINUTE);
         assert_eq!(state.sent["prod/api"], vec![10 * HOUR]);
-        state.record(&alert(Status::Resolved, "api", 11 * HOUR + MINUTE));
+        state.record(
+            &alert(Status::Resolved, "api", 11 * HOUR + MINUTE),
+            11 * HOUR + MINUTE,
+        );
         assert!(state.open.is_empty());
         state.finish(&Evaluation {
             now: 11 * HOUR + 2 * MINUTE,
@@ -853,7 +865,7 @@ mod tests {
             title: "x".repeat(200),
             ..a
         };
-        assert_eq!(long.email().0.chars().count(), 100);
+        assert_eq!(long.email().0.chars().count(), 99);
     }
 
     /// `stops` OOM-killed tasks of prod/api api:42, a minute apart from 10 h.

@@ -112,3 +112,15 @@ pub fn whole_range(p: &Preset) -> ecs_query_engine::summary::Scope {
         to: Some(end_micros(p) + 1),
     }
 }
+
+/// The simulator truth's own notion of a stop nobody asked for, from its
+/// causes and exits (what `TaskRow::is_abnormal` must agree with).
+pub fn abnormal(t: &ecs_sim::TaskTruth) -> bool {
+    match t.stop_cause {
+        Some("oom_killed" | "elb_health_check" | "container_health_check" | "failed_to_start") => {
+            true
+        }
+        Some("essential_container_exited") => t.exit_kind != Some("clean"),
+        _ => false,
+    }
+}

@@ -198,6 +198,11 @@ impl TaskRow {
         }
     }
 
+    /// When it stopped (or began stopping), µs.
+    pub fn stop_time(&self) -> Option<i64> {
+        self.stopped_at.or(self.stopping_at)
+    }
+
     /// Seconds from start to when stopping began (or stopped).
     pub fn uptime_s(&self) -> Option<f64> {
         let end = self.stopping_at.or(self.stopped_at)?;

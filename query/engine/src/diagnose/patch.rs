@@ -8,7 +8,7 @@
 //! service onto it, so a change to one field keeps every other field,
 //! including environment values the lake never stores.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::evidence::ServiceEvidence;
@@ -16,7 +16,7 @@ use super::findings::{Fact, Finding, Recommendation};
 use super::recommend::Runtime;
 
 /// One change to apply.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Patch {
     /// What it changes, in words.
     pub what: String,
