@@ -298,7 +298,7 @@ pub struct PostmortemArgs {
     #[arg(long)]
     pub until: Option<String>,
 
-    /// Also write the draft (Markdown) to this file.
+    /// Also write the draft to this file (Markdown; the HTML page with -f html).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }
@@ -453,4 +453,7 @@ pub enum Format {
     Json,
     /// A Markdown table (for tickets and post-mortem documents).
     Markdown,
+    /// An HTML table; for `postmortem` and `report`, the self-contained page
+    /// (inline CSS and SVG charts).
+    Html,
 }

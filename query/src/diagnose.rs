@@ -72,15 +72,16 @@ pub async fn diff(
     Ok(())
 }
 
-/// `ecs-query postmortem <service> --since T1 [--until T2]`: Markdown, or
-/// JSON with `-f json`; `--out FILE` also writes the Markdown there.
+/// `ecs-query postmortem <service> --since T1 [--until T2]`: Markdown, the
+/// self-contained page with `-f html`, or JSON with `-f json`; `--out FILE`
+/// also writes the Markdown (or the page) there.
 pub async fn postmortem(
     lake_args: &LakeArgs,
     args: &PostmortemArgs,
     output: &OutputArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    use ecs_query_engine::postmortem::{markdown, postmortems};
+    use ecs_query_engine::postmortem::{html, markdown, postmortems};
     use ecs_query_engine::summary::Scope;
     let (from, to) = crate::report::window_of(
         Some(args.since.as_str()),
@@ -101,7 +102,10 @@ pub async fn postmortem(
             hint: "list the services with ecs-query \"stops by service, family last 30d\"; widen --since/--until, or write cluster/service",
         });
     }
-    let text: String = drafts.iter().map(markdown).collect();
+    let text: String = match output.format {
+        Format::Html => drafts.iter().map(html).collect(),
+        _ => drafts.iter().map(markdown).collect(),
+    };
     if let Some(path) = &args.out {
         std::fs::write(path, &text)
             .map_err(|e| CliError::Internal(format!("writing {}: {e}", path.display())))?;

@@ -103,6 +103,19 @@ pub fn batches(
                 writeln!(out, "| {} |", row.join(" | "))?;
             }
         }
+        Format::Html => {
+            use ecs_query_engine::charts::esc;
+            write!(out, "<table><tr>")?;
+            for name in names(schema) {
+                write!(out, "<th>{}</th>", esc(&name))?;
+            }
+            writeln!(out, "</tr>")?;
+            for row in cells(batches)? {
+                let row: Vec<String> = row.iter().map(|c| format!("<td>{}</td>", esc(c))).collect();
+                writeln!(out, "<tr>{}</tr>", row.concat())?;
+            }
+            writeln!(out, "</table>")?;
+        }
         Format::Csv => {
             let mut w = datafusion::arrow::csv::WriterBuilder::new()
                 .with_header(true)

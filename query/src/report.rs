@@ -10,7 +10,7 @@ use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::lang::parser::parse_time;
 use ecs_query_engine::report::{Period, Report, WEEK_US, build, files, markdown};
 
-use crate::cli::{LakeArgs, OutputArgs, ReportArgs};
+use crate::cli::{Format, LakeArgs, OutputArgs, ReportArgs};
 use crate::error::CliError;
 
 /// The period the arguments ask for.
@@ -84,6 +84,9 @@ pub async fn run(
     let lake = Lake::open(&lake_args.config()).await?;
     let report = build(&lake, &period, &selector).await?;
     match &args.out {
+        None if output.format == Format::Html => {
+            out.write_all(ecs_query_engine::report::html::page(&report).as_bytes())?
+        }
         None => out.write_all(markdown(&report).as_bytes())?,
         Some(dir) => {
             write_files(dir, &report)?;

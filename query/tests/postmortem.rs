@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod common;
@@ -279,4 +280,151 @@ fn cli_writes_markdown_and_json_and_refuses_bad_windows() {
     assert!(err.to_string().contains("--since"), "{err}");
     let err = run(args("nope", &since), Format::Markdown).unwrap_err();
     assert!(err.to_string().contains("no tasks of service"), "{err}");
+}
+
+#[test]
+fn the_charts_hold_the_truth_and_render_in_headless_chromium() {
+    let p = draft("api");
+    let c = &p.charts;
+    // Every stop of the window in its hour, by cause, as the truth has them.
+    let mut by_cause: BTreeMap<&str, usize> = BTreeMap::new();
+    for h in &c.stops_per_hour {
+        for (cause, n) in &h.causes {
+            *by_cause.entry(cause).or_default() += n;
+        }
+    }
+    let mut truth_causes: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in truth_tasks("api") {
+        if let (Some(cause), Some(_)) = (t.stop_cause, t.stopped_at_ms) {
+            *truth_causes.entry(cause).or_default() += 1;
+        }
+    }
+    assert_eq!(by_cause, truth_causes);
+    let deployments = truth()
+        .deployments
+        .iter()
+        .filter(|d| d.service == "api")
+        .count();
+    assert_eq!(c.deployments.len(), deployments);
+    // api:42 leaks 75 MiB/h from 430 MiB (the preset): its median reaches
+    // the 1024 MiB limit after (1024 - 430) / 75 = 7.9 h of uptime.
+    let leak = c.memory.iter().find(|m| m.revision == "api:42").unwrap();
+    let expected = (1024.0 - 430.0) / 75.0;
+    let projected = leak.projected_oom_h.unwrap();
+    assert!(
+        (projected - expected).abs() / expected < 0.1,
+        "{projected} h"
+    );
+    assert_eq!(leak.limit_mib, Some(1024));
+    let first = leak.points[0];
+    assert!((first.p50_mib - 430.0).abs() < 40.0, "{first:?}");
+    let steady = c.memory.iter().find(|m| m.revision == "api:41").unwrap();
+    assert!(steady.projected_oom_h.is_none());
+    // Time to healthy: the warm-ups of the preset (18 s, 75 s) and the tasks
+    // of api:42 stopped by the load balancer before they ever were healthy.
+    let healthy = |r: &str| c.time_to_healthy.iter().find(|h| h.revision == r).unwrap();
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    assert!(median(&healthy("api:41").seconds) < 60.0);
+    assert!(median(&healthy("api:42").seconds) > 60.0);
+    let never = truth_tasks("api")
+        .iter()
+        .filter(|t| t.revision == 42 && t.stop_cause == Some("elb_health_check"))
+        .filter(|t| t.time_to_healthy_s.is_none())
+        .count();
+    assert_eq!(healthy("api:42").never, never);
+
+    let html = ecs_query_engine::postmortem::html(&p);
+    for needle in ["src=", "href=\"http", "@import", "url(", "<script"] {
+        assert!(!html.contains(needle), "{needle} in the page");
+    }
+    assert!(html.contains("Post-mortem draft: prod/api"));
+    let Some(chrome) = common::chromium() else {
+        return;
+    };
+    let artefacts = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("postmortem-html");
+    std::fs::create_dir_all(&artefacts).unwrap();
+    let (console, charts) = common::laid_out_charts(&chrome, &artefacts, &html);
+    assert!(console.is_empty(), "console: {console:?}");
+    let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["stops-per-hour", "memory-over-uptime", "time-to-healthy"]
+    );
+    for c in &charts {
+        assert!(
+            c["w"].as_f64().unwrap() > 100.0 && c["h"].as_f64().unwrap() > 40.0,
+            "{c}"
+        );
+        assert!(c["marks"].as_u64().unwrap() >= 2, "{c}");
+    }
+    let page = artefacts.join("postmortem.html");
+    std::fs::write(&page, &html).unwrap();
+    let shot = artefacts.join("postmortem.png");
+    let _ = std::fs::remove_file(&shot);
+    common::headless(
+        &chrome,
+        &page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,3000",
+        ],
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "{} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
+}
+
+#[test]
+fn time_below_the_desired_count_matches_the_truth() {
+    let p = draft("api");
+    let desired = preset()
+        .services
+        .iter()
+        .find(|s| s.name == "api")
+        .unwrap()
+        .desired;
+    assert_eq!(p.impact.desired_count, Some(desired as i64));
+    // The truth's own account, by the documented rule: a task is healthy from
+    // its first passing health check until it stopped; one never healthy
+    // that a health check stopped never counts; one without a transition
+    // counts from its start.
+    let (lo, hi) = (preset().start_ms, common::end_micros(&preset()) / 1000 + 1);
+    let healthy: Vec<(i64, i64)> = truth_tasks("api")
+        .iter()
+        .filter_map(|t| {
+            let up = match t.time_to_healthy_s {
+                Some(s) => t.started_at_ms + (s * 1000.0) as i64,
+                None if t.stop_cause == Some("elb_health_check") => return None,
+                None => t.started_at_ms,
+            };
+            let down = t.stopped_at_ms.unwrap_or(i64::MAX);
+            (down > up).then_some((up, down))
+        })
+        .collect();
+    let mut below_ms = 0;
+    for ms in (lo..hi).step_by(1000) {
+        if (healthy.iter().filter(|(u, d)| *u <= ms && *d > ms).count()) < desired {
+            below_ms += 1000;
+        }
+    }
+    let below = p.impact.below_desired_s.unwrap();
+    assert!(
+        below_ms > 60_000,
+        "the OOM kills and failed health checks leave gaps"
+    );
+    // Sampled each second: each of the intervals' ends is off by under 1 s.
+    let tolerance = 2.0 * healthy.len() as f64;
+    assert!(
+        (below - below_ms as f64 / 1000.0).abs() <= tolerance,
+        "{below} s against the truth's {} s (within {tolerance} s)",
+        below_ms / 1000
+    );
 }

@@ -8,11 +8,10 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 mod common;
-use common::{block_on, lake_args};
+use common::{block_on, chromium, headless, laid_out_charts, lake_args};
 use ecs_lake::sources::logs::signature::Signature;
 use ecs_query::cli::DemoPreset;
 use ecs_query_engine::Lake;
@@ -202,60 +201,6 @@ fn markdown_and_json_carry_every_service_and_finding() {
     }
 }
 
-/// Chromium, when installed (`.ci/run` installs it and sets ECS_REQUIRE_CHROMIUM).
-fn chromium() -> Option<PathBuf> {
-    let found = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find_map(|name| {
-            std::env::var_os("PATH").and_then(|paths| {
-                std::env::split_paths(&paths)
-                    .map(|p| p.join(name))
-                    .find(|p| p.is_file())
-            })
-        });
-    if found.is_none() {
-        assert!(
-            std::env::var_os("ECS_REQUIRE_CHROMIUM").is_none(),
-            "ECS_REQUIRE_CHROMIUM is set but no chromium on PATH"
-        );
-        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
-    }
-    found
-}
-
-/// Runs headless Chromium on a file; returns (stdout, console lines from stderr).
-fn headless(chrome: &Path, page: &Path, extra: &[&str]) -> (String, Vec<String>) {
-    let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chrome)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--enable-logging=stderr",
-            "--v=0",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(format!("file://{}", page.display()))
-        .output()
-        .unwrap();
-    let console = String::from_utf8_lossy(&out.stderr)
-        .lines()
-        .filter(|l| l.contains(":CONSOLE"))
-        .map(str::to_owned)
-        .collect();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
-}
-
-/// Measures every chart after layout and writes it into the DOM.
-const CHECK: &str = "<script>document.body.dataset.check = JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => { const b = s.getBoundingClientRect(); return {id: s.dataset.chart, w: b.width, h: b.height, marks: [...s.querySelectorAll('rect')].filter(r => { const x = r.getBoundingClientRect(); return x.width > 0 && x.height > 0; }).length}; }));</script>";
-
 #[test]
 fn html_renders_in_headless_chromium() {
     let html = String::from_utf8(report::files(week()).unwrap().remove(1).1).unwrap();
@@ -280,19 +225,33 @@ fn html_renders_in_headless_chromium() {
     assert!(console.iter().any(|l| l.contains("boom")), "{console:?}");
 
     // The report page: no console message at all.
-    let checked = artefacts.join("checked.html");
-    std::fs::write(
-        &checked,
-        html.replace("</body>", &format!("{CHECK}</body>")),
-    )
-    .unwrap();
-    let (dom, console) = headless(&chrome, &checked, &["--dump-dom"]);
+    let (console, charts) = laid_out_charts(&chrome, &artefacts, &html);
     assert!(console.is_empty(), "console: {console:?}");
-    let start = dom.find("data-check=\"").expect("the check ran") + "data-check=\"".len();
-    let json = dom[start..][..dom[start..].find('"').unwrap()].replace("&quot;", "\"");
-    let charts: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
-    // One summary chart, and per service a week-over-week and a memory chart.
-    assert_eq!(charts.len(), 1 + 2 * week().services.len(), "{charts:?}");
+    // One summary chart, and per service a week-over-week and a memory peak
+    // chart, and stops per hour, memory over uptime and time to healthy
+    // where there is data for them.
+    let optional: usize = week()
+        .services
+        .iter()
+        .map(|s| {
+            let c = &s.charts;
+            usize::from(!c.stops_per_hour.is_empty() || !c.deployments.is_empty())
+                + usize::from(!c.memory.is_empty())
+                + usize::from(!c.time_to_healthy.is_empty())
+        })
+        .sum();
+    let api = week().services.iter().find(|s| s.service == "api").unwrap();
+    assert!(
+        !api.charts.stops_per_hour.is_empty()
+            && !api.charts.memory.is_empty()
+            && !api.charts.time_to_healthy.is_empty(),
+        "the leaking api has all three"
+    );
+    assert_eq!(
+        charts.len(),
+        1 + 2 * week().services.len() + optional,
+        "{charts:?}"
+    );
     for c in &charts {
         assert!(
             c["w"].as_f64().unwrap() > 100.0 && c["h"].as_f64().unwrap() > 40.0,

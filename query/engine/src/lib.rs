@@ -30,12 +30,17 @@
 //!   recommendations, and their rendering.
 //! * [`report`] — the weekly reliability report (period, model, Markdown,
 //!   self-contained HTML, JSON).
-//! * [`postmortem`] — the post-mortem draft of one service's incident.
+//! * [`postmortem`] — the post-mortem draft of one service's incident
+//!   (Markdown, self-contained HTML, JSON).
+//! * [`charts`] — stops per hour with deployments, memory over uptime,
+//!   time to healthy: data and self-contained SVG, for the post-mortem and
+//!   the report.
 //! * [`watch`] — the deployment watch: what is new or worse since the last
 //!   look, as messages for email and chat, and what was sent.
 //! * [`error`] — what went wrong, without terminal advice: callers add their own.
 
 pub mod ask;
+pub mod charts;
 pub mod config;
 pub mod diagnose;
 pub mod error;

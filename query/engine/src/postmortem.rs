@@ -12,9 +12,11 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use ecs_lake::classify::StopCause;
 use ecs_lake::time::date_time_of;
 use serde::Serialize;
 
+use crate::charts::{self, Charts};
 use crate::config::{self, Change};
 use crate::diagnose::evidence::{self, DeploymentRow, Selector, TaskRow};
 use crate::diagnose::findings::{Finding, Severity};
@@ -39,6 +41,8 @@ pub struct Postmortem {
     /// What changed from each revision to the next that ran in the window.
     pub changes: Vec<RevisionChange>,
     pub actions: Vec<Action>,
+    /// Stops per hour with the deployments, memory over uptime, time to healthy.
+    pub charts: Charts,
 }
 
 /// How much the incident cost.
@@ -55,6 +59,12 @@ pub struct Impact {
     pub deployments: usize,
     pub failed_deployments: usize,
     pub rollbacks: usize,
+    /// The service's desired count (its latest capture in the window), when
+    /// the lake has the service's configuration.
+    pub desired_count: Option<i64>,
+    /// Seconds of the window with fewer healthy tasks than desired (see
+    /// [`below_desired_s`]), when the desired count is known.
+    pub below_desired_s: Option<f64>,
 }
 
 /// What a moment of the timeline is.
@@ -137,9 +147,90 @@ pub async fn postmortems(
                     unknown,
                 });
             }
-            assemble(diagnosis, &own, &svc.deployments, changes, scope.to)
+            let mut draft = assemble(diagnosis, &own, &svc.deployments, changes, scope.to);
+            draft.charts = Charts::of(svc, &own, scope.from, scope.to);
+            let mut desired: Vec<(i64, i64)> = history
+                .iter()
+                .filter(|h| {
+                    h.service == svc.service && h.cluster.as_deref() == Some(svc.cluster.as_str())
+                })
+                .filter_map(|h| Some((h.captured_at, h.desired_count?)))
+                .collect();
+            desired.sort_unstable();
+            draft.impact.desired_count = desired
+                .iter()
+                .rev()
+                .find(|(at, _)| scope.to.is_none_or(|to| *at < to))
+                .or(desired.first())
+                .map(|(_, n)| *n);
+            draft.impact.below_desired_s = below_desired_s(&own, &desired, scope.from, scope.to);
+            draft
         })
         .collect())
+}
+
+/// Seconds of `[from, to)` (either open: the tasks' own span) with fewer
+/// healthy tasks than desired. `desired`: (captured at, desired count) in
+/// time order; before the first capture its count is taken to hold. A task
+/// counts as healthy from its first HEALTHY until it stopped; one the lake
+/// has no health transition for, from its start, unless a health check
+/// stopped it (then never). `None` without a desired count or tasks.
+pub fn below_desired_s(
+    tasks: &[&TaskRow],
+    desired: &[(i64, i64)],
+    from: Option<i64>,
+    to: Option<i64>,
+) -> Option<f64> {
+    let &(_, first) = desired.first()?;
+    let healthy: Vec<(i64, i64)> = tasks
+        .iter()
+        .filter_map(|t| {
+            let start = t.started_at?;
+            let up = match t.seconds_to_healthy {
+                Some(s) => start + (s * 1e6) as i64,
+                None if matches!(
+                    t.stop_cause,
+                    Some(StopCause::ElbHealthCheck | StopCause::ContainerHealthCheck)
+                ) =>
+                {
+                    return None;
+                }
+                None => start,
+            };
+            let down = t.stop_time().unwrap_or(i64::MAX);
+            (down > up).then_some((up, down))
+        })
+        .collect();
+    let lo = from.or_else(|| tasks.iter().filter_map(|t| t.started_at).min())?;
+    let hi = to.or_else(|| tasks.iter().filter_map(|t| t.stop_time()).max())?;
+    let mut points: Vec<i64> = healthy
+        .iter()
+        .flat_map(|(a, b)| [*a, *b])
+        .chain(desired.iter().map(|(at, _)| *at))
+        .filter(|t| *t > lo && *t < hi)
+        .chain([lo, hi])
+        .collect();
+    points.sort_unstable();
+    points.dedup();
+    let desired_at = |t: i64| {
+        desired
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= t)
+            .map_or(first, |(_, n)| *n)
+    };
+    let below: i64 = points
+        .windows(2)
+        .filter(|w| {
+            let up = healthy
+                .iter()
+                .filter(|(u, d)| *u <= w[0] && *d > w[0])
+                .count();
+            (up as i64) < desired_at(w[0])
+        })
+        .map(|w| w[1] - w[0])
+        .sum();
+    Some(below as f64 / 1e6)
 }
 
 /// A post-mortem from its parts (pure: the tests feed it rows); `until` is
@@ -285,6 +376,7 @@ pub fn assemble(
         findings: diagnosis.findings,
         changes,
         actions,
+        charts: Charts::default(),
     }
 }
 
@@ -385,6 +477,9 @@ pub fn markdown(p: &Postmortem) -> String {
         "- deployments: {}, failed: {}, rolled back: {}",
         i.deployments, i.failed_deployments, i.rollbacks
     );
+    if let Some(line) = below_desired_line(i) {
+        let _ = writeln!(s, "- {line}");
+    }
     s.push_str("\n| stop cause | tasks |\n|---|---:|\n");
     let mut causes: Vec<(&&str, &usize)> = i.stopped_by_cause.iter().collect();
     causes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -432,4 +527,166 @@ pub fn markdown(p: &Postmortem) -> String {
     }
     s.push_str("```\n");
     s
+}
+
+/// A post-mortem draft as one self-contained HTML page (inline CSS and SVG
+/// charts, no script, nothing fetched), for a wiki or an e-mail.
+pub fn html(p: &Postmortem) -> String {
+    use crate::report::html::{CSS, esc, finding, inline, table};
+    let title = format!("Post-mortem draft: {}/{}", p.cluster, p.service);
+    let mut s = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{0}</title><style>{CSS}</style></head><body><h1>{0}</h1><p>{1} to {2} (UTC)</p><h2>Summary</h2><p>{3}</p><h2>Impact</h2>",
+        esc(&title),
+        esc(p.since.as_deref().unwrap_or("the beginning")),
+        esc(p.until.as_deref().unwrap_or("now")),
+        inline(&p.summary)
+    );
+    let i = &p.impact;
+    let _ = write!(
+        s,
+        "<ul><li>tasks: {}, stopped: {}</li><li>abnormal stops: {}{}</li><li>deployments: {}, failed: {}, rolled back: {}</li>",
+        i.tasks,
+        i.stopped,
+        i.abnormal_stops,
+        match (&i.first_abnormal_stop, &i.last_abnormal_stop) {
+            (Some(a), Some(b)) => format!(", from {} to {}", esc(a), esc(b)),
+            _ => String::new(),
+        },
+        i.deployments,
+        i.failed_deployments,
+        i.rollbacks
+    );
+    if let Some(line) = below_desired_line(i) {
+        let _ = write!(s, "<li>{}</li>", esc(&line));
+    }
+    s.push_str("</ul>");
+    s.push_str("<h3>Stopped tasks per hour by cause</h3>");
+    s.push_str(&charts::stops_per_hour_svg("stops-per-hour", &p.charts));
+    s.push_str("<h2>Timeline (UTC)</h2>");
+    let rows: Vec<Vec<String>> = p
+        .timeline
+        .iter()
+        .map(|m| vec![m.at.clone(), m.what.clone()])
+        .collect();
+    s.push_str(&table(&["time", "what"], &rows, 2));
+    s.push_str("<h2>Root cause</h2>");
+    if p.findings.is_empty() {
+        s.push_str("<p>No findings in the window.</p>");
+    }
+    for f in &p.findings {
+        s.push_str(&finding(f));
+    }
+    s.push_str("<h3>Memory over task uptime</h3>");
+    s.push_str(&charts::memory_over_uptime_svg(
+        "memory-over-uptime",
+        &p.charts,
+    ));
+    s.push_str("<h3>Time to healthy</h3>");
+    s.push_str(&charts::time_to_healthy_svg("time-to-healthy", &p.charts));
+    s.push_str("<h2>What changed between the revisions</h2>");
+    if p.changes.is_empty() {
+        s.push_str("<p>One revision ran in the window.</p>");
+    }
+    for c in &p.changes {
+        let _ = write!(s, "<h3>{} -> {}</h3>", esc(&c.from), esc(&c.to));
+        if let Some(why) = &c.unknown {
+            let _ = write!(
+                s,
+                "<p>The task definitions were not compared: {}</p>",
+                esc(why)
+            );
+        }
+        if c.changes.is_empty() && c.unknown.is_none() {
+            s.push_str("<p>Configured alike (as far as the lake records).</p>");
+        } else if !c.changes.is_empty() {
+            let cell = |v: &Option<String>| v.clone().unwrap_or_else(|| "(unset)".into());
+            let rows: Vec<Vec<String>> = c
+                .changes
+                .iter()
+                .map(|x| {
+                    vec![
+                        x.scope.clone(),
+                        x.setting.clone(),
+                        cell(&x.from),
+                        cell(&x.to),
+                    ]
+                })
+                .collect();
+            s.push_str(&table(&["where", "setting", &c.from, &c.to], &rows, 4));
+        }
+    }
+    s.push_str("<h2>Action items</h2><ul>");
+    for a in &p.actions {
+        for w in &a.what_to_change {
+            let _ = write!(
+                s,
+                "<li>[{}] {} ({})</li>",
+                a.severity.as_str(),
+                inline(w),
+                inline(&a.finding)
+            );
+        }
+    }
+    if p.actions.is_empty() {
+        s.push_str("<li>None from the findings.</li>");
+    }
+    s.push_str("</ul></body></html>\n");
+    s
+}
+
+/// `time with fewer healthy tasks than desired (4): 12 min`.
+fn below_desired_line(i: &Impact) -> Option<String> {
+    let (desired, below) = (i.desired_count?, i.below_desired_s?);
+    let span = if below >= 3600.0 {
+        format!("{:.1} h", below / 3600.0)
+    } else if below >= 60.0 {
+        format!("{:.0} min", below / 60.0)
+    } else {
+        format!("{below:.0} s")
+    };
+    Some(format!(
+        "time with fewer healthy tasks than desired ({desired}): {span}"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    const H: i64 = 3_600_000_000;
+
+    fn task(started: i64, healthy_after_s: Option<f64>, stopped: Option<i64>) -> TaskRow {
+        TaskRow {
+            task_id: format!("t{started}"),
+            started_at: Some(started),
+            seconds_to_healthy: healthy_after_s,
+            stopped_at: stopped,
+            ..TaskRow::default()
+        }
+    }
+
+    #[test]
+    fn below_desired_counts_the_time_with_too_few_healthy_tasks() {
+        // Two desired; one healthy from 0 to 10 h, one healthy from 1 h
+        // (started at 0, 3600 s to healthy), one stopped by a health check
+        // never counts.
+        let a = task(0, Some(0.0), Some(10 * H));
+        let b = task(0, Some(3600.0), None);
+        let mut c = task(0, None, Some(2 * H));
+        c.stop_cause = Some(StopCause::ElbHealthCheck);
+        let tasks = vec![&a, &b, &c];
+        let desired = [(0, 2)];
+        assert_eq!(
+            below_desired_s(&tasks, &desired, Some(0), Some(12 * H)),
+            Some(3600.0 + 2.0 * 3600.0)
+        );
+        // Scaled to 1 at 11 h: the last hour is enough again.
+        let scaled = [(0, 2), (11 * H, 1)];
+        assert_eq!(
+            below_desired_s(&tasks, &scaled, Some(0), Some(12 * H)),
+            Some(3600.0 + 3600.0)
+        );
+        assert_eq!(below_desired_s(&tasks, &[], Some(0), Some(12 * H)), None);
+    }
 }

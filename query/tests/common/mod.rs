@@ -3,7 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // each test binary uses a part
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use ecs_query::cli::{DemoArgs, DemoFiles, DemoPreset, Format, LakeArgs, OutputArgs};
 use ecs_sim::{Preset, Truth};
@@ -123,4 +124,77 @@ pub fn abnormal(t: &ecs_sim::TaskTruth) -> bool {
         Some("essential_container_exited") => t.exit_kind != Some("clean"),
         _ => false,
     }
+}
+
+/// Chromium, when installed (`.ci/run` installs it and sets ECS_REQUIRE_CHROMIUM).
+pub fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            std::env::var_os("PATH").and_then(|paths| {
+                std::env::split_paths(&paths)
+                    .map(|p| p.join(name))
+                    .find(|p| p.is_file())
+            })
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("ECS_REQUIRE_CHROMIUM").is_none(),
+            "ECS_REQUIRE_CHROMIUM is set but no chromium on PATH"
+        );
+        eprintln!("skipped: no chromium on PATH (apt-get install chromium)");
+    }
+    found
+}
+
+/// Runs headless Chromium on a file; returns (stdout, console lines from stderr).
+pub fn headless(chrome: &Path, page: &Path, extra: &[&str]) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chrome)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--enable-logging=stderr",
+            "--v=0",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .unwrap();
+    let console = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_owned)
+        .collect();
+    (String::from_utf8_lossy(&out.stdout).into_owned(), console)
+}
+
+/// Measures every chart after layout and writes it into the DOM.
+pub const CHECK: &str = "<script>document.body.dataset.check = JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => { const b = s.getBoundingClientRect(); return {id: s.dataset.chart, w: b.width, h: b.height, marks: [...s.querySelectorAll('rect, circle, polygon, polyline')].filter(r => { const x = r.getBoundingClientRect(); return x.width > 0 && x.height > 0; }).length}; }));</script>";
+
+/// Renders `html` in headless Chromium with [`CHECK`] added: the console
+/// lines and every chart's laid-out size and visible marks.
+pub fn laid_out_charts(
+    chrome: &Path,
+    dir: &Path,
+    html: &str,
+) -> (Vec<String>, Vec<serde_json::Value>) {
+    let checked = dir.join("checked.html");
+    std::fs::write(
+        &checked,
+        html.replace("</body>", &format!("{CHECK}</body>")),
+    )
+    .unwrap();
+    let (dom, console) = headless(chrome, &checked, &["--dump-dom"]);
+    let start = dom.find("data-check=\"").expect("the check ran") + "data-check=\"".len();
+    let json = dom[start..][..dom[start..].find('"').unwrap()].replace("&quot;", "\"");
+    (console, serde_json::from_str(&json).unwrap())
 }

@@ -716,6 +716,8 @@ pub struct TaskTruth {
     /// Highest per-minute MemoryUtilized reported, MiB.
     pub memory_peak_mib: i64,
     pub memory_limit_mib: i32,
+    /// When the task started running (ms since the epoch).
+    pub started_at_ms: i64,
     /// Seconds from start to the first passing health check; `None` if never.
     pub time_to_healthy_s: Option<f64>,
     /// When the task reached STOPPED (ms since the epoch); `None` while running.
@@ -1996,6 +1998,7 @@ fn task_payloads(
         exit_code,
         memory_peak_mib: peak,
         memory_limit_mib: limit,
+        started_at_ms: t.started_ms,
         time_to_healthy_s: healthy_at.map(|h| (h - t.started_ms) as f64 / 1000.0),
         stopped_at_ms: stop.as_ref().map(|s| s.stopped_ms),
     });

@@ -4,30 +4,17 @@
 
 use std::fmt::Write as _;
 
-use ecs_lake::classify::{ExitKind, StopCause};
+use ecs_lake::classify::ExitKind;
 
 use super::{Figures, Headroom, Report, ServiceReport, by_name, delta};
 use crate::diagnose::findings::Finding;
 use ecs_lake::time::date_time_of;
 
-/// Text made safe for HTML content and attribute values.
-pub fn esc(text: &str) -> String {
-    let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => s.push_str("&amp;"),
-            '<' => s.push_str("&lt;"),
-            '>' => s.push_str("&gt;"),
-            '"' => s.push_str("&quot;"),
-            '\'' => s.push_str("&#39;"),
-            c => s.push(c),
-        }
-    }
-    s
-}
+use crate::charts::colour;
+pub use crate::charts::esc;
 
 /// A finding's text: escaped, with `code` spans as <code>.
-fn inline(text: &str) -> String {
+pub(crate) fn inline(text: &str) -> String {
     let mut s = String::new();
     for (i, part) in text.split('`').enumerate() {
         if i % 2 == 1 {
@@ -39,34 +26,7 @@ fn inline(text: &str) -> String {
     s
 }
 
-/// A stop cause's or exit kind's colour (by its stored name): failures
-/// warm, planned stops cool.
-fn colour(key: &str) -> &'static str {
-    const GREY: &str = "#95a5a6";
-    if let Some(cause) = StopCause::from_name(key) {
-        return match cause {
-            StopCause::OomKilled => "#c0392b",
-            StopCause::ElbHealthCheck | StopCause::ContainerHealthCheck => "#e67e22",
-            StopCause::EssentialContainerExited => "#8e44ad",
-            StopCause::FailedToStart => "#7f8c8d",
-            StopCause::SpotInterruption => "#2980b9",
-            StopCause::DeploymentReplaced | StopCause::ScaleIn => "#27ae60",
-            StopCause::UserStopped => "#16a085",
-            StopCause::Infrastructure | StopCause::Unknown => GREY,
-        };
-    }
-    match ExitKind::from_name(key) {
-        Some(ExitKind::SigkillOom) => "#c0392b",
-        Some(ExitKind::AppError) => "#8e44ad",
-        Some(ExitKind::Sigterm | ExitKind::Clean) => "#27ae60",
-        Some(ExitKind::SigkillAfterStopTimeout) => "#d35400",
-        Some(ExitKind::Segfault) => "#6c3483",
-        Some(ExitKind::Abort) => "#a93226",
-        Some(ExitKind::OtherSignal | ExitKind::Unknown) | None => GREY,
-    }
-}
-
-const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}\
+pub(crate) const CSS: &str = "body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;padding:0 1rem}\
 h1{font-size:1.6rem}h2{margin-top:2.5rem;border-bottom:1px solid #ddd;padding-bottom:.3rem}h3{margin-top:1.5rem}\
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .6rem;font-size:.9rem}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}th{background:#f5f5f5;text-align:left}\
@@ -281,7 +241,7 @@ pub fn week_over_week_chart(id: &str, now: &Figures, before: &Figures) -> String
     s
 }
 
-fn table(head: &[&str], rows: &[Vec<String>], numeric_from: usize) -> String {
+pub(crate) fn table(head: &[&str], rows: &[Vec<String>], numeric_from: usize) -> String {
     let mut s = String::from("<table><tr>");
     for h in head {
         let _ = write!(s, "<th>{}</th>", esc(h));
@@ -328,7 +288,7 @@ fn compare(now: &Figures, before: &Figures, current: &str, previous: &str) -> St
     s
 }
 
-fn finding(f: &Finding) -> String {
+pub(crate) fn finding(f: &Finding) -> String {
     let sev = f.severity.as_str();
     let mut s = format!(
         "<div class=\"finding {sev}\"><p><span class=\"sev\">{sev}</span><strong>{}</strong></p><p>Evidence:</p><ul>",
@@ -380,8 +340,18 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
         &svc.this_week,
         &svc.previous_week,
     ));
+    s.push_str("<h3>Stopped tasks per hour by cause</h3>");
+    s.push_str(&crate::charts::stops_per_hour_svg(
+        &format!("stops-per-hour-{i}"),
+        &svc.charts,
+    ));
     s.push_str("<h3>Memory peak against the limit</h3>");
     s.push_str(&memory_chart(&format!("memory-{i}"), &svc.memory));
+    s.push_str("<h3>Memory over task uptime</h3>");
+    s.push_str(&crate::charts::memory_over_uptime_svg(
+        &format!("memory-over-uptime-{i}"),
+        &svc.charts,
+    ));
     let rows: Vec<Vec<String>> = svc
         .evidence
         .revisions
@@ -422,6 +392,11 @@ fn service(i: usize, svc: &ServiceReport, current: &str, previous: &str) -> Stri
         ],
         &rows,
         1,
+    ));
+    s.push_str("<h3>Time to healthy</h3>");
+    s.push_str(&crate::charts::time_to_healthy_svg(
+        &format!("time-to-healthy-{i}"),
+        &svc.charts,
     ));
     let causes = by_name(&svc.stopped_by_cause);
     if !causes.is_empty() {

@@ -231,6 +231,8 @@ pub struct ServiceReport {
     pub deployments: Vec<DeploymentRow>,
     pub top_signatures: Vec<(Signature, i64)>,
     pub findings: Vec<Finding>,
+    /// Stops per hour with the deployments, memory over uptime, time to healthy.
+    pub charts: crate::charts::Charts,
     #[serde(skip)]
     pub evidence: ServiceEvidence,
 }
@@ -285,10 +287,23 @@ pub fn count_of(n: usize, noun: &str) -> String {
 /// Builds the report for `period` from the lake.
 pub async fn build(lake: &Lake, period: &Period, selector: &Selector) -> Result<Report> {
     let config = crate::config::Configuration::load(&lake.ctx).await?;
-    let this = evidence::gather_with(&lake.ctx, period.scope(), selector, &config).await?;
+    let (this, tasks) =
+        evidence::gather_with_tasks(&lake.ctx, period.scope(), selector, &config).await?;
     let previous = period.previous();
     let before = evidence::gather_with(&lake.ctx, previous.scope(), selector, &config).await?;
-    Ok(assemble(period, &previous, this, &before))
+    let mut report = assemble(period, &previous, this, &before);
+    for svc in &mut report.services {
+        let own: Vec<&evidence::TaskRow> = tasks
+            .iter()
+            .filter(|t| {
+                evidence::service_key(&t.cluster, &t.service, &t.family)
+                    == (svc.cluster.clone(), svc.service.clone())
+            })
+            .collect();
+        svc.charts =
+            crate::charts::Charts::of(&svc.evidence, &own, Some(period.from), Some(period.to));
+    }
+    Ok(report)
 }
 
 /// The report from the two weeks' evidence (pure).
@@ -352,6 +367,7 @@ pub fn assemble(
                 deployments: svc.deployments.clone(),
                 top_signatures,
                 findings: findings::findings(&svc),
+                charts: crate::charts::Charts::default(),
                 evidence: svc,
             }
         })
