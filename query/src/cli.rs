@@ -453,7 +453,8 @@ pub enum Format {
     Json,
     /// A Markdown table (for tickets and post-mortem documents).
     Markdown,
-    /// An HTML table; for `postmortem` and `report`, the self-contained page
-    /// (inline CSS and SVG charts).
+    /// An HTML table (questions, sql, timeline); for `postmortem` and
+    /// `report`, the self-contained page (inline CSS and SVG charts); other
+    /// commands print their usual text.
     Html,
 }

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 mod common;
-use common::{block_on, chromium, headless, laid_out_charts, lake_args};
+use common::{block_on, chromium, headless, laid_out_charts, lake_args, screenshot};
 use ecs_lake::sources::logs::signature::Signature;
 use ecs_query::cli::DemoPreset;
 use ecs_query_engine::Lake;
@@ -261,21 +261,5 @@ fn html_renders_in_headless_chromium() {
     }
 
     // A screenshot, kept as the test's artefact.
-    let shot = artefacts.join("report.png");
-    let _ = std::fs::remove_file(&shot);
-    headless(
-        &chrome,
-        &page,
-        &[
-            &format!("--screenshot={}", shot.display()),
-            "--window-size=1200,3000",
-        ],
-    );
-    let png = std::fs::read(&shot).unwrap();
-    assert!(
-        png.starts_with(b"\x89PNG") && png.len() > 50_000,
-        "{} bytes",
-        png.len()
-    );
-    eprintln!("screenshot: {}", shot.display());
+    screenshot(&chrome, &page, "report");
 }

@@ -22,6 +22,7 @@ use ecs_lake::time::date_time_of;
 use serde::Serialize;
 
 use crate::diagnose::evidence::{ServiceEvidence, Spread, TaskRow, label};
+use crate::diagnose::findings::LEAK_MIB_PER_HOUR;
 
 const HOUR: i64 = 3_600_000_000;
 
@@ -147,11 +148,12 @@ impl Charts {
         from: Option<i64>,
         to: Option<i64>,
     ) -> Charts {
+        let floor = |t: i64| t - t.rem_euclid(HOUR);
         let mut hours: BTreeMap<i64, BTreeMap<&'static str, usize>> = BTreeMap::new();
         for t in tasks {
             if let (Some(cause), Some(at)) = (t.stop_cause, t.stop_time()) {
                 *hours
-                    .entry(at - at.rem_euclid(HOUR))
+                    .entry(floor(at))
                     .or_default()
                     .entry(cause.as_str())
                     .or_default() += 1;
@@ -174,7 +176,6 @@ impl Charts {
             .copied()
             .chain(deployments.iter().map(|d| d.at))
             .chain(tasks.iter().filter_map(|t| t.started_at));
-        let floor = |t: i64| t - t.rem_euclid(HOUR);
         let from_hour = from
             .map(floor)
             .or_else(|| times.clone().min().map(floor))
@@ -198,6 +199,7 @@ impl Charts {
                     r.memory_limit,
                     &own,
                     r.growth.map(|g| (g.start_mib, g.mib_per_hour)),
+                    to,
                 )
             })
             .collect();
@@ -209,15 +211,7 @@ impl Charts {
                     .iter()
                     .filter(|t| label(&t.family, t.revision) == r.label);
                 let seconds: Vec<f64> = own.clone().filter_map(|t| t.seconds_to_healthy).collect();
-                let never = own
-                    .filter(|t| t.seconds_to_healthy.is_none())
-                    .filter(|t| {
-                        matches!(
-                            t.stop_cause,
-                            Some(StopCause::ElbHealthCheck | StopCause::ContainerHealthCheck)
-                        )
-                    })
-                    .count();
+                let never = own.filter(|t| t.never_healthy()).count();
                 (!seconds.is_empty() || never > 0).then(|| HealthyTimes {
                     revision: r.label.clone(),
                     seconds,
@@ -252,22 +246,26 @@ impl Charts {
 }
 
 /// The median and p95, over the tasks alive at each uptime, of each task's
-/// fitted memory (intercept + slope x uptime); the uptime at which the
-/// revision's growth (`(start MiB, MiB/h)`) reaches the limit.
+/// fitted memory (intercept + slope x uptime; a task still running at the
+/// window's end `to` counts up to it); the uptime at which the revision's
+/// growth (`(start MiB, MiB/h)`, the medians of its tasks' fits) reaches
+/// the limit, when it grows as a leak does.
 fn memory_curve(
     revision: &str,
     limit_mib: Option<i64>,
     tasks: &[&TaskRow],
     growth: Option<(f64, f64)>,
+    to: Option<i64>,
 ) -> Option<MemoryCurve> {
     let fits: Vec<(f64, f64, f64)> = tasks
         .iter()
         .filter(|t| t.memory_samples.unwrap_or(0) >= MIN_SAMPLES)
         .filter_map(|t| {
+            let end = t.stopping_at.or(t.stopped_at).or(to)?;
             Some((
                 t.intercept_mib?,
                 t.slope_mib_per_hour?,
-                t.uptime_s()? / 3600.0,
+                (end - t.started_at?) as f64 / 3.6e9,
             ))
         })
         .filter(|(_, _, up)| *up > 0.0)
@@ -292,7 +290,7 @@ fn memory_curve(
         })
         .collect();
     let projected_oom_h = match (limit_mib, growth) {
-        (Some(limit), Some((start, per_h))) if per_h > 0.0 => {
+        (Some(limit), Some((start, per_h))) if per_h >= LEAK_MIB_PER_HOUR => {
             Some(((limit as f64 - start) / per_h).max(0.0))
         }
         _ => None,
@@ -367,7 +365,12 @@ pub fn stops_per_hour_svg(id: &str, c: &Charts) -> String {
         top + 10.0,
         max as usize
     );
-    for h in &c.stops_per_hour {
+    let last = c.from_hour + (hours as i64 - 1) * HOUR;
+    for h in c
+        .stops_per_hour
+        .iter()
+        .filter(|h| h.hour >= c.from_hour && h.hour <= last)
+    {
         let x = x_of(h.hour);
         let mut y = bottom;
         for (cause, n) in &h.causes {
@@ -375,7 +378,7 @@ pub fn stops_per_hour_svg(id: &str, c: &Charts) -> String {
             y -= bar;
             let _ = write!(
                 s,
-                "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"{}\"><title>{} {cause}: {n}</title></rect>",
+                "<rect class=\"mark\" x=\"{:.1}\" y=\"{y:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"{}\"><title>{} {cause}: {n}</title></rect>",
                 x + 1.0,
                 (col - 2.0).max(1.0),
                 colour(cause),
@@ -383,7 +386,11 @@ pub fn stops_per_hour_svg(id: &str, c: &Charts) -> String {
             );
         }
     }
-    for d in &c.deployments {
+    let shown = c
+        .deployments
+        .iter()
+        .filter(|d| d.at >= c.from_hour && d.at < last + HOUR);
+    for (i, d) in shown.enumerate() {
         let x = x_of(d.at);
         let stroke = if d.failed { "#c0392b" } else { "#2c3e50" };
         let what = if d.rollback { "rollback to " } else { "" };
@@ -393,11 +400,16 @@ pub fn stops_per_hour_svg(id: &str, c: &Charts) -> String {
             top - 4.0,
             esc(&date_time_of(d.at)),
             esc(&d.revision),
-            top - 8.0,
+            // A failed deployment and its rollback start minutes apart: stagger.
+            if i % 2 == 0 { top - 8.0 } else { top + 8.0 },
             esc(&d.revision)
         );
     }
-    let every = (hours / 12).max(1);
+    // Labels on hours that divide the day, so midnights carry the date.
+    let every = [1, 2, 3, 6, 12, 24, 48, 72, 168]
+        .into_iter()
+        .find(|e| hours / e <= 12)
+        .unwrap_or(168);
     for i in (0..hours).step_by(every) {
         let at = c.from_hour + i as i64 * HOUR;
         let _ = write!(
@@ -439,9 +451,17 @@ pub fn memory_over_uptime_svg(id: &str, c: &Charts) -> String {
         .memory
         .iter()
         .flat_map(|m| m.points.iter().map(|p| p.hours))
-        .chain(c.memory.iter().filter_map(|m| m.projected_oom_h))
         .fold(0.0, f64::max)
         .max(0.1);
+    // A projected OOM kill far beyond the uptimes seen would squash the
+    // curves: the axis goes at most to twice the longest uptime; a later
+    // projection is only in the legend.
+    let longest = c
+        .memory
+        .iter()
+        .filter_map(|m| m.projected_oom_h)
+        .filter(|h| *h <= 2.0 * longest)
+        .fold(longest, f64::max);
     let top_mib = c
         .memory
         .iter()
@@ -495,7 +515,7 @@ pub fn memory_over_uptime_svg(id: &str, c: &Charts) -> String {
             .collect();
         let _ = write!(
             s,
-            "<polygon points=\"{} {}\" fill=\"{colour}\" opacity=\"0.2\"><title>{}: p50 to p95 of {} tasks</title></polygon><polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"><title>{}: median</title></polyline>",
+            "<polygon class=\"mark\" points=\"{} {}\" fill=\"{colour}\" opacity=\"0.2\"><title>{}: p50 to p95 of {} tasks</title></polygon><polyline class=\"mark\" points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"><title>{}: median</title></polyline>",
             upper.join(" "),
             lower.join(" "),
             esc(&m.revision),
@@ -511,10 +531,10 @@ pub fn memory_over_uptime_svg(id: &str, c: &Charts) -> String {
                 left + plot_w,
                 esc(&m.revision)
             );
-            if let Some(h) = m.projected_oom_h {
+            if let Some(h) = m.projected_oom_h.filter(|h| *h <= longest) {
                 let _ = write!(
                     s,
-                    "<circle cx=\"{:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"#c0392b\"><title>{}: projected OOM kill after {h:.1} h</title></circle>",
+                    "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{y:.1}\" r=\"5\" fill=\"#c0392b\"><title>{}: projected OOM kill after {h:.1} h</title></circle>",
                     x_of(h),
                     esc(&m.revision)
                 );
@@ -577,10 +597,21 @@ pub fn time_to_healthy_svg(id: &str, c: &Charts) -> String {
             let late = c.healthy_deadline_s.is_some_and(|d| *v > d as f64);
             let _ = write!(
                 s,
-                "<circle cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{}\" opacity=\"0.7\"><title>{} healthy after {v:.0} s</title></circle>",
+                "<circle class=\"mark\" cx=\"{:.1}\" cy=\"{y}\" r=\"4\" fill=\"{}\" opacity=\"0.7\"><title>{} healthy after {v:.0} s</title></circle>",
                 x_of(*v),
                 if late { "#c0392b" } else { "#27ae60" },
                 esc(&r.revision)
+            );
+        }
+        if r.never > 0 {
+            // Never healthy: a red mark at the end of the axis, beyond any deadline.
+            let _ = write!(
+                s,
+                "<rect class=\"mark\" x=\"{:.1}\" y=\"{}\" width=\"8\" height=\"8\" fill=\"#c0392b\"><title>{}: {} tasks stopped by a health check before they were ever healthy</title></rect>",
+                label_w + plot_w - 8.0,
+                y - 4.0,
+                esc(&r.revision),
+                r.never
             );
         }
         let _ = write!(
@@ -686,9 +717,9 @@ mod tests {
                 t.memory_samples = Some(120);
             }),
         ];
-        assert!(memory_curve("api:2", Some(1024), &[], None).is_none());
+        assert!(memory_curve("api:2", Some(1024), &[], None, None).is_none());
         let r: Vec<&TaskRow> = rows.iter().collect();
-        let m = memory_curve("api:2", Some(1024), &r, Some((400.0, 100.0))).unwrap();
+        let m = memory_curve("api:2", Some(1024), &r, Some((400.0, 100.0)), None).unwrap();
         assert_eq!(m.tasks, 2);
         assert_eq!(m.points.len(), STEPS + 1);
         assert_eq!(m.points[0].p50_mib, 450.0, "both alive at start");
@@ -699,6 +730,15 @@ mod tests {
             "only the long one at 4 h"
         );
         assert!((m.projected_oom_h.unwrap() - 6.24).abs() < 1e-9);
+        // A slope of noise projects nothing; a task still running counts up
+        // to the window's end.
+        let flat = memory_curve("api:2", Some(1024), &r, Some((400.0, 0.4)), None).unwrap();
+        assert!(flat.projected_oom_h.is_none());
+        let mut running = rows[0].clone();
+        running.stopped_at = None;
+        assert!(memory_curve("api:2", Some(1024), &[&running], None, None).is_none());
+        let m = memory_curve("api:2", Some(1024), &[&running], None, Some(3 * HOUR)).unwrap();
+        assert_eq!(m.points.last().unwrap().hours, 3.0);
     }
 
     #[test]

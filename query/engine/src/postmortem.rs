@@ -12,7 +12,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ecs_lake::classify::StopCause;
 use ecs_lake::time::date_time_of;
 use serde::Serialize;
 
@@ -172,9 +171,13 @@ pub async fn postmortems(
 /// Seconds of `[from, to)` (either open: the tasks' own span) with fewer
 /// healthy tasks than desired. `desired`: (captured at, desired count) in
 /// time order; before the first capture its count is taken to hold. A task
-/// counts as healthy from its first HEALTHY until it stopped; one the lake
-/// has no health transition for, from its start, unless a health check
-/// stopped it (then never). `None` without a desired count or tasks.
+/// counts as healthy from its first HEALTHY until it stopped (or began
+/// stopping); a task without a health transition counts from its start
+/// only if its revision has no health check the lake knows of (no task of
+/// it ever turned healthy or failed one). `None` without a desired count or
+/// tasks. Tasks come from the window's events: one running through the
+/// whole window without an event is not seen, and its absence counts as
+/// time below the desired count.
 pub fn below_desired_s(
     tasks: &[&TaskRow],
     desired: &[(i64, i64)],
@@ -182,19 +185,22 @@ pub fn below_desired_s(
     to: Option<i64>,
 ) -> Option<f64> {
     let &(_, first) = desired.first()?;
+    let checked: std::collections::BTreeSet<(Option<&str>, Option<i64>)> = tasks
+        .iter()
+        .filter(|t| {
+            t.seconds_to_healthy.is_some()
+                || t.health_check_failed == Some(true)
+                || t.never_healthy()
+        })
+        .map(|t| (t.family.as_deref(), t.revision))
+        .collect();
     let healthy: Vec<(i64, i64)> = tasks
         .iter()
         .filter_map(|t| {
             let start = t.started_at?;
             let up = match t.seconds_to_healthy {
                 Some(s) => start + (s * 1e6) as i64,
-                None if matches!(
-                    t.stop_cause,
-                    Some(StopCause::ElbHealthCheck | StopCause::ContainerHealthCheck)
-                ) =>
-                {
-                    return None;
-                }
+                None if checked.contains(&(t.family.as_deref(), t.revision)) => return None,
                 None => start,
             };
             let down = t.stop_time().unwrap_or(i64::MAX);
@@ -202,7 +208,15 @@ pub fn below_desired_s(
         })
         .collect();
     let lo = from.or_else(|| tasks.iter().filter_map(|t| t.started_at).min())?;
-    let hi = to.or_else(|| tasks.iter().filter_map(|t| t.stop_time()).max())?;
+    let hi = to.or_else(|| {
+        tasks
+            .iter()
+            .filter_map(|t| t.stop_time().or(t.started_at))
+            .max()
+    })?;
+    if hi <= lo {
+        return Some(0.0);
+    }
     let mut points: Vec<i64> = healthy
         .iter()
         .flat_map(|(a, b)| [*a, *b])
@@ -674,7 +688,7 @@ mod tests {
         let a = task(0, Some(0.0), Some(10 * H));
         let b = task(0, Some(3600.0), None);
         let mut c = task(0, None, Some(2 * H));
-        c.stop_cause = Some(StopCause::ElbHealthCheck);
+        c.stop_cause = Some(ecs_lake::classify::StopCause::ElbHealthCheck);
         let tasks = vec![&a, &b, &c];
         let desired = [(0, 2)];
         assert_eq!(
@@ -688,5 +702,18 @@ mod tests {
             Some(3600.0 + 3600.0)
         );
         assert_eq!(below_desired_s(&tasks, &[], Some(0), Some(12 * H)), None);
+        // A revision without any health check: its tasks count from their start.
+        let mut plain = task(0, None, Some(12 * H));
+        plain.revision = Some(9);
+        let plain = [&plain];
+        assert_eq!(
+            below_desired_s(&plain, &[(0, 1)], Some(0), Some(12 * H)),
+            Some(0.0)
+        );
+        // A window after every stop: nothing to count, not a made-up span.
+        assert_eq!(
+            below_desired_s(&tasks, &desired, Some(20 * H), None),
+            Some(0.0)
+        );
     }
 }

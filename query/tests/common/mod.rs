@@ -177,8 +177,9 @@ pub fn headless(chrome: &Path, page: &Path, extra: &[&str]) -> (String, Vec<Stri
     (String::from_utf8_lossy(&out.stdout).into_owned(), console)
 }
 
-/// Measures every chart after layout and writes it into the DOM.
-pub const CHECK: &str = "<script>document.body.dataset.check = JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => { const b = s.getBoundingClientRect(); return {id: s.dataset.chart, w: b.width, h: b.height, marks: [...s.querySelectorAll('rect, circle, polygon, polyline')].filter(r => { const x = r.getBoundingClientRect(); return x.width > 0 && x.height > 0; }).length}; }));</script>";
+/// Measures every chart after layout and writes it into the DOM: its size
+/// and its plotted marks (`class="mark"`, not the legend) laid out inside it.
+pub const CHECK: &str = "<script>document.body.dataset.check = JSON.stringify([...document.querySelectorAll('svg.chart')].map(s => { const b = s.getBoundingClientRect(); return {id: s.dataset.chart, w: b.width, h: b.height, marks: [...s.querySelectorAll('.mark')].filter(r => { const x = r.getBoundingClientRect(); return x.width > 0 && x.height > 0 && x.left >= b.left && x.right <= b.right + 1 && x.top >= b.top && x.bottom <= b.bottom + 1; }).length}; }));</script>";
 
 /// Renders `html` in headless Chromium with [`CHECK`] added: the console
 /// lines and every chart's laid-out size and visible marks.
@@ -197,4 +198,26 @@ pub fn laid_out_charts(
     let start = dom.find("data-check=\"").expect("the check ran") + "data-check=\"".len();
     let json = dom[start..][..dom[start..].find('"').unwrap()].replace("&quot;", "\"");
     (console, serde_json::from_str(&json).unwrap())
+}
+
+/// A screenshot of `page` (1200 x 3000), kept beside it as `<name>.png`
+/// for people to look at; it must be a real picture.
+pub fn screenshot(chrome: &Path, page: &Path, name: &str) {
+    let shot = page.with_file_name(format!("{name}.png"));
+    let _ = std::fs::remove_file(&shot);
+    headless(
+        chrome,
+        page,
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1200,3000",
+        ],
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 50_000,
+        "{} bytes",
+        png.len()
+    );
+    eprintln!("screenshot: {}", shot.display());
 }

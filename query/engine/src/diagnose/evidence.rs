@@ -198,6 +198,15 @@ impl TaskRow {
         }
     }
 
+    /// Stopped by a failed health check before it was ever healthy.
+    pub fn never_healthy(&self) -> bool {
+        self.seconds_to_healthy.is_none()
+            && matches!(
+                self.stop_cause,
+                Some(StopCause::ElbHealthCheck | StopCause::ContainerHealthCheck)
+            )
+    }
+
     /// When it stopped (or began stopping), µs.
     pub fn stop_time(&self) -> Option<i64> {
         self.stopped_at.or(self.stopping_at)

@@ -83,7 +83,7 @@ pub fn stacked_bars(id: &str, title: &str, rows: &[(String, Vec<(String, usize)>
             let w = bar_w * n as f64 / max;
             let _ = write!(
                 s,
-                "<rect x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{}\"><title>{}: {n}</title></rect>",
+                "<rect class=\"mark\" x=\"{x:.1}\" y=\"{y}\" width=\"{w:.1}\" height=\"{}\" fill=\"{}\"><title>{}: {n}</title></rect>",
                 row_h - 6.0,
                 colour(key),
                 esc(key)
@@ -146,7 +146,7 @@ pub fn memory_chart(id: &str, memory: &[Headroom]) -> String {
         };
         let _ = write!(
             s,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect x=\"{label_w}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" fill=\"{fill}\" opacity=\"0.8\"><title>{}: p99 {:.0} MiB of {limit} MiB</title></rect>",
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\">{}</text><rect class=\"mark\" x=\"{label_w}\" y=\"{y}\" width=\"{:.1}\" height=\"{}\" fill=\"{fill}\" opacity=\"0.8\"><title>{}: p99 {:.0} MiB of {limit} MiB</title></rect>",
             label_w - 8.0,
             y + 16.0,
             esc(&m.revision),
@@ -222,7 +222,7 @@ pub fn week_over_week_chart(id: &str, now: &Figures, before: &Figures) -> String
             let bx = x + j as f64 * 42.0;
             let _ = write!(
                 s,
-                "<rect x=\"{bx}\" y=\"{:.1}\" width=\"38\" height=\"{h:.1}\" fill=\"{fill}\"><title>{}: {v}</title></rect><text x=\"{}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
+                "<rect class=\"mark\" x=\"{bx}\" y=\"{:.1}\" width=\"38\" height=\"{h:.1}\" fill=\"{fill}\"><title>{}: {v}</title></rect><text x=\"{}\" y=\"{:.1}\" text-anchor=\"middle\">{v}</text>",
                 20.0 + chart_h - h,
                 esc(name),
                 bx + 19.0,
