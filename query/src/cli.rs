@@ -329,6 +329,11 @@ pub struct WatchArgs {
     #[arg(long)]
     pub topic: Option<String>,
 
+    /// Also post each message ({"text": ...}, as Slack's incoming webhooks
+    /// take it) to the webhook whose URL this Secrets Manager secret holds.
+    #[arg(long)]
+    pub webhook_secret: Option<String>,
+
     /// The name the state is kept under in the lake; the watch Lambda's is
     /// `lambda` (share it only to take over from the Lambda).
     #[arg(long, default_value = "terminal")]

@@ -98,6 +98,9 @@ fn hint(e: &EngineError) -> Option<&'static str> {
         EngineError::BadWatchState { .. } => {
             "or pass another --state name to keep this one for inspection"
         }
+        EngineError::Webhook { .. } => {
+            "check the secret (the webhook URL, or {\"url\": ...}), that your credentials may secretsmanager:GetSecretValue it, and that the webhook accepts {\"text\": ...}"
+        }
         EngineError::Publish { .. } => {
             "check the topic ARN, the region (--region) and that your credentials may sns:Publish to it"
         }

@@ -31,14 +31,12 @@ pub async fn run(
         per_service_per_hour: args.per_hour as usize,
         ..Settings::default()
     };
-    let sns = match &args.topic {
-        Some(_) => {
-            let mut config = lake_args.config();
-            config.endpoint_url = None;
-            Some(aws_sdk_sns::Client::new(&config.sdk_config().await))
-        }
-        None => None,
-    };
+    let mut config = lake_args.config();
+    config.endpoint_url = None;
+    let sdk = config.sdk_config().await;
+    let sns = args.topic.as_ref().map(|_| aws_sdk_sns::Client::new(&sdk));
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let http = reqwest::Client::new();
     loop {
         // Opened per evaluation: it must see the files written since the last.
         let lake = Lake::open(&lake_args.config()).await?;
@@ -46,6 +44,14 @@ pub async fn run(
         let mut state = State::load(&store, &args.state).await?;
         let now = crate::ask::now(output);
         let evaluation = watch::evaluate(&lake, &state, now, &settings).await?;
+        // Read per evaluation: a rotated URL is used at once.
+        let webhook = match &args.webhook_secret {
+            Some(secret) if !evaluation.alerts.is_empty() => {
+                Some(watch::webhook_url(&secrets, secret).await?)
+            }
+            _ => None,
+        };
+        let mut webhook_failure = None;
         for alert in &evaluation.alerts {
             if let (Some(sns), Some(topic)) = (&sns, &args.topic)
                 && let Err(e) = watch::publish(sns, topic, alert).await
@@ -64,6 +70,12 @@ pub async fn run(
             }
             out.flush()?;
             state.record(alert, evaluation.now);
+            if let Some(url) = &webhook
+                && let Err(e) = watch::post_webhook(&http, url, alert).await
+            {
+                eprintln!("{e}");
+                webhook_failure.get_or_insert(e);
+            }
         }
         for held in &evaluation.held {
             eprintln!(
@@ -74,6 +86,9 @@ pub async fn run(
         }
         state.finish(&evaluation);
         state.save(&store, &args.state).await?;
+        if let Some(e) = webhook_failure {
+            return Err(e.into());
+        }
         if args.once {
             return Ok(());
         }

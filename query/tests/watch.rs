@@ -464,6 +464,7 @@ fn ecs_query_watch_once_prints_each_message_once_and_refuses_now_without_once() 
             min_stops: 2,
             per_hour: 4,
             topic: None,
+            webhook_secret: None,
             state: "cli-test".into(),
         };
         let mut out = Vec::new();
@@ -496,4 +497,79 @@ fn ecs_query_watch_once_prints_each_message_once_and_refuses_now_without_once() 
     );
     let err = watch(false, Format::Table).unwrap_err().to_string();
     assert!(err.contains("--now pins one evaluation"), "{err}");
+}
+
+/// A Secrets Manager endpoint answering `GetSecretValue` with `secret`, in
+/// the shape of the API reference's example.
+fn secrets_endpoint(secret: String) -> ecs_lake_tests::JsonApiServer {
+    ecs_lake_tests::JsonApiServer::start(std::sync::Arc::new(move |target: &str, _: &Value| {
+        assert_eq!(target, "secretsmanager.GetSecretValue");
+        let answer = serde_json::json!({
+            "ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:ecs-lake-webhook-a1b2c3",
+            "CreatedDate": 1.523477145713e9,
+            "Name": "ecs-lake-webhook",
+            "SecretString": secret,
+            "VersionId": "EXAMPLE1-90ab-cdef-fedc-ba987SECRET1",
+            "VersionStages": ["AWSCURRENT"]
+        });
+        (200, answer.to_string())
+    }))
+}
+
+#[test]
+fn messages_reach_a_webhook_kept_in_secrets_manager() {
+    let alert = messages("api")[0].clone();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let log = std::sync::Arc::clone(&received);
+    let status = std::sync::Arc::new(std::sync::Mutex::new(200u16));
+    let answer = std::sync::Arc::clone(&status);
+    let hook =
+        ecs_lake_tests::JsonApiServer::start(std::sync::Arc::new(move |_: &str, body: &Value| {
+            log.lock().unwrap().push(body.clone());
+            (*answer.lock().unwrap(), "ok".into())
+        }));
+    let arn = "arn:aws:secretsmanager:us-east-1:111122223333:secret:ecs-lake-webhook-a1b2c3";
+    block_on(|| async {
+        let http = reqwest::Client::new();
+        // The URL itself, or {"url": ...}.
+        for secret in [
+            format!("{}/hooks/T0/B0/x", hook.endpoint),
+            serde_json::json!({"url": format!("{}/hooks/T0/B0/x", hook.endpoint)}).to_string(),
+        ] {
+            let secrets = secrets_endpoint(secret);
+            let url = watch::webhook_url(&secrets.secrets_client(), arn)
+                .await
+                .unwrap();
+            watch::post_webhook(&http, &url, &alert).await.unwrap();
+        }
+        let got = received.lock().unwrap().clone();
+        assert_eq!(got.len(), 2);
+        let text = got[0]["text"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("*{}*", alert.headline())),
+            "{text}"
+        );
+        assert!(
+            text.contains("Where: cluster prod, service api, revision api:42"),
+            "{text}"
+        );
+
+        // A secret without a URL, and a webhook that refuses: errors that
+        // say what, never the URL.
+        let secrets = secrets_endpoint("hunter2".into());
+        let err = watch::webhook_url(&secrets.secrets_client(), arn)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("holds no URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        *status.lock().unwrap() = 500;
+        let url = format!("{}/hooks/T0/B0/x", hook.endpoint);
+        let err = watch::post_webhook(&http, &url, &alert)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("HTTP 500"), "{err}");
+        assert!(!err.contains("/hooks/"), "{err}");
+    });
 }

@@ -729,6 +729,12 @@ impl JsonApiServer {
         aws_sdk_ecs::Client::new(&loopback_sdk_config(&self.endpoint))
     }
 
+    /// A real aws-sdk-secretsmanager client pointed at this endpoint (the
+    /// same JSON protocol; `secretsmanager.GetSecretValue` and the like).
+    pub fn secrets_client(&self) -> aws_sdk_secretsmanager::Client {
+        aws_sdk_secretsmanager::Client::new(&loopback_sdk_config(&self.endpoint))
+    }
+
     /// A real aws-sdk-cloudwatchlogs client pointed at this endpoint (the
     /// same JSON protocol; the handler tells the APIs apart by X-Amz-Target).
     pub fn logs_client(&self) -> aws_sdk_cloudwatchlogs::Client {

@@ -575,6 +575,19 @@ async fn watch_says_a_new_oom_kill_once_and_keeps_its_state_in_the_lake() {
 
     let (sns, published) = sns_endpoint();
     let topic = "arn:aws:sns:us-east-1:111122223333:ecs-post-mortem-lake-AlertTopic";
+    // The chat webhook, its URL in a Secrets Manager secret.
+    let posted = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let log = Arc::clone(&posted);
+    let hook = JsonApiServer::start(Arc::new(move |_: &str, body: &Value| {
+        log.lock().unwrap().push(body.clone());
+        (200, "ok".into())
+    }));
+    let url = format!("{}/hooks/T0/B0/x", hook.endpoint);
+    let secrets = JsonApiServer::start(Arc::new(move |target: &str, _: &Value| {
+        assert_eq!(target, "secretsmanager.GetSecretValue");
+        (200, json!({"ARN": "arn:aws:secretsmanager:us-east-1:111122223333:secret:hook-a1b2c3", "Name": "hook", "SecretString": url, "VersionId": "EXAMPLE1-90ab-cdef-fedc-ba987SECRET1", "VersionStages": ["AWSCURRENT"]}).to_string())
+    }));
+    let secret = "arn:aws:secretsmanager:us-east-1:111122223333:secret:hook-a1b2c3";
     let env = environment(
         &settings,
         &[
@@ -583,10 +596,12 @@ async fn watch_says_a_new_oom_kill_once_and_keeps_its_state_in_the_lake() {
             ("WATCH_WINDOW_MINUTES", "60"),
             ("WATCH_MIN_STOPS", "2"),
             ("WATCH_PER_SERVICE_PER_HOUR", "4"),
+            ("WEBHOOK_SECRET_ARN", secret),
         ],
         &[
             ("AWS_ENDPOINT_URL", &s3.endpoint),
             ("AWS_ENDPOINT_URL_SNS", &sns.endpoint),
+            ("AWS_ENDPOINT_URL_SECRETS_MANAGER", &secrets.endpoint),
         ],
     );
     let mut function = Function::launch(&bootstrap, &settings, &env);
@@ -624,6 +639,16 @@ async fn watch_says_a_new_oom_kill_once_and_keeps_its_state_in_the_lake() {
                 .contains("Where: cluster prod, service api, revision api:42")
         );
     }
+    {
+        let posted = posted.lock().unwrap();
+        assert_eq!(posted.len(), 1, "{posted:?}");
+        assert!(
+            posted[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("*[critical] prod/api api:42: ")
+        );
+    }
     let state = list_keys(&s3.client(), BUCKET, "ecs/_state/watch/").await;
     assert_eq!(state, ["ecs/_state/watch/lambda.json"]);
 
@@ -640,4 +665,5 @@ async fn watch_says_a_new_oom_kill_once_and_keeps_its_state_in_the_lake() {
     assert_eq!(second["sent"], json!([]), "{second}");
     assert_eq!(second["open"], json!(1), "{second}");
     assert_eq!(published.lock().unwrap().len(), 1);
+    assert_eq!(posted.lock().unwrap().len(), 1);
 }

@@ -202,15 +202,25 @@ pub fn watch_settings(
     Ok(settings)
 }
 
+/// Where the watch's messages go: the SNS topic, and a chat webhook (its
+/// URL read from Secrets Manager for this invocation).
+#[derive(Default)]
+pub struct Outlets<'a> {
+    pub sns: Option<(&'a aws_sdk_sns::Client, &'a str)>,
+    pub webhook: Option<(&'a reqwest::Client, &'a str)>,
+}
+
 /// One watch evaluation at `now`: reads the state, evaluates, publishes
-/// each message to `sns` (client and topic) when given, records it, and
-/// saves the state. A message that fails to publish stops the invocation
+/// each message to the SNS topic when given, records it, posts it to the
+/// webhook when given, and saves the state. A webhook that fails does not
+/// stop the others: the invocation fails once the state is saved (the
+/// errors alarm says so), and those messages are not posted again. A message that fails to publish stops the invocation
 /// after the state of those before it is saved: it is tried again at the
 /// next evaluation (at least once: a crash between publishing and saving
 /// sends it again).
 pub async fn watch(
     lake: &Lake,
-    sns: Option<(&aws_sdk_sns::Client, &str)>,
+    outlets: &Outlets<'_>,
     now: i64,
     settings: &ecs_query_engine::watch::Settings,
 ) -> Result<Watched, ReportError> {
@@ -223,8 +233,9 @@ pub async fn watch(
         .await
         .map_err(ReportError::Watch)?;
     let mut sent = Vec::new();
+    let mut webhook_failure = None;
     for alert in &evaluation.alerts {
-        if let Some((client, topic)) = sns
+        if let Some((client, topic)) = outlets.sns
             && let Err(e) = watch::publish(client, topic, alert).await
         {
             state
@@ -236,6 +247,12 @@ pub async fn watch(
         info!(status = alert.status.as_str(), key = %alert.key, title = %alert.title, "watch message");
         state.record(alert, evaluation.now);
         sent.push(alert.headline());
+        if let Some((http, url)) = outlets.webhook
+            && let Err(e) = watch::post_webhook(http, url, alert).await
+        {
+            tracing::error!(key = %alert.key, error = %e, "webhook post failed");
+            webhook_failure.get_or_insert(e);
+        }
     }
     for held in &evaluation.held {
         tracing::warn!(key = %held.key, limit = settings.per_service_per_hour, "held by the rate limit");
@@ -245,6 +262,9 @@ pub async fn watch(
         .save(&store, WATCH_STATE)
         .await
         .map_err(ReportError::Watch)?;
+    if let Some(e) = webhook_failure {
+        return Err(ReportError::Watch(e));
+    }
     Ok(Watched {
         services: evaluation.services,
         sent,

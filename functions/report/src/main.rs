@@ -1,6 +1,6 @@
 //! Lambda entry point: reads the configuration once (the lake from
-//! `LAKE_BUCKET`/`LAKE_PREFIX`, `JOB`, the optional `SNS_TOPIC_ARN`, the
-//! watch's settings) and loads the AWS configuration once (the lake's reads
+//! `LAKE_BUCKET`/`LAKE_PREFIX`, `JOB`, the optional `SNS_TOPIC_ARN` and
+//! `WEBHOOK_SECRET_ARN`, the watch's settings) and loads the AWS configuration once (the lake's reads
 //! and writes and SNS share it); then on each scheduled invocation either
 //! writes the weekly report with [`report_lambda::write_report`] and
 //! publishes [`report_lambda::summary`] (`JOB` unset or `report`), or runs
@@ -11,7 +11,7 @@ use ecs_lake_aws::{Config, LakeLocation};
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::{Lake, LakeConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use report_lambda::{Request, period, summary, watch, watch_settings, write_report};
+use report_lambda::{Outlets, Request, period, summary, watch, watch_settings, write_report};
 use serde_json::{Value, json};
 
 #[tokio::main]
@@ -32,8 +32,15 @@ async fn main() -> Result<(), Error> {
         other => return Err(format!("JOB={other:?}: set report or watch").into()),
     };
     let settings = watch_settings(|name| std::env::var(name).ok())?;
+    // The webhook's URL is a credential: kept in Secrets Manager, read per
+    // evaluation (a rotated URL is used at once), never logged.
+    let webhook_secret = std::env::var("WEBHOOK_SECRET_ARN")
+        .ok()
+        .filter(|s| !s.is_empty());
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sns = aws_sdk_sns::Client::new(&sdk);
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let http = reqwest::Client::new();
     let lake_config = LakeConfig::at(location.clone());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let (sdk, sns, topic, lake_config, location) = (
@@ -43,6 +50,8 @@ async fn main() -> Result<(), Error> {
             lake_config.clone(),
             location.clone(),
         );
+        let (secrets, http, webhook_secret) =
+            (secrets.clone(), http.clone(), webhook_secret.clone());
         async move {
             let now = ecs_lake::time::now_micros();
             // Opened per invocation: each run must see the files written
@@ -50,8 +59,19 @@ async fn main() -> Result<(), Error> {
             // object store.
             let lake = Lake::open_with_sdk(&lake_config, &sdk).await?;
             if watching {
-                let publish_to = topic.as_deref().map(|t| (&sns, t));
-                let watched = watch(&lake, publish_to, now, &settings).await?;
+                let url = match &webhook_secret {
+                    Some(secret) => Some(
+                        ecs_query_engine::watch::webhook_url(&secrets, secret)
+                            .await
+                            .map_err(report_lambda::ReportError::Watch)?,
+                    ),
+                    None => None,
+                };
+                let outlets = Outlets {
+                    sns: topic.as_deref().map(|t| (&sns, t)),
+                    webhook: url.as_deref().map(|u| (&http, u)),
+                };
+                let watched = watch(&lake, &outlets, now, &settings).await?;
                 return Ok::<_, Error>(json!(watched));
             }
             let request: Request = serde_json::from_value(event.payload).unwrap_or_default();

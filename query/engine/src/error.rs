@@ -100,6 +100,10 @@ pub enum Error {
         message: String,
     },
 
+    /// The watch's webhook (its secret, or the post) failed.
+    #[error("webhook: {what}: {message}")]
+    Webhook { what: String, message: String },
+
     #[error("internal error: {0}")]
     Internal(String),
 }

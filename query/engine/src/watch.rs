@@ -31,7 +31,9 @@
 //! figures, the first recommendation and its patch, and the commands to look
 //! closer; [`publish`] sends both through one SNS topic (`MessageStructure`
 //! `json`: plain text to email subscriptions, the custom-notification JSON
-//! of Amazon Q Developer in chat applications to HTTPS ones).
+//! of Amazon Q Developer in chat applications to HTTPS ones);
+//! [`post_webhook`] also posts it to a chat webhook whose URL is kept in
+//! Secrets Manager ([`webhook_url`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -775,6 +777,65 @@ pub async fn publish(sns: &aws_sdk_sns::Client, topic: &str, alert: &Alert) -> R
             topic: topic.to_owned(),
             message: aws_sdk_sns::error::DisplayErrorContext(e).to_string(),
         })
+}
+
+/// The webhook URL kept in the Secrets Manager secret `secret` (its
+/// `SecretString`: the URL itself, or JSON with a `url` field). The URL is
+/// a credential: it is never logged or stored.
+pub async fn webhook_url(secrets: &aws_sdk_secretsmanager::Client, secret: &str) -> Result<String> {
+    let value = secrets
+        .get_secret_value()
+        .secret_id(secret)
+        .send()
+        .await
+        .map_err(|e| Error::Webhook {
+            what: format!("reading the secret {secret}"),
+            message: aws_sdk_secretsmanager::error::DisplayErrorContext(e).to_string(),
+        })?;
+    let text = value.secret_string().unwrap_or_default().trim();
+    let url = match serde_json::from_str::<Value>(text) {
+        Ok(doc) => doc["url"].as_str().unwrap_or_default().to_owned(),
+        Err(_) => text.to_owned(),
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://")) {
+        return Err(Error::Webhook {
+            what: format!("the secret {secret}"),
+            message: "holds no URL: store the webhook URL itself, or {\"url\": \"https://...\"}"
+                .into(),
+        });
+    }
+    Ok(url)
+}
+
+/// Posts `alert` to a chat webhook as `{"text": ...}` (Slack's incoming
+/// webhooks and the many that accept its shape): the headline, where, the
+/// figures, what to change and the commands.
+pub async fn post_webhook(http: &reqwest::Client, url: &str, alert: &Alert) -> Result<()> {
+    let mut text = format!("*{}*\n", alert.headline());
+    let (_, body) = alert.email();
+    // The email's lines after its headline.
+    text.push_str(
+        body.split_once("\n\n")
+            .map_or(body.as_str(), |(_, rest)| rest),
+    );
+    let answer = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(json!({ "text": text }).to_string())
+        .send()
+        .await;
+    // The URL is a credential: errors name the alert, never the URL.
+    match answer {
+        Ok(r) if r.status().is_success() => Ok(()),
+        Ok(r) => Err(Error::Webhook {
+            what: format!("posting {}", alert.key),
+            message: format!("the webhook answered HTTP {}", r.status()),
+        }),
+        Err(e) => Err(Error::Webhook {
+            what: format!("posting {}", alert.key),
+            message: e.without_url().to_string(),
+        }),
+    }
 }
 
 #[cfg(test)]
