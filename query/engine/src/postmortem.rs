@@ -124,13 +124,7 @@ pub async fn postmortems(
         .map(|svc| {
             let diagnosis = Diagnosis::of(svc, scope);
             // Grouped as the evidence groups them (standalone tasks by family).
-            let own: Vec<&TaskRow> = tasks
-                .iter()
-                .filter(|t| {
-                    evidence::service_key(&t.cluster, &t.service, &t.family)
-                        == (svc.cluster.clone(), svc.service.clone())
-                })
-                .collect();
+            let own = evidence::tasks_of(&tasks, &svc.cluster, &svc.service);
             let mut changes = Vec::new();
             for pair in svc.revisions.windows(2) {
                 let (from, to) = (&pair[0].label, &pair[1].label);

@@ -432,17 +432,15 @@ fn alerts_of(
     location: &str,
     seen: &mut Vec<(String, i64)>,
 ) -> Vec<Alert> {
+    let own = evidence::tasks_of(tasks, cluster, service);
     let mut out = Vec::new();
     for f in found.iter().filter(|f| alerts_on(f.kind)) {
         for revision in &f.revisions {
             let stops = Stops {
-                tasks: tasks
+                tasks: own
                     .iter()
+                    .copied()
                     .filter(|t| t.is_abnormal() && &label(&t.family, t.revision) == revision)
-                    .filter(|t| {
-                        service_key(&t.cluster, &t.service, &t.family)
-                            == (cluster.to_owned(), service.to_owned())
-                    })
                     .collect(),
             };
             let key = format!("{cluster}/{service}/{revision}/{}", f.kind.as_str());
@@ -643,6 +641,14 @@ impl Alert {
         )
     }
 
+    /// `, deployment <id>` (the id between `quote`s), or nothing.
+    fn deployment_words(&self, quote: &str) -> String {
+        self.deployment
+            .as_deref()
+            .map(|d| format!(", deployment {quote}{d}{quote}"))
+            .unwrap_or_default()
+    }
+
     /// The email: subject (SNS allows 100 characters) and plain text.
     pub fn email(&self) -> (String, String) {
         let mut subject = self.headline();
@@ -657,10 +663,7 @@ impl Alert {
             self.cluster,
             self.service,
             self.revision,
-            self.deployment
-                .as_deref()
-                .map(|d| format!(", deployment {d}"))
-                .unwrap_or_default()
+            self.deployment_words("")
         );
         let _ = writeln!(body, "When: {}\n", date_time_of(self.at));
         for f in &self.figures {
@@ -702,10 +705,7 @@ impl Alert {
             self.cluster,
             self.service,
             self.revision,
-            self.deployment
-                .as_deref()
-                .map(|d| format!(", deployment `{d}`"))
-                .unwrap_or_default()
+            self.deployment_words("`")
         );
         for f in &self.figures {
             let _ = writeln!(description, "• {f}");

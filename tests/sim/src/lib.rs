@@ -117,6 +117,27 @@ pub struct Crash {
 }
 
 impl Revision {
+    /// A revision whose app cannot find its entry point: exit 1 about 20 s
+    /// after each start (a crash loop).
+    pub fn crash_loop(revision: i32, image_tag: &'static str) -> Self {
+        Self {
+            crash: Some(Crash {
+                exit_code: 1,
+                mean_s: 20.0,
+                line: "Error: Cannot find module '/app/dist/server.js'",
+            }),
+            ..Revision::steady(revision, image_tag, 150.0, 4.0)
+        }
+    }
+
+    /// A revision whose image cannot be pulled: its tasks fail to start.
+    pub fn unpullable(revision: i32, image_tag: &'static str) -> Self {
+        Self {
+            pull_fails: true,
+            ..Revision::steady(revision, image_tag, 200.0, 8.0)
+        }
+    }
+
     /// A well-behaved revision: steady memory, healthy after `warm_up_s`.
     pub fn steady(revision: i32, image_tag: &'static str, mib: f64, warm_up_s: f64) -> Self {
         Self {
@@ -434,10 +455,7 @@ impl Preset {
             }),
             ..Revision::steady(12, "v12", 200.0, 8.0)
         };
-        let unpullable = Revision {
-            pull_fails: true,
-            ..Revision::steady(13, "v13-typo", 200.0, 8.0)
-        };
+        let unpullable = Revision::unpullable(13, "v13-typo");
         let mut checkout = service(
             "checkout",
             "checkout",
@@ -448,14 +466,7 @@ impl Preset {
         );
         checkout.spot_interruptions_per_day = 1.0;
         p.services.push(checkout);
-        let crash_loop = Revision {
-            crash: Some(Crash {
-                exit_code: 1,
-                mean_s: 20.0,
-                line: "Error: Cannot find module '/app/dist/server.js'",
-            }),
-            ..Revision::steady(5, "v5", 150.0, 4.0)
-        };
+        let crash_loop = Revision::crash_loop(5, "v5");
         p.services.push(service(
             "billing",
             "billing",
@@ -575,18 +586,8 @@ impl Preset {
             },
             ..Revision::steady(42, "v1.42.0", 0.0, 12.0)
         };
-        let crash_loop = Revision {
-            crash: Some(Crash {
-                exit_code: 1,
-                mean_s: 20.0,
-                line: "Error: Cannot find module '/app/dist/server.js'",
-            }),
-            ..Revision::steady(5, "v5", 150.0, 4.0)
-        };
-        let unpullable = Revision {
-            pull_fails: true,
-            ..Revision::steady(13, "v13-typo", 200.0, 8.0)
-        };
+        let crash_loop = Revision::crash_loop(5, "v5");
+        let unpullable = Revision::unpullable(13, "v13-typo");
         let mut worker = service(
             "worker",
             512,

@@ -774,6 +774,18 @@ pub fn service_key(
     (cluster, service)
 }
 
+/// The rows of `tasks` that belong to `cluster`/`service` (grouped as
+/// [`service_key`] groups them: standalone tasks by family).
+pub fn tasks_of<'a>(tasks: &'a [TaskRow], cluster: &str, service: &str) -> Vec<&'a TaskRow> {
+    tasks
+        .iter()
+        .filter(|t| {
+            let (c, s) = service_key(&t.cluster, &t.service, &t.family);
+            c == cluster && s == service
+        })
+        .collect()
+}
+
 /// `family:revision`, as findings and reports name a revision.
 pub fn label(family: &Option<String>, revision: Option<i64>) -> String {
     format!(

@@ -293,13 +293,7 @@ pub async fn build(lake: &Lake, period: &Period, selector: &Selector) -> Result<
     let before = evidence::gather_with(&lake.ctx, previous.scope(), selector, &config).await?;
     let mut report = assemble(period, &previous, this, &before);
     for svc in &mut report.services {
-        let own: Vec<&evidence::TaskRow> = tasks
-            .iter()
-            .filter(|t| {
-                evidence::service_key(&t.cluster, &t.service, &t.family)
-                    == (svc.cluster.clone(), svc.service.clone())
-            })
-            .collect();
+        let own = evidence::tasks_of(&tasks, &svc.cluster, &svc.service);
         svc.charts =
             crate::charts::Charts::of(&svc.evidence, &own, Some(period.from), Some(period.to));
     }
