@@ -23,9 +23,12 @@ hive_partitioning = true)`, with all cores, median of RUNS after one warm-up,
 twice: its CLI (PyPI `duckdb-cli`) as a new process per run like ours (start,
 views, query, CSV out), and in-process from Python (no process start, the
 views and the open database kept warm between runs: in its favour); the
-in-process answers are compared with ours.
+in-process answers are compared with ours. Ours in-process is the engine
+library in one process (`query/engine/examples/warm.rs`): the lake opened once,
+each question planned and answered RUNS times after one warm-up, no printing.
 Prints Markdown; paste it into bench/RESULTS.md with the date and machine.
 """
+import json
 import os
 import platform
 import re
@@ -50,6 +53,10 @@ out = os.path.join(root, "bench", "out")
 os.makedirs(out, exist_ok=True)
 binary = os.path.join(os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target")), "release", "ecs-query")
 subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ecs-query"], cwd=root, check=True)
+# The engine in one warm process (query/engine/examples/warm.rs): DuckDB in-process's counterpart.
+warm_binary = os.path.join(os.path.dirname(binary), "examples", "warm")
+subprocess.run(["cargo", "build", "--quiet", "--release", "-p", "ecs-query-engine", "--example", "warm"],
+               cwd=root, check=True)
 # DuckDB twice: in-process from Python, and its CLI as a process per run (as ours is).
 subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
                 "duckdb==1.4.4", "duckdb-cli==1.4.4"], check=True)
@@ -104,6 +111,13 @@ def time_ours(lake_dir, question):
         ours(lake_dir, question)
         samples.append(time.perf_counter() - t0)
     return statistics.median(samples)
+
+
+def time_ours_warm(lake_dir, questions):
+    """Ours in one process, the lake opened once: median ms per question."""
+    res = subprocess.run([warm_binary, lake_dir, now, str(runs), *questions],
+                         check=True, capture_output=True, text=True).stdout
+    return {line["question"]: line["median_ms"] for line in map(json.loads, res.splitlines())}
 
 
 def duck(lake_dir):
@@ -181,10 +195,11 @@ def question_table(lake_dir, title):
     counts, files, size = stats(lake_dir)
     print(f"\n{title}: {counts['task_events']:,} task events, {counts['metrics']:,} metric records, "
           f"{files:,} files, {size:,} MB\n")
-    print("| question | ecs-query (process) | DuckDB CLI, same SQL (process) | DuckDB, same SQL (in-process) "
-          "| DuckDB, SQL on the raw tables (in-process) | same answer |")
-    print("|---|---:|---:|---:|---:|---|")
+    print("| question | ecs-query (process) | DuckDB CLI, same SQL (process) | ecs-query engine (in-process, warm) "
+          "| DuckDB, same SQL (in-process, warm) | DuckDB, SQL on the raw tables (in-process) | same answer |")
+    print("|---|---:|---:|---:|---:|---:|---|")
     con = duck(lake_dir)
+    warm = time_ours_warm(lake_dir, QUESTIONS)
     for q in QUESTIONS:
         sql = show_sql(lake_dir, q)
         raw = raw_sql(lake_dir, q)
@@ -204,7 +219,8 @@ def question_table(lake_dir, title):
             cli = f"{time_duck_cli(lake_dir, for_duckdb(sql)) * 1000:.0f} ms"
         except subprocess.CalledProcessError as e:
             cli = "fails: " + (e.stderr.strip().splitlines() or ["?"])[0][:60]
-        print(f"| `{q}` | {t_ours * 1000:.0f} ms | {cli} | {cells[0]} | {cells[1]} | {' / '.join(verdicts)} |")
+        print(f"| `{q}` | {t_ours * 1000:.0f} ms | {cli} | {warm[q]:.0f} ms | {cells[0]} | {cells[1]} "
+              f"| {' / '.join(verdicts)} |")
 
 
 print(f"Lake: {copies} copies of the fleet, {days} days, now = {now}; {build_note}")
