@@ -8,7 +8,8 @@
 use std::io::Write;
 
 use ecs_query_engine::Lake;
-use ecs_query_engine::ask::{plan_query, to_sql};
+use ecs_query_engine::ask::plan_query;
+use ecs_query_engine::dialect::to_sql;
 use ecs_query_engine::lang::{self, Query};
 
 use crate::cli::{LakeArgs, OutputArgs};
@@ -38,7 +39,7 @@ async fn answer_query(
 ) -> Result<(), CliError> {
     let df = plan_query(lake, query, now(output)).await?;
     if output.show_sql {
-        writeln!(out, "{}", to_sql(&df)?)?;
+        writeln!(out, "{}", to_sql(&df, output.dialect.into())?)?;
         return Ok(());
     }
     render::frame(df, output.format, out).await

@@ -46,6 +46,30 @@ pub struct OutputArgs {
     /// Print the SQL equivalent of the question (for Athena or `ecs-query sql`) instead of running it.
     #[arg(long, global = true)]
     pub show_sql: bool,
+
+    /// The SQL dialect --show-sql prints: DataFusion's (`ecs-query sql`), Athena's (Trino:
+    /// typed timestamp literals, approx_percentile) or DuckDB's.
+    #[arg(long, value_enum, default_value_t = SqlDialectArg::Datafusion, global = true, requires = "show_sql")]
+    pub dialect: SqlDialectArg,
+}
+
+/// `--dialect`: the engines `--show-sql` writes for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlDialectArg {
+    Datafusion,
+    Athena,
+    Duckdb,
+}
+
+impl From<SqlDialectArg> for ecs_query_engine::dialect::SqlDialect {
+    fn from(d: SqlDialectArg) -> Self {
+        use ecs_query_engine::dialect::SqlDialect;
+        match d {
+            SqlDialectArg::Datafusion => SqlDialect::DataFusion,
+            SqlDialectArg::Athena => SqlDialect::Athena,
+            SqlDialectArg::Duckdb => SqlDialect::DuckDb,
+        }
+    }
 }
 
 fn parse_now(text: &str) -> Result<i64, String> {

@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use ecs_query_engine::Lake;
-use ecs_query_engine::ask::to_sql;
+use ecs_query_engine::dialect::to_sql;
 use ecs_query_engine::timeline::timeline;
 
 use crate::cli::{Format, LakeArgs, OutputArgs, TimelineArgs};
@@ -21,7 +21,7 @@ pub async fn run(
     let now = output.now.unwrap_or_else(ecs_lake::time::now_micros);
     let (task_id, df) = timeline(&lake, &args.task, args.lines, now).await?;
     if output.show_sql {
-        writeln!(out, "{}", to_sql(&df)?)?;
+        writeln!(out, "{}", to_sql(&df, output.dialect.into())?)?;
         return Ok(());
     }
     if matches!(output.format, Format::Table | Format::Markdown) {

@@ -22,10 +22,9 @@ pub async fn plan(lake: &Lake, question: &str, now: i64) -> Result<DataFrame> {
     plan_query(lake, &lang::parse(question)?, now).await
 }
 
-/// The SQL text of a plan.
+/// The SQL text of a plan in DataFusion's dialect ([`crate::dialect`] has the others).
 pub fn to_sql(df: &DataFrame) -> Result<String> {
-    let statement = datafusion::sql::unparser::plan_to_sql(df.logical_plan())?;
-    Ok(format!("{statement};"))
+    crate::dialect::to_sql(df, crate::dialect::SqlDialect::DataFusion)
 }
 
 /// What `ecs-query sql` may run: DataFusion's own plan verification

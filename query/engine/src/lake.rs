@@ -185,6 +185,19 @@ impl Lake {
         })
     }
 
+    /// From now on, every plan [`crate::collect`] runs on this lake is noted
+    /// as SQL in `dialect` with its answer (plans built after this call).
+    pub fn log_queries(
+        &self,
+        dialect: crate::dialect::SqlDialect,
+    ) -> Arc<crate::dialect::QueryLog> {
+        let log = Arc::new(crate::dialect::QueryLog::new(dialect));
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().set_extension(Arc::clone(&log));
+        log
+    }
+
     /// The lake as a [`LakeStore`], through the object store that reads it.
     pub fn store(&self) -> LakeObjects {
         LakeObjects {

@@ -25,6 +25,7 @@
 //!   per-deployment summaries as plans built for a window ([`summary::Scope`]).
 //! * [`lang`] — the query language (the `ecs-query-lang` crate) and its
 //!   lowering to DataFusion plans; [`ask`] plans a question or read-only SQL.
+//! * [`dialect`] — a plan as SQL for Athena (Trino) or DuckDB.
 //! * [`timeline`] — one task in time order.
 //! * [`diagnose`] — evidence per service and revision, findings with
 //!   recommendations, and their rendering.
@@ -43,6 +44,7 @@ pub mod ask;
 pub mod charts;
 pub mod config;
 pub mod diagnose;
+pub mod dialect;
 pub mod error;
 pub mod lake;
 pub mod lang;

@@ -406,14 +406,22 @@ pub fn forget_listings() {
 /// listings are forgotten and the plan runs once more on the files that
 /// replaced it, which hold the same rows.
 pub async fn collect(df: DataFrame) -> Result<Vec<RecordBatch>> {
-    match df.clone().collect().await {
+    let log = df
+        .task_ctx()
+        .session_config()
+        .get_extension::<crate::dialect::QueryLog>();
+    let answer = match df.clone().collect().await {
         Err(e) if vanished(&e) => {
             tracing::info!(error = %e, "a listed file was replaced while the plan ran; listing again");
             forget_listings();
-            df.collect().await
+            df.clone().collect().await
         }
         done => done,
+    }?;
+    if let Some(log) = log {
+        log.record(&df, &answer);
     }
+    Ok(answer)
 }
 
 /// Whether the error is, at its root, an object that was listed and is not there.

@@ -23,6 +23,7 @@ pub fn output(format: Format, now_micros: i64) -> OutputArgs {
         format,
         now: Some(now_micros),
         show_sql: false,
+        dialect: ecs_query::cli::SqlDialectArg::Datafusion,
     }
 }
 

@@ -1,0 +1,530 @@
+//! A plan as SQL for another engine: DataFusion's own dialect, Athena
+//! (Trino, engine version 3) and DuckDB.
+//!
+//! The plans the language, the timeline, `diagnose` and the report build are
+//! DataFusion logical plans; [`to_sql`] unparses one with DataFusion's
+//! unparser, then makes it what the target engine accepts and answers the
+//! same way:
+//!
+//! * **Timestamps as integers.** The summaries subtract timestamps as
+//!   microseconds (`CAST(ts AS BIGINT)` in DataFusion). Trino and DuckDB do
+//!   not cast a timestamp to a number, so each such cast becomes the
+//!   engine's own: DuckDB's `epoch_us(ts)`; on Athena the milliseconds since
+//!   the epoch times 1000 (Athena reads the lake's timestamps as
+//!   milliseconds: the Glue tables declare `timestamp`, Trino's
+//!   `timestamp(3)`), so a difference is exact to the millisecond, and the
+//!   order of two events within one millisecond is the only thing Athena
+//!   cannot see.
+//! * **Literals, Athena.** Timestamps as `TIMESTAMP '2026-11-20 06:00:00.000000'`
+//!   (UTC, a space, microseconds: `< TIMESTAMP '… .000001'` keeps meaning
+//!   "up to and including the second"), intervals in one unit
+//!   (`INTERVAL '7' DAY`), and decimal numbers as doubles (`1000000.0E0`:
+//!   Trino reads `1000000.0` as a DECIMAL, and a BIGINT divided by a
+//!   `DECIMAL(8,1)` keeps one decimal place).
+//! * **Functions, Athena.** Trino has no exact percentile:
+//!   `percentile_cont(p) WITHIN GROUP (ORDER BY x)` and `median(x)` become
+//!   `approx_percentile(x, p)` (a quantile digest: within about 1% of rank,
+//!   the one kind of answer that differs from DataFusion's, and only in the
+//!   deployments' memory percentiles and median time to healthy). Field
+//!   extraction is `EXTRACT(field FROM ts)`; identifiers are always quoted.
+//!
+//! Every scan keeps its `dt` predicates (the plans filter each table on the
+//! window's days), so partition projection prunes what Athena reads and
+//! bills.
+
+use std::sync::{Arc, LazyLock, Mutex};
+
+use datafusion::arrow::array::timezone::Tz;
+use datafusion::arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
+use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, not_impl_err};
+use datafusion::logical_expr::{
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
+    Signature, Volatility,
+};
+use datafusion::prelude::DataFrame;
+use datafusion::sql::sqlparser::ast::{
+    self, DateTimeField, FunctionArg, FunctionArgExpr, FunctionArguments, Interval, Value,
+    ValueWithSpan, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::unparser::Unparser;
+use datafusion::sql::unparser::dialect::{
+    CharacterLengthStyle, DateFieldExtractStyle, DefaultDialect, Dialect, DuckDBDialect,
+    IntervalStyle,
+};
+
+use crate::error::Result;
+
+/// The SQL dialect a plan is printed in (`--show-sql --dialect`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqlDialect {
+    /// DataFusion's own (what `ecs-query sql` runs).
+    #[default]
+    DataFusion,
+    /// Amazon Athena, engine version 3 (Trino).
+    Athena,
+    /// DuckDB.
+    DuckDb,
+}
+
+/// The SQL text of a plan in `dialect`, ending with `;`.
+pub fn to_sql(df: &DataFrame, dialect: SqlDialect) -> Result<String> {
+    let statement = match dialect {
+        SqlDialect::DataFusion => {
+            Unparser::new(&DefaultDialect {}).plan_to_sql(df.logical_plan())?
+        }
+        SqlDialect::Athena => {
+            let mut statement =
+                Unparser::new(&AthenaDialect).plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
+            let _ = statement.visit(&mut ForTrino);
+            statement
+        }
+        SqlDialect::DuckDb => {
+            let mut statement = Unparser::new(&DuckDBDialect::new())
+                .plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
+            let _ = statement.visit(&mut NameDerivedTables);
+            statement
+        }
+    };
+    Ok(format!("{statement};"))
+}
+
+/// Every plan a lake's session runs through [`crate::collect`], as SQL in
+/// one dialect beside DataFusion's answer ([`crate::Lake::log_queries`]):
+/// how the Athena SQL of `diagnose`, the report and the timeline is taken
+/// and checked against another engine.
+#[derive(Debug)]
+pub struct QueryLog {
+    dialect: SqlDialect,
+    queries: Mutex<Vec<LoggedQuery>>,
+}
+
+/// One plan's SQL and answer.
+#[derive(Debug, Clone)]
+pub struct LoggedQuery {
+    /// The plan in the log's dialect, or why it could not be written.
+    pub sql: std::result::Result<String, String>,
+    /// The plan's columns (an answer without rows has no batch to carry them).
+    pub schema: SchemaRef,
+    pub answer: Vec<RecordBatch>,
+}
+
+impl QueryLog {
+    pub fn new(dialect: SqlDialect) -> Self {
+        QueryLog {
+            dialect,
+            queries: Mutex::default(),
+        }
+    }
+
+    /// Notes a plan that ran and what it answered.
+    pub fn record(&self, df: &DataFrame, answer: &[RecordBatch]) {
+        let sql = to_sql(df, self.dialect).map_err(|e| e.to_string());
+        if let Ok(mut queries) = self.queries.lock() {
+            queries.push(LoggedQuery {
+                sql,
+                schema: Arc::new(df.schema().as_arrow().clone()),
+                answer: answer.to_vec(),
+            });
+        }
+    }
+
+    /// The plans noted so far, oldest first, leaving the log empty.
+    pub fn take(&self) -> Vec<LoggedQuery> {
+        self.queries
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+    }
+}
+
+/// The plan with every cast of a timestamp to a 64-bit integer (microseconds
+/// since the epoch, in DataFusion) written as a call of `epoch_us`, which the
+/// target dialect prints as its own function.
+fn with_epoch_us(plan: &LogicalPlan) -> Result<LogicalPlan> {
+    let rewritten = plan.clone().transform_up_with_subqueries(|node| {
+        let schema = input_schema(&node)?;
+        node.map_expressions(|e| {
+            e.transform_up(|e| match e {
+                Expr::Cast(cast)
+                    if cast.field.data_type() == &DataType::Int64
+                        && matches!(cast.expr.get_type(&schema)?, DataType::Timestamp(..)) =>
+                {
+                    Ok(Transformed::yes(EPOCH_US.call(vec![*cast.expr])))
+                }
+                other => Ok(Transformed::no(other)),
+            })
+        })
+    });
+    Ok(rewritten.data()?)
+}
+
+/// The columns a node's expressions refer to: its inputs' (a scan's own).
+fn input_schema(node: &LogicalPlan) -> DfResult<DFSchema> {
+    let inputs = node.inputs();
+    let Some((first, rest)) = inputs.split_first() else {
+        return Ok(node.schema().as_ref().clone());
+    };
+    let mut schema = first.schema().as_ref().clone();
+    for input in rest {
+        schema.merge(input.schema());
+    }
+    Ok(schema)
+}
+
+static EPOCH_US: LazyLock<ScalarUDF> = LazyLock::new(|| ScalarUDF::new_from_impl(EpochUs::new()));
+
+/// Microseconds since the epoch: a name for the SQL printers, never run.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct EpochUs(Signature);
+
+impl EpochUs {
+    fn new() -> Self {
+        EpochUs(Signature::any(1, Volatility::Immutable))
+    }
+}
+
+impl ScalarUDFImpl for EpochUs {
+    fn name(&self) -> &str {
+        "epoch_us"
+    }
+    fn signature(&self) -> &Signature {
+        &self.0
+    }
+    fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
+        not_impl_err!("epoch_us exists only in SQL printed for another engine")
+    }
+}
+
+/// Athena (Trino) as DataFusion's unparser sees it; [`ForTrino`] finishes
+/// what the trait cannot say.
+struct AthenaDialect;
+
+impl Dialect for AthenaDialect {
+    fn identifier_quote_style(&self, _: &str) -> Option<char> {
+        Some('"')
+    }
+    fn interval_style(&self) -> IntervalStyle {
+        IntervalStyle::SQLStandard
+    }
+    fn date_field_extract_style(&self) -> DateFieldExtractStyle {
+        DateFieldExtractStyle::Extract
+    }
+    fn character_length_style(&self) -> CharacterLengthStyle {
+        CharacterLengthStyle::Length
+    }
+    fn supports_qualify(&self) -> bool {
+        false
+    }
+    fn timestamp_cast_dtype(&self, _: &TimeUnit, _: &Option<Arc<str>>) -> ast::DataType {
+        ast::DataType::Timestamp(None, ast::TimezoneInfo::None)
+    }
+    fn timestamp_with_tz_to_string(&self, dt: chrono::DateTime<Tz>, _: TimeUnit) -> String {
+        dt.naive_utc().format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+    }
+    fn scalar_function_to_sql_overrides(
+        &self,
+        unparser: &Unparser,
+        func_name: &str,
+        args: &[Expr],
+    ) -> DfResult<Option<ast::Expr>> {
+        match (func_name, args) {
+            ("epoch_us", [ts]) => {
+                let ts = unparser.expr_to_sql(ts)?;
+                Ok(Some(sql_expr(&format!(
+                    "CAST(round(to_unixtime({ts}) * 1000) AS BIGINT) * 1000"
+                ))?))
+            }
+            // Trino has no date_bin: the bucket's start from epoch seconds.
+            ("date_bin", [stride, ts, rest @ ..]) => {
+                let (Some(stride), Some(origin)) = (
+                    stride_seconds(stride),
+                    rest.first().map_or(Some(0.0), epoch_seconds),
+                ) else {
+                    return Ok(None);
+                };
+                let ts = unparser.expr_to_sql(ts)?;
+                Ok(Some(sql_expr(&format!(
+                    "CAST(from_unixtime(floor((to_unixtime({ts}) - {origin}) / {stride}) * {stride} + {origin}) AS TIMESTAMP)"
+                ))?))
+            }
+            _ => Ok(None),
+        }
+    }
+    /// Trino refuses a frame on the functions that do not use one.
+    fn window_func_support_window_frame(
+        &self,
+        func_name: &str,
+        _: &ast::WindowFrameBound,
+        _: &ast::WindowFrameBound,
+    ) -> bool {
+        !matches!(
+            func_name.to_ascii_lowercase().as_str(),
+            "lag"
+                | "lead"
+                | "row_number"
+                | "rank"
+                | "dense_rank"
+                | "ntile"
+                | "percent_rank"
+                | "cume_dist"
+        )
+    }
+}
+
+/// A literal interval of days and (nano)seconds, in seconds (`date_bin`'s stride).
+fn stride_seconds(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Literal(ScalarValue::IntervalMonthDayNano(Some(v)), _) if v.months == 0 => {
+            Some(f64::from(v.days) * 86_400.0 + v.nanoseconds as f64 / 1e9)
+        }
+        Expr::Literal(ScalarValue::IntervalDayTime(Some(v)), _) => {
+            Some(f64::from(v.days) * 86_400.0 + f64::from(v.milliseconds) / 1e3)
+        }
+        _ => None,
+    }
+}
+
+/// A literal timestamp in seconds since the epoch (`date_bin`'s origin).
+fn epoch_seconds(e: &Expr) -> Option<f64> {
+    match e {
+        Expr::Literal(ScalarValue::TimestampMicrosecond(Some(us), _), _) => Some(*us as f64 / 1e6),
+        Expr::Literal(ScalarValue::TimestampMillisecond(Some(ms), _), _) => Some(*ms as f64 / 1e3),
+        Expr::Literal(ScalarValue::TimestampSecond(Some(s), _), _) => Some(*s as f64),
+        Expr::Literal(ScalarValue::TimestampNanosecond(Some(ns), _), _) => Some(*ns as f64 / 1e9),
+        _ => None,
+    }
+}
+
+/// An expression written as SQL text (for the few rewrites easier read than
+/// built node by node).
+fn sql_expr(text: &str) -> DfResult<ast::Expr> {
+    Ok(Parser::new(&GenericDialect {})
+        .try_with_sql(text)?
+        .parse_expr()?)
+}
+
+/// What the unparser's dialect trait cannot express for Trino: typed
+/// timestamp literals, one-unit intervals, decimal literals as doubles, and
+/// approximate percentiles.
+struct ForTrino;
+
+impl VisitorMut for ForTrino {
+    type Break = ();
+
+    fn post_visit_table_factor(
+        &mut self,
+        table: &mut ast::TableFactor,
+    ) -> std::ops::ControlFlow<()> {
+        name_derived_table(table);
+        std::ops::ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut ast::Expr) -> std::ops::ControlFlow<()> {
+        if let Some(replacement) = for_trino(expr) {
+            *expr = replacement;
+        }
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// [`name_derived_table`] alone, for DuckDB.
+struct NameDerivedTables;
+
+impl VisitorMut for NameDerivedTables {
+    type Break = ();
+
+    fn post_visit_table_factor(
+        &mut self,
+        table: &mut ast::TableFactor,
+    ) -> std::ops::ControlFlow<()> {
+        name_derived_table(table);
+        std::ops::ControlFlow::Continue(())
+    }
+}
+
+/// DataFusion's unparser writes a filtered scan joined to something else
+/// as `(SELECT "logs"."task_id" … FROM "logs" WHERE …) JOIN …` and goes on
+/// saying `"logs"."task_id"` outside it, which only DataFusion resolves:
+/// such a derived table, reading one table and named nothing, is given that
+/// table's name.
+fn name_derived_table(table: &mut ast::TableFactor) {
+    let ast::TableFactor::Derived {
+        subquery, alias, ..
+    } = table
+    else {
+        return;
+    };
+    if alias.is_some() {
+        return;
+    }
+    let ast::SetExpr::Select(select) = subquery.body.as_ref() else {
+        return;
+    };
+    let [from] = select.from.as_slice() else {
+        return;
+    };
+    let ast::TableFactor::Table {
+        name, alias: None, ..
+    } = &from.relation
+    else {
+        return;
+    };
+    let Some(last) = name.0.last().and_then(|part| part.as_ident()) else {
+        return;
+    };
+    if from.joins.is_empty() {
+        *alias = Some(ast::TableAlias {
+            explicit: true,
+            name: last.clone(),
+            columns: vec![],
+            at: None,
+        });
+    }
+}
+
+/// Trino's regression aggregates answer NaN where DataFusion's answer NULL
+/// (fewer than two points, or no spread in x).
+fn null_for_nan(f: &ast::Function) -> Option<ast::Expr> {
+    let name = f.name.to_string().to_ascii_lowercase();
+    matches!(name.as_str(), "regr_slope" | "regr_intercept")
+        .then(|| sql_expr(&format!("CASE WHEN is_nan({f}) THEN NULL ELSE {f} END")).ok())
+        .flatten()
+}
+
+fn for_trino(expr: &ast::Expr) -> Option<ast::Expr> {
+    match expr {
+        // CAST('2026-11-20 06:00:00.000000' AS TIMESTAMP) -> TIMESTAMP '…'
+        ast::Expr::Cast {
+            expr: inner,
+            data_type: ast::DataType::Timestamp(..),
+            ..
+        } => {
+            let text = string_literal(inner)?;
+            sql_expr(&format!("TIMESTAMP '{text}'")).ok()
+        }
+        ast::Expr::Interval(interval) => one_unit(interval),
+        ast::Expr::Value(ValueWithSpan {
+            value: Value::Number(n, long),
+            span,
+        }) if n.contains('.') && !n.contains(['e', 'E']) => Some(ast::Expr::Value(ValueWithSpan {
+            value: Value::Number(format!("{n}E0"), *long),
+            span: *span,
+        })),
+        ast::Expr::Function(f) => approx_percentile(f).or_else(|| null_for_nan(f)),
+        _ => None,
+    }
+}
+
+fn string_literal(expr: &ast::Expr) -> Option<&str> {
+    match expr {
+        ast::Expr::Value(ValueWithSpan {
+            value: Value::SingleQuotedString(s),
+            ..
+        }) => Some(s),
+        _ => None,
+    }
+}
+
+/// `INTERVAL '0 0:15:0.000' DAY TO SECOND` -> `INTERVAL '15' MINUTE`.
+fn one_unit(interval: &Interval) -> Option<ast::Expr> {
+    if interval.last_field != Some(DateTimeField::Second)
+        || interval.leading_field != Some(DateTimeField::Day)
+    {
+        return None;
+    }
+    let text = string_literal(&interval.value)?;
+    let (days, clock) = text.split_once(' ')?;
+    let mut parts = clock.split(':');
+    let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
+    let millis = days.parse::<i64>().ok()? * 86_400_000
+        + h.parse::<i64>().ok()? * 3_600_000
+        + m.parse::<i64>().ok()? * 60_000
+        + (s.trim().parse::<f64>().ok()? * 1000.0).round() as i64;
+    let (n, unit) = [
+        (86_400_000, "DAY"),
+        (3_600_000, "HOUR"),
+        (60_000, "MINUTE"),
+        (1000, "SECOND"),
+    ]
+    .into_iter()
+    .find(|(size, _)| millis % size == 0)
+    .map(|(size, unit)| ((millis / size).to_string(), unit))
+    .unwrap_or_else(|| (format!("{:.3}", millis as f64 / 1000.0), "SECOND"));
+    sql_expr(&format!("INTERVAL '{n}' {unit}")).ok()
+}
+
+/// `percentile_cont(p) WITHIN GROUP (ORDER BY x)` and `median(x)` ->
+/// `approx_percentile(x, p)`.
+fn approx_percentile(f: &ast::Function) -> Option<ast::Expr> {
+    let name = f.name.to_string().to_ascii_lowercase();
+    let args = match &f.args {
+        FunctionArguments::List(list) => list
+            .args
+            .iter()
+            .map(|a| match a {
+                FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e.to_string()),
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()?,
+        _ => return None,
+    };
+    let (value, fraction) = match (name.as_str(), args.as_slice(), f.within_group.as_slice()) {
+        ("median", [x], []) => (x.clone(), "0.5".to_owned()),
+        ("percentile_cont", [p], [order]) => (order.expr.to_string(), p.clone()),
+        ("percentile_cont", [x, p], []) => (x.clone(), p.clone()),
+        _ => return None,
+    };
+    // The fraction as a decimal literal: Trino coerces it to the double it
+    // takes, and so does DuckDB's approx_quantile (which refuses a double).
+    let fraction = fraction.trim_end_matches("E0");
+    sql_expr(&format!(
+        "approx_percentile(CAST({value} AS DOUBLE), {fraction})"
+    ))
+    .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trino(sql: &str) -> String {
+        let mut statement = Parser::new(&GenericDialect {})
+            .try_with_sql(sql)
+            .unwrap()
+            .parse_statement()
+            .unwrap();
+        let _ = statement.visit(&mut ForTrino);
+        statement.to_string()
+    }
+
+    #[test]
+    fn literals_and_functions_become_trino() {
+        assert_eq!(
+            trino("SELECT CAST('2026-11-20 06:00:00.000001' AS TIMESTAMP)"),
+            "SELECT TIMESTAMP '2026-11-20 06:00:00.000001'"
+        );
+        assert_eq!(
+            trino(
+                "SELECT t - INTERVAL '0 0:15:0.000' DAY TO SECOND, INTERVAL '7 0:0:0.000' DAY TO SECOND, INTERVAL '0 0:0:1.500' DAY TO SECOND"
+            ),
+            "SELECT t - INTERVAL '15' MINUTE, INTERVAL '7' DAY, INTERVAL '1.500' SECOND"
+        );
+        assert_eq!(
+            trino("SELECT x / 1000000.0, 2"),
+            "SELECT x / 1000000.0E0, 2"
+        );
+        assert_eq!(
+            trino(
+                "SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY m ASC NULLS LAST), median(s)"
+            ),
+            "SELECT approx_percentile(CAST(m AS DOUBLE), 0.95), approx_percentile(CAST(s AS DOUBLE), 0.5)"
+        );
+    }
+}
