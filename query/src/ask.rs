@@ -53,6 +53,6 @@ pub async fn run(
 ) -> Result<(), CliError> {
     // A typo is reported before the lake is opened.
     let query = lang::parse(question)?;
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     answer_query(&lake, &query, output, out).await
 }

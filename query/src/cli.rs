@@ -96,6 +96,37 @@ pub struct LakeArgs {
     /// S3 endpoint override, for S3-compatible stores (also AWS_ENDPOINT_URL).
     #[arg(long, env = "AWS_ENDPOINT_URL", global = true)]
     pub endpoint_url: Option<String>,
+
+    /// Who answers: DataFusion in this process, or Amazon Athena over the
+    /// same lake (questions, sql, timeline, diagnose, report; the same answers).
+    #[arg(long, value_enum, env = "ECS_QUERY_ENGINE", default_value_t = EngineArg::Datafusion, global = true)]
+    pub engine: EngineArg,
+
+    /// The Athena workgroup (--engine athena).
+    #[arg(
+        long,
+        env = "ECS_ATHENA_WORKGROUP",
+        default_value = "primary",
+        global = true
+    )]
+    pub athena_workgroup: String,
+
+    /// The Glue database of the lake's tables: the stack's GlueDatabaseName
+    /// output (--engine athena).
+    #[arg(long, env = "ECS_ATHENA_DATABASE", global = true)]
+    pub athena_database: Option<String>,
+
+    /// Where Athena writes results, s3://bucket/prefix/ (default: the
+    /// workgroup's own result location).
+    #[arg(long, env = "ECS_ATHENA_OUTPUT", global = true)]
+    pub athena_output: Option<String>,
+}
+
+/// `--engine`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineArg {
+    Datafusion,
+    Athena,
 }
 
 impl LakeArgs {
@@ -107,6 +138,26 @@ impl LakeArgs {
             region: self.region.clone(),
             endpoint_url: self.endpoint_url.clone(),
         }
+    }
+
+    /// Where Athena runs the queries, when `--engine athena`.
+    pub fn athena(
+        &self,
+    ) -> Result<Option<ecs_query_engine::athena::AthenaSettings>, crate::CliError> {
+        if self.engine != EngineArg::Athena {
+            return Ok(None);
+        }
+        let Some(database) = self.athena_database.clone() else {
+            return Err(crate::CliError::Usage {
+                message: "--engine athena needs the Glue database of the lake's tables".into(),
+                hint: "pass --athena-database (or ECS_ATHENA_DATABASE): the stack's GlueDatabaseName output, e.g. aws cloudformation describe-stacks --stack-name ecs-postmortem --query \"Stacks[0].Outputs\"",
+            });
+        };
+        Ok(Some(ecs_query_engine::athena::AthenaSettings {
+            workgroup: self.athena_workgroup.clone(),
+            database,
+            output_location: self.athena_output.clone(),
+        }))
     }
 }
 

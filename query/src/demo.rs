@@ -352,7 +352,7 @@ pub async fn run(
         return Ok(());
     }
 
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     // "Now" is the end of the simulated range unless pinned: the questions
     // say `last 7d` and mean the simulated days.
     let end = preset.start_ms + (preset.hours * 3_600_000.0) as i64;

@@ -6,7 +6,6 @@
 
 use std::io::Write;
 
-use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::diagnose::{diagnose, markdown, scope_of};
 
@@ -21,7 +20,7 @@ pub async fn run(
 ) -> Result<(), CliError> {
     let scope = scope_of(&args.window, crate::ask::now(output))?;
     let selector = Selector::parse(&args.service);
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     let diagnoses = diagnose(&lake, &selector, scope).await?;
     if diagnoses.is_empty() {
         return Err(CliError::Usage {
@@ -52,7 +51,7 @@ pub async fn diff(
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
     use ecs_query_engine::config;
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     let all = config::containers(&lake.ctx).await?;
     let mut changes = config::diff(&all, &args.from, &args.to)?;
     // The services that ran both revisions, as captured with each.
@@ -94,7 +93,7 @@ pub async fn postmortem(
         from: Some(from),
         to: Some(to),
     };
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     let drafts = postmortems(&lake, &Selector::parse(&args.service), scope).await?;
     if drafts.is_empty() {
         return Err(CliError::Usage {

@@ -105,6 +105,7 @@ fn hint(e: &EngineError) -> Option<&'static str> {
             "check the topic ARN, the region (--region) and that your credentials may sns:Publish to it"
         }
         EngineError::Internal(_) => "please report it with the command that failed",
+        EngineError::Athena(a) => athena_hint(a),
         // The language's errors carry their own hints; DataFusion's and
         // Arrow's say enough on their own.
         EngineError::Parse(_)
@@ -112,6 +113,31 @@ fn hint(e: &EngineError) -> Option<&'static str> {
         | EngineError::Query(_)
         | EngineError::Arrow(_) => return None,
     })
+}
+
+/// What to set when Athena refuses, fails or is denied.
+fn athena_hint(e: &ecs_query_engine::athena::AthenaError) -> &'static str {
+    use ecs_query_engine::athena::AthenaError as A;
+    match e {
+        _ if e.code() == Some("AccessDeniedException") => {
+            "your credentials may not use Athena here: they need athena:StartQueryExecution, GetQueryExecution, GetQueryResults and StopQueryExecution on the workgroup, glue:GetTable/GetPartitions on the database, s3:GetObject/ListBucket on the lake and s3:PutObject on the results location"
+        }
+        A::Refused { message, .. } if message.to_ascii_lowercase().contains("output location") => {
+            "the workgroup has no query result location: pass --athena-output s3://bucket/prefix/ or set one on the workgroup"
+        }
+        A::Refused { .. } | A::Call { .. } => {
+            "check --athena-workgroup, --athena-database (the stack's GlueDatabaseName output) and --region"
+        }
+        A::Failed { .. } => {
+            "Athena's message above says why; `--show-sql --dialect athena` prints the query to try in the Athena console"
+        }
+        A::Cancelled { .. } => {
+            "the query was stopped (Ctrl-C, the console, or the workgroup's limits)"
+        }
+        A::Answer { .. } => {
+            "this is a bug in ecs-query's Athena dialect: please report it with the question"
+        }
+    }
 }
 
 fn with_hint(e: &EngineError) -> String {

@@ -36,6 +36,37 @@ use cli::{Cli, Command};
 use ecs_query_engine::Lake;
 use ecs_query_engine::views::VIEWS;
 
+/// The Athena client of this process, once a command opened the lake with
+/// `--engine athena`: `main` says what it scanned and stops its query on Ctrl-C.
+pub static ATHENA: std::sync::OnceLock<std::sync::Arc<ecs_query_engine::athena::Athena>> =
+    std::sync::OnceLock::new();
+
+/// Opens the lake the arguments name, answered by the engine they choose.
+pub async fn open_lake(lake_args: &cli::LakeArgs) -> Result<Lake, CliError> {
+    let settings = lake_args.athena()?;
+    let config = lake_args.config();
+    let lake = Lake::open(&config).await?;
+    if let Some(settings) = settings {
+        let athena = match ATHENA.get() {
+            Some(athena) => std::sync::Arc::clone(athena),
+            None => {
+                // --endpoint-url is the lake's; AWS_ENDPOINT_URL_ATHENA is Athena's.
+                let sdk = ecs_query_engine::LakeConfig {
+                    endpoint_url: None,
+                    ..config.clone()
+                }
+                .sdk_config()
+                .await;
+                let athena =
+                    std::sync::Arc::new(ecs_query_engine::athena::Athena::from_sdk(&sdk, settings));
+                std::sync::Arc::clone(ATHENA.get_or_init(|| athena))
+            }
+        };
+        lake.use_athena(athena);
+    }
+    Ok(lake)
+}
+
 /// Runs one command, writing results to `out`. Errors are returned for `main`
 /// to print; nothing here exits the process.
 pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
@@ -54,7 +85,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(&cli.lake, args, &cli.output, out).await,
         Command::Sql(args) => {
-            let lake = Lake::open(&cli.lake.config()).await?;
+            let lake = open_lake(&cli.lake).await?;
             sql::run(&lake, &args.query, cli.output.format, out).await
         }
         Command::Compact(args) => compact::run(&cli.lake, &args, out).await,
@@ -68,7 +99,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Schema { table } => {
             match VIEWS.iter().find(|v| Some(v.name) == table.as_deref()) {
                 Some(view) => {
-                    let lake = Lake::open(&cli.lake.config()).await?;
+                    let lake = open_lake(&cli.lake).await?;
                     render::view_schema(&lake, view, out).await
                 }
                 None => render::schema(table.as_deref(), out),

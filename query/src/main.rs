@@ -33,9 +33,34 @@ fn main() -> ExitCode {
         }
     };
     let mut out = BufWriter::new(std::io::stdout().lock());
-    let result = runtime
-        .block_on(ecs_query::run(cli, &mut out))
-        .and_then(|()| out.flush().map_err(Into::into));
+    let result = runtime.block_on(async {
+        tokio::select! {
+            done = ecs_query::run(cli, &mut out) => Some(done),
+            _ = tokio::signal::ctrl_c() => None,
+        }
+    });
+    let athena = ecs_query::ATHENA.get();
+    let Some(result) = result else {
+        // Ctrl-C: a query left running on Athena would finish and be billed.
+        if let Some(athena) = athena {
+            match runtime.block_on(athena.stop()) {
+                Ok(Some(id)) => eprintln!("stopped Athena query {id}"),
+                Ok(None) => {}
+                Err(e) => eprintln!("error: could not stop the Athena query: {e}"),
+            }
+        }
+        return ExitCode::from(130);
+    };
+    if let Some(athena) = athena {
+        let usage = athena.usage();
+        eprintln!(
+            "Athena: {} queries, {:.1} MB scanned (about {:.4} USD at 5 USD per TB, 10 MB minimum per query)",
+            usage.queries,
+            usage.bytes_scanned as f64 / 1e6,
+            usage.cost_usd()
+        );
+    }
+    let result = result.and_then(|()| out.flush().map_err(Into::into));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_broken_pipe() => ExitCode::SUCCESS,

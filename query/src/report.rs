@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use ecs_query_engine::Lake;
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::lang::parser::parse_time;
 use ecs_query_engine::report::{Period, Report, WEEK_US, build, files, markdown};
@@ -81,7 +80,7 @@ pub async fn run(
         .as_deref()
         .map(Selector::parse)
         .unwrap_or_default();
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     let report = build(&lake, &period, &selector).await?;
     match &args.out {
         None if output.format == Format::Html => {

@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use ecs_query_engine::Lake;
 use ecs_query_engine::dialect::to_sql;
 use ecs_query_engine::timeline::timeline;
 
@@ -17,7 +16,7 @@ pub async fn run(
     output: &OutputArgs,
     out: &mut dyn Write,
 ) -> Result<(), CliError> {
-    let lake = Lake::open(&lake_args.config()).await?;
+    let lake = crate::open_lake(lake_args).await?;
     let now = output.now.unwrap_or_else(ecs_lake::time::now_micros);
     let (task_id, df) = timeline(&lake, &args.task, args.lines, now).await?;
     if output.show_sql {

@@ -7,7 +7,6 @@
 use std::io::Write;
 use std::time::Duration;
 
-use ecs_query_engine::Lake;
 use ecs_query_engine::watch::{self, Settings, State};
 
 use crate::cli::{Format, LakeArgs, OutputArgs, WatchArgs};
@@ -39,7 +38,7 @@ pub async fn run(
     let http = reqwest::Client::new();
     loop {
         // Opened per evaluation: it must see the files written since the last.
-        let lake = Lake::open(&lake_args.config()).await?;
+        let lake = crate::open_lake(lake_args).await?;
         let store = lake.store();
         let mut state = State::load(&store, &args.state).await?;
         let now = crate::ask::now(output);

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 
+use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use ecs_query_engine::diagnose::{self, evidence::Selector};
 use ecs_query_engine::dialect::{LoggedQuery, SqlDialect};
@@ -41,8 +42,30 @@ fn slug(text: &str) -> String {
         .join("_")
 }
 
+/// One plan that ran: its SQL in both dialects (or why it has none), its
+/// columns and DataFusion's answer.
+struct Printed {
+    athena: Result<String, String>,
+    duckdb: Result<String, String>,
+    schema: SchemaRef,
+    answer: Vec<RecordBatch>,
+}
+
+/// Printed on the planner's deep stack (the unparser recurses as DataFusion does).
+fn printed(queries: Vec<LoggedQuery>) -> Vec<Printed> {
+    queries
+        .into_iter()
+        .map(|q| Printed {
+            athena: q.sql(SqlDialect::Athena).map_err(|e| e.to_string()),
+            duckdb: q.sql(SqlDialect::DuckDb).map_err(|e| e.to_string()),
+            schema: q.schema(),
+            answer: q.answer,
+        })
+        .collect()
+}
+
 /// Every plan each step ran, labelled by step.
-fn run_everything(lake_dir: &Path) -> Vec<(String, Vec<LoggedQuery>)> {
+fn run_everything(lake_dir: &Path) -> Vec<(String, Vec<Printed>)> {
     let preset = Preset::fleet(HOURS);
     let now = common::end_micros(&preset);
     let truth = common::fleet_truth(HOURS, SEED);
@@ -56,31 +79,31 @@ fn run_everything(lake_dir: &Path) -> Vec<(String, Vec<LoggedQuery>)> {
     let dir = lake_dir.to_str().unwrap().to_owned();
     block_on(|| async move {
         let lake = Lake::open(&LakeConfig::at(dir)).await.unwrap();
-        let log = lake.log_queries(SqlDialect::Athena);
+        let log = lake.log_queries();
         let mut steps = Vec::new();
         for q in QUESTIONS {
             collect(ask::plan(&lake, q, now).await.unwrap())
                 .await
                 .unwrap();
-            steps.push((slug(q), log.take()));
+            steps.push((slug(q), printed(log.take())));
         }
         let (_, df) = timeline::timeline(&lake, &oom_task, 5, now).await.unwrap();
         collect(df).await.unwrap();
-        steps.push(("timeline".to_owned(), log.take()));
+        steps.push(("timeline".to_owned(), printed(log.take())));
         diagnose::diagnose(&lake, &Selector::default(), common::whole_range(&preset))
             .await
             .unwrap();
-        steps.push(("diagnose".to_owned(), log.take()));
+        steps.push(("diagnose".to_owned(), printed(log.take())));
         let period = Period::range(preset.start_ms * 1000, now).unwrap();
         report::build(&lake, &period, &Selector::default())
             .await
             .unwrap();
-        steps.push(("report".to_owned(), log.take()));
+        steps.push(("report".to_owned(), printed(log.take())));
         steps
     })
 }
 
-fn csv_of(q: &LoggedQuery) -> Vec<u8> {
+fn csv_of(q: &Printed) -> Vec<u8> {
     let mut out = Vec::new();
     let mut w = datafusion::arrow::csv::WriterBuilder::new()
         .with_header(true)
@@ -128,7 +151,7 @@ fn athena_sql_parses_as_trino_and_answers_as_datafusion_on_duckdb() {
             continue;
         }
         let last = queries.last().expect("each question runs a plan");
-        insta::assert_snapshot!(format!("athena_{label}"), last.sql.as_ref().unwrap());
+        insta::assert_snapshot!(format!("athena_{label}"), last.athena.as_ref().unwrap());
     }
 
     let out: PathBuf = tempfile::tempdir().unwrap().keep();
@@ -137,7 +160,7 @@ fn athena_sql_parses_as_trino_and_answers_as_datafusion_on_duckdb() {
         assert!(!queries.is_empty(), "{label} ran no plan through collect");
         for (i, q) in queries.iter().enumerate() {
             let sql = q
-                .sql
+                .athena
                 .as_ref()
                 .unwrap_or_else(|e| panic!("{label} #{i}: no Athena SQL: {e}"));
             for refused in [
@@ -159,7 +182,12 @@ fn athena_sql_parses_as_trino_and_answers_as_datafusion_on_duckdb() {
                 "{label} #{i}: a task_events scan without its dt range: {sql}"
             );
             let stem = out.join(format!("{written:03}-{label}-{i}"));
-            std::fs::write(stem.with_extension("sql"), sql).unwrap();
+            std::fs::write(stem.with_extension("trino.sql"), sql).unwrap();
+            let duckdb = q
+                .duckdb
+                .as_ref()
+                .unwrap_or_else(|e| panic!("{label} #{i}: no DuckDB SQL: {e}"));
+            std::fs::write(stem.with_extension("duckdb.sql"), duckdb).unwrap();
             std::fs::write(stem.with_extension("csv"), csv_of(q)).unwrap();
             written += 1;
         }
@@ -198,7 +226,11 @@ fn athena_sql_parses_as_trino_and_answers_as_datafusion_on_duckdb() {
         written,
         out.display()
     );
-    assert_eq!(report.lines().count(), written, "one verdict per plan");
+    assert_eq!(
+        report.lines().count(),
+        2 * written,
+        "one verdict per plan and dialect"
+    );
     for label in ["timeline", "diagnose", "report"] {
         assert!(
             report.lines().any(|l| l.contains(&format!("-{label}-"))),

@@ -724,6 +724,12 @@ impl JsonApiServer {
         }
     }
 
+    /// The AWS configuration of a client of this endpoint (any SDK client:
+    /// Athena's, in `query/tests/athena_engine.rs`).
+    pub fn sdk_config(&self) -> aws_config::SdkConfig {
+        loopback_sdk_config(&self.endpoint)
+    }
+
     /// A real aws-sdk-ecs client pointed at this endpoint.
     pub fn ecs_client(&self) -> aws_sdk_ecs::Client {
         aws_sdk_ecs::Client::new(&loopback_sdk_config(&self.endpoint))

@@ -23,10 +23,22 @@
 //!   `DECIMAL(8,1)` keeps one decimal place).
 //! * **Functions, Athena.** Trino has no exact percentile:
 //!   `percentile_cont(p) WITHIN GROUP (ORDER BY x)` and `median(x)` become
-//!   `approx_percentile(x, p)` (a quantile digest: within about 1% of rank,
-//!   the one kind of answer that differs from DataFusion's, and only in the
-//!   deployments' memory percentiles and median time to healthy). Field
-//!   extraction is `EXTRACT(field FROM ts)`; identifiers are always quoted.
+//!   `approx_percentile(x, p)`, a value of the data near that rank (a
+//!   quantile digest), not an interpolation: the deployments' memory
+//!   percentiles and median time to healthy can differ from DataFusion's.
+//!   `date_bin` becomes epoch arithmetic, field extraction is
+//!   `EXTRACT(field FROM ts)`, `lag`/`lead` lose their (ignored) frame, and
+//!   identifiers are always quoted. `to_unixtime`/`from_unixtime` read the
+//!   zone-less timestamps in the session's zone: Athena's is UTC.
+//! * **Views.** The lake's views (`tasks`, `deployments`, …) exist only in
+//!   DataFusion's session: a plan reading one is printed with the view's
+//!   own plan in its place.
+//! * **Derived tables.** The unparser refers to an unnamed subquery over one
+//!   table by that table's name; such a subquery is given the name (both
+//!   dialects) unless another relation of the FROM has it.
+//! * **DuckDB.** `epoch_us`, `time_bucket` for `date_bin`, `/` for division
+//!   and `//` only where both sides are integers (DataFusion's integer
+//!   division; DuckDB's `/` always gives a double).
 //!
 //! Every scan keeps its `dt` predicates (the plans filter each table on the
 //! window's days), so partition projection prunes what Athena reads and
@@ -40,8 +52,8 @@ use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode};
 use datafusion::common::{DFSchema, Result as DfResult, ScalarValue, not_impl_err};
 use datafusion::logical_expr::{
-    ColumnarValue, Expr, ExprSchemable, LogicalPlan, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl,
-    Signature, Volatility,
+    ColumnarValue, Expr, ExprSchemable, LogicalPlan, LogicalPlanBuilder, ScalarFunctionArgs,
+    ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::prelude::DataFrame;
 use datafusion::sql::sqlparser::ast::{
@@ -83,7 +95,7 @@ pub fn to_sql(df: &DataFrame, dialect: SqlDialect) -> Result<String> {
             statement
         }
         SqlDialect::DuckDb => {
-            let mut statement = Unparser::new(&DuckDBDialect::new())
+            let mut statement = Unparser::new(&DuckDb(DuckDBDialect::new()))
                 .plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
             let _ = statement.visit(&mut NameDerivedTables);
             statement
@@ -92,41 +104,40 @@ pub fn to_sql(df: &DataFrame, dialect: SqlDialect) -> Result<String> {
     Ok(format!("{statement};"))
 }
 
-/// Every plan a lake's session runs through [`crate::collect`], as SQL in
-/// one dialect beside DataFusion's answer ([`crate::Lake::log_queries`]):
-/// how the Athena SQL of `diagnose`, the report and the timeline is taken
-/// and checked against another engine.
-#[derive(Debug)]
+/// Every plan a lake's session runs through [`crate::collect`], beside
+/// DataFusion's answer ([`crate::Lake::log_queries`]): how the SQL of
+/// `diagnose`, the report and the timeline is taken in another dialect and
+/// checked against another engine.
+#[derive(Debug, Default)]
 pub struct QueryLog {
-    dialect: SqlDialect,
     queries: Mutex<Vec<LoggedQuery>>,
 }
 
-/// One plan's SQL and answer.
+/// One plan that ran, and its answer.
 #[derive(Debug, Clone)]
 pub struct LoggedQuery {
-    /// The plan in the log's dialect, or why it could not be written.
-    pub sql: std::result::Result<String, String>,
-    /// The plan's columns (an answer without rows has no batch to carry them).
-    pub schema: SchemaRef,
+    pub plan: DataFrame,
     pub answer: Vec<RecordBatch>,
 }
 
-impl QueryLog {
-    pub fn new(dialect: SqlDialect) -> Self {
-        QueryLog {
-            dialect,
-            queries: Mutex::default(),
-        }
+impl LoggedQuery {
+    /// The plan in `dialect`.
+    pub fn sql(&self, dialect: SqlDialect) -> Result<String> {
+        to_sql(&self.plan, dialect)
     }
 
+    /// The plan's columns (an answer without rows has no batch to carry them).
+    pub fn schema(&self) -> SchemaRef {
+        Arc::new(self.plan.schema().as_arrow().clone())
+    }
+}
+
+impl QueryLog {
     /// Notes a plan that ran and what it answered.
     pub fn record(&self, df: &DataFrame, answer: &[RecordBatch]) {
-        let sql = to_sql(df, self.dialect).map_err(|e| e.to_string());
         if let Ok(mut queries) = self.queries.lock() {
             queries.push(LoggedQuery {
-                sql,
-                schema: Arc::new(df.schema().as_arrow().clone()),
+                plan: df.clone(),
                 answer: answer.to_vec(),
             });
         }
@@ -141,19 +152,49 @@ impl QueryLog {
     }
 }
 
-/// The plan with every cast of a timestamp to a 64-bit integer (microseconds
+/// The plan as another engine must see it: the lake's views (`tasks`,
+/// `deployments`, … exist only in DataFusion's session) replaced by their
+/// plans, and every cast of a timestamp to a 64-bit integer (microseconds
 /// since the epoch, in DataFusion) written as a call of `epoch_us`, which the
 /// target dialect prints as its own function.
 fn with_epoch_us(plan: &LogicalPlan) -> Result<LogicalPlan> {
-    let rewritten = plan.clone().transform_up_with_subqueries(|node| {
+    let inlined = plan
+        .clone()
+        .transform_down_with_subqueries(|node| match &node {
+            LogicalPlan::TableScan(scan)
+                if scan.projection.is_none() && scan.filters.is_empty() =>
+            {
+                match scan.source.get_logical_plan() {
+                    Some(view) => Ok(Transformed::yes(
+                        LogicalPlanBuilder::from(view.into_owned())
+                            .alias(scan.table_name.clone())?
+                            .build()?,
+                    )),
+                    None => Ok(Transformed::no(node)),
+                }
+            }
+            _ => Ok(Transformed::no(node)),
+        })?;
+    let rewritten = inlined.data.transform_up_with_subqueries(|node| {
         let schema = input_schema(&node)?;
         node.map_expressions(|e| {
             e.transform_up(|e| match e {
                 Expr::Cast(cast)
                     if cast.field.data_type() == &DataType::Int64
-                        && matches!(cast.expr.get_type(&schema)?, DataType::Timestamp(..)) =>
+                        && matches!(
+                            cast.expr.get_type(&schema)?,
+                            DataType::Timestamp(TimeUnit::Microsecond, _)
+                        ) =>
                 {
                     Ok(Transformed::yes(EPOCH_US.call(vec![*cast.expr])))
+                }
+                // DataFusion divides integers as integers, DuckDB's `/` does not.
+                Expr::BinaryExpr(b)
+                    if b.op == datafusion::logical_expr::Operator::Divide
+                        && b.left.get_type(&schema)?.is_integer()
+                        && b.right.get_type(&schema)?.is_integer() =>
+                {
+                    Ok(Transformed::yes(INT_DIV.call(vec![*b.left, *b.right])))
                 }
                 other => Ok(Transformed::no(other)),
             })
@@ -175,30 +216,76 @@ fn input_schema(node: &LogicalPlan) -> DfResult<DFSchema> {
     Ok(schema)
 }
 
-static EPOCH_US: LazyLock<ScalarUDF> = LazyLock::new(|| ScalarUDF::new_from_impl(EpochUs::new()));
+static EPOCH_US: LazyLock<ScalarUDF> =
+    LazyLock::new(|| ScalarUDF::new_from_impl(Printed::new("epoch_us", 1)));
+static INT_DIV: LazyLock<ScalarUDF> =
+    LazyLock::new(|| ScalarUDF::new_from_impl(Printed::new("int_div", 2)));
 
-/// Microseconds since the epoch: a name for the SQL printers, never run.
+/// A function only the SQL printers know (`epoch_us`: microseconds since
+/// the epoch; `int_div`: integer division), never run.
 #[derive(Debug, PartialEq, Eq, Hash)]
-struct EpochUs(Signature);
+struct Printed(&'static str, Signature);
 
-impl EpochUs {
-    fn new() -> Self {
-        EpochUs(Signature::any(1, Volatility::Immutable))
+impl Printed {
+    fn new(name: &'static str, args: usize) -> Self {
+        Printed(name, Signature::any(args, Volatility::Immutable))
     }
 }
 
-impl ScalarUDFImpl for EpochUs {
+impl ScalarUDFImpl for Printed {
     fn name(&self) -> &str {
-        "epoch_us"
+        self.0
     }
     fn signature(&self) -> &Signature {
-        &self.0
+        &self.1
     }
     fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
         Ok(DataType::Int64)
     }
     fn invoke_with_args(&self, _: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
-        not_impl_err!("epoch_us exists only in SQL printed for another engine")
+        not_impl_err!("{} exists only in SQL printed for another engine", self.0)
+    }
+}
+
+/// DuckDB: DataFusion's DuckDB dialect, with `/` for division (its `//`
+/// only where both sides are integers, `int_div`), `date_bin` as
+/// `time_bucket` and the microseconds of a timestamp as `epoch_us`.
+struct DuckDb(DuckDBDialect);
+
+impl Dialect for DuckDb {
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.0.identifier_quote_style(identifier)
+    }
+    fn character_length_style(&self) -> CharacterLengthStyle {
+        self.0.character_length_style()
+    }
+    fn distinct_from_style(&self) -> datafusion::sql::unparser::dialect::DistinctFromStyle {
+        self.0.distinct_from_style()
+    }
+    fn scalar_function_to_sql_overrides(
+        &self,
+        unparser: &Unparser,
+        func_name: &str,
+        args: &[Expr],
+    ) -> DfResult<Option<ast::Expr>> {
+        let sql = |e: &Expr| unparser.expr_to_sql(e);
+        match (func_name, args) {
+            ("int_div", [a, b]) => Ok(Some(sql_expr(&format!("({} // {})", sql(a)?, sql(b)?))?)),
+            ("date_bin", [stride, ts]) => Ok(Some(sql_expr(&format!(
+                "time_bucket({}, {})",
+                sql(stride)?,
+                sql(ts)?
+            ))?)),
+            ("date_bin", [stride, ts, origin]) => Ok(Some(sql_expr(&format!(
+                "time_bucket({}, {}, {})",
+                sql(stride)?,
+                sql(ts)?,
+                sql(origin)?
+            ))?)),
+            _ => self
+                .0
+                .scalar_function_to_sql_overrides(unparser, func_name, args),
+        }
     }
 }
 
@@ -240,6 +327,11 @@ impl Dialect for AthenaDialect {
                 Ok(Some(sql_expr(&format!(
                     "CAST(round(to_unixtime({ts}) * 1000) AS BIGINT) * 1000"
                 ))?))
+            }
+            // Trino divides integers as integers, as DataFusion does.
+            ("int_div", [a, b]) => {
+                let (a, b) = (unparser.expr_to_sql(a)?, unparser.expr_to_sql(b)?);
+                Ok(Some(sql_expr(&format!("({a} / {b})"))?))
             }
             // Trino has no date_bin: the bucket's start from epoch seconds.
             ("date_bin", [stride, ts, rest @ ..]) => {
@@ -318,11 +410,8 @@ struct ForTrino;
 impl VisitorMut for ForTrino {
     type Break = ();
 
-    fn post_visit_table_factor(
-        &mut self,
-        table: &mut ast::TableFactor,
-    ) -> std::ops::ControlFlow<()> {
-        name_derived_table(table);
+    fn post_visit_query(&mut self, query: &mut ast::Query) -> std::ops::ControlFlow<()> {
+        name_derived_tables(query);
         std::ops::ControlFlow::Continue(())
     }
 
@@ -334,17 +423,14 @@ impl VisitorMut for ForTrino {
     }
 }
 
-/// [`name_derived_table`] alone, for DuckDB.
+/// [`name_derived_tables`] alone, for DuckDB.
 struct NameDerivedTables;
 
 impl VisitorMut for NameDerivedTables {
     type Break = ();
 
-    fn post_visit_table_factor(
-        &mut self,
-        table: &mut ast::TableFactor,
-    ) -> std::ops::ControlFlow<()> {
-        name_derived_table(table);
+    fn post_visit_query(&mut self, query: &mut ast::Query) -> std::ops::ControlFlow<()> {
+        name_derived_tables(query);
         std::ops::ControlFlow::Continue(())
     }
 }
@@ -353,49 +439,82 @@ impl VisitorMut for NameDerivedTables {
 /// as `(SELECT "logs"."task_id" … FROM "logs" WHERE …) JOIN …` and goes on
 /// saying `"logs"."task_id"` outside it, which only DataFusion resolves:
 /// such a derived table, reading one table and named nothing, is given that
-/// table's name.
-fn name_derived_table(table: &mut ast::TableFactor) {
-    let ast::TableFactor::Derived {
-        subquery, alias, ..
-    } = table
-    else {
-        return;
+/// table's name, unless another relation of the same FROM goes by it
+/// already (then the outer references are that relation's).
+fn name_derived_tables(query: &mut ast::Query) {
+    name_in_set_expr(query.body.as_mut());
+}
+
+/// Each SELECT of a query's body (the branches of a UNION too).
+fn name_in_set_expr(body: &mut ast::SetExpr) {
+    let select = match body {
+        ast::SetExpr::Select(select) => select,
+        ast::SetExpr::SetOperation { left, right, .. } => {
+            name_in_set_expr(left);
+            name_in_set_expr(right);
+            return;
+        }
+        _ => return,
     };
-    if alias.is_some() {
-        return;
-    }
-    let ast::SetExpr::Select(select) = subquery.body.as_ref() else {
-        return;
-    };
-    let [from] = select.from.as_slice() else {
-        return;
-    };
-    let ast::TableFactor::Table {
-        name, alias: None, ..
-    } = &from.relation
-    else {
-        return;
-    };
-    let Some(last) = name.0.last().and_then(|part| part.as_ident()) else {
-        return;
-    };
-    if from.joins.is_empty() {
-        *alias = Some(ast::TableAlias {
-            explicit: true,
-            name: last.clone(),
-            columns: vec![],
-            at: None,
-        });
+    for from in &mut select.from {
+        let mut taken: Vec<ast::Ident> = std::iter::once(&from.relation)
+            .chain(from.joins.iter().map(|j| &j.relation))
+            .filter_map(relation_name)
+            .collect();
+        let factors = std::iter::once(&mut from.relation)
+            .chain(from.joins.iter_mut().map(|j| &mut j.relation));
+        for factor in factors {
+            let Some(name) = single_table_read(factor) else {
+                continue;
+            };
+            if taken.contains(&name) {
+                continue;
+            }
+            if let ast::TableFactor::Derived { alias, .. } = factor {
+                *alias = Some(ast::TableAlias {
+                    explicit: true,
+                    name: name.clone(),
+                    columns: vec![],
+                    at: None,
+                });
+            }
+            taken.push(name);
+        }
     }
 }
 
-/// Trino's regression aggregates answer NaN where DataFusion's answer NULL
-/// (fewer than two points, or no spread in x).
-fn null_for_nan(f: &ast::Function) -> Option<ast::Expr> {
-    let name = f.name.to_string().to_ascii_lowercase();
-    matches!(name.as_str(), "regr_slope" | "regr_intercept")
-        .then(|| sql_expr(&format!("CASE WHEN is_nan({f}) THEN NULL ELSE {f} END")).ok())
-        .flatten()
+/// The name a relation of a FROM goes by (its alias, or a table's name).
+fn relation_name(factor: &ast::TableFactor) -> Option<ast::Ident> {
+    match factor {
+        ast::TableFactor::Table { alias: Some(a), .. }
+        | ast::TableFactor::Derived { alias: Some(a), .. } => Some(a.name.clone()),
+        ast::TableFactor::Table { name, .. } => name.0.last().and_then(|p| p.as_ident()).cloned(),
+        _ => None,
+    }
+}
+
+/// The table an unnamed derived table reads, when it reads exactly one.
+fn single_table_read(factor: &ast::TableFactor) -> Option<ast::Ident> {
+    let ast::TableFactor::Derived {
+        subquery,
+        alias: None,
+        ..
+    } = factor
+    else {
+        return None;
+    };
+    let ast::SetExpr::Select(select) = subquery.body.as_ref() else {
+        return None;
+    };
+    let [from] = select.from.as_slice() else {
+        return None;
+    };
+    match &from.relation {
+        ast::TableFactor::Table {
+            name, alias: None, ..
+        } if from.joins.is_empty() => name.0.last().and_then(|p| p.as_ident()).cloned(),
+        _ => None,
+    }
 }
 
 fn for_trino(expr: &ast::Expr) -> Option<ast::Expr> {
@@ -417,7 +536,7 @@ fn for_trino(expr: &ast::Expr) -> Option<ast::Expr> {
             value: Value::Number(format!("{n}E0"), *long),
             span: *span,
         })),
-        ast::Expr::Function(f) => approx_percentile(f).or_else(|| null_for_nan(f)),
+        ast::Expr::Function(f) => approx_percentile(f),
         _ => None,
     }
 }
@@ -432,7 +551,9 @@ fn string_literal(expr: &ast::Expr) -> Option<&str> {
     }
 }
 
-/// `INTERVAL '0 0:15:0.000' DAY TO SECOND` -> `INTERVAL '15' MINUTE`.
+/// `INTERVAL '0 0:15:0.000' DAY TO SECOND` -> `INTERVAL '15' MINUTE`
+/// (DataFusion writes `days h:m:s.millis`, each part with its own sign, the
+/// millis sometimes space-padded).
 fn one_unit(interval: &Interval) -> Option<ast::Expr> {
     if interval.last_field != Some(DateTimeField::Second)
         || interval.leading_field != Some(DateTimeField::Day)
@@ -440,13 +561,16 @@ fn one_unit(interval: &Interval) -> Option<ast::Expr> {
         return None;
     }
     let text = string_literal(&interval.value)?;
-    let (days, clock) = text.split_once(' ')?;
+    let (days, clock) = text.trim().split_once(' ')?;
     let mut parts = clock.split(':');
     let (h, m, s) = (parts.next()?, parts.next()?, parts.next()?);
-    let millis = days.parse::<i64>().ok()? * 86_400_000
-        + h.parse::<i64>().ok()? * 3_600_000
-        + m.parse::<i64>().ok()? * 60_000
-        + (s.trim().parse::<f64>().ok()? * 1000.0).round() as i64;
+    let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let int = |t: &str| t.trim().parse::<i64>().ok();
+    let millis = int(days)? * 86_400_000
+        + int(h)? * 3_600_000
+        + int(m)? * 60_000
+        + int(secs)? * 1000
+        + int(frac)?;
     let (n, unit) = [
         (86_400_000, "DAY"),
         (3_600_000, "HOUR"),
@@ -455,9 +579,15 @@ fn one_unit(interval: &Interval) -> Option<ast::Expr> {
     ]
     .into_iter()
     .find(|(size, _)| millis % size == 0)
-    .map(|(size, unit)| ((millis / size).to_string(), unit))
-    .unwrap_or_else(|| (format!("{:.3}", millis as f64 / 1000.0), "SECOND"));
-    sql_expr(&format!("INTERVAL '{n}' {unit}")).ok()
+    .map(|(size, unit)| ((millis / size).abs().to_string(), unit))
+    .unwrap_or_else(|| (format!("{:.3}", (millis as f64 / 1000.0).abs()), "SECOND"));
+    let literal = format!("INTERVAL '{n}' {unit}");
+    sql_expr(&if millis < 0 {
+        format!("-({literal})")
+    } else {
+        literal
+    })
+    .ok()
 }
 
 /// `percentile_cont(p) WITHIN GROUP (ORDER BY x)` and `median(x)` ->
@@ -515,6 +645,19 @@ mod tests {
                 "SELECT t - INTERVAL '0 0:15:0.000' DAY TO SECOND, INTERVAL '7 0:0:0.000' DAY TO SECOND, INTERVAL '0 0:0:1.500' DAY TO SECOND"
             ),
             "SELECT t - INTERVAL '15' MINUTE, INTERVAL '7' DAY, INTERVAL '1.500' SECOND"
+        );
+        assert_eq!(
+            trino(
+                "SELECT INTERVAL '0 0:0:1.  5' DAY TO SECOND, INTERVAL '0 0:0:-1.-500' DAY TO SECOND, INTERVAL '-1 0:0:0.000' DAY TO SECOND"
+            ),
+            "SELECT INTERVAL '1.005' SECOND, -(INTERVAL '1.500' SECOND), -(INTERVAL '1' DAY)"
+        );
+        assert_eq!(
+            trino(
+                "SELECT * FROM t JOIN (SELECT t.a AS b FROM t WHERE t.c) ON t.a = b JOIN (SELECT u.a FROM u) ON u.a = t.a"
+            ),
+            "SELECT * FROM t JOIN (SELECT t.a AS b FROM t WHERE t.c) ON t.a = b JOIN (SELECT u.a FROM u) AS u ON u.a = t.a",
+            "a derived table is named after the one table it reads, unless that name is taken"
         );
         assert_eq!(
             trino("SELECT x / 1000000.0, 2"),

@@ -63,7 +63,12 @@ pub enum Error {
     NoTaskDefinition(String),
 
     #[error("query failed: {0}")]
-    Query(#[from] datafusion::error::DataFusionError),
+    Query(datafusion::error::DataFusionError),
+
+    /// A plan run on Athena (`--engine athena`) that Athena refused, failed
+    /// or cancelled.
+    #[error("{0}")]
+    Athena(#[from] crate::athena::AthenaError),
 
     #[error("{0}")]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
@@ -106,6 +111,25 @@ pub enum Error {
 
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<datafusion::error::DataFusionError> for Error {
+    /// Athena's own errors come back through DataFusion's `collect`
+    /// signature: they are told apart again here.
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        match e {
+            datafusion::error::DataFusionError::External(inner) => match inner
+                .downcast::<crate::athena::AthenaError>(
+            ) {
+                Ok(athena) => Error::Athena(*athena),
+                Err(other) => match other.downcast::<Error>() {
+                    Ok(ours) => *ours,
+                    Err(other) => Error::Query(datafusion::error::DataFusionError::External(other)),
+                },
+            },
+            other => Error::Query(other),
+        }
+    }
 }
 
 impl Error {

@@ -186,16 +186,22 @@ impl Lake {
     }
 
     /// From now on, every plan [`crate::collect`] runs on this lake is noted
-    /// as SQL in `dialect` with its answer (plans built after this call).
-    pub fn log_queries(
-        &self,
-        dialect: crate::dialect::SqlDialect,
-    ) -> Arc<crate::dialect::QueryLog> {
-        let log = Arc::new(crate::dialect::QueryLog::new(dialect));
+    /// with its answer (plans built after this call).
+    pub fn log_queries(&self) -> Arc<crate::dialect::QueryLog> {
+        let log = Arc::new(crate::dialect::QueryLog::default());
         let state = self.ctx.state_ref();
         let mut state = state.write();
         state.config_mut().set_extension(Arc::clone(&log));
         log
+    }
+
+    /// From now on, every plan [`crate::collect`] runs on this lake is
+    /// answered by Athena (plans built after this call); the same `Arc`
+    /// tells what was scanned and stops a running query.
+    pub fn use_athena(&self, athena: Arc<crate::athena::Athena>) {
+        let state = self.ctx.state_ref();
+        let mut state = state.write();
+        state.config_mut().set_extension(athena);
     }
 
     /// The lake as a [`LakeStore`], through the object store that reads it.

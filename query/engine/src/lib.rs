@@ -25,7 +25,8 @@
 //!   per-deployment summaries as plans built for a window ([`summary::Scope`]).
 //! * [`lang`] — the query language (the `ecs-query-lang` crate) and its
 //!   lowering to DataFusion plans; [`ask`] plans a question or read-only SQL.
-//! * [`dialect`] — a plan as SQL for Athena (Trino) or DuckDB.
+//! * [`dialect`] — a plan as SQL for Athena (Trino) or DuckDB; [`athena`] —
+//!   the same plans answered by Amazon Athena.
 //! * [`timeline`] — one task in time order.
 //! * [`diagnose`] — evidence per service and revision, findings with
 //!   recommendations, and their rendering.
@@ -41,6 +42,7 @@
 //! * [`error`] — what went wrong, without terminal advice: callers add their own.
 
 pub mod ask;
+pub mod athena;
 pub mod charts;
 pub mod config;
 pub mod diagnose;

@@ -406,10 +406,24 @@ pub fn forget_listings() {
 /// listings are forgotten and the plan runs once more on the files that
 /// replaced it, which hold the same rows.
 pub async fn collect(df: DataFrame) -> Result<Vec<RecordBatch>> {
-    let log = df
-        .task_ctx()
-        .session_config()
-        .get_extension::<crate::dialect::QueryLog>();
+    let config = df.task_ctx().session_config().clone();
+    let log = config.get_extension::<crate::dialect::QueryLog>();
+    if let Some(athena) = config.get_extension::<crate::athena::Athena>() {
+        // The same plan, answered by Athena (`Lake::use_athena`).
+        let sql = crate::dialect::to_sql(&df, crate::dialect::SqlDialect::Athena)
+            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let answer = vec![
+            athena
+                .run(&sql, &schema)
+                .await
+                .map_err(|e| DataFusionError::External(Box::new(e)))?,
+        ];
+        if let Some(log) = log {
+            log.record(&df, &answer);
+        }
+        return Ok(answer);
+    }
     let answer = match df.clone().collect().await {
         Err(e) if vanished(&e) => {
             tracing::info!(error = %e, "a listed file was replaced while the plan ran; listing again");

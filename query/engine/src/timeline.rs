@@ -312,10 +312,11 @@ pub async fn plan(
             ]),
             concat(vec![
                 lit(format!("max over {bucket_minutes} min; cpu peak ")),
-                or_empty(datafusion::functions::expr_fn::round(vec![
-                    col("cpu"),
-                    lit(0i64),
-                ])),
+                // Whole CPU units: a double printed as text is "2.56E2" on Athena.
+                or_empty(cast(
+                    datafusion::functions::expr_fn::round(vec![col("cpu"), lit(0i64)]),
+                    DataType::Int64,
+                )),
             ]),
         ))?;
 

@@ -15,6 +15,10 @@ pub fn lake_args(dir: &Path) -> LakeArgs {
         profile: None,
         region: None,
         endpoint_url: None,
+        engine: ecs_query::cli::EngineArg::Datafusion,
+        athena_workgroup: "primary".into(),
+        athena_database: None,
+        athena_output: None,
     }
 }
 
