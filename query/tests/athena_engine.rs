@@ -265,6 +265,7 @@ const QUESTIONS: &[&str] = &[
 #[derive(Debug, PartialEq)]
 struct Answers {
     questions: Vec<String>,
+    sql: String,
     timeline: String,
     diagnoses: Vec<diagnose::Diagnosis>,
     report: report::Report,
@@ -280,6 +281,17 @@ async fn answers(lake: &Lake, oom_task: &str) -> Answers {
             .unwrap();
         questions.push(pretty_format_batches(&batches).unwrap().to_string());
     }
+    // `ecs-query sql` over a view (the view's plan is sent in its place).
+    let df = ask::sql(
+        lake,
+        "SELECT service, count(*) AS tasks, max(memory_peak) AS peak FROM tasks \
+         GROUP BY service ORDER BY service",
+    )
+    .await
+    .unwrap();
+    let sql = pretty_format_batches(&collect(df).await.unwrap())
+        .unwrap()
+        .to_string();
     let (_, df) = timeline::timeline(lake, oom_task, 5, now).await.unwrap();
     let timeline = pretty_format_batches(&collect(df).await.unwrap())
         .unwrap()
@@ -293,6 +305,7 @@ async fn answers(lake: &Lake, oom_task: &str) -> Answers {
         .unwrap();
     Answers {
         questions,
+        sql,
         timeline,
         diagnoses,
         report,
@@ -338,6 +351,7 @@ fn questions_timeline_diagnose_and_report_answer_the_same_through_athena() {
         let through_athena = answers(&remote, &oom_task).await;
 
         assert_eq!(through_athena.questions, in_process.questions);
+        assert_eq!(through_athena.sql, in_process.sql);
         assert_eq!(through_athena.timeline, in_process.timeline);
         assert_eq!(through_athena.diagnoses, in_process.diagnoses);
         assert_eq!(through_athena.report, in_process.report);
