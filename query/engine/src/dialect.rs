@@ -91,13 +91,13 @@ pub fn to_sql(df: &DataFrame, dialect: SqlDialect) -> Result<String> {
         SqlDialect::Athena => {
             let mut statement =
                 Unparser::new(&AthenaDialect).plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
-            let _ = statement.visit(&mut ForTrino);
+            let _ = statement.visit(&mut Finish { trino: true });
             statement
         }
         SqlDialect::DuckDb => {
             let mut statement = Unparser::new(&DuckDb(DuckDBDialect::new()))
                 .plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
-            let _ = statement.visit(&mut NameDerivedTables);
+            let _ = statement.visit(&mut Finish { trino: false });
             statement
         }
     };
@@ -289,7 +289,7 @@ impl Dialect for DuckDb {
     }
 }
 
-/// Athena (Trino) as DataFusion's unparser sees it; [`ForTrino`] finishes
+/// Athena (Trino) as DataFusion's unparser sees it; [`Finish`] finishes
 /// what the trait cannot say.
 struct AthenaDialect;
 
@@ -402,12 +402,14 @@ fn sql_expr(text: &str) -> DfResult<ast::Expr> {
         .parse_expr()?)
 }
 
-/// What the unparser's dialect trait cannot express for Trino: typed
-/// timestamp literals, one-unit intervals, decimal literals as doubles, and
-/// approximate percentiles.
-struct ForTrino;
+/// What the unparser's dialect trait cannot express: names for derived
+/// tables (both dialects) and, for Trino, typed timestamp literals, one-unit
+/// intervals, decimal literals as doubles, and approximate percentiles.
+struct Finish {
+    trino: bool,
+}
 
-impl VisitorMut for ForTrino {
+impl VisitorMut for Finish {
     type Break = ();
 
     fn post_visit_query(&mut self, query: &mut ast::Query) -> std::ops::ControlFlow<()> {
@@ -416,21 +418,9 @@ impl VisitorMut for ForTrino {
     }
 
     fn post_visit_expr(&mut self, expr: &mut ast::Expr) -> std::ops::ControlFlow<()> {
-        if let Some(replacement) = for_trino(expr) {
+        if let Some(replacement) = self.trino.then(|| for_trino(expr)).flatten() {
             *expr = replacement;
         }
-        std::ops::ControlFlow::Continue(())
-    }
-}
-
-/// [`name_derived_tables`] alone, for DuckDB.
-struct NameDerivedTables;
-
-impl VisitorMut for NameDerivedTables {
-    type Break = ();
-
-    fn post_visit_query(&mut self, query: &mut ast::Query) -> std::ops::ControlFlow<()> {
-        name_derived_tables(query);
         std::ops::ControlFlow::Continue(())
     }
 }
@@ -630,7 +620,7 @@ mod tests {
             .unwrap()
             .parse_statement()
             .unwrap();
-        let _ = statement.visit(&mut ForTrino);
+        let _ = statement.visit(&mut Finish { trino: true });
         statement.to_string()
     }
 
