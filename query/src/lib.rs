@@ -50,15 +50,9 @@ pub async fn open_lake(lake_args: &cli::LakeArgs) -> Result<Lake, CliError> {
         let athena = match ATHENA.get() {
             Some(athena) => std::sync::Arc::clone(athena),
             None => {
-                // --endpoint-url is the lake's; AWS_ENDPOINT_URL_ATHENA is Athena's.
-                let sdk = ecs_query_engine::LakeConfig {
-                    endpoint_url: None,
-                    ..config.clone()
-                }
-                .sdk_config()
-                .await;
-                let athena =
-                    std::sync::Arc::new(ecs_query_engine::athena::Athena::from_sdk(&sdk, settings));
+                let athena = std::sync::Arc::new(
+                    ecs_query_engine::athena::Athena::connect(&config, settings).await,
+                );
                 std::sync::Arc::clone(ATHENA.get_or_init(|| athena))
             }
         };

@@ -40,26 +40,32 @@ fn main() -> ExitCode {
         }
     });
     let athena = ecs_query::ATHENA.get();
-    let Some(result) = result else {
-        // Ctrl-C: a query left running on Athena would finish and be billed.
-        if let Some(athena) = athena {
-            match runtime.block_on(athena.stop()) {
-                Ok(Some(id)) => eprintln!("stopped Athena query {id}"),
-                Ok(None) => {}
-                Err(e) => eprintln!("error: could not stop the Athena query: {e}"),
-            }
-        }
-        return ExitCode::from(130);
-    };
+    // Results first, then what Athena scanned (stderr), whatever happened.
+    let _ = out.flush();
     if let Some(athena) = athena {
         let usage = athena.usage();
         eprintln!(
-            "Athena: {} queries, {:.1} MB scanned (about {:.4} USD at 5 USD per TB, 10 MB minimum per query)",
+            "Athena: {} queries, {:.1} MB scanned (about {:.4} USD at 5 USD per TB billed, 10 MB minimum per query)",
             usage.queries,
             usage.bytes_scanned as f64 / 1e6,
             usage.cost_usd()
         );
     }
+    let Some(result) = result else {
+        // Ctrl-C: a query left running on Athena would finish and be billed.
+        if let Some(athena) = athena {
+            let stop = runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(5), athena.stop()).await
+            });
+            match stop {
+                Ok(Ok(Some(id))) => eprintln!("stopped Athena query {id}"),
+                Ok(Ok(None)) => {}
+                Ok(Err(e)) => eprintln!("error: could not stop the Athena query: {e}"),
+                Err(_) => eprintln!("error: Athena did not answer the stop within 5 s"),
+            }
+        }
+        return ExitCode::from(130);
+    };
     let result = result.and_then(|()| out.flush().map_err(Into::into));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -26,7 +26,6 @@ use datafusion::arrow::util::pretty::pretty_format_batches;
 use ecs_lake_tests::JsonApiServer;
 use ecs_query_engine::athena::{Athena, AthenaError, AthenaSettings};
 use ecs_query_engine::diagnose::{self, evidence::Selector};
-use ecs_query_engine::dialect::SqlDialect;
 use ecs_query_engine::report::{self, Period};
 use ecs_query_engine::{Lake, LakeConfig, ask, collect, timeline};
 use ecs_sim::Preset;
@@ -289,9 +288,20 @@ async fn answers(lake: &Lake, oom_task: &str) -> Answers {
     )
     .await
     .unwrap();
-    let sql = pretty_format_batches(&collect(df).await.unwrap())
+    let mut sql = pretty_format_batches(&collect(df).await.unwrap())
         .unwrap()
         .to_string();
+    // Unaliased expressions and two columns of one name: sent as _c0, _c1, ….
+    let df = ask::sql(
+        lake,
+        "SELECT t.task_id, t.started_at, d.started_at, length(t.task_id) FROM tasks t \
+         JOIN deployments d ON t.deployment_id = d.deployment_id ORDER BY t.task_id LIMIT 50",
+    )
+    .await
+    .unwrap();
+    let batches = collect(df).await.unwrap();
+    assert_eq!(batches[0].schema().field(3).name(), "length(t.task_id)");
+    sql.push_str(&pretty_format_batches(&batches).unwrap().to_string());
     let (_, df) = timeline::timeline(lake, oom_task, 5, now).await.unwrap();
     let timeline = pretty_format_batches(&collect(df).await.unwrap())
         .unwrap()
@@ -331,10 +341,11 @@ fn questions_timeline_diagnose_and_report_answer_the_same_through_athena() {
         let answers_by_sql: HashMap<_, _> = logged
             .iter()
             .map(|q| {
-                let sql = q.sql(SqlDialect::Athena).unwrap();
+                // As the engine sends it (columns renamed when they must be).
+                let (sql, sent) = ecs_query_engine::athena::query_of(&q.plan).unwrap();
                 (
                     sql.trim_end_matches(';').to_owned(),
-                    (q.schema(), q.answer.clone()),
+                    (sent, q.answer.clone()),
                 )
             })
             .collect();

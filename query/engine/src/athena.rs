@@ -23,6 +23,8 @@ use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, new_null_arra
 use datafusion::arrow::compute::{CastOptions, cast_with_options};
 use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::arrow::util::display::FormatOptions;
+use datafusion::common::Column;
+use datafusion::prelude::{DataFrame, Expr};
 
 /// Where and how Athena runs the queries.
 #[derive(Debug, Clone, Default)]
@@ -42,16 +44,56 @@ pub struct AthenaSettings {
 pub struct AthenaUsage {
     pub queries: u64,
     pub bytes_scanned: u64,
+    /// What Athena bills: each succeeded or cancelled query's bytes, at
+    /// least 10 MB a query (failed queries are not billed).
+    pub bytes_billed: u64,
 }
 
+/// Athena's minimum bill per query.
+const MIN_BILLED_BYTES: u64 = 10 * 1_000_000;
+
+/// How long a query may stay queued or running before it is stopped.
+const DEADLINE: Duration = Duration::from_secs(30 * 60);
+
 impl AthenaUsage {
-    /// Athena's price in most regions: 5 USD per TB scanned, at least 10 MB
-    /// a query.
+    /// At Athena's price in most regions: 5 USD per TB billed.
     pub fn cost_usd(&self) -> f64 {
-        const MIN_BYTES: u64 = 10 * 1_000_000;
-        let billed = self.bytes_scanned.max(self.queries * MIN_BYTES);
-        billed as f64 / 1e12 * 5.0
+        self.bytes_billed as f64 / 1e12 * 5.0
     }
+}
+
+/// The plan as Athena runs it, and the columns to read its answer by.
+/// Athena names an unaliased expression `_col0`, lower-cases names, and a
+/// plan may have two columns of one name (`t.task_id`, `e.task_id`): unless
+/// every column already has a distinct plain name, each is sent as `_c0`,
+/// `_c1`, … and read back by that name (the caller keeps the plan's names).
+pub fn query_of(df: &DataFrame) -> crate::Result<(String, SchemaRef)> {
+    let plain = |n: &str| {
+        n.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    let names: Vec<&str> = df
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    let distinct = names.iter().collect::<std::collections::HashSet<_>>().len() == names.len();
+    let df = if distinct && names.iter().all(|n| plain(n)) {
+        df.clone()
+    } else {
+        let renamed = df
+            .schema()
+            .iter()
+            .enumerate()
+            .map(|(i, (qualifier, field))| {
+                Expr::Column(Column::new(qualifier.cloned(), field.name())).alias(format!("_c{i}"))
+            })
+            .collect::<Vec<_>>();
+        df.clone().select(renamed)?
+    };
+    let sql = crate::dialect::to_sql(&df, crate::dialect::SqlDialect::Athena)?;
+    Ok((sql, Arc::new(df.schema().as_arrow().clone())))
 }
 
 /// An Athena client with its settings, in a lake's session.
@@ -62,6 +104,7 @@ pub struct Athena {
     running: Mutex<Option<String>>,
     queries: AtomicU64,
     scanned: AtomicU64,
+    billed: AtomicU64,
     first_poll: Duration,
 }
 
@@ -120,6 +163,26 @@ impl Athena {
         Athena::new(aws_sdk_athena::Client::new(sdk), settings)
     }
 
+    /// A client with the lake configuration's profile and region, from the
+    /// standard chain. Endpoints configured for every service
+    /// (`AWS_ENDPOINT_URL`, a profile's `endpoint_url`: the lake's, for an
+    /// S3-compatible store) are not Athena's; `AWS_ENDPOINT_URL_ATHENA` is.
+    pub async fn connect(config: &crate::LakeConfig, settings: AthenaSettings) -> Self {
+        let sdk = crate::LakeConfig {
+            endpoint_url: None,
+            ..config.clone()
+        }
+        .sdk_config()
+        .await;
+        let mut athena = aws_sdk_athena::config::Builder::from(&sdk);
+        athena.set_endpoint_url(
+            std::env::var("AWS_ENDPOINT_URL_ATHENA")
+                .ok()
+                .filter(|e| !e.is_empty()),
+        );
+        Athena::new(aws_sdk_athena::Client::from_conf(athena.build()), settings)
+    }
+
     pub fn new(client: aws_sdk_athena::Client, settings: AthenaSettings) -> Self {
         Athena {
             client,
@@ -127,6 +190,7 @@ impl Athena {
             running: Mutex::default(),
             queries: AtomicU64::new(0),
             scanned: AtomicU64::new(0),
+            billed: AtomicU64::new(0),
             first_poll: Duration::from_millis(200),
         }
     }
@@ -142,6 +206,7 @@ impl Athena {
         AthenaUsage {
             queries: self.queries.load(Ordering::Relaxed),
             bytes_scanned: self.scanned.load(Ordering::Relaxed),
+            bytes_billed: self.billed.load(Ordering::Relaxed),
         }
     }
 
@@ -204,6 +269,8 @@ impl Athena {
     /// CANCELLED.
     async fn wait(&self, id: &str) -> Result<(), AthenaError> {
         let mut pause = self.first_poll;
+        let started = std::time::Instant::now();
+        let mut without_state = 0;
         loop {
             let out = self
                 .client
@@ -221,15 +288,18 @@ impl Athena {
                         .and_then(|e| e.error_message.clone())
                 })
             });
+            let scanned = execution
+                .as_ref()
+                .and_then(|e| e.statistics.as_ref())
+                .and_then(|s| s.data_scanned_in_bytes)
+                .unwrap_or(0)
+                .max(0) as u64;
             match status.and_then(|s| s.state.clone()) {
                 Some(QueryExecutionState::Succeeded) => {
                     self.queries.fetch_add(1, Ordering::Relaxed);
-                    let scanned = execution
-                        .and_then(|e| e.statistics)
-                        .and_then(|s| s.data_scanned_in_bytes)
-                        .unwrap_or(0);
-                    self.scanned
-                        .fetch_add(scanned.max(0) as u64, Ordering::Relaxed);
+                    self.scanned.fetch_add(scanned, Ordering::Relaxed);
+                    self.billed
+                        .fetch_add(scanned.max(MIN_BILLED_BYTES), Ordering::Relaxed);
                     tracing::debug!(query = id, scanned, "athena query succeeded");
                     return Ok(());
                 }
@@ -241,12 +311,45 @@ impl Athena {
                     });
                 }
                 Some(QueryExecutionState::Cancelled) => {
+                    // Billed for what it scanned before it stopped.
+                    self.scanned.fetch_add(scanned, Ordering::Relaxed);
+                    self.billed
+                        .fetch_add(scanned.max(MIN_BILLED_BYTES), Ordering::Relaxed);
                     return Err(AthenaError::Cancelled {
                         id: id.to_owned(),
                         reason,
                     });
                 }
-                _ => {
+                state => {
+                    without_state = if state.is_none() {
+                        without_state + 1
+                    } else {
+                        0
+                    };
+                    if without_state >= 3 || started.elapsed() > DEADLINE {
+                        let why = if without_state >= 3 {
+                            "Athena gave no state for it three times".to_owned()
+                        } else {
+                            format!(
+                                "still {state:?} after {} min; stopped",
+                                DEADLINE.as_secs() / 60
+                            )
+                        };
+                        let _ = self
+                            .client
+                            .stop_query_execution()
+                            .query_execution_id(id)
+                            .send()
+                            .await;
+                        return Err(AthenaError::Failed {
+                            id: id.to_owned(),
+                            message: why,
+                        });
+                    }
+                    if started.elapsed() > Duration::from_secs(10) && pause < Duration::from_secs(2)
+                    {
+                        tracing::info!(query = id, "athena query still running");
+                    }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }

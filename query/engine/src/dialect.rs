@@ -191,8 +191,8 @@ fn with_epoch_us(plan: &LogicalPlan) -> Result<LogicalPlan> {
                 // DataFusion divides integers as integers, DuckDB's `/` does not.
                 Expr::BinaryExpr(b)
                     if b.op == datafusion::logical_expr::Operator::Divide
-                        && b.left.get_type(&schema)?.is_integer()
-                        && b.right.get_type(&schema)?.is_integer() =>
+                        && b.left.get_type(&schema).is_ok_and(|t| t.is_integer())
+                        && b.right.get_type(&schema).is_ok_and(|t| t.is_integer()) =>
                 {
                     Ok(Transformed::yes(INT_DIV.call(vec![*b.left, *b.right])))
                 }

@@ -409,16 +409,16 @@ pub async fn collect(df: DataFrame) -> Result<Vec<RecordBatch>> {
     let config = df.task_ctx().session_config().clone();
     let log = config.get_extension::<crate::dialect::QueryLog>();
     if let Some(athena) = config.get_extension::<crate::athena::Athena>() {
-        // The same plan, answered by Athena (`Lake::use_athena`).
-        let sql = crate::dialect::to_sql(&df, crate::dialect::SqlDialect::Athena)
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
+        // The same plan, answered by Athena (`Lake::use_athena`), its
+        // columns named as the plan names them.
+        let external = |e: Box<dyn std::error::Error + Send + Sync>| DataFusionError::External(e);
+        let (sql, sent) = crate::athena::query_of(&df).map_err(|e| external(Box::new(e)))?;
+        let batch = athena
+            .run(&sql, &sent)
+            .await
+            .map_err(|e| external(Box::new(e)))?;
         let schema = Arc::new(df.schema().as_arrow().clone());
-        let answer = vec![
-            athena
-                .run(&sql, &schema)
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?,
-        ];
+        let answer = vec![RecordBatch::try_new(schema, batch.columns().to_vec())?];
         if let Some(log) = log {
             log.record(&df, &answer);
         }
