@@ -251,15 +251,6 @@ fn athena(server: &JsonApiServer) -> Arc<Athena> {
     )
 }
 
-const QUESTIONS: &[&str] = &[
-    "exit 137 by revision last 7d",
-    "oom by service last 24h",
-    "unhealthy by deployment last 7d",
-    "memory peak by revision last 7d",
-    "deployments last 7d",
-    "top 10 tasks by memory peak last 24h",
-];
-
 /// What each step answers, in a comparable form.
 #[derive(Debug, PartialEq)]
 struct Answers {
@@ -274,20 +265,14 @@ async fn answers(lake: &Lake, oom_task: &str) -> Answers {
     let preset = Preset::fleet(HOURS);
     let now = common::end_micros(&preset);
     let mut questions = Vec::new();
-    for q in QUESTIONS {
+    for q in common::BRIEF_QUESTIONS {
         let batches = collect(ask::plan(lake, q, now).await.unwrap())
             .await
             .unwrap();
         questions.push(pretty_format_batches(&batches).unwrap().to_string());
     }
     // `ecs-query sql` over a view (the view's plan is sent in its place).
-    let df = ask::sql(
-        lake,
-        "SELECT service, count(*) AS tasks, max(memory_peak) AS peak FROM tasks \
-         GROUP BY service ORDER BY service",
-    )
-    .await
-    .unwrap();
+    let df = ask::sql(lake, common::SQL_OVER_A_VIEW).await.unwrap();
     let mut sql = pretty_format_batches(&collect(df).await.unwrap())
         .unwrap()
         .to_string();
@@ -325,14 +310,7 @@ async fn answers(lake: &Lake, oom_task: &str) -> Answers {
 #[test]
 fn questions_timeline_diagnose_and_report_answer_the_same_through_athena() {
     let lake_dir = common::fleet_lake(HOURS, SEED).to_str().unwrap().to_owned();
-    let truth = common::fleet_truth(HOURS, SEED);
-    let oom_task = truth
-        .tasks
-        .iter()
-        .find(|t| t.stop_cause == Some("oom_killed"))
-        .unwrap()
-        .task_id
-        .clone();
+    let oom_task = common::oom_killed_task(common::fleet_truth(HOURS, SEED));
     block_on(|| async move {
         let local = Lake::open(&LakeConfig::at(lake_dir.clone())).await.unwrap();
         let log = local.log_queries();

@@ -24,17 +24,6 @@ use common::block_on;
 const HOURS: f64 = 72.0;
 const SEED: u64 = 11;
 
-/// The brief's questions (issue 19's benchmark list).
-const QUESTIONS: &[&str] = &[
-    "exit 137 by revision last 7d",
-    "oom by service last 24h",
-    "stops by cause last 7d",
-    "unhealthy by deployment last 7d",
-    "memory peak by revision last 7d",
-    "deployments last 7d",
-    "top 10 tasks by memory peak last 24h",
-];
-
 fn slug(text: &str) -> String {
     text.split(|c: char| !c.is_ascii_alphanumeric())
         .filter(|w| !w.is_empty())
@@ -68,33 +57,20 @@ fn printed(queries: Vec<LoggedQuery>) -> Vec<Printed> {
 fn run_everything(lake_dir: &Path) -> Vec<(String, Vec<Printed>)> {
     let preset = Preset::fleet(HOURS);
     let now = common::end_micros(&preset);
-    let truth = common::fleet_truth(HOURS, SEED);
-    let oom_task = truth
-        .tasks
-        .iter()
-        .find(|t| t.stop_cause == Some("oom_killed"))
-        .expect("the fleet preset kills a task for memory")
-        .task_id
-        .clone();
+    let oom_task = common::oom_killed_task(common::fleet_truth(HOURS, SEED));
     let dir = lake_dir.to_str().unwrap().to_owned();
     block_on(|| async move {
         let lake = Lake::open(&LakeConfig::at(dir)).await.unwrap();
         let log = lake.log_queries();
         let mut steps = Vec::new();
-        for q in QUESTIONS {
+        for q in common::BRIEF_QUESTIONS {
             collect(ask::plan(&lake, q, now).await.unwrap())
                 .await
                 .unwrap();
             steps.push((slug(q), printed(log.take())));
         }
         // Hand-written SQL over a view: the view's plan is sent in its place.
-        let df = ask::sql(
-            &lake,
-            "SELECT service, count(*) AS tasks, max(memory_peak) AS peak FROM tasks \
-             GROUP BY service ORDER BY service",
-        )
-        .await
-        .unwrap();
+        let df = ask::sql(&lake, common::SQL_OVER_A_VIEW).await.unwrap();
         collect(df).await.unwrap();
         steps.push(("sql".to_owned(), printed(log.take())));
         let (_, df) = timeline::timeline(&lake, &oom_task, 5, now).await.unwrap();

@@ -90,13 +90,13 @@ pub fn to_sql(df: &DataFrame, dialect: SqlDialect) -> Result<String> {
         }
         SqlDialect::Athena => {
             let mut statement =
-                Unparser::new(&AthenaDialect).plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
+                Unparser::new(&AthenaDialect).plan_to_sql(&portable(df.logical_plan())?)?;
             let _ = statement.visit(&mut Finish { trino: true });
             statement
         }
         SqlDialect::DuckDb => {
             let mut statement = Unparser::new(&DuckDb(DuckDBDialect::new()))
-                .plan_to_sql(&with_epoch_us(df.logical_plan())?)?;
+                .plan_to_sql(&portable(df.logical_plan())?)?;
             let _ = statement.visit(&mut Finish { trino: false });
             statement
         }
@@ -155,9 +155,10 @@ impl QueryLog {
 /// The plan as another engine must see it: the lake's views (`tasks`,
 /// `deployments`, … exist only in DataFusion's session) replaced by their
 /// plans, and every cast of a timestamp to a 64-bit integer (microseconds
-/// since the epoch, in DataFusion) written as a call of `epoch_us`, which the
-/// target dialect prints as its own function.
-fn with_epoch_us(plan: &LogicalPlan) -> Result<LogicalPlan> {
+/// since the epoch, in DataFusion) written as a call of `epoch_us`, and every
+/// division of two integers as `int_div`, which each target dialect prints
+/// as its own.
+fn portable(plan: &LogicalPlan) -> Result<LogicalPlan> {
     let inlined = plan
         .clone()
         .transform_down_with_subqueries(|node| match &node {

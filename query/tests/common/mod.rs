@@ -226,3 +226,34 @@ pub fn screenshot(chrome: &Path, page: &Path, name: &str) {
     );
     eprintln!("screenshot: {}", shot.display());
 }
+
+/// The brief's questions (issue 19's benchmark list), as the Athena tests
+/// ask them.
+#[allow(dead_code)] // not every test binary asks them
+pub const BRIEF_QUESTIONS: &[&str] = &[
+    "exit 137 by revision last 7d",
+    "oom by service last 24h",
+    "stops by cause last 7d",
+    "unhealthy by deployment last 7d",
+    "memory peak by revision last 7d",
+    "deployments last 7d",
+    "top 10 tasks by memory peak last 24h",
+];
+
+/// Hand-written SQL over a view (`tasks`), which exists only in DataFusion's
+/// session: another engine is sent the view's plan in its place.
+#[allow(dead_code)]
+pub const SQL_OVER_A_VIEW: &str = "SELECT service, count(*) AS tasks, max(memory_peak) AS peak \
+     FROM tasks GROUP BY service ORDER BY service";
+
+/// The first task the simulator's truth says was killed for memory.
+#[allow(dead_code)]
+pub fn oom_killed_task(truth: &Truth) -> String {
+    truth
+        .tasks
+        .iter()
+        .find(|t| t.stop_cause == Some("oom_killed"))
+        .expect("the preset kills a task for memory")
+        .task_id
+        .clone()
+}
