@@ -1,14 +1,8 @@
 //! The Athena engine (`--engine athena`): the real aws-sdk-athena client
 //! against a loopback Athena endpoint that answers as the Athena API does
-//! (the JSON shapes of the AWS CLI reference's `get-query-execution` and
-//! `get-query-results` examples: a query QUEUED, then RUNNING, then
-//! SUCCEEDED with its bytes scanned; results paged with NextToken, the first
-//! row the column labels, every cell text, NULL a cell without VarCharValue).
-//!
-//! What the endpoint answers for a query is what DataFusion answered for the
-//! same plan (noted with `Lake::log_queries`), printed as Athena prints it;
-//! whether Athena computes that answer from the SQL is
-//! `athena_sql.rs`'s question (Trino's grammar, DuckDB's answers). Here:
+//! (`ecs_lake_tests::athena`: what DataFusion answered for the same plan,
+//! printed and paged as Athena prints it; whether Athena computes that
+//! answer from the SQL is `athena_sql.rs`'s question). Here:
 //! questions, a timeline, diagnose and the weekly report give the same
 //! results through the client, paging and type conversion as in process;
 //! a failed, refused, denied or cancelled query is an error that says so.
@@ -16,225 +10,23 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::{DataType, SchemaRef};
-use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::arrow::util::pretty::pretty_format_batches;
 use ecs_lake_tests::JsonApiServer;
+use ecs_lake_tests::athena::{FakeAthena, SCANNED, Script};
 use ecs_query_engine::athena::{Athena, AthenaError, AthenaSettings};
 use ecs_query_engine::diagnose::{self, evidence::Selector};
 use ecs_query_engine::report::{self, Period};
 use ecs_query_engine::{Lake, LakeConfig, ask, collect, timeline};
 use ecs_sim::Preset;
-use serde_json::{Value, json};
 
 mod common;
 use common::block_on;
 
 const HOURS: f64 = 72.0;
 const SEED: u64 = 11;
-const SCANNED: i64 = 12_345_678;
-/// Rows per results page (Athena's MaxResults is at most 1000; a small page
-/// makes the reports' answers span several).
-const PAGE: usize = 40;
-
-/// How the endpoint treats every query.
-#[derive(Clone)]
-enum Script {
-    Answer,
-    Fail(&'static str),
-    Refuse(&'static str, &'static str),
-    RunUntilStopped,
-}
-
-struct Execution {
-    sql: String,
-    polls: u32,
-    stopped: bool,
-}
-
-#[derive(Default)]
-struct Seen {
-    calls: Vec<String>,
-    states: Vec<String>,
-    next_tokens: usize,
-    started: Vec<Value>,
-}
-
-struct FakeAthena {
-    answers: HashMap<String, (SchemaRef, Vec<RecordBatch>)>,
-    script: Script,
-    executions: Mutex<HashMap<String, Execution>>,
-    seen: Mutex<Seen>,
-}
-
-fn athena_type(t: &DataType) -> &'static str {
-    match t {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 => "integer",
-        DataType::Int64 | DataType::UInt64 => "bigint",
-        DataType::Float32 | DataType::Float64 => "double",
-        DataType::Boolean => "boolean",
-        DataType::Timestamp(..) => "timestamp",
-        DataType::Date32 => "date",
-        _ => "varchar",
-    }
-}
-
-fn error(code: &str, message: &str) -> (u16, String) {
-    (400, json!({"__type": code, "Message": message}).to_string())
-}
-
-impl FakeAthena {
-    fn handle(&self, target: &str, body: &Value) -> (u16, String) {
-        let op = target.trim_start_matches("AmazonAthena.");
-        self.seen.lock().unwrap().calls.push(op.to_owned());
-        let id_of = |b: &Value| {
-            b["QueryExecutionId"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned()
-        };
-        match op {
-            "StartQueryExecution" => {
-                if let Script::Refuse(code, message) = &self.script {
-                    return error(code, message);
-                }
-                self.seen.lock().unwrap().started.push(body.clone());
-                let mut executions = self.executions.lock().unwrap();
-                let id = format!("a1b2c3d4-5678-90ab-cdef-{:012}", executions.len());
-                let sql = body["QueryString"].as_str().unwrap_or_default().to_owned();
-                executions.insert(
-                    id.clone(),
-                    Execution {
-                        sql,
-                        polls: 0,
-                        stopped: false,
-                    },
-                );
-                (200, json!({"QueryExecutionId": id}).to_string())
-            }
-            "GetQueryExecution" => {
-                let id = id_of(body);
-                let mut executions = self.executions.lock().unwrap();
-                let Some(e) = executions.get_mut(&id) else {
-                    return error("InvalidRequestException", "QueryExecution not found");
-                };
-                e.polls += 1;
-                let state = match (&self.script, e.polls, e.stopped) {
-                    (_, _, true) => "CANCELLED",
-                    (_, 1, _) => "QUEUED",
-                    (_, 2, _) | (Script::RunUntilStopped, _, _) => "RUNNING",
-                    (Script::Fail(_), _, _) => "FAILED",
-                    _ => "SUCCEEDED",
-                };
-                self.seen.lock().unwrap().states.push(state.to_owned());
-                let mut status = json!({"State": state, "SubmissionDateTime": 1_795_046_400.0});
-                if let (Script::Fail(reason), "FAILED") = (&self.script, state) {
-                    status["StateChangeReason"] = json!(reason);
-                    status["AthenaError"] = json!({"ErrorCategory": 2, "ErrorType": 1006, "Retryable": false, "ErrorMessage": reason});
-                }
-                let execution = json!({
-                    "QueryExecutionId": id,
-                    "Query": e.sql,
-                    "StatementType": "DML",
-                    "Status": status,
-                    "Statistics": {"EngineExecutionTimeInMillis": 1200, "DataScannedInBytes": SCANNED},
-                    "WorkGroup": "primary",
-                });
-                (200, json!({"QueryExecution": execution}).to_string())
-            }
-            "StopQueryExecution" => {
-                let id = id_of(body);
-                if let Some(e) = self.executions.lock().unwrap().get_mut(&id) {
-                    e.stopped = true;
-                }
-                (200, "{}".to_owned())
-            }
-            "GetQueryResults" => {
-                let id = id_of(body);
-                let sql = match self.executions.lock().unwrap().get(&id) {
-                    Some(e) => e.sql.clone(),
-                    None => return error("InvalidRequestException", "QueryExecution not found"),
-                };
-                let Some((schema, batches)) = self.answers.get(&sql) else {
-                    return error("InvalidRequestException", "no scripted answer for this SQL");
-                };
-                let start: usize = body["NextToken"].as_str().map_or(0, |t| t.parse().unwrap());
-                if start > 0 {
-                    self.seen.lock().unwrap().next_tokens += 1;
-                }
-                let max = body["MaxResults"].as_u64().unwrap_or(1000) as usize;
-                (
-                    200,
-                    results_page(schema, batches, start, max.min(PAGE)).to_string(),
-                )
-            }
-            other => error("UnknownOperationException", other),
-        }
-    }
-}
-
-/// The rows `[start, start + size)` of an answer as Athena pages them: the
-/// column labels first on the first page, cells as Athena prints them.
-fn results_page(schema: &SchemaRef, batches: &[RecordBatch], start: usize, size: usize) -> Value {
-    let options = FormatOptions::default()
-        .with_null("\u{0}")
-        .with_timestamp_format(Some("%Y-%m-%d %H:%M:%S%.3f"))
-        .with_timestamp_tz_format(Some("%Y-%m-%d %H:%M:%S%.3f"));
-    let mut rows: Vec<Value> = Vec::new();
-    for batch in batches {
-        let formatters: Vec<_> = batch
-            .columns()
-            .iter()
-            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
-            .collect();
-        for r in 0..batch.num_rows() {
-            let data: Vec<Value> = formatters
-                .iter()
-                .map(|f| {
-                    let text = f.value(r).to_string();
-                    if text == "\u{0}" {
-                        json!({})
-                    } else {
-                        json!({"VarCharValue": text})
-                    }
-                })
-                .collect();
-            rows.push(json!({"Data": data}));
-        }
-    }
-    let total = rows.len();
-    let mut page: Vec<Value> = rows.into_iter().skip(start).take(size).collect();
-    if start == 0 {
-        let labels: Vec<Value> = schema
-            .fields()
-            .iter()
-            .map(|f| json!({"VarCharValue": f.name()}))
-            .collect();
-        page.insert(0, json!({"Data": labels}));
-    }
-    let columns: Vec<Value> = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            json!({"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": f.name(),
-                   "Label": f.name(), "Type": athena_type(f.data_type()), "Precision": 0, "Scale": 0,
-                   "Nullable": "UNKNOWN", "CaseSensitive": athena_type(f.data_type()) == "varchar"})
-        })
-        .collect();
-    let mut out = json!({"ResultSet": {"Rows": page, "ResultSetMetadata": {"ColumnInfo": columns}}, "UpdateCount": 0});
-    if start + size < total {
-        out["NextToken"] = json!((start + size).to_string());
-    }
-    out
-}
-
-fn serve(fake: Arc<FakeAthena>) -> JsonApiServer {
-    JsonApiServer::start(Arc::new(move |target, body| fake.handle(target, body)))
-}
 
 fn settings() -> AthenaSettings {
     AthenaSettings {
@@ -327,13 +119,8 @@ fn questions_timeline_diagnose_and_report_answer_the_same_through_athena() {
                 )
             })
             .collect();
-        let fake = Arc::new(FakeAthena {
-            answers: answers_by_sql,
-            script: Script::Answer,
-            executions: Mutex::default(),
-            seen: Mutex::default(),
-        });
-        let server = serve(Arc::clone(&fake));
+        let fake = FakeAthena::new(answers_by_sql, Script::Answer);
+        let server = fake.serve();
         let athena = athena(&server);
         let remote = Lake::open(&LakeConfig::at(lake_dir)).await.unwrap();
         remote.use_athena(Arc::clone(&athena));
@@ -349,7 +136,7 @@ fn questions_timeline_diagnose_and_report_answer_the_same_through_athena() {
             "the fleet has something to diagnose and report"
         );
 
-        let seen = fake.seen.lock().unwrap();
+        let seen = fake.seen();
         let starts = seen
             .calls
             .iter()
@@ -385,13 +172,8 @@ fn questions_timeline_diagnose_and_report_answer_the_same_through_athena() {
 /// One question on Athena scripted to end as `script` says.
 fn ask_scripted(script: Script) -> (ecs_query_engine::Error, Arc<FakeAthena>) {
     let lake_dir = common::fleet_lake(HOURS, SEED).to_str().unwrap().to_owned();
-    let fake = Arc::new(FakeAthena {
-        answers: HashMap::new(),
-        script,
-        executions: Mutex::default(),
-        seen: Mutex::default(),
-    });
-    let server = serve(Arc::clone(&fake));
+    let fake = FakeAthena::new(HashMap::new(), script);
+    let server = fake.serve();
     let athena = athena(&server);
     let err = block_on(|| async move {
         let lake = Lake::open(&LakeConfig::at(lake_dir)).await.unwrap();
@@ -433,7 +215,7 @@ fn a_workgroup_without_an_output_location_is_refused_with_athenas_words() {
         shown.contains("--athena-output"),
         "the hint names what to set: {shown}"
     );
-    assert!(fake.seen.lock().unwrap().started.is_empty());
+    assert!(fake.seen().started.is_empty());
 }
 
 #[test]
@@ -453,13 +235,8 @@ fn a_denied_call_names_the_permissions() {
 #[test]
 fn stop_cancels_the_running_query() {
     let lake_dir = common::fleet_lake(HOURS, SEED).to_str().unwrap().to_owned();
-    let fake = Arc::new(FakeAthena {
-        answers: HashMap::new(),
-        script: Script::RunUntilStopped,
-        executions: Mutex::default(),
-        seen: Mutex::default(),
-    });
-    let server = serve(Arc::clone(&fake));
+    let fake = FakeAthena::new(HashMap::new(), Script::RunUntilStopped);
+    let server = fake.serve();
     let athena = athena(&server);
     let (err, stopped) = block_on(|| async move {
         let lake = Lake::open(&LakeConfig::at(lake_dir)).await.unwrap();
@@ -479,14 +256,7 @@ fn stop_cancels_the_running_query() {
         let err = ecs_query_engine::Error::from(running.await.unwrap().unwrap_err());
         (err, stopped)
     });
-    assert!(
-        fake.seen
-            .lock()
-            .unwrap()
-            .calls
-            .iter()
-            .any(|c| c == "StopQueryExecution")
-    );
+    assert!(fake.seen().calls.iter().any(|c| c == "StopQueryExecution"));
     assert!(
         matches!(&err, ecs_query_engine::Error::Athena(AthenaError::Cancelled { id, .. }) if *id == stopped),
         "{err:?}"

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
+pub mod athena;
 pub mod bench_s3;
 pub mod recorded;
 pub mod runtime_api;

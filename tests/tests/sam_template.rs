@@ -3,7 +3,8 @@
 //! when they drift: regenerate with `UPDATE_TEMPLATE=1 cargo test -p
 //! ecs-lake-tests --test sam_template`), and every Lambda binary of the
 //! workspace has its function resource, and the other way round; the log
-//! group subscriber is granted no more than its prefixes.
+//! group subscriber is granted no more than its prefixes; the report may run
+//! on Athena only in the stack's workgroup, and only when told to.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a panic is a failed test
 
@@ -250,4 +251,65 @@ fn the_region_relay_feeds_only_the_central_stream() {
     ));
     let central = std::fs::read_to_string(template_path()).unwrap();
     assert!(central.contains("  MemberLogsStreamArn:\n    Condition: HasMembers\n"));
+}
+
+/// `ReportQueryEngine=athena`: the report function is told the engine, the
+/// workgroup and the database by the names `report_lambda::athena_settings`
+/// reads, may call exactly what `ecs_query_engine::athena::Athena` calls,
+/// only in the stack's workgroup, and only then; the workgroup writes its
+/// results encrypted under the lake's `_athena/`, which expires.
+#[test]
+fn the_report_may_run_on_athena_in_the_stacks_workgroup_only() {
+    let text = std::fs::read_to_string(template_path()).unwrap();
+    let start = text.find("\n  ReportFunction:\n").unwrap();
+    let end = start + text[start..].find("\n  ReportErrorsAlarm:").unwrap();
+    let block = &text[start..end];
+    for setting in [
+        "QUERY_ENGINE: !Ref ReportQueryEngine",
+        "ATHENA_WORKGROUP: !Ref AthenaWorkGroup",
+        "ATHENA_DATABASE: !Ref GlueDatabase",
+    ] {
+        assert!(block.contains(setting), "{setting}");
+    }
+    assert!(text.contains("  ReportOnAthena: !Equals [!Ref ReportQueryEngine, athena]\n"));
+    let grant = &block[block.find("- athena:StartQueryExecution").unwrap()..];
+    let grant = &grant[..grant.find("- !If").unwrap()];
+    for call in [
+        "StartQueryExecution",
+        "GetQueryExecution",
+        "GetQueryResults",
+        "StopQueryExecution",
+    ] {
+        assert!(grant.contains(&format!("- athena:{call}\n")), "{call}");
+    }
+    assert_eq!(block.matches("- athena:").count(), 4, "{grant}");
+    assert!(grant.contains(
+        "Resource: !Sub 'arn:${AWS::Partition}:athena:${AWS::Region}:${AWS::AccountId}:workgroup/${AthenaWorkGroup}'"
+    ));
+    // Every Athena, Glue and results grant is under the condition.
+    for needle in ["athena:", "glue:", "/_athena/*"] {
+        for (at, _) in block.match_indices(needle) {
+            let before = &block[..at];
+            let statement = &before[before.rfind("- !If").unwrap()..];
+            assert!(
+                statement.starts_with("- !If\n              - ReportOnAthena\n")
+                    && statement.matches("- Effect").count() == 1,
+                "{needle} granted without ReportOnAthena: {statement}"
+            );
+        }
+    }
+    assert!(!block.contains("athena:*") && !block.contains("glue:*"));
+    let workgroup = &text[text.find("\n  AthenaWorkGroup:\n").unwrap()..];
+    let workgroup = &workgroup[..1 + workgroup[1..].find("\n\n").unwrap()];
+    for setting in [
+        "EnforceWorkGroupConfiguration: true",
+        "BytesScannedCutoffPerQuery: !Ref AthenaScanLimitBytes",
+        "OutputLocation: !Sub 's3://${LakeBucket}/${LakePrefix}/_athena/'",
+        "EncryptionOption: SSE_S3",
+    ] {
+        assert!(workgroup.contains(setting), "{setting}");
+    }
+    assert!(text.contains(
+        "            Prefix: !Sub '${LakePrefix}/_athena/'\n            ExpirationInDays: 7\n"
+    ));
 }

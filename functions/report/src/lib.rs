@@ -6,15 +6,24 @@
 //!   `ecs-query report`), write `report.md`, `report.html` and
 //!   `report.json` under `reports/<week>/` in the lake, and compose the
 //!   short summary that `main` publishes to SNS when a topic is configured;
+//!   its queries run in the Lambda (DataFusion) or, for a fleet past one
+//!   machine, on Amazon Athena over the same lake ([`athena_settings`]: the
+//!   same plans, printed in Athena's dialect, the same report);
 //! * the deployment watch (`JOB=watch`, every few minutes): [`watch`], the
 //!   same loop as `ecs-query watch` ([`ecs_query_engine::watch`]), its state
-//!   under `_state/watch/lambda.json`, its messages to the alert topic.
+//!   under `_state/watch/lambda.json`, its messages to the alert topic
+//!   (always in the Lambda: an hour of the services that stopped, every few
+//!   minutes, where Athena's 10 MB minimum per query would cost more than
+//!   it saves).
 
 use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ecs_lake::LakeStore;
 use ecs_query_engine::Lake;
+use ecs_query_engine::athena::{Athena, AthenaSettings};
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::diagnose::findings::Severity;
 use ecs_query_engine::report::{self, Period, Report};
@@ -53,6 +62,18 @@ pub enum ReportError {
         "{name}={value:?} is not a positive whole number: fix it in the function's environment (the template's parameters)"
     )]
     BadSetting { name: String, value: String },
+    #[error(
+        "{0}: fix it in the function's environment (the template sets QUERY_ENGINE from its ReportQueryEngine parameter, ATHENA_WORKGROUP and ATHENA_DATABASE to the stack's workgroup and Glue database)"
+    )]
+    BadEngine(String),
+    #[error(
+        "the report was not done after {after:?}, close to the function's timeout{}: run the week again by hand (ecs-query report --week ...), or give the function more time or memory, or set ReportQueryEngine=athena",
+        .stopped.as_deref().map(|id| format!("; its running Athena query {id} was stopped")).unwrap_or_default()
+    )]
+    OutOfTime {
+        after: Duration,
+        stopped: Option<String>,
+    },
 }
 
 /// The week a request asks for: its `week`, else the last complete ISO week before `now`.
@@ -96,6 +117,48 @@ pub async fn write_report<S: LakeStore>(
     };
     info!(week = %written.week, services = written.services, findings = written.findings, critical = written.critical, "report written");
     Ok((report, written))
+}
+
+/// One report invocation: [`write_report`] with its queries on `athena` when
+/// given (put in the lake's session; the client is this invocation's, so
+/// its usage, logged whether the report succeeds or not, is this report's),
+/// within `time_left`: past it, the running Athena query is stopped (so it
+/// is not billed on after the function is gone) and the report fails.
+pub async fn report_week<S: LakeStore>(
+    lake: &Lake,
+    store: &S,
+    athena: Option<Arc<Athena>>,
+    period: &Period,
+    selector: &Selector,
+    time_left: Duration,
+) -> Result<(Report, Written), ReportError> {
+    if let Some(athena) = &athena {
+        lake.use_athena(Arc::clone(athena));
+    }
+    let result = tokio::time::timeout(time_left, write_report(lake, store, period, selector)).await;
+    let mut stopped = None;
+    if let Some(athena) = &athena {
+        if result.is_err() {
+            stopped = athena
+                .stop()
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "stopping the running Athena query"))
+                .ok()
+                .flatten();
+        }
+        let usage = athena.usage();
+        info!(
+            queries = usage.queries,
+            bytes_scanned = usage.bytes_scanned,
+            bytes_billed = usage.bytes_billed,
+            cost_usd = usage.cost_usd(),
+            "the report's queries on Athena"
+        );
+    }
+    result.map_err(|_| ReportError::OutOfTime {
+        after: time_left,
+        stopped,
+    })?
 }
 
 /// The SNS subject and message: the week's totals, the critical findings
@@ -200,6 +263,33 @@ pub fn watch_settings(
         settings.per_service_per_hour = n as usize;
     }
     Ok(settings)
+}
+
+/// Which engine answers the report's queries, from the function's
+/// environment: `QUERY_ENGINE` unset, empty or `datafusion` is the Lambda's
+/// own DataFusion (`None`); `athena` is Amazon Athena over the same lake, in
+/// the workgroup `ATHENA_WORKGROUP` (`primary` when unset) and the Glue
+/// database `ATHENA_DATABASE` (required), results where `ATHENA_OUTPUT` says
+/// or, when unset, where the workgroup says.
+pub fn athena_settings(
+    var: impl Fn(&str) -> Option<String>,
+) -> Result<Option<AthenaSettings>, ReportError> {
+    let set = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+    match set("QUERY_ENGINE").as_deref().map(str::trim) {
+        None | Some("datafusion") => Ok(None),
+        Some("athena") => Ok(Some(AthenaSettings {
+            workgroup: set("ATHENA_WORKGROUP").unwrap_or_else(|| "primary".to_owned()),
+            database: set("ATHENA_DATABASE").ok_or_else(|| {
+                ReportError::BadEngine(
+                    "QUERY_ENGINE=athena needs ATHENA_DATABASE, the Glue database of the lake's tables".to_owned(),
+                )
+            })?,
+            output_location: set("ATHENA_OUTPUT"),
+        })),
+        Some(other) => Err(ReportError::BadEngine(format!(
+            "QUERY_ENGINE={other:?} is not an engine: set datafusion or athena"
+        ))),
+    }
 }
 
 /// Where the watch's messages go: the SNS topic, and a chat webhook (its

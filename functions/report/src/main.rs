@@ -1,6 +1,7 @@
 //! Lambda entry point: reads the configuration once (the lake from
 //! `LAKE_BUCKET`/`LAKE_PREFIX`, `JOB`, the optional `SNS_TOPIC_ARN` and
-//! `WEBHOOK_SECRET_ARN`, the watch's settings) and loads the AWS configuration once (the lake's reads
+//! `WEBHOOK_SECRET_ARN`, the watch's settings, the report's engine:
+//! `QUERY_ENGINE` and `ATHENA_*`) and loads the AWS configuration once (the lake's reads
 //! and writes and SNS share it); then on each scheduled invocation either
 //! writes the weekly report with [`report_lambda::write_report`] and
 //! publishes [`report_lambda::summary`] (`JOB` unset or `report`), or runs
@@ -8,11 +9,20 @@
 //! (`JOB=watch`).
 
 use ecs_lake_aws::{Config, LakeLocation};
+use ecs_query_engine::athena::Athena;
 use ecs_query_engine::diagnose::evidence::Selector;
 use ecs_query_engine::{Lake, LakeConfig};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use report_lambda::{Outlets, Request, period, summary, watch, watch_settings, write_report};
+use report_lambda::{
+    Outlets, Request, athena_settings, period, report_week, summary, watch, watch_settings,
+};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Kept free at the end of a report invocation: writing the three files,
+/// publishing the summary, stopping a running Athena query.
+const MARGIN: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -32,6 +42,12 @@ async fn main() -> Result<(), Error> {
         other => return Err(format!("JOB={other:?}: set report or watch").into()),
     };
     let settings = watch_settings(|name| std::env::var(name).ok())?;
+    // The watch always runs in the Lambda; the report on Athena when set.
+    let athena = if watching {
+        None
+    } else {
+        athena_settings(|name| std::env::var(name).ok())?
+    };
     // The webhook's URL is a credential: kept in Secrets Manager, read per
     // evaluation (a rotated URL is used at once), never logged.
     let webhook_secret = std::env::var("WEBHOOK_SECRET_ARN")
@@ -52,6 +68,10 @@ async fn main() -> Result<(), Error> {
         );
         let (secrets, http, webhook_secret) =
             (secrets.clone(), http.clone(), webhook_secret.clone());
+        // One client per invocation, so its usage is this report's.
+        let athena = athena
+            .clone()
+            .map(|settings| Arc::new(Athena::from_sdk(&sdk, settings)));
         async move {
             let now = ecs_lake::time::now_micros();
             // Opened per invocation: each run must see the files written
@@ -81,7 +101,15 @@ async fn main() -> Result<(), Error> {
                 .as_deref()
                 .map(Selector::parse)
                 .unwrap_or_default();
-            let (report, written) = write_report(&lake, &lake.store(), &period, &selector).await?;
+            // What is left of the invocation, less a margin to write the
+            // files, publish and stop a running Athena query.
+            let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
+            let time_left = deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(MARGIN);
+            let (report, written) =
+                report_week(&lake, &lake.store(), athena, &period, &selector, time_left).await?;
             if let Some(topic) = &topic {
                 let (subject, message) = summary(&report, &location);
                 sns.publish()
