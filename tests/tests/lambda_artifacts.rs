@@ -506,9 +506,16 @@ async fn report_writes_last_week_and_publishes_its_summary() {
 
     let (sns, published) = sns_endpoint();
     let topic = "arn:aws:sns:us-east-1:111122223333:ecs-post-mortem-lake-report";
+    // As deployed with the defaults: ReportQueryEngine=datafusion (the
+    // workgroup and database are named, and unused).
     let env = environment(
         &settings,
-        &[("SNS_TOPIC_ARN", topic)],
+        &[
+            ("SNS_TOPIC_ARN", topic),
+            ("QUERY_ENGINE", "datafusion"),
+            ("ATHENA_WORKGROUP", "ecs-post-mortem-lake-ecs-lake"),
+            ("ATHENA_DATABASE", "ecs_lake_0a1b2c3d"),
+        ],
         &[
             ("AWS_ENDPOINT_URL", &s3.endpoint),
             ("AWS_ENDPOINT_URL_SNS", &sns.endpoint),
