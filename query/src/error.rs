@@ -120,7 +120,7 @@ fn athena_hint(e: &ecs_query_engine::athena::AthenaError) -> &'static str {
     use ecs_query_engine::athena::AthenaError as A;
     match e {
         _ if e.code() == Some("AccessDeniedException") => {
-            "your credentials may not use Athena here: they need athena:StartQueryExecution, GetQueryExecution, GetQueryResults and StopQueryExecution on the workgroup, glue:GetDatabase/GetTable on the database, s3:GetObject/ListBucket on the lake and s3:PutObject/GetObject/GetBucketLocation on the results location"
+            "your credentials may not use Athena here: they need athena:StartQueryExecution, GetQueryExecution, GetQueryResults and StopQueryExecution on the workgroup, glue:GetDatabase and glue:GetTable on the database, s3:GetObject/ListBucket on the lake and s3:PutObject/GetObject/GetBucketLocation on the results location"
         }
         A::Refused { message, .. } if message.to_ascii_lowercase().contains("output location") => {
             "the workgroup has no query result location: pass --athena-output s3://bucket/prefix/ or set one on the workgroup"
