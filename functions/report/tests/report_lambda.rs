@@ -177,9 +177,7 @@ fn the_report_runs_on_athena_when_the_environment_says_so() {
 }
 
 async fn on_athena() {
-    let server = S3Server::start(&["lake"]);
-    let store = S3Store::new(server.client(), "lake", "ecs/prod");
-    ecs_lake_tests::ingest_simulation(&store, &ecs_sim::Preset::fleet(HOURS), SEED, 1).await;
+    let server = simulated_lake().await;
     let week = Period::week("2026-W47").unwrap();
     let config = LakeConfig::at("s3://lake/ecs/prod");
 
@@ -262,9 +260,7 @@ fn a_report_out_of_time_stops_its_athena_query_and_fails() {
 }
 
 async fn out_of_time() {
-    let server = S3Server::start(&["lake"]);
-    let store = S3Store::new(server.client(), "lake", "ecs/prod");
-    ecs_lake_tests::ingest_simulation(&store, &ecs_sim::Preset::fleet(HOURS), SEED, 1).await;
+    let server = simulated_lake().await;
     let fake = FakeAthena::new(HashMap::new(), Script::RunUntilStopped);
     let endpoint = fake.serve();
     let athena = athena_of(&endpoint);
@@ -302,6 +298,15 @@ async fn out_of_time() {
             .is_empty(),
         "no report written"
     );
+}
+
+/// The in-process S3 endpoint holding the simulated fleet's lake at
+/// `s3://lake/ecs/prod`, as the ingest functions write it.
+async fn simulated_lake() -> S3Server {
+    let server = S3Server::start(&["lake"]);
+    let store = S3Store::new(server.client(), "lake", "ecs/prod");
+    ecs_lake_tests::ingest_simulation(&store, &ecs_sim::Preset::fleet(HOURS), SEED, 1).await;
+    server
 }
 
 async fn get(server: &S3Server, key: &str) -> Vec<u8> {
