@@ -1519,6 +1519,44 @@ fn history_documents(
     out.document(json!({"serviceDeployments": [record], "failures": []}).to_string());
 }
 
+/// An EventBridge event as EventBridge delivers it: the envelope's fields in
+/// its order (`version`, `id`, `detail-type`, `source`, `account`, `time`,
+/// `region`, `resources`, `detail`, as in every real event of
+/// `tests/fixtures/aws/`), `time` to the second. `json!` would sort the keys.
+fn eventbridge_event(
+    id: String,
+    detail_type: &str,
+    at_ms: i64,
+    resource: &str,
+    detail: Value,
+) -> String {
+    #[derive(Serialize)]
+    struct Event<'a> {
+        version: &'a str,
+        id: String,
+        #[serde(rename = "detail-type")]
+        detail_type: &'a str,
+        source: &'a str,
+        account: &'a str,
+        time: String,
+        region: &'a str,
+        resources: [&'a str; 1],
+        detail: Value,
+    }
+    serde_json::to_string(&Event {
+        version: "0",
+        id,
+        detail_type,
+        source: "aws.ecs",
+        account: ACCOUNT,
+        time: iso(at_ms - at_ms % 1000).replace(".000Z", "Z"),
+        region: REGION,
+        resources: [resource],
+        detail,
+    })
+    .unwrap_or_default()
+}
+
 fn deployment_events(
     svc: &Service,
     dep: &Deployment,
@@ -1532,13 +1570,13 @@ fn deployment_events(
         svc.cluster, svc.name
     );
     let event = |kind: &str, name: &str, at_ms: i64, reason: &str, rng: &mut Rng| {
-        json!({
-            "version": "0", "id": rng.uuid(), "detail-type": "ECS Deployment State Change", "source": "aws.ecs",
-            "account": ACCOUNT, "time": iso(at_ms - at_ms % 1000).replace(".000Z", "Z"), "region": REGION,
-            "resources": [service_arn],
-            "detail": {"eventType": kind, "eventName": name, "deploymentId": dep.id, "updatedAt": iso(at_ms), "reason": reason},
-        })
-        .to_string()
+        eventbridge_event(
+            rng.uuid(),
+            "ECS Deployment State Change",
+            at_ms,
+            &service_arn,
+            json!({"eventType": kind, "eventName": name, "deploymentId": dep.id, "updatedAt": iso(at_ms), "reason": reason}),
+        )
     };
     let started = match &dep.rolls_back_to {
         Some(to) => format!("ECS deployment circuit breaker: rolling back to deploymentId {to}."),
@@ -1788,13 +1826,13 @@ fn task_payloads(
             }
         }
         detail["containers"] = json!([container]);
-        let time = at_ms - at_ms % 1000;
-        json!({
-            "version": "0", "id": rng.uuid(), "detail-type": "ECS Task State Change", "source": "aws.ecs",
-            "account": ACCOUNT, "time": iso(time).replace(".000Z", "Z"), "region": REGION,
-            "resources": [task_arn], "detail": detail,
-        })
-        .to_string()
+        eventbridge_event(
+            rng.uuid(),
+            "ECS Task State Change",
+            at_ms,
+            &task_arn,
+            detail,
+        )
     };
     out.event(event("PROVISIONING", "RUNNING", created, false, rng));
     out.event(event("PENDING", "RUNNING", pull_start, false, rng));
@@ -2039,6 +2077,71 @@ mod tests {
 
     fn truth(p: &Preset) -> Truth {
         simulate(p, 9).truth
+    }
+
+    /// The top-level keys of a JSON object, in the order they are written.
+    fn keys(json: &str) -> Vec<String> {
+        struct Keys(Vec<String>);
+        impl<'de> serde::Deserialize<'de> for Keys {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> serde::de::Visitor<'de> for V {
+                    type Value = Keys;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("an object")
+                    }
+                    fn visit_map<M: serde::de::MapAccess<'de>>(
+                        self,
+                        mut m: M,
+                    ) -> Result<Keys, M::Error> {
+                        let mut keys = Vec::new();
+                        while let Some(k) = m.next_key::<String>()? {
+                            m.next_value::<serde::de::IgnoredAny>()?;
+                            keys.push(k);
+                        }
+                        Ok(Keys(keys))
+                    }
+                }
+                d.deserialize_map(V)
+            }
+        }
+        serde_json::from_str::<Keys>(json).unwrap().0
+    }
+
+    #[test]
+    fn events_have_the_envelope_order_eventbridge_delivers() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/aws/");
+        let real =
+            |name: &str| keys(&std::fs::read_to_string(format!("{fixtures}{name}")).unwrap());
+        let task = real("ecs_task_stopped_fargate_essential_exit2_fivexl.json");
+        let deployment = real("ecs_deployment_COMPLETED_awsdocs.json");
+        let out = simulate(&rolling(Revision::steady(2, "v2", 300.0, 40.0)), 9);
+        let kinds: Vec<(Value, Vec<String>)> = out
+            .events
+            .iter()
+            .map(|e| {
+                (
+                    serde_json::from_str::<Value>(e).unwrap()["detail-type"].clone(),
+                    keys(e),
+                )
+            })
+            .collect();
+        for (kind, expected) in [
+            ("ECS Task State Change", &task),
+            ("ECS Deployment State Change", &deployment),
+        ] {
+            let seen: Vec<&Vec<String>> = kinds
+                .iter()
+                .filter(|(k, _)| k == kind)
+                .map(|(_, keys)| keys)
+                .collect();
+            assert!(!seen.is_empty(), "no {kind} events");
+            assert!(
+                seen.iter().all(|k| *k == expected),
+                "{kind}: {:?} vs {expected:?}",
+                seen[0]
+            );
+        }
     }
 
     #[test]
