@@ -25,6 +25,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use crate::input::{Input, InputKind, RowError};
+use crate::lenient::Str;
 use crate::time;
 
 pub mod log_documents;
@@ -37,9 +38,9 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024 * 1024;
 #[derive(Deserialize)]
 struct SqsRecord<'a> {
     #[serde(rename = "messageId", borrow, default)]
-    message_id: Option<Cow<'a, str>>,
+    message_id: Str<'a>,
     #[serde(borrow, default)]
-    body: Option<Cow<'a, str>>,
+    body: Str<'a>,
 }
 
 /// Decompresses gzip content (detected by its magic bytes); other bytes pass through.
@@ -123,17 +124,17 @@ struct DataRecord<'a> {
     kinesis: Option<KinesisData<'a>>,
     /// Firehose records carry `data` directly.
     #[serde(borrow, default)]
-    data: Option<Cow<'a, str>>,
+    data: Str<'a>,
     #[serde(rename = "recordId", borrow, default)]
-    record_id: Option<Cow<'a, str>>,
+    record_id: Str<'a>,
 }
 
 #[derive(Deserialize)]
 struct KinesisData<'a> {
     #[serde(borrow, default)]
-    data: Option<Cow<'a, str>>,
+    data: Str<'a>,
     #[serde(rename = "sequenceNumber", borrow, default)]
-    sequence_number: Option<Cow<'a, str>>,
+    sequence_number: Str<'a>,
 }
 
 #[derive(Deserialize)]

@@ -60,7 +60,7 @@ fn is_agent_report(detail: &str) -> bool {
     })
 }
 
-type Str<'a> = Option<Cow<'a, str>>;
+use crate::lenient::Str;
 
 /// Reads an optional string field, treating `""` and `"null"` as absent.
 fn s<'b>(v: &'b Str<'_>) -> Option<&'b str> {
@@ -122,8 +122,6 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
         #[derive(Deserialize)]
         struct S<'a>(#[serde(borrow)] Cow<'a, str>);
         #[derive(Deserialize)]
-        struct O<'a>(#[serde(borrow)] Option<Cow<'a, str>>);
-        #[derive(Deserialize)]
         struct L<'a>(#[serde(borrow)] Vec<Cow<'a, str>>);
 
         struct V<'a>(std::marker::PhantomData<&'a ()>);
@@ -140,10 +138,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
                     match key {
                         Key::Id => id = Some(map.next_value::<S<'a>>()?.0),
                         Key::DetailType => detail_type = Some(map.next_value::<S<'a>>()?.0),
-                        Key::Source => source = map.next_value::<O<'a>>()?.0,
-                        Key::Account => account = map.next_value::<O<'a>>()?.0,
+                        Key::Source => source = map.next_value::<Str<'a>>()?.0,
+                        Key::Account => account = map.next_value::<Str<'a>>()?.0,
                         Key::Time => time = Some(map.next_value::<S<'a>>()?.0),
-                        Key::Region => region = map.next_value::<O<'a>>()?.0,
+                        Key::Region => region = map.next_value::<Str<'a>>()?.0,
                         Key::Resources => {
                             resources = map
                                 .next_value::<Option<L<'a>>>()?
@@ -167,9 +165,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Envelope<'a> {
                         .ok_or_else(|| M::Error::missing_field("detail-type"))?,
                     time: time.ok_or_else(|| M::Error::missing_field("time"))?,
                     detail: detail.ok_or_else(|| M::Error::missing_field("detail"))?,
-                    source,
-                    account,
-                    region,
+                    source: Str(source),
+                    account: Str(account),
+                    region: Str(region),
                     resources,
                 })
             }
@@ -678,7 +676,7 @@ fn other_event(rows: &mut Rows, input: u32, ctx: &EventCtx<'_>) -> Result<(), Ro
     let detail = env.raw_detail().ok();
     let cluster_arn = detail
         .and_then(|d| serde_json::from_str::<ClusterOf<'_>>(d).ok())
-        .and_then(|c| c.cluster_arn.map(|a| a.into_owned()));
+        .and_then(|c| c.cluster_arn.0.map(|a| a.into_owned()));
     let resource = env.resources.first().map(|r| r.as_ref());
     let cluster = arn::cluster_name(cluster_arn.as_deref(), None).or_else(|| {
         env.resources

@@ -2,14 +2,13 @@
 //! container from the awslogs stream name or FireLens metadata, a [`Level`]
 //! and a crash [`Signature`]. Entry point: [`append`].
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
 use super::level::{Level, json_level, text_level};
 use super::payload::{StreamCtx, opt};
 use super::signature::{Signature, signature};
 use crate::input::Options;
+use crate::lenient::Str;
 use crate::redact::redact_secrets;
 use crate::rows::Rows;
 use crate::time::Micros;
@@ -20,18 +19,18 @@ use crate::time::Micros;
 #[serde(default)]
 struct JsonLine<'a> {
     #[serde(borrow)]
-    container_name: Option<Cow<'a, str>>,
+    container_name: Str<'a>,
     #[serde(borrow)]
-    ecs_cluster: Option<Cow<'a, str>>,
+    ecs_cluster: Str<'a>,
     #[serde(borrow)]
-    ecs_task_arn: Option<Cow<'a, str>>,
+    ecs_task_arn: Str<'a>,
     #[serde(borrow)]
-    ecs_task_definition: Option<Cow<'a, str>>,
+    ecs_task_definition: Str<'a>,
     #[serde(borrow)]
-    source: Option<Cow<'a, str>>,
+    source: Str<'a>,
     /// FireLens: the container's line.
     #[serde(borrow)]
-    log: Option<Cow<'a, str>>,
+    log: Str<'a>,
     #[serde(deserialize_with = "json_level")]
     level: Option<Level>,
     #[serde(deserialize_with = "json_level")]

@@ -3,13 +3,11 @@
 //! record, plus a `health` sample when the record carries
 //! `UnHealthyContainerHealthStatus`. Entry point: [`append`].
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 
 use super::payload::{StreamCtx, opt};
 use crate::input::RowError;
-use crate::lenient;
+use crate::lenient::{self, Str};
 use crate::rows::{HealthSample, Rows};
 use crate::sources::health;
 use crate::time::{self, Micros};
@@ -20,33 +18,33 @@ use crate::time::{self, Micros};
 #[serde(rename_all = "PascalCase", default)]
 struct PerfRecord<'a> {
     #[serde(rename = "Type", borrow)]
-    record_type: Option<Cow<'a, str>>,
+    record_type: Str<'a>,
     #[serde(borrow)]
-    cluster_name: Option<Cow<'a, str>>,
+    cluster_name: Str<'a>,
     #[serde(borrow)]
-    service_name: Option<Cow<'a, str>>,
+    service_name: Str<'a>,
     #[serde(borrow)]
-    task_id: Option<Cow<'a, str>>,
+    task_id: Str<'a>,
     #[serde(borrow)]
-    task_definition_family: Option<Cow<'a, str>>,
+    task_definition_family: Str<'a>,
     #[serde(deserialize_with = "lenient::int")]
     task_definition_revision: Option<i64>,
     #[serde(borrow)]
-    container_name: Option<Cow<'a, str>>,
+    container_name: Str<'a>,
     #[serde(borrow)]
-    image: Option<Cow<'a, str>>,
+    image: Str<'a>,
     #[serde(borrow)]
-    launch_type: Option<Cow<'a, str>>,
+    launch_type: Str<'a>,
     #[serde(borrow)]
-    availability_zone: Option<Cow<'a, str>>,
+    availability_zone: Str<'a>,
     #[serde(borrow)]
-    known_status: Option<Cow<'a, str>>,
+    known_status: Str<'a>,
     #[serde(borrow)]
-    container_known_status: Option<Cow<'a, str>>,
+    container_known_status: Str<'a>,
     #[serde(borrow)]
-    container_instance_id: Option<Cow<'a, str>>,
+    container_instance_id: Str<'a>,
     #[serde(rename = "EC2InstanceId", borrow)]
-    ec2_instance_id: Option<Cow<'a, str>>,
+    ec2_instance_id: Str<'a>,
     #[serde(deserialize_with = "lenient::float")]
     timestamp: Option<f64>,
     #[serde(deserialize_with = "lenient::float")]

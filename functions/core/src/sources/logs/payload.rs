@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 
-use crate::lenient;
+use crate::lenient::{self, Str};
 
 const PERFORMANCE_PREFIX: &str = "/aws/ecs/containerinsights/";
 const PERFORMANCE_SUFFIX: &str = "/performance";
@@ -18,7 +18,7 @@ pub(super) struct LogsData<'a> {
     #[serde(rename = "messageType", borrow)]
     pub(super) message_type: Cow<'a, str>,
     #[serde(default, borrow)]
-    pub(super) owner: Option<Cow<'a, str>>,
+    pub(super) owner: Str<'a>,
     #[serde(rename = "logGroup", default, borrow)]
     pub(super) log_group: Cow<'a, str>,
     #[serde(rename = "logStream", default, borrow)]
@@ -32,7 +32,7 @@ pub(super) struct LogsData<'a> {
 #[derive(Deserialize)]
 pub(super) struct LogEvent<'a> {
     #[serde(default, borrow)]
-    pub(super) id: Option<Cow<'a, str>>,
+    pub(super) id: Str<'a>,
     #[serde(default, deserialize_with = "lenient::int")]
     pub(super) timestamp: Option<i64>,
     #[serde(borrow)]
@@ -98,7 +98,7 @@ fn looks_like_task_id(s: &str) -> bool {
 }
 
 /// A string field that is present and not empty.
-pub(super) fn opt<'b>(v: &'b Option<Cow<'_, str>>) -> Option<&'b str> {
+pub(super) fn opt<'b>(v: &'b Str<'_>) -> Option<&'b str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
 
