@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(s(r#"{"v": null}"#).unwrap().0, None);
         assert_eq!(s(r#"{}"#).unwrap().0, None);
         assert!(s(r#"{"v": 3}"#).is_err());
-        // Through a Value too (what the config and task-object sources read).
+        // Through a Value too (serde calls visit_borrowed_str there).
         let v = serde_json::json!({"v": "x"});
         assert_eq!(S::deserialize(&v).unwrap().v.as_deref(), Some("x"));
     }

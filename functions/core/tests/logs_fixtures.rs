@@ -438,6 +438,12 @@ fn bad_payloads_are_quarantined_whole_and_bad_records_alone() {
             gzip_base64(br#"{"messageType":"SOMETHING","logEvents":[]}"#),
         ),
         ("perf", perf),
+        (
+            "not utf-8",
+            gzip_base64(
+                b"{\"messageType\":\"DATA_MESSAGE\",\"logGroup\":\"/ecs/a\",\"logStream\":\"s\",\"logEvents\":[{\"id\":\"1\",\"timestamp\":1,\"message\":\"caf\xe9\"}]}",
+            ),
+        ),
     ];
     let mut n = Normalizer::new(0);
     for (i, (_, body)) in inputs.iter().enumerate() {
@@ -470,7 +476,8 @@ fn bad_payloads_are_quarantined_whole_and_bad_records_alone() {
         "{}",
         reason(5)
     );
-    for i in 1..=5 {
+    assert!(reason(7).contains("not UTF-8 text"), "{}", reason(7));
+    for i in [1, 2, 3, 4, 5, 7] {
         let whole: Vec<_> = q.iter().filter(|q| q.input == i).collect();
         assert!(
             whole.len() == 1 && whole[0].part.is_none(),
@@ -502,7 +509,7 @@ fn bad_payloads_are_quarantined_whole_and_bad_records_alone() {
         counts,
         LogCounts {
             data_messages: 2,
-            payloads_quarantined: 5,
+            payloads_quarantined: 6,
             log_events: 6,
             rows: 4,
             quarantined: 2,

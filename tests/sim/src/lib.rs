@@ -1521,8 +1521,9 @@ fn history_documents(
 
 /// An EventBridge event as EventBridge delivers it: the envelope's fields in
 /// its order (`version`, `id`, `detail-type`, `source`, `account`, `time`,
-/// `region`, `resources`, `detail`, as in every real event of
-/// `tests/fixtures/aws/`), `time` to the second. `json!` would sort the keys.
+/// `region`, `resources`, `detail`, as the real task and deployment events of
+/// `tests/fixtures/aws/` have it), `time` to the second. `json!` would sort
+/// the keys.
 fn eventbridge_event(
     id: String,
     detail_type: &str,

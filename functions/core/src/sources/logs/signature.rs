@@ -88,7 +88,7 @@ const PATTERNS: &[(&str, Signature)] = &[
 /// the same leftmost-first, ASCII case-insensitive matches as matching the
 /// line itself case-insensitively, but case-sensitive patterns let the
 /// automaton use its SIMD prefilter (Teddy), which skips the bytes no
-/// pattern starts at; a case-insensitive DFA steps through every byte (11x
+/// pattern starts at; a case-insensitive DFA steps through every byte (3.4x
 /// the instructions per line, bench/RESULTS.md, issue 21).
 static MATCHER: LazyLock<Option<AhoCorasick>> = LazyLock::new(|| {
     AhoCorasickBuilder::new()
