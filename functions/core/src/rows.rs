@@ -138,6 +138,18 @@ impl Rows {
         rows
     }
 
+    /// Makes room in the `logs` table, while it is still empty, for `rows`
+    /// rows with `bytes(column)` bytes of values in each string column.
+    /// A CloudWatch Logs payload's size is known once it is decoded; growing
+    /// by doubling instead copied every column several times (bench/RESULTS.md,
+    /// issue 21). Once the table has rows, it grows as it goes.
+    pub fn reserve_logs(&mut self, rows: usize, bytes: impl Fn(&str) -> usize) {
+        if self.logs.inputs.is_empty() {
+            self.logs.builder = logs::Builder::with_capacity(rows, bytes);
+            self.logs.inputs.reserve(rows);
+        }
+    }
+
     /// The `task_events` builder for one more row of `input`, its
     /// `ingested_at` appended: the caller appends every other column.
     pub fn task_event(&mut self, input: u32) -> &mut task_events::Builder {
@@ -361,5 +373,43 @@ impl Rows {
             )?,
         ];
         Ok((tables, self.quarantined))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::input::Options;
+
+    /// A real Lambda subscription payload (tests/fixtures/aws/SOURCES.md).
+    const PAYLOAD: &str =
+        include_str!("../../../tests/fixtures/aws/cwl_lambda_awslogs_aws-lambda-go.json");
+
+    #[test]
+    fn one_payload_fills_the_logs_table_without_growing_it() {
+        let doc: serde_json::Value = serde_json::from_str(PAYLOAD).unwrap();
+        let data = doc["awslogs"]["data"].as_str().unwrap();
+        let mut rows = Rows::new(0);
+        crate::sources::logs::append_payload(&mut rows, 0, data.as_bytes(), Options::default())
+            .unwrap();
+        let b = &rows.logs.builder;
+        assert_eq!(b.len(), 2, "the fixture's two log events");
+        // Sized from the payload: each column's values fill exactly the room
+        // made for them (a builder that had grown would have slack).
+        for (name, column) in [
+            ("message", &b.message),
+            ("log_group", &b.log_group),
+            ("log_stream", &b.log_stream),
+            ("event_id", &b.event_id),
+        ] {
+            assert!(!column.values_slice().is_empty(), "{name}");
+            assert_eq!(
+                column.values_capacity(),
+                column.values_slice().len(),
+                "{name}"
+            );
+        }
+        assert!(rows.logs.inputs.capacity() >= 2);
     }
 }

@@ -177,14 +177,20 @@ macro_rules! stored_name {
 pub trait KindBuilder {
     type Builder: ArrayBuilder;
     fn new_builder() -> Self::Builder;
+    /// A builder with room for `rows` values and, for strings and bytes,
+    /// `bytes` bytes of them.
+    fn with_capacity(rows: usize, bytes: usize) -> Self::Builder;
 }
 macro_rules! kind_builder {
-    ($kind:ident, $builder:ty, $new:expr) => {
+    ($kind:ident, $builder:ty, $new:expr, |$rows:ident, $bytes:ident| $with_capacity:expr) => {
         pub struct $kind;
         impl KindBuilder for $kind {
             type Builder = $builder;
             fn new_builder() -> $builder {
                 $new
+            }
+            fn with_capacity($rows: usize, $bytes: usize) -> $builder {
+                $with_capacity
             }
         }
     };
@@ -192,17 +198,36 @@ macro_rules! kind_builder {
 /// Marker types naming the column kinds in [`table!`] declarations.
 pub mod kinds {
     use super::*;
-    kind_builder!(Str, StringBuilder, StringBuilder::new());
+    kind_builder!(Str, StringBuilder, StringBuilder::new(), |rows, bytes| {
+        StringBuilder::with_capacity(rows, bytes)
+    });
     kind_builder!(
         Ts,
         TimestampMicrosecondBuilder,
-        TimestampMicrosecondBuilder::new().with_timezone("UTC")
+        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
+        |rows, _bytes| TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC")
     );
-    kind_builder!(I32, Int32Builder, Int32Builder::new());
-    kind_builder!(I64, Int64Builder, Int64Builder::new());
-    kind_builder!(F64, Float64Builder, Float64Builder::new());
-    kind_builder!(Bool, BooleanBuilder, BooleanBuilder::new());
-    kind_builder!(Bin, BinaryBuilder, BinaryBuilder::new());
+    kind_builder!(I32, Int32Builder, Int32Builder::new(), |rows, _bytes| {
+        Int32Builder::with_capacity(rows)
+    });
+    kind_builder!(I64, Int64Builder, Int64Builder::new(), |rows, _bytes| {
+        Int64Builder::with_capacity(rows)
+    });
+    kind_builder!(
+        F64,
+        Float64Builder,
+        Float64Builder::new(),
+        |rows, _bytes| Float64Builder::with_capacity(rows)
+    );
+    kind_builder!(
+        Bool,
+        BooleanBuilder,
+        BooleanBuilder::new(),
+        |rows, _bytes| BooleanBuilder::with_capacity(rows)
+    );
+    kind_builder!(Bin, BinaryBuilder, BinaryBuilder::new(), |rows, bytes| {
+        BinaryBuilder::with_capacity(rows, bytes)
+    });
 }
 
 macro_rules! nullable {
@@ -269,6 +294,13 @@ macro_rules! table {
             }
 
             impl Builder {
+                /// Builders with room for `rows` rows, and `bytes(column)`
+                /// bytes of values in each string or binary column (other
+                /// columns ignore it).
+                pub fn with_capacity(rows: usize, bytes: impl Fn(&str) -> usize) -> Self {
+                    Self { $( $col: <kinds::$kind as KindBuilder>::with_capacity(rows, bytes(stringify!($col))), )* }
+                }
+
                 /// Rows appended so far (every column has the same length when rows are complete).
                 pub fn len(&self) -> usize {
                     let lens = [$( ArrayBuilder::len(&self.$col) ),*];

@@ -5,12 +5,13 @@
 use serde::Deserialize;
 
 use super::level::{Level, json_level, text_level};
-use super::payload::{StreamCtx, opt};
+use super::payload::{LogEvent, StreamCtx, opt};
 use super::signature::{Signature, signature};
 use crate::input::Options;
 use crate::lenient::Str;
 use crate::redact::redact_secrets;
 use crate::rows::Rows;
+use crate::schema::logs;
 use crate::time::Micros;
 
 /// The fields of a JSON log line this module looks at: FireLens metadata and
@@ -41,6 +42,34 @@ struct JsonLine<'a> {
     lvl: Option<Level>,
     #[serde(rename = "log.level", deserialize_with = "json_level")]
     log_level: Option<Level>,
+}
+
+/// Makes room for a payload's `events` as `logs` rows: the messages' bytes,
+/// and the columns every row of the stream shares (group, stream, owner,
+/// container and task from the stream name), ids as long as the first one.
+/// Columns read from the line (FireLens fields, level, signature) grow as
+/// needed.
+pub(super) fn reserve(rows: &mut Rows, ctx: &StreamCtx<'_>, events: &[LogEvent<'_>]) {
+    let n = events.len();
+    let message: usize = events.iter().map(|e| e.message.len()).sum();
+    let id = events
+        .first()
+        .and_then(|e| e.id.as_deref())
+        .map_or(0, str::len);
+    let (container, task) = ctx.stream_task.unwrap_or_default();
+    rows.reserve_logs(n, |column| {
+        n * match column {
+            logs::col::message => return message,
+            logs::col::log_group => ctx.log_group.len(),
+            logs::col::log_stream => ctx.log_stream.len(),
+            logs::col::event_id => id,
+            logs::col::account => ctx.owner.map_or(0, str::len),
+            logs::col::container => container.len(),
+            logs::col::task_id => task.len(),
+            logs::col::level => "debug".len(),
+            _ => 0,
+        }
+    });
 }
 
 /// Appends one application log event as a `logs` row of `input`. Never

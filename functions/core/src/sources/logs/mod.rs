@@ -68,6 +68,9 @@ pub fn append_payload(
                 .ok_or_else(|| RowError::new("DATA_MESSAGE payload has no logEvents"))?;
             rows.log_counts_mut().data_messages += 1;
             let ctx = StreamCtx::new(&data.log_group, &data.log_stream, data.owner.as_deref());
+            if ctx.performance_cluster.is_none() {
+                app::reserve(rows, &ctx, &events);
+            }
             for (i, e) in events.iter().enumerate() {
                 let id = e.id.as_deref().filter(|s| !s.is_empty());
                 let time = e
