@@ -214,7 +214,7 @@ pub fn seen_in(tasks: &[Task]) -> Seen {
         let deployment = t.started_by().filter(|s| s.starts_with("ecs-svc/"));
         if let (Some(cluster), Some(service), Some(deployment)) = (cluster, service, deployment) {
             seen.deployments
-                .entry((cluster, service.to_owned()))
+                .entry((cluster.to_owned(), service.to_owned()))
                 .or_default()
                 .insert(deployment.to_owned());
         }

@@ -21,16 +21,21 @@ pub struct Arn<'a> {
 impl<'a> Arn<'a> {
     /// Parses `arn:partition:service:region:account:type/resource` (or `type:resource`).
     pub fn parse(s: &'a str) -> Option<Self> {
-        let mut parts = s.splitn(6, ':');
-        if parts.next()? != "arn" {
-            return None;
+        // Byte positions, not `splitn`: this runs several times per event,
+        // and the generic string searchers cost ~1,000 instructions per ARN
+        // (bench/RESULTS.md, issue 21). `:` and `/` are ASCII, so every cut
+        // is on a character boundary.
+        let rest = s.strip_prefix("arn:")?;
+        let mut fields = [""; 4];
+        let mut start = 0;
+        for field in &mut fields {
+            let end = start + rest.as_bytes()[start..].iter().position(|&b| b == b':')?;
+            *field = &rest[start..end];
+            start = end + 1;
         }
-        let partition = parts.next()?;
-        let service = parts.next()?;
-        let region = parts.next()?;
-        let account = parts.next()?;
-        let rest = parts.next()?;
-        let cut = rest.find(['/', ':'])?;
+        let [partition, service, region, account] = fields;
+        let rest = &rest[start..];
+        let cut = rest.bytes().position(|b| b == b'/' || b == b':')?;
         Some(Arn {
             partition,
             service,
@@ -59,12 +64,14 @@ impl<'a> Arn<'a> {
 }
 
 /// Cluster name from a cluster ARN, or from a new-format task/service ARN.
-pub fn cluster_name(cluster_arn: Option<&str>, other_arn: Option<&str>) -> Option<String> {
+pub fn cluster_name<'a>(
+    cluster_arn: Option<&'a str>,
+    other_arn: Option<&'a str>,
+) -> Option<&'a str> {
     cluster_arn
         .and_then(Arn::parse)
         .and_then(|a| a.cluster())
         .or_else(|| other_arn.and_then(Arn::parse).and_then(|a| a.cluster()))
-        .map(str::to_owned)
 }
 
 /// Service name from a service ARN (`service/<cluster>/<name>` or old `service/<name>`).
@@ -116,18 +123,64 @@ mod tests {
     #[test]
     fn cluster_falls_back_to_task_arn() {
         assert_eq!(
-            cluster_name(None, Some("arn:aws:ecs:r:1:task/c1/abc")).as_deref(),
+            cluster_name(None, Some("arn:aws:ecs:r:1:task/c1/abc")),
             Some("c1")
         );
         assert_eq!(
             cluster_name(
                 Some("arn:aws:ecs:r:1:cluster/c2"),
                 Some("arn:aws:ecs:r:1:task/abc")
-            )
-            .as_deref(),
+            ),
             Some("c2")
         );
         assert_eq!(cluster_name(None, Some("arn:aws:ecs:r:1:task/abc")), None);
+    }
+
+    /// The straightforward `splitn` reading `Arn::parse` replaced.
+    fn parse_by_splitn(s: &str) -> Option<Arn<'_>> {
+        let mut parts = s.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let (partition, service, region, account) =
+            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+        let rest = parts.next()?;
+        let cut = rest.find(['/', ':'])?;
+        Some(Arn {
+            partition,
+            service,
+            region,
+            account,
+            resource_type: &rest[..cut],
+            resource: &rest[cut + 1..],
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_reads_what_splitn_reads(s in "(arn)?(:[a-zé0-9/:-]{0,6}){0,7}") {
+            proptest::prop_assert_eq!(Arn::parse(&s), parse_by_splitn(&s));
+        }
+    }
+
+    #[test]
+    fn malformed_arns_are_refused() {
+        for s in [
+            "",
+            "arn",
+            "arn:aws:ecs:r",
+            "arn:aws:ecs:r:1",
+            "arn:aws:ecs:r:1:task",
+            "urn:aws:ecs:r:1:task/x",
+        ] {
+            assert_eq!(Arn::parse(s), None, "{s}");
+            assert_eq!(parse_by_splitn(s), None, "{s}");
+        }
+        let empty = Arn::parse("arn:::::/").unwrap();
+        assert_eq!(
+            (empty.partition, empty.resource_type, empty.resource),
+            ("", "", "")
+        );
     }
 
     #[test]

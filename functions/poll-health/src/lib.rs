@@ -59,7 +59,7 @@ pub fn samples_of(tasks: &[Task], now: Micros) -> Vec<PolledHealth> {
         let Some(task_id) = Arn::parse(task_arn).map(|a| a.id().to_owned()) else {
             continue;
         };
-        let cluster = arn::cluster_name(t.cluster_arn(), Some(task_arn));
+        let cluster = arn::cluster_name(t.cluster_arn(), Some(task_arn)).map(str::to_owned);
         let service = service_of(t.group()).map(str::to_owned);
         let (family, revision) = t
             .task_definition_arn()

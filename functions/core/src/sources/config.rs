@@ -187,7 +187,8 @@ impl ListItem for ServiceRow {
                 .map(Option::flatten)
         };
         Ok(Self {
-            cluster: crate::arn::cluster_name(f.str("clusterArn")?, Some(service_arn)),
+            cluster: crate::arn::cluster_name(f.str("clusterArn")?, Some(service_arn))
+                .map(str::to_owned),
             service: service.to_owned(),
             service_arn: service_arn.to_owned(),
             status: f.string("status")?,
@@ -387,7 +388,7 @@ impl ServiceOf {
     fn read(f: &Fields<'_>) -> Result<Self, RowError> {
         let service_arn = f.str("serviceArn")?;
         Ok(Self {
-            cluster: crate::arn::cluster_name(f.str("clusterArn")?, service_arn),
+            cluster: crate::arn::cluster_name(f.str("clusterArn")?, service_arn).map(str::to_owned),
             service: service_arn
                 .and_then(crate::arn::service_name)
                 .map(str::to_owned),

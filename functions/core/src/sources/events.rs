@@ -517,7 +517,7 @@ fn task_event(
     t.event_time.append_value(ctx.event_time);
     t.account.append_option(s(&env.account));
     t.region.append_option(s(&env.region));
-    t.cluster.append_option(cluster.as_deref());
+    t.cluster.append_option(cluster);
     t.service.append_option(service);
     t.task_id.append_value(task_id);
     t.task_arn.append_value(task_arn);
@@ -569,7 +569,7 @@ fn task_event(
         b.event_time.append_value(ctx.event_time);
         b.account.append_option(s(&env.account));
         b.region.append_option(s(&env.region));
-        b.cluster.append_option(cluster.as_deref());
+        b.cluster.append_option(cluster);
         b.service.append_option(service);
         b.task_id.append_value(task_id);
         b.task_arn.append_value(task_arn);
@@ -614,7 +614,7 @@ fn task_event(
         if let Some(status) = status {
             let sample = HealthSample {
                 time: updated_at.unwrap_or(ctx.event_time),
-                cluster: cluster.as_deref(),
+                cluster,
                 service,
                 task_id,
                 family,
@@ -651,7 +651,7 @@ fn service_event(rows: &mut Rows, input: u32, ctx: &EventCtx<'_>) -> Result<(), 
     b.event_type.append_option(s(&d.event_type));
     b.event_name.append_option(s(&d.event_name));
     b.cluster
-        .append_option(arn::cluster_name(s(&d.cluster_arn), service_arn).as_deref());
+        .append_option(arn::cluster_name(s(&d.cluster_arn), service_arn));
     b.service
         .append_option(service_arn.and_then(arn::service_name));
     b.service_arn.append_option(service_arn);
@@ -689,7 +689,7 @@ fn other_event(rows: &mut Rows, input: u32, ctx: &EventCtx<'_>) -> Result<(), Ro
     b.account.append_option(s(&env.account));
     b.region.append_option(s(&env.region));
     b.detail_type.append_value(&env.detail_type);
-    b.cluster.append_option(cluster.as_deref());
+    b.cluster.append_option(cluster);
     b.resource.append_option(resource);
     b.raw.append_value(ctx.raw);
     Ok(())
@@ -712,7 +712,7 @@ fn instance_event(rows: &mut Rows, input: u32, ctx: &EventCtx<'_>) -> Result<(),
     b.account.append_option(s(&env.account));
     b.region.append_option(s(&env.region));
     b.cluster
-        .append_option(arn::cluster_name(s(&d.cluster_arn), instance_arn).as_deref());
+        .append_option(arn::cluster_name(s(&d.cluster_arn), instance_arn));
     b.container_instance_arn.append_option(instance_arn);
     b.container_instance_id
         .append_option(instance_arn.and_then(Arn::parse).map(|a| a.id()));
