@@ -32,6 +32,9 @@ pub mod level;
 pub mod payload;
 pub mod signature;
 
+use std::sync::LazyLock;
+
+use memchr::memmem;
 use payload::{LogsData, StreamCtx};
 
 use crate::input::{Options, Part, RowError, truncate};
@@ -242,9 +245,14 @@ pub fn is_ecs_event(message: &str) -> bool {
         #[serde(borrow)]
         source: std::borrow::Cow<'a, str>,
     }
-    // Cheap checks first: this runs on every application log line.
+    // Cheap checks first (memchr's SIMD search): this runs on every
+    // application log line.
+    static DETAIL_TYPE: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new("\"detail-type\""));
+    static AWS_ECS: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new("aws.ecs"));
     message.trim_start().starts_with('{')
-        && message.contains("\"detail-type\"")
-        && message.contains("aws.ecs")
+        && DETAIL_TYPE.find(message.as_bytes()).is_some()
+        && AWS_ECS.find(message.as_bytes()).is_some()
         && serde_json::from_str::<Head<'_>>(message).is_ok_and(|h| h.source == "aws.ecs")
 }
