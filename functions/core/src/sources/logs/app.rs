@@ -44,22 +44,32 @@ struct JsonLine<'a> {
     log_level: Option<Level>,
 }
 
-/// Makes room for a payload's `events` as `logs` rows: the messages' bytes,
-/// and the columns every row of the stream shares (group, stream, owner,
-/// container and task from the stream name), ids as long as the first one.
-/// Columns read from the line (FireLens fields, level, signature) grow as
-/// needed.
-pub(super) fn reserve(rows: &mut Rows, ctx: &StreamCtx<'_>, events: &[LogEvent<'_>]) {
+/// Makes room for a payload's `events` as `logs` rows: the messages' bytes
+/// (plus 1/32 when secrets are redacted, which can lengthen a message, so a
+/// few bytes over do not double the column), the columns every row of the
+/// stream shares (group, stream, owner, container and task from the stream
+/// name), ids as long as the first one, and levels. Columns read from the
+/// line (FireLens fields, signature) grow as needed. Each column's room is
+/// capped at [`COLUMN_ROOM_LIMIT`]: past that it grows as it goes.
+pub(super) fn reserve(
+    rows: &mut Rows,
+    ctx: &StreamCtx<'_>,
+    events: &[LogEvent<'_>],
+    options: Options,
+) {
     let n = events.len();
-    let message: usize = events.iter().map(|e| e.message.len()).sum();
+    let mut message: usize = events.iter().map(|e| e.message.len()).sum();
+    if options.redact_secrets {
+        message += message / 32;
+    }
     let id = events
         .first()
         .and_then(|e| e.id.as_deref())
         .map_or(0, str::len);
     let (container, task) = ctx.stream_task.unwrap_or_default();
     rows.reserve_logs(n, |column| {
-        n * match column {
-            logs::col::message => return message,
+        let per_row = match column {
+            logs::col::message => return message.min(COLUMN_ROOM_LIMIT),
             logs::col::log_group => ctx.log_group.len(),
             logs::col::log_stream => ctx.log_stream.len(),
             logs::col::event_id => id,
@@ -68,9 +78,15 @@ pub(super) fn reserve(rows: &mut Rows, ctx: &StreamCtx<'_>, events: &[LogEvent<'
             logs::col::task_id => task.len(),
             logs::col::level => "debug".len(),
             _ => 0,
-        }
+        };
+        n.saturating_mul(per_row).min(COLUMN_ROOM_LIMIT)
     });
 }
+
+/// The most room [`reserve`] makes for one column: 4x the decoding limit
+/// (a 512-character log group name repeated on every row of a payload at
+/// the limit stays under it).
+const COLUMN_ROOM_LIMIT: usize = 4 * super::decode::MAX_DECODED_BYTES;
 
 /// Appends one application log event as a `logs` row of `input`. Never
 /// refuses: a line that is not JSON, or JSON without the fields looked for,

@@ -71,8 +71,13 @@ pub fn append_payload(
                 .ok_or_else(|| RowError::new("DATA_MESSAGE payload has no logEvents"))?;
             rows.log_counts_mut().data_messages += 1;
             let ctx = StreamCtx::new(&data.log_group, &data.log_stream, data.owner.as_deref());
-            if ctx.performance_cluster.is_none() {
-                app::reserve(rows, &ctx, &events);
+            // Application lines are sized up front; Container Insights
+            // records and ECS events (a lifecycle-event log group) go to
+            // other tables.
+            if ctx.performance_cluster.is_none()
+                && !events.first().is_some_and(|e| is_ecs_event(&e.message))
+            {
+                app::reserve(rows, &ctx, &events, options);
             }
             for (i, e) in events.iter().enumerate() {
                 let id = e.id.as_deref().filter(|s| !s.is_empty());
