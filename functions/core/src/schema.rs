@@ -176,19 +176,20 @@ macro_rules! stored_name {
 /// Builder types per [`Kind`]; used by [`table!`].
 pub trait KindBuilder {
     type Builder: ArrayBuilder;
-    fn new_builder() -> Self::Builder;
     /// A builder with room for `rows` values and, for strings and bytes,
     /// `bytes` bytes of them.
     fn with_capacity(rows: usize, bytes: usize) -> Self::Builder;
+    /// A builder with arrow's default room (what its `new()` makes: 1024
+    /// values, and 1024 bytes of strings).
+    fn new_builder() -> Self::Builder {
+        Self::with_capacity(1024, 1024)
+    }
 }
 macro_rules! kind_builder {
-    ($kind:ident, $builder:ty, $new:expr, |$rows:ident, $bytes:ident| $with_capacity:expr) => {
+    ($kind:ident, $builder:ty, |$rows:ident, $bytes:ident| $with_capacity:expr) => {
         pub struct $kind;
         impl KindBuilder for $kind {
             type Builder = $builder;
-            fn new_builder() -> $builder {
-                $new
-            }
             fn with_capacity($rows: usize, $bytes: usize) -> $builder {
                 $with_capacity
             }
@@ -198,34 +199,25 @@ macro_rules! kind_builder {
 /// Marker types naming the column kinds in [`table!`] declarations.
 pub mod kinds {
     use super::*;
-    kind_builder!(Str, StringBuilder, StringBuilder::new(), |rows, bytes| {
+    kind_builder!(Str, StringBuilder, |rows, bytes| {
         StringBuilder::with_capacity(rows, bytes)
     });
-    kind_builder!(
-        Ts,
-        TimestampMicrosecondBuilder,
-        TimestampMicrosecondBuilder::new().with_timezone("UTC"),
-        |rows, _bytes| TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC")
-    );
-    kind_builder!(I32, Int32Builder, Int32Builder::new(), |rows, _bytes| {
+    kind_builder!(Ts, TimestampMicrosecondBuilder, |rows, _bytes| {
+        TimestampMicrosecondBuilder::with_capacity(rows).with_timezone("UTC")
+    });
+    kind_builder!(I32, Int32Builder, |rows, _bytes| {
         Int32Builder::with_capacity(rows)
     });
-    kind_builder!(I64, Int64Builder, Int64Builder::new(), |rows, _bytes| {
+    kind_builder!(I64, Int64Builder, |rows, _bytes| {
         Int64Builder::with_capacity(rows)
     });
-    kind_builder!(
-        F64,
-        Float64Builder,
-        Float64Builder::new(),
-        |rows, _bytes| Float64Builder::with_capacity(rows)
-    );
-    kind_builder!(
-        Bool,
-        BooleanBuilder,
-        BooleanBuilder::new(),
-        |rows, _bytes| BooleanBuilder::with_capacity(rows)
-    );
-    kind_builder!(Bin, BinaryBuilder, BinaryBuilder::new(), |rows, bytes| {
+    kind_builder!(F64, Float64Builder, |rows, _bytes| {
+        Float64Builder::with_capacity(rows)
+    });
+    kind_builder!(Bool, BooleanBuilder, |rows, _bytes| {
+        BooleanBuilder::with_capacity(rows)
+    });
+    kind_builder!(Bin, BinaryBuilder, |rows, bytes| {
         BinaryBuilder::with_capacity(rows, bytes)
     });
 }
