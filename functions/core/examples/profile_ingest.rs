@@ -28,14 +28,13 @@
 //! An optional fourth argument repeats the whole run that many times and
 //! prints the best times.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // a profiling tool: a panic is a failed run
-
+use std::error::Error;
 use std::time::Instant;
 
 use ecs_lake::normalize::Normalizer;
 use ecs_lake::parquet_io;
 
-fn main() {
+fn main() -> Result<(), Box<dyn Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let usage = || -> ! {
         eprintln!("usage: profile_ingest <events|logs> FILE N [ROUNDS]");
@@ -54,7 +53,7 @@ fn main() {
         Some(Ok(r)) if r > 0 => r,
         Some(_) => usage(),
     };
-    let text = std::fs::read_to_string(file).expect("the input file");
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
     let lines: Vec<&str> = text.lines().take(n).collect();
     let per_batch = if logs { 10 } else { 10_000 };
 
@@ -75,12 +74,12 @@ fn main() {
                     norm.push_event(input, line.as_bytes());
                 }
             }
-            let (parts, _quarantined) = norm.finish().unwrap();
+            let (parts, _quarantined) = norm.finish()?;
             normalize += started.elapsed().as_secs_f64();
             let started = Instant::now();
             for part in parts {
                 rows += part.batch.num_rows();
-                bytes += parquet_io::encode(&part.batch).unwrap().len();
+                bytes += parquet_io::encode(&part.batch)?.len();
             }
             encode += started.elapsed().as_secs_f64();
         }
@@ -91,4 +90,5 @@ fn main() {
         "{} inputs -> {rows} rows, {bytes} Parquet bytes; best of {rounds}: normalize {best_normalize:.3} s, encode {best_encode:.3} s",
         lines.len()
     );
+    Ok(())
 }
